@@ -1,0 +1,351 @@
+//! Records of a run and the signed entries that carry them (SPEC.md, "Records").
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::digest::Digest;
+use crate::outcome::Outcome;
+use crate::score::Ppm;
+
+/// One event of a run. A run is `RunStart`, one `TaskResult` per planned
+/// (task, epoch) in plan order, then `RunEnd`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // one RunStart per run; boxing buys nothing
+pub enum Record {
+    /// The signed plan of the run.
+    RunStart(RunStart),
+    /// The result of one planned task instance.
+    TaskResult(TaskResult),
+    /// Totals; the run is over.
+    RunEnd(RunEnd),
+}
+
+impl Record {
+    /// A short stable name of the record kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::RunStart(_) => "RunStart",
+            Record::TaskResult(_) => "TaskResult",
+            Record::RunEnd(_) => "RunEnd",
+        }
+    }
+
+    /// The postcard bytes of the record (the `body` of its entry).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing these types to a Vec cannot fail: no maps, no unknown lengths.
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// Decodes a record from its postcard bytes; trailing bytes are an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Record, postcard::Error> {
+        let (record, rest) = postcard::take_from_bytes::<Record>(bytes)?;
+        if rest.is_empty() {
+            Ok(record)
+        } else {
+            Err(postcard::Error::DeserializeUnexpectedEnd)
+        }
+    }
+}
+
+/// Where the suite came from and how it was checked.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum SuiteTrust {
+    /// The suite embedded in the runner binary, pinned by digests built into it.
+    Embedded,
+    /// A suite directory whose manifest verified under this authority key id.
+    Signed(Digest),
+    /// A development suite run without a signature (`--unsigned-suite`).
+    Unsigned,
+}
+
+/// The suite a run used.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SuiteRef {
+    /// Suite name.
+    pub name: String,
+    /// Suite digest (SPEC.md, "Suite digest").
+    pub digest: Digest,
+    /// How the suite was trusted.
+    pub trust: SuiteTrust,
+}
+
+/// One planned task instance.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PlannedTask {
+    /// Task id.
+    pub task_id: String,
+    /// Task version.
+    pub task_version: u32,
+    /// blake3 of the module bytes.
+    pub module_digest: Digest,
+    /// Epoch (instance number) of this task in the run.
+    pub epoch: u32,
+}
+
+/// The hardware profile a run was limited by.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ProfileRef {
+    /// Profile name.
+    pub name: String,
+    /// blake3 of the profile's canonical postcard encoding.
+    pub digest: Digest,
+}
+
+/// The runner build and sandbox engine, since fuel counts are comparable
+/// only under the same engine and settings.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunnerBuild {
+    /// Airlock version.
+    pub airlock_version: String,
+    /// wasmtime version.
+    pub wasmtime_version: String,
+    /// blake3 of the engine settings description (SPEC.md, "Engine settings").
+    pub engine_settings: Digest,
+    /// blake3 of the runner executable.
+    pub executable: Digest,
+}
+
+/// The model under test, as the agent describes it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelDescriptor {
+    /// Agent kind, e.g. `reference`, `null`, `openai`, `exec`.
+    pub agent: String,
+    /// Model name as requested.
+    pub model: String,
+    /// Model id as reported by the server, empty when none.
+    pub reported_model: String,
+}
+
+/// Link to the previous run of the same evaluator station.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct StationLink {
+    /// This run's number on the station, counting from 1.
+    pub run_counter: u64,
+    /// Final chain hash of the previous run, or zero for the first run.
+    pub previous_run_final_hash: Digest,
+}
+
+/// The first record: the signed plan.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunStart {
+    /// Random run identifier.
+    pub run_id: [u8; 16],
+    /// Start time, seconds since the Unix epoch (information only).
+    pub started_at_unix_s: u64,
+    /// The suite.
+    pub suite: SuiteRef,
+    /// Ordered plan; results appear in this order.
+    pub plan: Vec<PlannedTask>,
+    /// The profile.
+    pub profile: ProfileRef,
+    /// The runner.
+    pub runner: RunnerBuild,
+    /// The model.
+    pub model: ModelDescriptor,
+    /// Run seed; instance seeds derive from it.
+    pub seed: [u8; 32],
+    /// Key id of the evaluator key that signs every record.
+    pub evaluator_key_id: Digest,
+    /// Station chain link.
+    pub station: StationLink,
+}
+
+/// The result of one planned task instance.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// Index in `RunStart::plan`.
+    pub plan_index: u32,
+    /// Task id (equal to the plan's).
+    pub task_id: String,
+    /// Module digest (equal to the plan's).
+    pub module_digest: Digest,
+    /// Epoch (equal to the plan's).
+    pub epoch: u32,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Score; zero unless the outcome is `Done`.
+    pub score: Ppm,
+    /// Fuel consumed by `start` and every `step`.
+    pub fuel_consumed: u64,
+    /// Model turns taken.
+    pub turns: u32,
+    /// Wall time in microseconds (information only; not deterministic).
+    pub wall_time_us: u64,
+    /// Commitment to the transcript ([`crate::transcript::commitment`]).
+    pub transcript_commitment: Digest,
+}
+
+/// Why a run ended.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum RunEndReason {
+    /// Every planned task has a result.
+    Completed,
+    /// The run stopped early after this many consecutive model errors.
+    AbortedModelErrors(u32),
+}
+
+/// The last record: totals.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunEnd {
+    /// Number of TaskResult records.
+    pub results: u32,
+    /// Number of results with full credit.
+    pub full_credit: u32,
+    /// Sum of all scores in parts per million.
+    pub score_sum: u64,
+    /// Why the run ended.
+    pub reason: RunEndReason,
+}
+
+/// An Ed25519 signature. On the wire: 64 raw bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub [u8; 64]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature(")?;
+        for b in &self.0[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut t = serializer.serialize_tuple(64)?;
+        for b in &self.0 {
+            t.serialize_element(b)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SigVisitor;
+        impl<'de> Visitor<'de> for SigVisitor {
+            type Value = Signature;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("64 signature bytes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Signature, A::Error> {
+                let mut out = [0u8; 64];
+                for (i, slot) in out.iter_mut().enumerate() {
+                    *slot = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                Ok(Signature(out))
+            }
+        }
+        deserializer.deserialize_tuple(64, SigVisitor)
+    }
+}
+
+/// A record as stored in a journal or bundle: its bytes, its place in the
+/// chain and the evaluator's signature over its chain hash.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SignedEntry {
+    /// Sequence number, from 0.
+    pub seq: u64,
+    /// postcard bytes of the [`Record`].
+    pub body: Vec<u8>,
+    /// [`crate::chain::chain_hash`] of the previous entry's hash, `seq` and `body`.
+    pub chain_hash: Digest,
+    /// Ed25519 signature over [`crate::chain::signed_message`] of `chain_hash`.
+    pub signature: Signature,
+}
+
+impl SignedEntry {
+    /// The postcard bytes of the entry (one frame of a journal or bundle).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// Decodes an entry; trailing bytes are an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedEntry, postcard::Error> {
+        let (entry, rest) = postcard::take_from_bytes::<SignedEntry>(bytes)?;
+        if rest.is_empty() {
+            Ok(entry)
+        } else {
+            Err(postcard::Error::DeserializeUnexpectedEnd)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::TrapKind;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    fn sample_result() -> TaskResult {
+        TaskResult {
+            plan_index: 1,
+            task_id: "x".to_string(),
+            module_digest: Digest([2; 32]),
+            epoch: 0,
+            outcome: Outcome::Trap(TrapKind::Unreachable),
+            score: Ppm::ZERO,
+            fuel_consumed: 300,
+            turns: 2,
+            wall_time_us: 5,
+            transcript_commitment: Digest([4; 32]),
+        }
+    }
+
+    /// Exact bytes of a TaskResult record (SPEC.md, "TaskResult").
+    #[test]
+    fn task_result_bytes_are_pinned() {
+        let bytes = Record::TaskResult(sample_result()).to_bytes();
+        let mut expected = vec![1u8, 1, 1, b'x'];
+        expected.extend_from_slice(&[2; 32]);
+        expected.extend_from_slice(&[0, 4, 0, 0, 0xac, 0x02, 2, 5]);
+        expected.extend_from_slice(&[4; 32]);
+        assert_eq!(bytes, expected);
+        assert_eq!(
+            Record::from_bytes(&bytes).unwrap(),
+            Record::TaskResult(sample_result())
+        );
+    }
+
+    /// Exact bytes of a RunEnd record.
+    #[test]
+    fn run_end_bytes_are_pinned() {
+        let end = Record::RunEnd(RunEnd {
+            results: 2,
+            full_credit: 1,
+            score_sum: 1_000_000,
+            reason: RunEndReason::AbortedModelErrors(3),
+        });
+        assert_eq!(end.to_bytes(), [2, 2, 1, 0xc0, 0x84, 0x3d, 1, 3]);
+    }
+
+    /// Exact bytes of a signed entry frame body.
+    #[test]
+    fn signed_entry_bytes_are_pinned() {
+        let entry = SignedEntry {
+            seq: 130,
+            body: vec![7, 8],
+            chain_hash: Digest([5; 32]),
+            signature: Signature([6; 64]),
+        };
+        let bytes = entry.to_bytes();
+        let mut expected = vec![0x82, 0x01, 2, 7, 8];
+        expected.extend_from_slice(&[5; 32]);
+        expected.extend_from_slice(&[6; 64]);
+        assert_eq!(bytes, expected);
+        assert_eq!(SignedEntry::from_bytes(&bytes).unwrap(), entry);
+        assert!(SignedEntry::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(SignedEntry::from_bytes(&longer).is_err());
+    }
+}

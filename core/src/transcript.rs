@@ -1,0 +1,69 @@
+//! Transcripts and the commitments that let results leave while transcripts stay.
+//!
+//! A task's whole behaviour is a function of (module, seed, replies), so a
+//! transcript is exactly what is needed to re-execute it. Records carry only
+//! a commitment: keyed blake3 under an opening key derived from a per-run
+//! secret, so disclosing one transcript's opening reveals nothing of the others.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+
+/// blake3 key-derivation context of per-transcript opening keys.
+pub const OPENING_CONTEXT: &str = "airlock v1 transcript opening";
+
+/// One exchange: what the task said and what the model replied.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Turn {
+    /// The task's `Say` text.
+    pub say: String,
+    /// The model's reply, as given to the task.
+    pub reply: String,
+    /// Whether the reply was cut to the profile's reply size.
+    pub truncated: bool,
+}
+
+/// The complete exchange of one task instance.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Transcript {
+    /// Task id.
+    pub task_id: String,
+    /// Index of the task in the run's plan.
+    pub plan_index: u32,
+    /// Epoch.
+    pub epoch: u32,
+    /// Instance seed passed to `start`.
+    pub seed: [u8; 32],
+    /// The turns in order. A final `Say` the model never answered has no entry.
+    pub turns: Vec<Turn>,
+}
+
+/// The opening key of the transcript at `plan_index`:
+/// `blake3_derive_key(OPENING_CONTEXT, run_secret ‖ plan_index as u32 LE)`.
+pub fn opening_key(run_secret: &[u8; 32], plan_index: u32) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key(OPENING_CONTEXT);
+    h.update(run_secret);
+    h.update(&plan_index.to_le_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// `blake3_keyed(opening, postcard(transcript))`.
+pub fn commitment(opening: &[u8; 32], transcript_bytes: &[u8]) -> Digest {
+    Digest(*blake3::keyed_hash(opening, transcript_bytes).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openings_differ_per_task_and_commitment_binds_bytes() {
+        let secret = [3u8; 32];
+        let a = opening_key(&secret, 0);
+        assert_ne!(a, opening_key(&secret, 1));
+        assert_ne!(commitment(&a, b"t"), commitment(&a, b"u"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Airlock attestation: Ed25519 keys, signed records, bundles and their verification.

@@ -1,0 +1,1 @@
+//! The Airlock runner library.

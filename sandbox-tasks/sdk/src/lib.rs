@@ -1,0 +1,1 @@
+//! Guest SDK for Airlock benchmark tasks: implement one trait, call one macro.

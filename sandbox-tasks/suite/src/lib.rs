@@ -1,0 +1,1 @@
+//! Builds the benchmark tasks to WebAssembly and embeds the default suite.

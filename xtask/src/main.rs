@@ -1,1 +1,237 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! `setup` installs the rust targets and components the build needs, `demo`
+//! builds and runs `airlock demo`, `test` runs every check CI runs. Each step
+//! is one line in a table, printed to stderr as it starts; the first failing
+//! step stops the task and its exit code becomes xtask's.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+/// Rust targets the build needs: task modules and the no_std proof compile
+/// for wasm32, the embedded no_std proof for a Cortex-M4F.
+const TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
+
+/// Toolchain components `test` uses; minimal rustup profiles lack them.
+const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
+
+/// One `cargo` invocation of `cargo xtask test`.
+struct Step {
+    name: &'static str,
+    cargo_args: &'static [&'static str],
+}
+
+/// What `cargo xtask test` runs, in order: (name, cargo arguments). Every step
+/// sees `AIRLOCK_BIN`, the absolute path of the release binary the end-to-end
+/// tests drive.
+#[rustfmt::skip]
+const TEST_STEPS: &[Step] = &[
+    Step { name: "format", cargo_args: &["fmt", "--all", "--check"] },
+    Step { name: "clippy", cargo_args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"] },
+    Step { name: "no_std core (wasm32)", cargo_args: &["build", "-p", "airlock-core", "--no-default-features", "--target", "wasm32-unknown-unknown"] },
+    Step { name: "no_std core (thumbv7em)", cargo_args: &["build", "-p", "airlock-core", "--no-default-features", "--target", "thumbv7em-none-eabihf"] },
+    Step { name: "no_std core + alloc (thumbv7em)", cargo_args: &["build", "-p", "airlock-core", "--target", "thumbv7em-none-eabihf"] },
+    Step { name: "build release airlock", cargo_args: &["build", "--release", "-p", "airlock"] },
+    Step { name: "tests", cargo_args: &["test", "--workspace", "--release"] },
+];
+
+#[derive(Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", about = "Airlock project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install the rust targets and components the build needs, if missing.
+    Setup,
+    /// Set up, then build and run `airlock demo` (extra arguments are passed on).
+    Demo {
+        /// Arguments for `airlock demo`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Set up, then run every check CI runs: format, clippy, no_std builds, tests.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Task::Setup => setup(),
+        Task::Demo { args } => demo(&args),
+        Task::Test => test(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let Some(failed) = error.downcast_ref::<StepFailed>() {
+                eprintln!("xtask: step \"{}\" failed ({})", failed.name, failed.status);
+                return ExitCode::from(failed.code);
+            }
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A step whose command ran and failed; its exit code becomes xtask's.
+#[derive(Debug)]
+struct StepFailed {
+    name: String,
+    status: std::process::ExitStatus,
+    code: u8,
+}
+
+impl core::fmt::Display for StepFailed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "step \"{}\" failed ({})", self.name, self.status)
+    }
+}
+
+impl core::error::Error for StepFailed {}
+
+fn setup() -> Result<()> {
+    let installed = capture(Command::new("rustup").args(["target", "list", "--installed"]))
+        .context("listing installed rust targets (is rustup installed and on PATH?)")?;
+    for target in TARGETS {
+        if installed.lines().any(|line| line.trim() == *target) {
+            continue;
+        }
+        step(
+            &format!("install target {target}"),
+            Command::new("rustup").args(["target", "add", target]),
+        )?;
+    }
+    let components = capture(Command::new("rustup").args(["component", "list", "--installed"]))
+        .context("listing installed rust components")?;
+    for component in COMPONENTS {
+        // Installed components are listed with their host triple: "clippy-x86_64-...".
+        let present = components.lines().any(|line| {
+            let line = line.trim();
+            line == *component || line.starts_with(&format!("{component}-"))
+        });
+        if !present {
+            step(
+                &format!("install component {component}"),
+                Command::new("rustup").args(["component", "add", component]),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn demo(args: &[OsString]) -> Result<()> {
+    setup()?;
+    let mut command = cargo();
+    command.args(["run", "--release", "-p", "airlock", "--", "demo"]);
+    command.args(args);
+    step("airlock demo", &mut command)
+}
+
+fn test() -> Result<()> {
+    setup()?;
+    let airlock_bin = release_binary()?;
+    for test_step in TEST_STEPS {
+        let mut command = cargo();
+        command
+            .args(test_step.cargo_args)
+            .env("AIRLOCK_BIN", &airlock_bin);
+        step(test_step.name, &mut command)?;
+    }
+    eprintln!("xtask: all {} test steps passed", TEST_STEPS.len());
+    Ok(())
+}
+
+/// The cargo that runs us, so the same toolchain builds everything.
+fn cargo() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace_root());
+    command
+}
+
+fn workspace_root() -> &'static Path {
+    // xtask/ sits in the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Where `cargo build --release -p airlock` puts the binary, asked of cargo
+/// itself so that CARGO_TARGET_DIR and config files are honoured.
+fn release_binary() -> Result<PathBuf> {
+    let metadata = capture(cargo().args(["metadata", "--format-version", "1", "--no-deps"]))
+        .context("asking cargo for the target directory")?;
+    let metadata: serde_json::Value =
+        serde_json::from_str(&metadata).context("parsing `cargo metadata` output")?;
+    let Some(target_dir) = metadata["target_directory"].as_str() else {
+        bail!("`cargo metadata` output has no target_directory");
+    };
+    let binary = Path::new(target_dir)
+        .join("release")
+        .join(format!("airlock{}", std::env::consts::EXE_SUFFIX));
+    // Relative CARGO_TARGET_DIRs are relative to the workspace root.
+    Ok(workspace_root().join(binary))
+}
+
+/// Runs a command with inherited stdio; a non-zero exit is a [`StepFailed`].
+fn step(name: &str, command: &mut Command) -> Result<()> {
+    eprintln!("xtask: ==> {name}");
+    let status = command
+        .status()
+        .with_context(|| format!("step \"{name}\": cannot start {:?}", command.get_program()))?;
+    if status.success() {
+        return Ok(());
+    }
+    // A command killed by a signal has no code; report a generic failure.
+    let code = status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .filter(|code| *code != 0)
+        .unwrap_or(1);
+    Err(StepFailed {
+        name: name.to_owned(),
+        status,
+        code,
+    }
+    .into())
+}
+
+/// Runs a command and returns its stdout; stderr passes through.
+fn capture(command: &mut Command) -> Result<String> {
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    if !output.status.success() {
+        bail!("{:?} failed ({})", command.get_program(), output.status);
+    }
+    String::from_utf8(output.stdout)
+        .with_context(|| format!("{:?} printed non-UTF-8 output", command.get_program()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn step_names_are_unique() {
+        let mut names: Vec<_> = TEST_STEPS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TEST_STEPS.len());
+    }
+}

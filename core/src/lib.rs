@@ -33,5 +33,16 @@ pub use digest::Digest;
 pub use outcome::Outcome;
 pub use score::Ppm;
 
+/// Decodes a postcard message that must fill `bytes` exactly: trailing bytes
+/// are an error, so that one byte string never decodes as two messages.
+pub fn decode_exact<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Error> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes)?;
+    if rest.is_empty() {
+        Ok(value)
+    } else {
+        Err(postcard::Error::DeserializeUnexpectedEnd)
+    }
+}
+
 /// Version of the record, chain, signature and bundle formats in SPEC.md.
 pub const FORMAT_VERSION: u16 = 1;

@@ -43,12 +43,7 @@ impl Record {
 
     /// Decodes a record from its postcard bytes; trailing bytes are an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Record, postcard::Error> {
-        let (record, rest) = postcard::take_from_bytes::<Record>(bytes)?;
-        if rest.is_empty() {
-            Ok(record)
-        } else {
-            Err(postcard::Error::DeserializeUnexpectedEnd)
-        }
+        crate::decode_exact(bytes)
     }
 }
 
@@ -270,12 +265,7 @@ impl SignedEntry {
 
     /// Decodes an entry; trailing bytes are an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<SignedEntry, postcard::Error> {
-        let (entry, rest) = postcard::take_from_bytes::<SignedEntry>(bytes)?;
-        if rest.is_empty() {
-            Ok(entry)
-        } else {
-            Err(postcard::Error::DeserializeUnexpectedEnd)
-        }
+        crate::decode_exact(bytes)
     }
 }
 

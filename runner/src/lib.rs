@@ -1,1 +1,7 @@
-//! The Airlock runner library.
+//! The Airlock runner library: the wasmtime sandbox host, model agents, run
+//! orchestration, the journal and the CLI's commands.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod profile;
+pub mod sandbox;

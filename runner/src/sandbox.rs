@@ -1,0 +1,722 @@
+//! The wasmtime sandbox host: screens, compiles and runs task modules under
+//! deterministic limits.
+//!
+//! One [`Sandbox`] holds one [`Engine`] with a pooling instance allocator and
+//! copy-on-write memory images; each loaded module keeps an [`InstancePre`],
+//! so starting a task instance is a pool-slot grab and a few calls. Every way
+//! a task can end maps to a distinct [`Outcome`], and none of them is an error
+//! of the run: a hostile module cannot stop the runner.
+
+use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use airlock_core::abi::{self, ModelReply, StartArgs, Step, TaskInfo};
+use airlock_core::outcome::{AbiViolation, ModelErrorKind, Outcome, TrapKind};
+use airlock_core::transcript::Turn;
+use airlock_core::{Digest, Ppm};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc,
+};
+
+use crate::profile::HardwareProfile;
+
+/// How often the epoch ticker advances the engine's epoch. The wall-clock
+/// backstop is measured in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The limits one sandbox applies, all taken from a hardware profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Fuel for one task instance, across `start` and every `step`.
+    pub fuel_per_task: u64,
+    /// Largest linear memory of one instance, in bytes.
+    pub memory_bytes: u64,
+    /// Largest WebAssembly stack, in bytes.
+    pub max_wasm_stack_bytes: usize,
+    /// Largest guest output (a `Say`, a `TaskInfo`), in bytes.
+    pub max_message_bytes: u32,
+    /// Model replies are cut to this many bytes.
+    pub max_reply_bytes: u32,
+    /// Largest module file, in bytes.
+    pub max_module_bytes: u32,
+    /// Most model turns of one task instance.
+    pub max_turns: u32,
+    /// Wall-clock backstop for one guest call.
+    pub wall_clock_backstop: Duration,
+    /// Most instances alive at once (sizes the instance pool).
+    pub max_instances: u32,
+}
+
+impl SandboxLimits {
+    /// The limits a profile sets.
+    pub fn from_profile(profile: &HardwareProfile) -> SandboxLimits {
+        SandboxLimits {
+            fuel_per_task: profile.fuel_per_task,
+            memory_bytes: profile.memory_per_sandbox_bytes(),
+            max_wasm_stack_bytes: usize::try_from(profile.max_wasm_stack_bytes())
+                .unwrap_or(usize::MAX),
+            max_message_bytes: profile.max_message_bytes,
+            max_reply_bytes: profile.max_reply_bytes,
+            max_module_bytes: profile.max_module_bytes,
+            max_turns: profile.max_turns,
+            wall_clock_backstop: profile.wall_clock_backstop(),
+            // One extra slot so a module can be probed while every sandbox runs a task.
+            max_instances: profile.parallel_sandboxes().saturating_add(1),
+        }
+    }
+}
+
+/// Why a module was refused before it ran.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The module is larger than the profile allows.
+    TooLarge {
+        /// Module size in bytes.
+        size: usize,
+        /// The profile's limit.
+        limit: u32,
+    },
+    /// The bytes are not a WebAssembly module.
+    NotWasm(String),
+    /// The module imports something; tasks must be closed.
+    Import {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+    },
+    /// A required export is missing or of the wrong kind or signature.
+    MissingExport {
+        /// Export name.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The module declares more initial memory than its sandbox may have.
+    MemoryTooLarge {
+        /// Declared initial size in bytes.
+        declared: u64,
+        /// The profile's limit in bytes.
+        limit: u64,
+    },
+    /// The module uses a feature the deterministic engine does not enable,
+    /// or is otherwise invalid.
+    Invalid(String),
+    /// The module speaks another ABI version.
+    AbiVersion {
+        /// The version the module returned.
+        found: i64,
+    },
+    /// Calling `airlock_info` (or instantiating) did not give a valid TaskInfo.
+    Info(Outcome),
+    /// The engine could not be set up (a host problem, not the module's).
+    Engine(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::TooLarge { size, limit } => {
+                write!(f, "module is {size} bytes; the profile allows {limit}")
+            }
+            LoadError::NotWasm(why) => write!(f, "not a WebAssembly module: {why}"),
+            LoadError::Import { module, name } => write!(
+                f,
+                "module imports \"{module}\" \"{name}\"; task modules must have no imports"
+            ),
+            LoadError::MissingExport { name, problem } => {
+                write!(f, "required export \"{name}\" {problem}")
+            }
+            LoadError::MemoryTooLarge { declared, limit } => write!(
+                f,
+                "module declares {declared} bytes of initial memory; the profile allows {limit}"
+            ),
+            LoadError::Invalid(why) => write!(f, "module does not validate: {why}"),
+            LoadError::AbiVersion { found } => write!(
+                f,
+                "module speaks task ABI version {found}; this runner speaks {}",
+                abi::ABI_VERSION
+            ),
+            LoadError::Info(outcome) => write!(f, "airlock_info failed: {outcome}"),
+            LoadError::Engine(why) => write!(f, "sandbox engine: {why}"),
+        }
+    }
+}
+
+impl core::error::Error for LoadError {}
+
+/// What the task is talking to: the model under test, through an agent.
+pub trait Conversation {
+    /// The model's reply to `say`, or why there is none.
+    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind>;
+}
+
+/// Per-store state: the resource limiter, and whether it refused anything,
+/// so that the trap a refused allocation leads to is recorded as a memory limit.
+struct StoreState {
+    memory_limit: usize,
+    memory_refused: bool,
+}
+
+impl ResourceLimiter for StoreState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_refused = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables are bounded by the pool's table size; count a refusal like memory.
+        if maximum.is_some_and(|max| desired > max) {
+            self.memory_refused = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// Advances the engine epoch so that a guest call stuck past the wall-clock
+/// backstop is interrupted. Stops when dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("airlock-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        EpochTicker { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A wasmtime engine configured for deterministic, limited task execution.
+pub struct Sandbox {
+    engine: Engine,
+    limits: SandboxLimits,
+    settings: String,
+    _ticker: EpochTicker,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The wasmtime version this runner is built with (recorded in RunStart).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+impl Sandbox {
+    /// Builds the engine for `limits`.
+    pub fn new(limits: SandboxLimits) -> Result<Sandbox, LoadError> {
+        let mut config = Config::new();
+        // Determinism: fuel is the CPU budget; NaNs are canonical; no SIMD,
+        // threads or other features whose results can differ by host.
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .cranelift_nan_canonicalization(true)
+            .wasm_simd(false)
+            .wasm_relaxed_simd(false)
+            .wasm_multi_memory(false)
+            .wasm_memory64(false)
+            .wasm_tail_call(false)
+            .wasm_custom_page_sizes(false)
+            .wasm_wide_arithmetic(false)
+            // What Rust's wasm32 output needs.
+            .wasm_bulk_memory(true)
+            .wasm_multi_value(true)
+            .max_wasm_stack(limits.max_wasm_stack_bytes)
+            .memory_init_cow(true);
+
+        let mut pool = PoolingAllocationConfig::new();
+        let memory_bytes = usize::try_from(limits.memory_bytes)
+            .map_err(|_| LoadError::Engine("memory limit does not fit this host".into()))?;
+        pool.total_core_instances(limits.max_instances)
+            .total_memories(limits.max_instances)
+            .total_tables(limits.max_instances)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .max_memory_size(memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let settings = format!(
+            "wasmtime {WASMTIME_VERSION}; strategy cranelift; consume_fuel; \
+             epoch_interruption; nan_canonicalization; simd off; relaxed_simd off; \
+             multi_memory off; memory64 off; tail_call off; custom_page_sizes off; \
+             no gc, threads, component-model or async support compiled in; wide_arithmetic off; \
+             bulk_memory on; multi_value on; reference_types on; \
+             max_wasm_stack {}; pooling allocator; memory_init_cow",
+            limits.max_wasm_stack_bytes
+        );
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Sandbox {
+            engine,
+            limits,
+            settings,
+            _ticker: ticker,
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
+    /// A canonical description of every engine setting that affects fuel
+    /// counts and outcomes; its blake3 is recorded in RunStart.
+    pub fn settings_description(&self) -> &str {
+        &self.settings
+    }
+
+    /// blake3 of [`Sandbox::settings_description`].
+    pub fn settings_digest(&self) -> Digest {
+        Digest::blake3(self.settings.as_bytes())
+    }
+
+    /// Screens, compiles and probes a module: size, zero imports, required
+    /// exports, initial memory, ABI version, TaskInfo.
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedTask, LoadError> {
+        screen(bytes, &self.limits)?;
+        let module =
+            Module::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        check_export_types(&module)?;
+        let linker: Linker<StoreState> = Linker::new(&self.engine);
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let mut loaded = LoadedTask {
+            pre,
+            digest: Digest::blake3(bytes),
+            info: TaskInfo {
+                abi_version: 0,
+                id: String::new(),
+                version: 0,
+                title: String::new(),
+                category: abi::Category::Knowledge,
+                difficulty: abi::Difficulty::Easy,
+                max_turns: 0,
+                description: String::new(),
+            },
+        };
+        loaded.info = self.probe(&loaded)?;
+        Ok(loaded)
+    }
+
+    fn new_store(&self) -> Store<StoreState> {
+        let memory_limit = usize::try_from(self.limits.memory_bytes).unwrap_or(usize::MAX);
+        let mut store = Store::new(
+            &self.engine,
+            StoreState {
+                memory_limit,
+                memory_refused: false,
+            },
+        );
+        store.limiter(|state| state as &mut dyn ResourceLimiter);
+        store
+    }
+
+    fn backstop_ticks(&self) -> u64 {
+        (self.limits.wall_clock_backstop.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+    }
+
+    /// Instantiates once to ask the module for its ABI version and TaskInfo.
+    fn probe(&self, task: &LoadedTask) -> Result<TaskInfo, LoadError> {
+        let mut store = self.new_store();
+        store
+            .set_fuel(self.limits.fuel_per_task)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        store.set_epoch_deadline(self.backstop_ticks());
+        let instance = task
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| LoadError::Info(classify(&e, &store)))?;
+        let version: TypedFunc<(), i32> = instance
+            .get_typed_func(&mut store, abi::EXPORT_ABI_VERSION)
+            .map_err(|e| LoadError::Invalid(e.to_string()))?;
+        let found = version
+            .call(&mut store, ())
+            .map_err(|e| LoadError::Info(classify(&e, &store)))?;
+        if found as u32 != abi::ABI_VERSION {
+            return Err(LoadError::AbiVersion {
+                found: i64::from(found),
+            });
+        }
+        let info_fn: TypedFunc<(), i64> = instance
+            .get_typed_func(&mut store, abi::EXPORT_INFO)
+            .map_err(|e| LoadError::Invalid(e.to_string()))?;
+        let memory = instance.get_memory(&mut store, abi::EXPORT_MEMORY).ok_or(
+            LoadError::MissingExport {
+                name: abi::EXPORT_MEMORY,
+                problem: "is not a memory".into(),
+            },
+        )?;
+        let packed = info_fn
+            .call(&mut store, ())
+            .map_err(|e| LoadError::Info(classify(&e, &store)))?;
+        let bytes = read_output(&store, memory, packed, self.limits.max_message_bytes)
+            .map_err(|v| LoadError::Info(Outcome::AbiViolation(v)))?;
+        let info: TaskInfo = airlock_core::decode_exact(&bytes)
+            .map_err(|_| LoadError::Info(Outcome::AbiViolation(AbiViolation::UndecodableOutput)))?;
+        if info.abi_version != abi::ABI_VERSION {
+            return Err(LoadError::AbiVersion {
+                found: i64::from(info.abi_version),
+            });
+        }
+        Ok(info)
+    }
+
+    /// Runs one task instance to its end, carrying each `Say` to the
+    /// conversation and each reply back. Never fails: every ending is an
+    /// [`Outcome`].
+    pub fn run(
+        &self,
+        task: &LoadedTask,
+        seed: [u8; 32],
+        conversation: &mut dyn Conversation,
+    ) -> TaskRun {
+        let started = Instant::now();
+        let mut store = self.new_store();
+        let mut turns = Vec::new();
+        let result = self.drive(task, seed, conversation, &mut store, &mut turns);
+        let remaining = store.get_fuel().unwrap_or(0);
+        let (outcome, score) = match result {
+            Ok(score) => (Outcome::Done, score),
+            Err(outcome) => (outcome, Ppm::ZERO),
+        };
+        TaskRun {
+            outcome,
+            score,
+            fuel_consumed: self.limits.fuel_per_task.saturating_sub(remaining),
+            turns,
+            wall_time: started.elapsed(),
+        }
+    }
+
+    fn drive(
+        &self,
+        task: &LoadedTask,
+        seed: [u8; 32],
+        conversation: &mut dyn Conversation,
+        store: &mut Store<StoreState>,
+        turns: &mut Vec<Turn>,
+    ) -> Result<Ppm, Outcome> {
+        store
+            .set_fuel(self.limits.fuel_per_task)
+            .map_err(|_| Outcome::Trap(TrapKind::Other))?;
+        let ticks = self.backstop_ticks();
+        store.set_epoch_deadline(ticks);
+        let instance = task
+            .pre
+            .instantiate(&mut *store)
+            .map_err(|e| classify(&e, store))?;
+        let abi_err = |_| Outcome::AbiViolation(AbiViolation::UndecodableOutput);
+        let input: TypedFunc<i32, i32> = instance
+            .get_typed_func(&mut *store, abi::EXPORT_INPUT)
+            .map_err(abi_err)?;
+        let start: TypedFunc<i32, i64> = instance
+            .get_typed_func(&mut *store, abi::EXPORT_START)
+            .map_err(abi_err)?;
+        let step: TypedFunc<i32, i64> = instance
+            .get_typed_func(&mut *store, abi::EXPORT_STEP)
+            .map_err(abi_err)?;
+        let memory = instance
+            .get_memory(&mut *store, abi::EXPORT_MEMORY)
+            .ok_or(Outcome::AbiViolation(AbiViolation::UndecodableOutput))?;
+        let max_turns = self.limits.max_turns.min(task.info.max_turns);
+
+        let args = postcard::to_allocvec(&StartArgs { seed })
+            .map_err(|_| Outcome::Trap(TrapKind::Other))?;
+        store.set_epoch_deadline(ticks);
+        let len = write_input(store, &input, memory, &args)?;
+        let mut next = start
+            .call(&mut *store, len)
+            .map_err(|e| classify(&e, store));
+        loop {
+            let packed = next?;
+            let bytes = read_output(store, memory, packed, self.limits.max_message_bytes)
+                .map_err(Outcome::AbiViolation)?;
+            let say = match airlock_core::decode_exact::<Step>(&bytes) {
+                Ok(Step::Done(score)) if score.is_valid() => return Ok(score),
+                Ok(Step::Done(_)) => {
+                    return Err(Outcome::AbiViolation(AbiViolation::ScoreOutOfRange));
+                }
+                Ok(Step::Say(text)) => text,
+                Err(_) => return Err(Outcome::AbiViolation(AbiViolation::UndecodableOutput)),
+            };
+            if turns.len() as u32 >= max_turns {
+                return Err(Outcome::TurnLimit);
+            }
+            let reply = conversation.reply(&say).map_err(Outcome::ModelError)?;
+            let (text, truncated) = truncate_utf8(reply, self.limits.max_reply_bytes as usize);
+            turns.push(Turn {
+                say,
+                reply: text.clone(),
+                truncated,
+            });
+            let message = postcard::to_allocvec(&ModelReply { text, truncated })
+                .map_err(|_| Outcome::Trap(TrapKind::Other))?;
+            store.set_epoch_deadline(ticks);
+            let len = write_input(store, &input, memory, &message)?;
+            next = step.call(&mut *store, len).map_err(|e| classify(&e, store));
+        }
+    }
+}
+
+/// A compiled, screened task module, ready to instantiate.
+pub struct LoadedTask {
+    pre: InstancePre<StoreState>,
+    /// blake3 of the module bytes.
+    pub digest: Digest,
+    /// What the module says about itself.
+    pub info: TaskInfo,
+}
+
+impl fmt::Debug for LoadedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedTask")
+            .field("digest", &self.digest)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The end of one task instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRun {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The task's score; zero unless `outcome` is `Done`.
+    pub score: Ppm,
+    /// Fuel consumed over `start` and every `step`.
+    pub fuel_consumed: u64,
+    /// Every answered turn.
+    pub turns: Vec<Turn>,
+    /// Wall time (information only).
+    pub wall_time: Duration,
+}
+
+/// Cuts `text` to at most `limit` bytes on a character boundary.
+fn truncate_utf8(mut text: String, limit: usize) -> (String, bool) {
+    if text.len() <= limit {
+        return (text, false);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    (text, true)
+}
+
+fn write_input(
+    store: &mut Store<StoreState>,
+    input: &TypedFunc<i32, i32>,
+    memory: Memory,
+    bytes: &[u8],
+) -> Result<i32, Outcome> {
+    let len = i32::try_from(bytes.len()).map_err(|_| Outcome::Trap(TrapKind::Other))?;
+    let ptr = input
+        .call(&mut *store, len)
+        .map_err(|e| classify(&e, store))? as u32;
+    let start = ptr as usize;
+    let end = start
+        .checked_add(bytes.len())
+        .ok_or(Outcome::AbiViolation(AbiViolation::BadInputBuffer))?;
+    let dest = memory
+        .data_mut(&mut *store)
+        .get_mut(start..end)
+        .ok_or(Outcome::AbiViolation(AbiViolation::BadInputBuffer))?;
+    dest.copy_from_slice(bytes);
+    Ok(len)
+}
+
+fn read_output(
+    store: &Store<StoreState>,
+    memory: Memory,
+    packed: i64,
+    max_len: u32,
+) -> Result<Vec<u8>, AbiViolation> {
+    let (ptr, len) = abi::unpack(packed);
+    if len > max_len {
+        return Err(AbiViolation::OutputTooLarge);
+    }
+    let start = ptr as usize;
+    let end = start
+        .checked_add(len as usize)
+        .ok_or(AbiViolation::OutputOutOfBounds)?;
+    memory
+        .data(store)
+        .get(start..end)
+        .map(<[u8]>::to_vec)
+        .ok_or(AbiViolation::OutputOutOfBounds)
+}
+
+/// Maps an error from a guest call to the outcome it means.
+fn classify(error: &wasmtime::Error, store: &Store<StoreState>) -> Outcome {
+    let refused = store.data().memory_refused;
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Outcome::OutOfFuel,
+        Some(Trap::StackOverflow) => Outcome::StackOverflow,
+        Some(Trap::Interrupt) => Outcome::WallClockTimeout,
+        // A refused allocation surfaces as whatever the guest does next
+        // (Rust guests abort with `unreachable`); the refusal is the cause.
+        Some(_) | None if refused => Outcome::MemoryLimit,
+        Some(Trap::UnreachableCodeReached) => Outcome::Trap(TrapKind::Unreachable),
+        Some(Trap::MemoryOutOfBounds) => Outcome::Trap(TrapKind::MemoryOutOfBounds),
+        Some(Trap::IntegerDivisionByZero) => Outcome::Trap(TrapKind::IntegerDivisionByZero),
+        Some(Trap::IntegerOverflow) => Outcome::Trap(TrapKind::IntegerOverflow),
+        Some(Trap::BadConversionToInteger) => Outcome::Trap(TrapKind::BadConversionToInteger),
+        Some(Trap::IndirectCallToNull) => Outcome::Trap(TrapKind::IndirectCallToNull),
+        Some(Trap::BadSignature) => Outcome::Trap(TrapKind::BadSignature),
+        Some(Trap::TableOutOfBounds) => Outcome::Trap(TrapKind::TableOutOfBounds),
+        Some(_) | None => Outcome::Trap(TrapKind::Other),
+    }
+}
+
+/// Checks a module before compiling it: size, imports, exports, memory.
+fn screen(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
+    if bytes.len() > limits.max_module_bytes as usize {
+        return Err(LoadError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_module_bytes,
+        });
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(LoadError::NotWasm("missing the \\0asm magic".into()));
+    }
+    let mut exports: Vec<(String, wasmparser::ExternalKind)> = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| LoadError::NotWasm(e.to_string()))?;
+        match payload {
+            wasmparser::Payload::Version { encoding, .. }
+                if encoding != wasmparser::Encoding::Module =>
+            {
+                return Err(LoadError::NotWasm("a component, not a core module".into()));
+            }
+            wasmparser::Payload::ImportSection(reader) => {
+                // The first import is enough to refuse the module; name it.
+                if let Some(import) = reader.into_imports().next() {
+                    let import = import.map_err(|e| LoadError::NotWasm(e.to_string()))?;
+                    return Err(LoadError::Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                    });
+                }
+            }
+            wasmparser::Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory = memory.map_err(|e| LoadError::NotWasm(e.to_string()))?;
+                    let page = 1u64 << memory.page_size_log2.unwrap_or(16);
+                    let declared = memory.initial.saturating_mul(page);
+                    if declared > limits.memory_bytes {
+                        return Err(LoadError::MemoryTooLarge {
+                            declared,
+                            limit: limits.memory_bytes,
+                        });
+                    }
+                }
+            }
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|e| LoadError::NotWasm(e.to_string()))?;
+                    exports.push((export.name.to_string(), export.kind));
+                }
+            }
+            _ => {}
+        }
+    }
+    for name in abi::REQUIRED_EXPORTS {
+        let wanted = if name == abi::EXPORT_MEMORY {
+            wasmparser::ExternalKind::Memory
+        } else {
+            wasmparser::ExternalKind::Func
+        };
+        match exports.iter().find(|(n, _)| n == name) {
+            None => {
+                return Err(LoadError::MissingExport {
+                    name,
+                    problem: "is missing".into(),
+                });
+            }
+            Some((_, kind)) if *kind != wanted => {
+                return Err(LoadError::MissingExport {
+                    name,
+                    problem: format!("is a {kind:?}, not a {wanted:?}"),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks the signatures of the exported functions against the ABI.
+fn check_export_types(module: &Module) -> Result<(), LoadError> {
+    use wasmtime::ValType;
+    let expected: [(&'static str, &[ValType], &[ValType]); 5] = [
+        (abi::EXPORT_ABI_VERSION, &[], &[ValType::I32]),
+        (abi::EXPORT_INPUT, &[ValType::I32], &[ValType::I32]),
+        (abi::EXPORT_INFO, &[], &[ValType::I64]),
+        (abi::EXPORT_START, &[ValType::I32], &[ValType::I64]),
+        (abi::EXPORT_STEP, &[ValType::I32], &[ValType::I64]),
+    ];
+    for (name, params, results) in expected {
+        let Some(wasmtime::ExternType::Func(ty)) = module.get_export(name) else {
+            return Err(LoadError::MissingExport {
+                name,
+                problem: "is not a function".into(),
+            });
+        };
+        let same = |got: &mut dyn ExactSizeIterator<Item = ValType>, want: &[ValType]| {
+            got.len() == want.len() && got.zip(want).all(|(a, b)| ValType::eq(&a, b))
+        };
+        if !same(&mut ty.params(), params) || !same(&mut ty.results(), results) {
+            return Err(LoadError::MissingExport {
+                name,
+                problem: format!("has type {ty}, the ABI needs {params:?} -> {results:?}"),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Resource-limit and ABI tests of the sandbox host, one hostile module each
+//! (written in WAT), in the manner of wasmtime's own limit tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use core::time::Duration;
+
+use airlock::sandbox::{Conversation, LoadError, Sandbox, SandboxLimits};
+use airlock_core::Ppm;
+use airlock_core::outcome::{AbiViolation, ModelErrorKind, Outcome, TrapKind};
+
+fn limits() -> SandboxLimits {
+    SandboxLimits {
+        fuel_per_task: 5_000_000,
+        memory_bytes: 4 * 1024 * 1024,
+        max_wasm_stack_bytes: 256 * 1024,
+        max_message_bytes: 4096,
+        max_reply_bytes: 8,
+        max_module_bytes: 1 << 20,
+        max_turns: 3,
+        wall_clock_backstop: Duration::from_secs(30),
+        max_instances: 2,
+    }
+}
+
+/// A task module whose `start` and `step` bodies are given. Data at 16 is a
+/// valid TaskInfo (13 bytes), at 64 `Step::Say("q")` (3 bytes), at 80
+/// `Step::Done(FULL)` (4 bytes).
+fn task_wat(start: &str, step: &str, extra: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\01\03wat\01\01W\04\00\04\01d")
+  (data (i32.const 64) "\00\01q")
+  (data (i32.const 80) "\01\c0\84\3d")
+  (func (export "airlock_abi_version") (result i32) i32.const 1)
+  (func (export "airlock_input") (param i32) (result i32) i32.const 1024)
+  (func (export "airlock_info") (result i64) i64.const 0x100000000d)
+  (func (export "airlock_start") (param i32) (result i64) {start})
+  (func (export "airlock_step") (param i32) (result i64) {step})
+  {extra}
+)"#
+    ))
+    .unwrap()
+}
+
+const SAY_Q: &str = "i64.const 0x4000000003";
+const DONE_FULL: &str = "i64.const 0x5000000004";
+
+struct Scripted(Result<String, ModelErrorKind>);
+impl Conversation for Scripted {
+    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
+        self.0.clone()
+    }
+}
+
+fn run(start: &str, step: &str, extra: &str) -> airlock::sandbox::TaskRun {
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let task = sandbox.load(&task_wat(start, step, extra)).unwrap();
+    sandbox.run(&task, [0; 32], &mut Scripted(Ok("ok".into())))
+}
+
+#[test]
+fn well_behaved_task_is_done_with_its_score() {
+    let r = run(SAY_Q, DONE_FULL, "");
+    assert_eq!(r.outcome, Outcome::Done);
+    assert_eq!(r.score, Ppm::FULL);
+    assert_eq!(r.turns.len(), 1);
+    assert_eq!(r.turns[0].say, "q");
+    assert!(r.fuel_consumed > 0);
+}
+
+#[test]
+fn info_is_read_from_the_module() {
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let task = sandbox.load(&task_wat(SAY_Q, DONE_FULL, "")).unwrap();
+    assert_eq!(task.info.id, "wat");
+    assert_eq!(task.info.max_turns, 4);
+}
+
+#[test]
+fn endless_loop_runs_out_of_fuel() {
+    let r = run("(loop (br 0)) i64.const 0", DONE_FULL, "");
+    assert_eq!(r.outcome, Outcome::OutOfFuel);
+    assert_eq!(r.fuel_consumed, limits().fuel_per_task);
+    assert_eq!(r.score, Ppm::ZERO);
+}
+
+#[test]
+fn memory_grow_bomb_hits_the_memory_limit() {
+    let body = "(loop (br_if 0 (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable";
+    let r = run(body, DONE_FULL, "");
+    assert_eq!(r.outcome, Outcome::MemoryLimit);
+}
+
+#[test]
+fn deep_recursion_overflows_the_stack() {
+    let extra =
+        "(func $rec (param i32) (result i32) (call $rec (i32.add (local.get 0) (i32.const 1))))";
+    let r = run(
+        "(drop (call $rec (i32.const 0))) i64.const 0",
+        DONE_FULL,
+        extra,
+    );
+    assert_eq!(r.outcome, Outcome::StackOverflow);
+}
+
+#[test]
+fn unreachable_is_a_trap_with_its_kind() {
+    let r = run("unreachable", DONE_FULL, "");
+    assert_eq!(r.outcome, Outcome::Trap(TrapKind::Unreachable));
+}
+
+#[test]
+fn division_by_zero_is_a_trap_with_its_kind() {
+    let r = run(
+        "(drop (i32.div_u (i32.const 1) (i32.const 0))) i64.const 0",
+        DONE_FULL,
+        "",
+    );
+    assert_eq!(r.outcome, Outcome::Trap(TrapKind::IntegerDivisionByZero));
+}
+
+#[test]
+fn output_beyond_memory_is_an_abi_violation() {
+    // Pointer 65535, length 100: past the one 64 KiB page.
+    let r = run("i64.const 0xffff00000064", DONE_FULL, "");
+    assert_eq!(
+        r.outcome,
+        Outcome::AbiViolation(AbiViolation::OutputOutOfBounds)
+    );
+    // Pointer near u32::MAX with a length that would overflow 32-bit arithmetic.
+    let r = run("i64.const 0xfffffff000000100", DONE_FULL, "");
+    assert_eq!(
+        r.outcome,
+        Outcome::AbiViolation(AbiViolation::OutputOutOfBounds)
+    );
+}
+
+#[test]
+fn output_longer_than_the_profile_allows_is_refused() {
+    let r = run("i64.const 0x0000000000ffffff", DONE_FULL, "");
+    assert_eq!(
+        r.outcome,
+        Outcome::AbiViolation(AbiViolation::OutputTooLarge)
+    );
+}
+
+#[test]
+fn garbage_output_is_undecodable() {
+    // Bytes at 16 are a TaskInfo, not a Step.
+    let r = run("i64.const 0x100000000d", DONE_FULL, "");
+    assert_eq!(
+        r.outcome,
+        Outcome::AbiViolation(AbiViolation::UndecodableOutput)
+    );
+}
+
+#[test]
+fn task_that_never_finishes_hits_the_turn_limit() {
+    let r = run(SAY_Q, SAY_Q, "");
+    assert_eq!(r.outcome, Outcome::TurnLimit);
+    assert_eq!(r.turns.len(), 3);
+}
+
+#[test]
+fn model_error_is_recorded_as_such() {
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let task = sandbox.load(&task_wat(SAY_Q, DONE_FULL, "")).unwrap();
+    let r = sandbox.run(&task, [0; 32], &mut Scripted(Err(ModelErrorKind::Timeout)));
+    assert_eq!(r.outcome, Outcome::ModelError(ModelErrorKind::Timeout));
+}
+
+#[test]
+fn replies_are_cut_to_the_profile_size_on_a_char_boundary() {
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let task = sandbox.load(&task_wat(SAY_Q, DONE_FULL, "")).unwrap();
+    let r = sandbox.run(&task, [0; 32], &mut Scripted(Ok("abcdefgé…".into())));
+    assert_eq!(r.turns[0].reply, "abcdefg");
+    assert!(r.turns[0].truncated);
+}
+
+#[test]
+fn bad_input_buffer_is_an_abi_violation() {
+    let wasm = wat::parse_str(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\01\03wat\01\01W\04\00\04\01d")
+  (func (export "airlock_abi_version") (result i32) i32.const 1)
+  (func (export "airlock_input") (param i32) (result i32) i32.const 65530)
+  (func (export "airlock_info") (result i64) i64.const 0x100000000d)
+  (func (export "airlock_start") (param i32) (result i64) i64.const 0)
+  (func (export "airlock_step") (param i32) (result i64) i64.const 0))"#,
+    )
+    .unwrap();
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let task = sandbox.load(&wasm).unwrap();
+    let r = sandbox.run(&task, [0; 32], &mut Scripted(Ok(String::new())));
+    assert_eq!(
+        r.outcome,
+        Outcome::AbiViolation(AbiViolation::BadInputBuffer)
+    );
+}
+
+#[test]
+fn trap_in_the_start_function_is_refused_at_load() {
+    let wasm = task_wat(SAY_Q, DONE_FULL, "(func $boom unreachable) (start $boom)");
+    let sandbox = Sandbox::new(limits()).unwrap();
+    match sandbox.load(&wasm) {
+        Err(LoadError::Info(Outcome::Trap(TrapKind::Unreachable))) => {}
+        other => panic!("expected a start-function trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn imports_are_refused_before_compiling_naming_the_import() {
+    let wasm = wat::parse_str(
+        r#"(module (import "env" "exfiltrate" (func)) (memory (export "memory") 1))"#,
+    )
+    .unwrap();
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let err = sandbox.load(&wasm).unwrap_err();
+    assert!(matches!(err, LoadError::Import { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("\"env\"") && text.contains("\"exfiltrate\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_export_is_named() {
+    let wasm = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let err = sandbox.load(&wasm).unwrap_err();
+    assert!(err.to_string().contains("airlock_abi_version"), "{err}");
+}
+
+#[test]
+fn wrong_abi_version_is_refused() {
+    let text = r#"(module
+  (memory (export "memory") 1)
+  (func (export "airlock_abi_version") (result i32) i32.const 2)
+  (func (export "airlock_input") (param i32) (result i32) i32.const 0)
+  (func (export "airlock_info") (result i64) i64.const 0)
+  (func (export "airlock_start") (param i32) (result i64) i64.const 0)
+  (func (export "airlock_step") (param i32) (result i64) i64.const 0))"#;
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let err = sandbox.load(&wat::parse_str(text).unwrap()).unwrap_err();
+    assert!(matches!(err, LoadError::AbiVersion { found: 2 }), "{err}");
+}
+
+#[test]
+fn oversized_empty_and_random_modules_are_refused() {
+    let sandbox = Sandbox::new(limits()).unwrap();
+    let big = vec![0u8; (1 << 20) + 1];
+    assert!(matches!(
+        sandbox.load(&big),
+        Err(LoadError::TooLarge { .. })
+    ));
+    assert!(matches!(sandbox.load(&[]), Err(LoadError::NotWasm(_))));
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    assert!(sandbox.load(&random).is_err());
+    let mut truncated = task_wat(SAY_Q, DONE_FULL, "");
+    truncated.truncate(truncated.len() / 2);
+    assert!(sandbox.load(&truncated).is_err());
+}
+
+#[test]
+fn declared_memory_above_the_limit_is_refused() {
+    let wasm = wat::parse_str(r#"(module (memory (export "memory") 1000))"#).unwrap();
+    let sandbox = Sandbox::new(limits()).unwrap();
+    assert!(matches!(
+        sandbox.load(&wasm),
+        Err(LoadError::MemoryTooLarge { .. })
+    ));
+}
+
+#[test]
+fn same_seed_same_fuel() {
+    let a = run(SAY_Q, DONE_FULL, "");
+    let b = run(SAY_Q, DONE_FULL, "");
+    assert_eq!(
+        (a.outcome, a.score, a.fuel_consumed),
+        (b.outcome, b.score, b.fuel_consumed)
+    );
+}

@@ -1,0 +1,22 @@
+//! The same seed gives the same results: outcome, score and fuel are functions
+//! of (module, seed, replies), never of the host or the moment.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use airlock_tests::*;
+
+#[test]
+fn same_seed_gives_identical_task_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    for agent in ["reference", "null"] {
+        let first = Run::new(agent, &key, &dir.path().join(format!("{agent}-1.bundle")))
+            .seed(seed(3))
+            .results();
+        let second = Run::new(agent, &key, &dir.path().join(format!("{agent}-2.bundle")))
+            .seed(seed(3))
+            .results();
+        assert_eq!(first.len(), DEFAULT_TASKS.len(), "{first:?}");
+        // TaskRow leaves out the wall time, which is information only.
+        assert_eq!(first, second, "{agent}: results differ under one seed");
+    }
+}

@@ -1,0 +1,103 @@
+//! A run killed with SIGKILL in the middle and resumed verifies, with every
+//! planned task exactly once and the same results as an uninterrupted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use core::time::Duration;
+use std::process::Stdio;
+use std::time::Instant;
+
+use airlock_tests::*;
+
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Starts a slowed run and SIGKILLs it once the journal holds more than its
+/// first write (RunStart) — so at least one TaskResult is durable — and
+/// before the run ends. `false` when the run finished before it could be
+/// killed (the machine was faster than the delay assumed).
+fn kill_in_the_middle(run: &Run) -> bool {
+    let journal = journal_of(&run.out);
+    let mut child = run
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let exited = |child: &mut std::process::Child| child.try_wait().unwrap().is_some();
+
+    let started = poll_until(COMMAND_TIMEOUT, || {
+        file_len(&journal) > 0 || exited(&mut child)
+    });
+    assert!(
+        started,
+        "the journal never appeared at {}",
+        journal.display()
+    );
+    let first_write = file_len(&journal);
+    let grew = poll_until(COMMAND_TIMEOUT, || {
+        file_len(&journal) > first_write || exited(&mut child)
+    });
+    assert!(grew, "the journal never grew past {first_write} bytes");
+    if exited(&mut child) {
+        return false;
+    }
+    child.kill().unwrap(); // SIGKILL on unix
+    let status = wait_until(&mut child, Instant::now() + Duration::from_secs(60))
+        .expect("a SIGKILLed run did not die");
+    assert!(!status.success());
+    // If the run got to write its bundle first, the kill was not in the middle.
+    !run.out.exists()
+}
+
+#[test]
+fn sigkill_then_resume_verifies_with_every_task_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let uninterrupted = Run::new("reference", &key, &dir.path().join("whole.bundle"))
+        .seed(seed(8))
+        .results();
+
+    // Longer delays only if the machine outran the shorter ones.
+    for delay_ms in [300, 1500, 5000] {
+        let out = dir.path().join(format!("killed-{delay_ms}.bundle"));
+        let run = Run::new(&format!("reference:delay-ms={delay_ms}"), &key, &out).seed(seed(8));
+        if !kill_in_the_middle(&run) {
+            let _ = std::fs::remove_file(&out);
+            continue;
+        }
+
+        let resumed = finish(run.command().arg("--resume").arg("--json"));
+        resumed.expect_code(0);
+        assert!(out.is_file(), "the resumed run wrote no bundle: {resumed}");
+
+        let (code, report) = verify_json(&out, &key.public);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(
+            report["verified"],
+            serde_json::Value::Bool(true),
+            "{report}"
+        );
+        assert!(
+            levels(&report)
+                .iter()
+                .any(|(l, s)| l == "completeness" && s == "passed"),
+            "{report}"
+        );
+
+        // The resumed run reports the whole run: every planned task once.
+        let rows = task_rows(&resumed.json());
+        for task in DEFAULT_TASKS {
+            let count = rows.iter().filter(|r| r.task_id == task).count();
+            assert_eq!(count, 1, "{task} appears {count} times: {rows:?}");
+        }
+        assert_eq!(rows.len(), DEFAULT_TASKS.len(), "{rows:?}");
+        assert_eq!(
+            rows, uninterrupted,
+            "a resumed run must give the same results"
+        );
+        return;
+    }
+    panic!("every run finished before it could be killed, even with a 5 s delay per reply");
+}

@@ -1,1 +1,145 @@
 //! Guest SDK for Airlock benchmark tasks: implement one trait, call one macro.
+//!
+//! A task is a deterministic state machine ([`Task`]): it starts from a seed,
+//! says something to the model, reads the model's reply, and either says
+//! something again or ends with a score. [`export_task!`] turns a [`Task`]
+//! into the WebAssembly exports of the task ABI (`airlock_core::abi`), so a
+//! task crate needs no `unsafe` code and no knowledge of guest memory.
+//!
+//! ```
+//! # extern crate alloc;
+//! use airlock_task_sdk::{Category, Difficulty, ModelReply, Ppm, Step, Task, TaskInfo, ABI_VERSION};
+//! use alloc::string::ToString;
+//!
+//! /// Replies `pong` to get full credit.
+//! pub struct Ping;
+//!
+//! impl Task for Ping {
+//!     fn info() -> TaskInfo {
+//!         TaskInfo {
+//!             abi_version: ABI_VERSION,
+//!             id: "ping".to_string(),
+//!             version: 1,
+//!             title: "Ping".to_string(),
+//!             category: Category::Knowledge,
+//!             difficulty: Difficulty::Easy,
+//!             max_turns: 1,
+//!             description: "Say pong.".to_string(),
+//!         }
+//!     }
+//!     fn start(_seed: [u8; 32]) -> (Self, Step) {
+//!         (Ping, Step::Say("Reply with the word pong.".to_string()))
+//!     }
+//!     fn step(&mut self, reply: &ModelReply) -> Step {
+//!         let full = reply.text.trim() == "pong";
+//!         Step::Done(if full { Ppm::FULL } else { Ppm::ZERO })
+//!     }
+//! }
+//!
+//! airlock_task_sdk::export_task!(Ping);
+//! ```
+//!
+//! On `wasm32` this crate also provides the guest's global allocator
+//! (dlmalloc) and a panic handler that traps, so a panicking task ends as a
+//! trap the host records. Neither is compiled for any other target: there
+//! the task crates are ordinary libraries used by tests and by the runner's
+//! reference agent.
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+// Task crates are also cdylibs: built for the host (by `cargo test`), they
+// need std's allocator and panic handler, which linking std here provides.
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std as _;
+
+use alloc::string::String;
+
+pub use airlock_core::Ppm;
+pub use airlock_core::abi::{ABI_VERSION, Category, Difficulty, ModelReply, Step, TaskInfo};
+
+#[cfg(target_arch = "wasm32")]
+mod guest;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+pub mod rng;
+pub mod text;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::{NativeRun, run_native};
+
+/// A benchmark task: a deterministic state machine driven by model replies.
+///
+/// Everything a task does must follow from its seed and the replies it is
+/// given (no clocks, no randomness other than [`rng::Rng`] seeded from the
+/// seed), so that a run can be re-executed bit for bit from its transcript.
+/// Replies come from a possibly hostile model: a task must accept any text
+/// of any length without panicking, since a panic ends the task as a trap.
+pub trait Task: Sized {
+    /// What the task says about itself. Must be the same on every call.
+    fn info() -> TaskInfo;
+
+    /// Builds the instance for `seed` and returns its first step.
+    fn start(seed: [u8; 32]) -> (Self, Step);
+
+    /// Reads the model's reply to the last [`Step::Say`] and returns the next
+    /// step. After `info().max_turns` replies the task must return
+    /// [`Step::Done`]; it is never called again after that.
+    fn step(&mut self, reply: &ModelReply) -> Step;
+}
+
+/// A reference solver: solves a task from what the task says, and nothing
+/// else. It never sees the seed, so a full score from it shows that the
+/// task's text is enough to solve it.
+pub trait Solver: Send {
+    /// The reply to one `Say` of the task.
+    fn reply(&mut self, say: &str) -> String;
+}
+
+/// Exports a [`Task`] type as the WebAssembly task ABI.
+///
+/// Call it once, at the root of a task crate whose `crate-type` includes
+/// `cdylib`. On `wasm32` it defines the functions named in
+/// `airlock_core::abi::REQUIRED_EXPORTS` (rustc exports the memory by
+/// itself); on other targets it only checks that the type is a [`Task`].
+/// The expansion contains no `unsafe` block, so task crates can
+/// `#![forbid(unsafe_code)]`.
+#[macro_export]
+macro_rules! export_task {
+    ($task:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #[unsafe(no_mangle)]
+            extern "C" fn airlock_abi_version() -> i32 {
+                $crate::__private::abi_version()
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn airlock_input(len: i32) -> i32 {
+                $crate::__private::input(len)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn airlock_info() -> i64 {
+                $crate::__private::info::<$task>()
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn airlock_start(len: i32) -> i64 {
+                $crate::__private::start::<$task>(len)
+            }
+            #[unsafe(no_mangle)]
+            extern "C" fn airlock_step(len: i32) -> i64 {
+                $crate::__private::step::<$task>(len)
+            }
+        };
+        const _: () = $crate::__private::assert_task::<$task>();
+    };
+}
+
+/// Support for [`export_task!`]; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::guest::{abi_version, info, input, start, step};
+
+    /// Fails to compile unless `T` is a [`crate::Task`].
+    pub const fn assert_task<T: crate::Task>() {}
+}

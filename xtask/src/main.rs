@@ -41,7 +41,11 @@ const TEST_STEPS: &[Step] = &[
 ];
 
 #[derive(Parser)]
-#[command(name = "xtask", bin_name = "cargo xtask", about = "Airlock project automation")]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "Airlock project automation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Task,

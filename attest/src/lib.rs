@@ -1,1 +1,23 @@
-//! Airlock attestation: Ed25519 keys, signed records, bundles and their verification.
+//! Airlock attestation: Ed25519 keys, signed records, journals, bundles and
+//! their offline verification.
+//!
+//! The record, chain and signed-message definitions live in `airlock-core`;
+//! this crate signs them ([`keys`]), frames them into journals ([`journal`])
+//! and bundles ([`bundle`]), and verifies bundles level by level
+//! ([`verify`]). Byte layouts are in `SPEC.md` and pinned by exact-byte tests.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod error;
+pub mod frame;
+mod fsutil;
+pub mod journal;
+pub mod keys;
+pub mod verify;
+
+pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};
+pub use error::AttestError;
+pub use journal::{JournalWriter, journal_to_bundle, verify_journal};
+pub use keys::{GeneratedKey, PublicKey, SigningKey, keygen};
+pub use verify::{Level, Status, Verdict, VerifyOptions, verify_bundle, verify_bundle_file};

@@ -1,0 +1,170 @@
+//! The library's error type. Every message names the file and the problem.
+
+use core::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use airlock_core::Digest;
+
+use crate::frame::HeaderError;
+use crate::journal::JournalError;
+use crate::keys::KeyFormatError;
+
+/// An error from a file operation of this crate.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AttestError {
+    /// An operating-system call on `path` failed while doing `doing`.
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done, e.g. "read", "create", "fsync".
+        doing: &'static str,
+        /// The underlying error.
+        error: io::Error,
+    },
+    /// The output file exists and overwriting was not asked for.
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// A private key file is readable or writable by group or others.
+    InsecurePermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A private key was needed but the file holds a public key.
+    PublicKeyGiven {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// A public key was needed but the file holds a private key.
+    PrivateKeyGiven {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The file is not a key file this crate reads.
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: KeyFormatError,
+    },
+    /// A key name that is not a plain file name.
+    InvalidKeyName {
+        /// The name given.
+        name: String,
+    },
+    /// A journal header is missing or malformed.
+    BadJournalHeader {
+        /// The journal.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: HeaderError,
+    },
+    /// A journal failed to read or verify.
+    Journal {
+        /// The journal.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: JournalError,
+    },
+    /// A journal ends in a torn (partially written) record where a whole one is required.
+    TornJournal {
+        /// The journal.
+        path: PathBuf,
+        /// Byte offset where the torn record starts.
+        offset: u64,
+    },
+    /// The journal is signed by another key than the one given.
+    WrongJournalKey {
+        /// The journal.
+        path: PathBuf,
+        /// Key id in the journal's header.
+        journal_key: Digest,
+        /// Key id of the key given.
+        given_key: Digest,
+    },
+}
+
+impl fmt::Display for AttestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttestError::Io { path, doing, error } => {
+                write!(f, "{}: cannot {doing}: {error}", path.display())
+            }
+            AttestError::AlreadyExists { path } => {
+                write!(
+                    f,
+                    "{}: already exists; refusing to overwrite it",
+                    path.display()
+                )
+            }
+            AttestError::InsecurePermissions { path, mode } => write!(
+                f,
+                "{}: private key is accessible by group or others (mode {:04o}); \
+                 it must be readable by its owner only (chmod 600)",
+                path.display(),
+                mode & 0o7777
+            ),
+            AttestError::PublicKeyGiven { path } => write!(
+                f,
+                "{}: is a public key; a private key is needed",
+                path.display()
+            ),
+            AttestError::PrivateKeyGiven { path } => write!(
+                f,
+                "{}: is a private key; a public key is needed",
+                path.display()
+            ),
+            AttestError::BadKeyFile { path, problem } => {
+                write!(f, "{}: not a usable key file: {problem}", path.display())
+            }
+            AttestError::InvalidKeyName { name } => write!(
+                f,
+                "key name {name:?} is not a plain file name (no path separators, not empty, not . or ..)"
+            ),
+            AttestError::BadJournalHeader { path, problem } => {
+                write!(f, "{}: not an Airlock journal: {problem}", path.display())
+            }
+            AttestError::Journal { path, error } => write!(f, "{}: {error}", path.display()),
+            AttestError::TornJournal { path, offset } => write!(
+                f,
+                "{}: ends in a partially written record at byte {offset}; resume the run to repair it",
+                path.display()
+            ),
+            AttestError::WrongJournalKey {
+                path,
+                journal_key,
+                given_key,
+            } => write!(
+                f,
+                "{}: journal is signed by key {journal_key}, but the key given is {given_key}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl core::error::Error for AttestError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            AttestError::Io { error, .. } => Some(error),
+            AttestError::BadKeyFile { problem, .. } => Some(problem),
+            AttestError::BadJournalHeader { problem, .. } => Some(problem),
+            AttestError::Journal { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Builds an `AttestError::Io` mapper for `path`.
+pub(crate) fn io_err(
+    path: &std::path::Path,
+    doing: &'static str,
+) -> impl FnOnce(io::Error) -> AttestError {
+    let path = path.to_path_buf();
+    move |error| AttestError::Io { path, doing, error }
+}

@@ -1,0 +1,606 @@
+//! Frames and file headers shared by journals and bundles (SPEC.md, "Frames").
+//!
+//! A frame is `length (u32 LE) ‖ postcard(SignedEntry)`. Journals and
+//! bundles both start with a 44-byte header and continue with frames; a
+//! bundle then ends with a trailer introduced by a zero length.
+
+use core::fmt;
+use std::io::{self, Read, Write};
+
+use airlock_core::record::SignedEntry;
+
+use crate::keys::PublicKey;
+
+/// The largest frame accepted, in bytes (16 MiB). A hostile length beyond it
+/// is refused before anything is allocated; below it, buffers grow only as
+/// bytes actually arrive.
+pub const MAX_FRAME_LEN: u32 = 16 * 1024 * 1024;
+
+/// Length of a journal or bundle header.
+pub const HEADER_LEN: usize = 44;
+
+/// Format version written in headers ([`airlock_core::FORMAT_VERSION`]).
+pub const FORMAT_VERSION: u16 = airlock_core::FORMAT_VERSION;
+
+/// Magic of a journal file. PNG-style: the high byte and CR LF / SUB / LF
+/// detect 7-bit and text-mode transfers that would mangle the file.
+pub const JOURNAL_MAGIC: [u8; 8] = *b"\x89ALJ\r\n\x1a\n";
+/// Magic of a bundle file.
+pub const BUNDLE_MAGIC: [u8; 8] = *b"\x89ALB\r\n\x1a\n";
+/// Magic that ends a bundle, after its trailer.
+pub const END_MAGIC: [u8; 8] = *b"\x89ALE\r\n\x1a\n";
+
+/// Which kind of Airlock file a header belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FileKind {
+    /// An append-only run journal.
+    Journal,
+    /// An exported bundle.
+    Bundle,
+}
+
+impl FileKind {
+    fn magic(self) -> [u8; 8] {
+        match self {
+            FileKind::Journal => JOURNAL_MAGIC,
+            FileKind::Bundle => BUNDLE_MAGIC,
+        }
+    }
+
+    /// "journal" or "bundle".
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Journal => "journal",
+            FileKind::Bundle => "bundle",
+        }
+    }
+}
+
+/// Why a header is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The file is shorter than a header.
+    TooShort {
+        /// Bytes present.
+        have: usize,
+    },
+    /// The file does not start with an Airlock magic.
+    BadMagic {
+        /// The first eight bytes.
+        found: [u8; 8],
+    },
+    /// The file is the other kind of Airlock file.
+    WrongKind {
+        /// The kind expected.
+        expected: FileKind,
+        /// The kind found.
+        found: FileKind,
+    },
+    /// A format version this build does not read.
+    UnsupportedVersion {
+        /// The version in the header.
+        found: u16,
+    },
+    /// Reserved flag bits are set (they must be zero in version 1).
+    ReservedFlags {
+        /// The flags in the header.
+        found: u16,
+    },
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::TooShort { have } => {
+                write!(
+                    f,
+                    "file is {have} bytes, shorter than the {HEADER_LEN}-byte header"
+                )
+            }
+            HeaderError::BadMagic { found } => {
+                write!(f, "bad magic ")?;
+                for b in found {
+                    write!(f, "{b:02x}")?;
+                }
+                write!(f, ", not an Airlock file")
+            }
+            HeaderError::WrongKind { expected, found } => write!(
+                f,
+                "this is an Airlock {}, not a {}",
+                found.name(),
+                expected.name()
+            ),
+            HeaderError::UnsupportedVersion { found } => write!(
+                f,
+                "format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+            ),
+            HeaderError::ReservedFlags { found } => {
+                write!(
+                    f,
+                    "reserved flags {found:#06x} are set; they must be zero in version 1"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for HeaderError {}
+
+/// `magic ‖ version u16 LE ‖ flags u16 LE (0) ‖ public key`.
+pub(crate) fn encode_header(kind: FileKind, key: &PublicKey) -> [u8; HEADER_LEN] {
+    let mut out = [0u8; HEADER_LEN];
+    out[..8].copy_from_slice(&kind.magic());
+    out[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[10..12].copy_from_slice(&0u16.to_le_bytes());
+    out[12..].copy_from_slice(&key.0);
+    out
+}
+
+pub(crate) fn decode_header(kind: FileKind, bytes: &[u8]) -> Result<PublicKey, HeaderError> {
+    if bytes.len() < HEADER_LEN {
+        // Say "not an Airlock file" when even the magic is wrong.
+        if bytes.len() >= 8 {
+            check_magic(kind, &bytes[..8])?;
+        }
+        return Err(HeaderError::TooShort { have: bytes.len() });
+    }
+    check_magic(kind, &bytes[..8])?;
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version != FORMAT_VERSION {
+        return Err(HeaderError::UnsupportedVersion { found: version });
+    }
+    let flags = u16::from_le_bytes([bytes[10], bytes[11]]);
+    if flags != 0 {
+        return Err(HeaderError::ReservedFlags { found: flags });
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&bytes[12..HEADER_LEN]);
+    Ok(PublicKey(key))
+}
+
+fn check_magic(kind: FileKind, magic: &[u8]) -> Result<(), HeaderError> {
+    if magic == kind.magic() {
+        return Ok(());
+    }
+    for other in [FileKind::Journal, FileKind::Bundle] {
+        if magic == other.magic() {
+            return Err(HeaderError::WrongKind {
+                expected: kind,
+                found: other,
+            });
+        }
+    }
+    let mut found = [0u8; 8];
+    found.copy_from_slice(magic);
+    Err(HeaderError::BadMagic { found })
+}
+
+/// An entry too large to be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameTooLarge {
+    /// Its encoded length.
+    pub len: usize,
+}
+
+impl fmt::Display for FrameTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "an entry of {} bytes exceeds the maximum frame length of {MAX_FRAME_LEN} bytes",
+            self.len
+        )
+    }
+}
+
+impl core::error::Error for FrameTooLarge {}
+
+/// The frame of `entry`: `length u32 LE ‖ postcard(entry)`. Length zero is
+/// never produced (an entry is at least 98 bytes), so zero can mark a trailer.
+pub fn encode_frame(entry: &SignedEntry) -> Result<Vec<u8>, FrameTooLarge> {
+    let body = entry.to_bytes();
+    if body.len() > MAX_FRAME_LEN as usize {
+        return Err(FrameTooLarge { len: body.len() });
+    }
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Writes the frame of `entry` with one `write_all`, so that an append is
+/// either whole or a torn tail, never interleaved.
+pub fn write_frame<W: Write>(w: &mut W, entry: &SignedEntry) -> io::Result<usize> {
+    let frame = encode_frame(entry).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    w.write_all(&frame)?;
+    Ok(frame.len())
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Byte offset of the frame's length field in the file.
+    pub offset: u64,
+    /// Length of the postcard part.
+    pub len: u32,
+    /// The entry.
+    pub entry: SignedEntry,
+}
+
+/// What [`FrameReader::next_item`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameItem {
+    /// A whole, decodable frame.
+    Frame(Frame),
+    /// A zero length at this offset: in a bundle, the trailer follows.
+    ZeroLength {
+        /// Offset of the zero length field.
+        offset: u64,
+    },
+    /// Clean end of input exactly at a frame boundary.
+    End {
+        /// Offset of the end (the input length).
+        offset: u64,
+    },
+}
+
+/// Why the next frame could not be read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// Input ends inside a length field.
+    TornLength {
+        /// Offset of the length field.
+        offset: u64,
+        /// Bytes of it present (1 to 3).
+        have: usize,
+    },
+    /// Input ends inside a frame.
+    TornFrame {
+        /// Offset of the frame's length field.
+        offset: u64,
+        /// Declared length.
+        declared: u32,
+        /// Bytes present after the length field.
+        have: usize,
+    },
+    /// A length above [`MAX_FRAME_LEN`].
+    Oversized {
+        /// Offset of the length field.
+        offset: u64,
+        /// The length.
+        len: u32,
+    },
+    /// A whole frame whose bytes are not a `SignedEntry`.
+    Undecodable {
+        /// Offset of the frame's length field.
+        offset: u64,
+        /// Declared length.
+        len: u32,
+        /// What postcard said.
+        error: postcard::Error,
+    },
+    /// Reading failed.
+    Io {
+        /// Offset where reading failed.
+        offset: u64,
+        /// The error.
+        error: io::Error,
+    },
+}
+
+impl FrameError {
+    /// Whether this is a partially written last frame (what a crash during
+    /// an append leaves), as opposed to corruption.
+    pub fn is_torn(&self) -> bool {
+        matches!(
+            self,
+            FrameError::TornLength { .. } | FrameError::TornFrame { .. }
+        )
+    }
+
+    /// The byte offset of the frame concerned.
+    pub fn offset(&self) -> u64 {
+        match self {
+            FrameError::TornLength { offset, .. }
+            | FrameError::TornFrame { offset, .. }
+            | FrameError::Oversized { offset, .. }
+            | FrameError::Undecodable { offset, .. }
+            | FrameError::Io { offset, .. } => *offset,
+        }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TornLength { offset, have } => write!(
+                f,
+                "input ends at byte {} inside a frame length ({have} of 4 bytes)",
+                offset + *have as u64
+            ),
+            FrameError::TornFrame {
+                offset,
+                declared,
+                have,
+            } => write!(
+                f,
+                "input ends inside the frame at byte {offset} ({have} of {declared} bytes present)"
+            ),
+            FrameError::Oversized { offset, len } => write!(
+                f,
+                "frame at byte {offset} declares {len} bytes, more than the maximum {MAX_FRAME_LEN}"
+            ),
+            FrameError::Undecodable { offset, len, error } => write!(
+                f,
+                "frame at byte {offset} ({len} bytes) is not a signed entry: {error}"
+            ),
+            FrameError::Io { offset, error } => write!(f, "read failed at byte {offset}: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for FrameError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            FrameError::Undecodable { error, .. } => Some(error),
+            FrameError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Reads frames one at a time from a stream, tracking byte offsets. Memory
+/// is one frame at a time, whatever the input size.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> FrameReader<R> {
+    /// A reader whose first byte is at `offset` in the file (the header
+    /// length, when the header has been read already).
+    pub fn new(inner: R, offset: u64) -> FrameReader<R> {
+        FrameReader {
+            inner,
+            offset,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Reads the next frame.
+    pub fn next_item(&mut self) -> Result<FrameItem, FrameError> {
+        let start = self.offset;
+        let mut len_bytes = [0u8; 4];
+        let have = self.read_full(&mut len_bytes)?;
+        if have == 0 {
+            return Ok(FrameItem::End { offset: start });
+        }
+        if have < 4 {
+            return Err(FrameError::TornLength {
+                offset: start,
+                have,
+            });
+        }
+        let len = u32::from_le_bytes(len_bytes);
+        if len == 0 {
+            return Ok(FrameItem::ZeroLength { offset: start });
+        }
+        if len > MAX_FRAME_LEN {
+            return Err(FrameError::Oversized { offset: start, len });
+        }
+        if self.buf.capacity() > 1 << 20 {
+            // One huge frame should not pin its buffer for the rest of the file.
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        // take + read_to_end grows the buffer with the bytes that exist, so
+        // a large declared length on a short input allocates little.
+        let got = (&mut self.inner)
+            .take(u64::from(len))
+            .read_to_end(&mut self.buf)
+            .map_err(|error| FrameError::Io {
+                offset: self.offset,
+                error,
+            })?;
+        self.offset += got as u64;
+        if got < len as usize {
+            return Err(FrameError::TornFrame {
+                offset: start,
+                declared: len,
+                have: got,
+            });
+        }
+        let entry =
+            SignedEntry::from_bytes(&self.buf).map_err(|error| FrameError::Undecodable {
+                offset: start,
+                len,
+                error,
+            })?;
+        Ok(FrameItem::Frame(Frame {
+            offset: start,
+            len,
+            entry,
+        }))
+    }
+
+    /// The raw bytes of the last frame returned (valid until the next call).
+    pub fn last_frame_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Reads up to `buf.len()` bytes, stopping early only at end of input;
+    /// returns how many were read.
+    pub fn read_full(&mut self, buf: &mut [u8]) -> Result<usize, FrameError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    filled += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    return Err(FrameError::Io {
+                        offset: self.offset,
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Reads to the end of input; returns (bytes read, whether all were zero).
+    pub fn drain(&mut self) -> Result<(u64, bool), FrameError> {
+        let mut chunk = [0u8; 4096];
+        let mut total = 0u64;
+        let mut all_zero = true;
+        loop {
+            let n = self.read_full(&mut chunk)?;
+            if n == 0 {
+                return Ok((total, all_zero));
+            }
+            total += n as u64;
+            all_zero &= chunk[..n].iter().all(|&b| b == 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_core::Digest;
+    use airlock_core::record::Signature;
+
+    fn entry(seq: u64, body: &[u8]) -> SignedEntry {
+        SignedEntry {
+            seq,
+            body: body.to_vec(),
+            chain_hash: Digest([5; 32]),
+            signature: Signature([6; 64]),
+        }
+    }
+
+    /// Exact bytes of a frame (SPEC.md, "Frames").
+    #[test]
+    fn frame_bytes_are_pinned() {
+        let frame = encode_frame(&entry(1, &[7, 8])).unwrap();
+        let mut expected = vec![100u8, 0, 0, 0, 1, 2, 7, 8];
+        expected.extend_from_slice(&[5; 32]);
+        expected.extend_from_slice(&[6; 64]);
+        assert_eq!(frame, expected);
+    }
+
+    #[test]
+    fn header_bytes_are_pinned_and_checked() {
+        let key = PublicKey([0xaa; 32]);
+        let h = encode_header(FileKind::Bundle, &key);
+        assert_eq!(&h[..12], b"\x89ALB\r\n\x1a\n\x01\x00\x00\x00");
+        assert_eq!(&h[12..], &[0xaa; 32]);
+        assert_eq!(decode_header(FileKind::Bundle, &h), Ok(key));
+        assert_eq!(
+            decode_header(FileKind::Journal, &h),
+            Err(HeaderError::WrongKind {
+                expected: FileKind::Journal,
+                found: FileKind::Bundle
+            })
+        );
+        let mut v2 = h;
+        v2[8] = 2;
+        assert_eq!(
+            decode_header(FileKind::Bundle, &v2),
+            Err(HeaderError::UnsupportedVersion { found: 2 })
+        );
+        let mut flags = h;
+        flags[11] = 1;
+        assert_eq!(
+            decode_header(FileKind::Bundle, &flags),
+            Err(HeaderError::ReservedFlags { found: 0x100 })
+        );
+        assert_eq!(
+            decode_header(FileKind::Bundle, &h[..10]),
+            Err(HeaderError::TooShort { have: 10 })
+        );
+        assert!(matches!(
+            decode_header(
+                FileKind::Bundle,
+                b"hello world, this is not a bundle at all!!!!"
+            ),
+            Err(HeaderError::BadMagic { .. })
+        ));
+    }
+
+    #[test]
+    fn reader_distinguishes_end_torn_oversized_and_undecodable() {
+        let a = encode_frame(&entry(0, b"a")).unwrap();
+        let b = encode_frame(&entry(1, b"bb")).unwrap();
+        let mut bytes = a.clone();
+        bytes.extend_from_slice(&b);
+
+        let mut r = FrameReader::new(&bytes[..], 44);
+        match r.next_item().unwrap() {
+            FrameItem::Frame(f) => {
+                assert_eq!(f.offset, 44);
+                assert_eq!(f.entry, entry(0, b"a"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match r.next_item().unwrap() {
+            FrameItem::Frame(f) => assert_eq!(f.offset, 44 + a.len() as u64),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r.next_item().unwrap(),
+            FrameItem::End {
+                offset: 44 + bytes.len() as u64
+            }
+        );
+
+        // Every cut inside the second frame is torn, never undecodable.
+        for cut in a.len() + 1..bytes.len() {
+            let mut r = FrameReader::new(&bytes[..cut], 0);
+            assert!(matches!(r.next_item(), Ok(FrameItem::Frame(_))));
+            let err = r.next_item().unwrap_err();
+            assert!(err.is_torn(), "cut {cut}: {err}");
+            assert_eq!(err.offset(), a.len() as u64);
+        }
+
+        let mut r = FrameReader::new(&[0xff, 0xff, 0xff, 0xff, 1, 2][..], 0);
+        assert!(matches!(
+            r.next_item(),
+            Err(FrameError::Oversized { len: u32::MAX, .. })
+        ));
+
+        let mut r = FrameReader::new(&[3, 0, 0, 0, 1, 2, 3][..], 0);
+        assert!(matches!(r.next_item(), Err(FrameError::Undecodable { .. })));
+
+        let mut r = FrameReader::new(&[0, 0, 0, 0][..], 0);
+        assert_eq!(r.next_item().unwrap(), FrameItem::ZeroLength { offset: 0 });
+    }
+
+    #[test]
+    fn hostile_length_on_short_input_allocates_little() {
+        let mut bytes = (MAX_FRAME_LEN).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 10]);
+        let mut r = FrameReader::new(&bytes[..], 0);
+        assert!(matches!(
+            r.next_item(),
+            Err(FrameError::TornFrame { have: 10, .. })
+        ));
+        assert!(r.buf.capacity() < 4096);
+    }
+}

@@ -1,0 +1,663 @@
+//! Offline verification of a bundle, level by level (SPEC.md, "Verification").
+//!
+//! One streamed pass: memory is one frame plus the plan, whatever the
+//! number of records. Each level is reported on its own, with the first
+//! failing record named, so a verifier learns what is wrong and where.
+
+use core::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use airlock_core::Digest;
+use airlock_core::chain::{GENESIS, chain_hash};
+use airlock_core::record::{PlannedTask, Record, RunEnd, RunEndReason, RunStart, TaskResult};
+use airlock_core::{Outcome, Ppm};
+use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
+
+use crate::bundle::{BundleError, BundleReader, open_bundle};
+use crate::error::AttestError;
+use crate::keys::PublicKey;
+
+/// The `format` value of the JSON verdict.
+pub const VERDICT_FORMAT: &str = "airlock-verdict/1";
+
+/// A verification level (DESIGN.md, "Verification levels").
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Level {
+    /// The bundle parses under its declared format version.
+    Decode,
+    /// Every record verifies under a trusted key.
+    Signatures,
+    /// Hashes link and sequence numbers are contiguous.
+    Chain,
+    /// Every planned result is present, in order, with RunEnd, and nothing else.
+    Completeness,
+    /// Module digests match a trusted suite manifest (checked by the runner).
+    Suite,
+    /// Re-execution from transcripts reproduces the results (checked by the runner).
+    Replay,
+}
+
+impl Level {
+    /// The stable name used in output and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Decode => "decode",
+            Level::Signatures => "signatures",
+            Level::Chain => "chain",
+            Level::Completeness => "completeness",
+            Level::Suite => "suite",
+            Level::Replay => "replay",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The result of one level.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Status {
+    /// Checked; nothing wrong.
+    Passed,
+    /// Checked; this is the first thing wrong.
+    Failed(String),
+    /// Not checked (or not completely), for this reason.
+    NotChecked(String),
+}
+
+impl Status {
+    /// "passed", "failed" or "not-checked".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed(_) => "failed",
+            Status::NotChecked(_) => "not-checked",
+        }
+    }
+
+    /// The reason, for a level that did not pass.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Passed => None,
+            Status::Failed(r) | Status::NotChecked(r) => Some(r),
+        }
+    }
+}
+
+/// One level's line of a verdict.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LevelReport {
+    /// The level.
+    pub level: Level,
+    /// What came of it.
+    pub status: Status,
+    /// Information that is not a failure, e.g. that a run was aborted.
+    pub note: Option<String>,
+}
+
+impl fmt::Display for LevelReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.level, self.status.name())?;
+        if let Some(reason) = self.status.reason() {
+            write!(f, ": {reason}")?;
+        }
+        if let Some(note) = &self.note {
+            write!(f, " ({note})")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for LevelReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("LevelReport", 4)?;
+        s.serialize_field("level", self.level.name())?;
+        s.serialize_field("status", self.status.name())?;
+        s.serialize_field("reason", &self.status.reason())?;
+        s.serialize_field("note", &self.note)?;
+        s.end()
+    }
+}
+
+/// What the bundle says about its run, as far as it could be read.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct RunSummary {
+    /// Key id of the key in the bundle header.
+    pub key_id: Option<Digest>,
+    /// Run id from RunStart.
+    pub run_id: Option<[u8; 16]>,
+    /// Records read.
+    pub records: u64,
+    /// Plan length from RunStart.
+    pub planned: Option<u64>,
+    /// TaskResult records read.
+    pub results: u64,
+    /// Results with full credit.
+    pub full_credit: u64,
+    /// Sum of result scores, parts per million.
+    pub score_sum: u64,
+    /// RunEnd's reason, if a RunEnd was read.
+    pub end: Option<RunEndReason>,
+}
+
+/// The decoded records, for callers that asked to collect them.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct CollectedRecords {
+    /// The first RunStart.
+    pub run_start: Option<RunStart>,
+    /// Every TaskResult in order.
+    pub results: Vec<TaskResult>,
+    /// The first RunEnd.
+    pub run_end: Option<RunEnd>,
+}
+
+/// The outcome of verifying a bundle.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Verdict {
+    /// One report per level checked, in level order. The runner appends
+    /// suite and replay reports when it checks them.
+    pub levels: Vec<LevelReport>,
+    /// What the bundle says about the run.
+    pub summary: RunSummary,
+    /// The records, if [`VerifyOptions::collect_records`] was set.
+    pub records: Option<CollectedRecords>,
+}
+
+impl Verdict {
+    /// True when every reported level passed.
+    pub fn verified(&self) -> bool {
+        !self.levels.is_empty() && self.levels.iter().all(|l| l.status == Status::Passed)
+    }
+
+    /// The report of `level`, if it is in the verdict.
+    pub fn level(&self, level: Level) -> Option<&LevelReport> {
+        self.levels.iter().find(|l| l.level == level)
+    }
+
+    /// The first level that failed.
+    pub fn first_failure(&self) -> Option<&LevelReport> {
+        self.levels
+            .iter()
+            .find(|l| matches!(l.status, Status::Failed(_)))
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let hex16 = |b: &[u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let s = &self.summary;
+        let mut out = serializer.serialize_struct("Verdict", 11)?;
+        out.serialize_field("format", VERDICT_FORMAT)?;
+        out.serialize_field("verified", &self.verified())?;
+        out.serialize_field("levels", &self.levels)?;
+        out.serialize_field("key_id", &s.key_id.map(|k| k.to_hex().to_string()))?;
+        out.serialize_field("run_id", &s.run_id.as_ref().map(hex16))?;
+        out.serialize_field("records", &s.records)?;
+        out.serialize_field("planned", &s.planned)?;
+        out.serialize_field("results", &s.results)?;
+        out.serialize_field("full_credit", &s.full_credit)?;
+        out.serialize_field("score_sum_ppm", &s.score_sum)?;
+        out.serialize_field(
+            "end",
+            &s.end.as_ref().map(|r| match r {
+                RunEndReason::Completed => "completed",
+                RunEndReason::AbortedModelErrors(_) => "aborted-model-errors",
+            }),
+        )?;
+        out.end()
+    }
+}
+
+/// Options of [`verify_bundle`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Keep every decoded record in [`Verdict::records`] (memory grows with
+    /// the bundle; a [`RecordVisitor`] avoids that).
+    pub collect_records: bool,
+}
+
+impl VerifyOptions {
+    /// Sets [`VerifyOptions::collect_records`].
+    pub fn collect_records(mut self, collect: bool) -> VerifyOptions {
+        self.collect_records = collect;
+        self
+    }
+}
+
+/// Receives each record as it is decoded, before the verdict is known: a
+/// caller must not trust them unless the verdict is verified.
+pub trait RecordVisitor {
+    /// A RunStart at position `index`.
+    fn run_start(&mut self, index: u64, record: &RunStart) {
+        let _ = (index, record);
+    }
+    /// A TaskResult at position `index`.
+    fn task_result(&mut self, index: u64, record: &TaskResult) {
+        let _ = (index, record);
+    }
+    /// A RunEnd at position `index`.
+    fn run_end(&mut self, index: u64, record: &RunEnd) {
+        let _ = (index, record);
+    }
+}
+
+struct NoVisitor;
+impl RecordVisitor for NoVisitor {}
+
+/// Verifies a bundle file. An unopenable file is an error (an input
+/// problem, not a verification failure); everything else is in the verdict.
+pub fn verify_bundle_file(
+    path: &Path,
+    trusted: &[PublicKey],
+    options: VerifyOptions,
+) -> Result<Verdict, AttestError> {
+    Ok(verify_bundle(open_bundle(path)?, trusted, options))
+}
+
+/// Verifies a bundle read from `reader` against the `trusted` keys.
+pub fn verify_bundle(reader: impl Read, trusted: &[PublicKey], options: VerifyOptions) -> Verdict {
+    verify_bundle_with(reader, trusted, options, &mut NoVisitor)
+}
+
+/// [`verify_bundle`], handing each decoded record to `visitor`.
+pub fn verify_bundle_with(
+    reader: impl Read,
+    trusted: &[PublicKey],
+    options: VerifyOptions,
+    visitor: &mut dyn RecordVisitor,
+) -> Verdict {
+    let mut summary = RunSummary::default();
+    let mut collected = options.collect_records.then(CollectedRecords::default);
+    let mut reader = match BundleReader::new(reader) {
+        Ok(r) => r,
+        Err(e) => {
+            let why = "the bundle header did not decode".to_owned();
+            return Verdict {
+                levels: vec![
+                    report(Level::Decode, Status::Failed(e.to_string())),
+                    report(Level::Signatures, Status::NotChecked(why.clone())),
+                    report(Level::Chain, Status::NotChecked(why.clone())),
+                    report(Level::Completeness, Status::NotChecked(why)),
+                ],
+                summary,
+                records: collected,
+            };
+        }
+    };
+    let key = reader.header().public_key;
+    let key_id = key.key_id();
+    summary.key_id = Some(key_id);
+
+    let mut decode = Tally::default();
+    let mut signatures = Tally::default();
+    let mut chain = Tally::default();
+    let mut completeness = Completeness::new(key_id);
+    if !trusted.contains(&key) {
+        signatures.fail(format!("signed by key {key_id}, not trusted"));
+    }
+
+    let mut index: u64 = 0;
+    let mut prev = GENESIS;
+    let mut last_kind = "";
+    // Set when frames could not be read to the end: later records were never seen.
+    let mut framing_lost: Option<String> = None;
+    loop {
+        let frame = match reader.next_entry() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                let lost = matches!(e, BundleError::Frame(_));
+                let reason = match &e {
+                    BundleError::Frame(f) => format!("record {index}: {f}"),
+                    other => other.to_string(),
+                };
+                decode.fail(reason);
+                if lost {
+                    framing_lost = Some(format!(
+                        "records from {index} on could not be read (decode failed)"
+                    ));
+                }
+                break;
+            }
+        };
+        let entry = frame.entry;
+        let decoded = Record::from_bytes(&entry.body);
+        let kind = decoded.as_ref().map_or("undecodable", Record::kind);
+        let label = format!("record {index} ({kind})");
+        last_kind = kind;
+
+        if let Err(e) = &decoded {
+            decode.fail(format!(
+                "{label} at byte {}: record bytes do not decode: {e}",
+                frame.offset
+            ));
+            completeness.not_checked(format!("{label} does not decode"));
+        }
+        if !key.verify_entry(&entry) {
+            signatures.fail(format!("{label}: signature does not verify"));
+        }
+        if entry.seq != index {
+            chain.fail(format!(
+                "{label}: sequence number {}, expected {index}",
+                entry.seq
+            ));
+        }
+        if chain_hash(&prev, entry.seq, &entry.body) != entry.chain_hash {
+            chain.fail(format!(
+                "{label}: stored chain hash does not match its bytes"
+            ));
+        }
+        prev = entry.chain_hash;
+
+        if let Ok(record) = decoded {
+            completeness.feed(index, &label, &record);
+            summarize(&mut summary, &record);
+            match &record {
+                Record::RunStart(r) => visitor.run_start(index, r),
+                Record::TaskResult(r) => visitor.task_result(index, r),
+                Record::RunEnd(r) => visitor.run_end(index, r),
+            }
+            if let Some(c) = collected.as_mut() {
+                match record {
+                    Record::RunStart(r) if c.run_start.is_none() => c.run_start = Some(r),
+                    Record::TaskResult(r) => c.results.push(r),
+                    Record::RunEnd(r) if c.run_end.is_none() => c.run_end = Some(r),
+                    _ => {}
+                }
+            }
+        }
+        index += 1;
+    }
+    summary.records = index;
+
+    let finish = |tally: Tally| match (tally.status(), &framing_lost) {
+        (Status::Passed, Some(why)) => Status::NotChecked(why.clone()),
+        (status, _) => status,
+    };
+    let (completeness_status, note) = match &framing_lost {
+        Some(why) if completeness.failure.is_none() => (Status::NotChecked(why.clone()), None),
+        _ => completeness.finish(index, last_kind),
+    };
+    Verdict {
+        levels: vec![
+            report(Level::Decode, decode.status()),
+            report(Level::Signatures, finish(signatures)),
+            report(Level::Chain, finish(chain)),
+            LevelReport {
+                level: Level::Completeness,
+                status: completeness_status,
+                note,
+            },
+        ],
+        summary,
+        records: collected,
+    }
+}
+
+fn report(level: Level, status: Status) -> LevelReport {
+    LevelReport {
+        level,
+        status,
+        note: None,
+    }
+}
+
+fn summarize(summary: &mut RunSummary, record: &Record) {
+    match record {
+        Record::RunStart(r) => {
+            if summary.run_id.is_none() {
+                summary.run_id = Some(r.run_id);
+                summary.planned = Some(r.plan.len() as u64);
+            }
+        }
+        Record::TaskResult(r) => {
+            summary.results += 1;
+            summary.full_credit += u64::from(r.score == Ppm::FULL);
+            summary.score_sum = summary.score_sum.saturating_add(u64::from(r.score.0));
+        }
+        Record::RunEnd(r) => {
+            if summary.end.is_none() {
+                summary.end = Some(r.reason.clone());
+            }
+        }
+    }
+}
+
+/// The first failure of a level and how many more records failed it.
+#[derive(Default)]
+struct Tally {
+    first: Option<String>,
+    more: u64,
+}
+
+impl Tally {
+    fn fail(&mut self, reason: String) {
+        if self.first.is_none() {
+            self.first = Some(reason);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn status(self) -> Status {
+        match self.first {
+            None => Status::Passed,
+            Some(r) if self.more == 0 => Status::Failed(r),
+            Some(r) => Status::Failed(format!("{r} (and {} more failures)", self.more)),
+        }
+    }
+}
+
+/// The completeness level as a state machine over the records in order.
+struct Completeness {
+    key_id: Digest,
+    failure: Option<String>,
+    not_checked: Option<String>,
+    plan: Option<Vec<PlannedTask>>,
+    next: usize,
+    results: u64,
+    full_credit: u64,
+    score_sum: u64,
+    ended: bool,
+    note: Option<String>,
+}
+
+fn describe(plan: &[PlannedTask], i: usize) -> String {
+    match plan.get(i) {
+        Some(p) => format!("plan entry {i} (task {} epoch {})", p.task_id, p.epoch),
+        None => format!("plan entry {i}"),
+    }
+}
+
+impl Completeness {
+    fn new(key_id: Digest) -> Completeness {
+        Completeness {
+            key_id,
+            failure: None,
+            not_checked: None,
+            plan: None,
+            next: 0,
+            results: 0,
+            full_credit: 0,
+            score_sum: 0,
+            ended: false,
+            note: None,
+        }
+    }
+
+    fn not_checked(&mut self, why: String) {
+        if self.failure.is_none() && self.not_checked.is_none() {
+            self.not_checked = Some(why);
+        }
+    }
+
+    fn feed(&mut self, index: u64, label: &str, record: &Record) {
+        if self.failure.is_some() || self.not_checked.is_some() {
+            return;
+        }
+        if let Err(reason) = self.check(index, label, record) {
+            self.failure = Some(reason);
+        }
+    }
+
+    fn check(&mut self, index: u64, label: &str, record: &Record) -> Result<(), String> {
+        if self.ended {
+            return Err(format!("{label}: record after RunEnd"));
+        }
+        if index == 0 {
+            let Record::RunStart(start) = record else {
+                return Err(format!("{label}: the first record must be RunStart"));
+            };
+            if start.evaluator_key_id != self.key_id {
+                return Err(format!(
+                    "{label}: evaluator key id {} is not the signing key's id {}",
+                    start.evaluator_key_id, self.key_id
+                ));
+            }
+            self.plan = Some(start.plan.clone());
+            return Ok(());
+        }
+        let plan = self.plan.as_deref().unwrap_or(&[]);
+        let n = plan.len();
+        match record {
+            Record::RunStart(_) => Err(format!("{label}: a second RunStart")),
+            Record::TaskResult(r) => {
+                let pi = r.plan_index as usize;
+                if pi < self.next {
+                    return Err(format!(
+                        "{label}: duplicate result for {}",
+                        describe(plan, pi)
+                    ));
+                }
+                if self.next >= n {
+                    return Err(format!(
+                        "{label}: extra result for plan entry {pi}; all {n} planned results are present"
+                    ));
+                }
+                if pi >= n {
+                    return Err(format!(
+                        "{label}: result for plan entry {pi}, beyond the plan of {n} entries"
+                    ));
+                }
+                if pi > self.next {
+                    return Err(format!(
+                        "{label}: result for plan entry {pi}, but {} has no result before it",
+                        describe(plan, self.next)
+                    ));
+                }
+                let p = &plan[pi];
+                if r.task_id != p.task_id {
+                    return Err(format!(
+                        "{label}: task id {:?} differs from {}",
+                        r.task_id,
+                        describe(plan, pi)
+                    ));
+                }
+                if r.module_digest != p.module_digest {
+                    return Err(format!(
+                        "{label}: module digest {} differs from {}'s {}",
+                        r.module_digest,
+                        describe(plan, pi),
+                        p.module_digest
+                    ));
+                }
+                if r.epoch != p.epoch {
+                    return Err(format!(
+                        "{label}: epoch {} differs from {}",
+                        r.epoch,
+                        describe(plan, pi)
+                    ));
+                }
+                if !r.score.is_valid() {
+                    return Err(format!(
+                        "{label}: score {} ppm is above full credit ({})",
+                        r.score.0,
+                        Ppm::FULL.0
+                    ));
+                }
+                if r.outcome != Outcome::Done && r.score != Ppm::ZERO {
+                    return Err(format!(
+                        "{label}: score {} ppm with outcome {}; only done may score",
+                        r.score.0, r.outcome
+                    ));
+                }
+                self.next += 1;
+                self.results += 1;
+                self.full_credit += u64::from(r.score == Ppm::FULL);
+                self.score_sum += u64::from(r.score.0);
+                Ok(())
+            }
+            Record::RunEnd(end) => {
+                for (what, claimed, seen) in [
+                    ("results", u64::from(end.results), self.results),
+                    ("full_credit", u64::from(end.full_credit), self.full_credit),
+                    ("score_sum", end.score_sum, self.score_sum),
+                ] {
+                    if claimed != seen {
+                        return Err(format!(
+                            "{label}: {what} total {claimed}, but the results before it give {seen}"
+                        ));
+                    }
+                }
+                match end.reason {
+                    RunEndReason::Completed if self.next < n => {
+                        return Err(format!(
+                            "{label}: run ended as completed after {} of {n} planned results; {} has no result",
+                            self.next,
+                            describe(plan, self.next)
+                        ));
+                    }
+                    RunEndReason::Completed => {}
+                    RunEndReason::AbortedModelErrors(errors) => {
+                        self.note = Some(format!(
+                            "aborted after {} of {n} planned results ({errors} consecutive model errors)",
+                            self.next
+                        ));
+                    }
+                }
+                self.ended = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self, records: u64, last_kind: &str) -> (Status, Option<String>) {
+        if let Some(reason) = self.failure {
+            return (Status::Failed(reason), None);
+        }
+        if let Some(why) = self.not_checked {
+            return (Status::NotChecked(why), None);
+        }
+        if records == 0 {
+            return (
+                Status::Failed("the bundle holds no records".to_owned()),
+                None,
+            );
+        }
+        if !self.ended {
+            let plan = self.plan.as_deref().unwrap_or(&[]);
+            let missing = if self.next < plan.len() {
+                format!("; {} and after have no result", describe(plan, self.next))
+            } else {
+                String::new()
+            };
+            return (
+                Status::Failed(format!(
+                    "the bundle ends after record {} ({last_kind}) without RunEnd: {} of {} planned results present{missing}",
+                    records - 1,
+                    self.next,
+                    plan.len()
+                )),
+                None,
+            );
+        }
+        (Status::Passed, self.note)
+    }
+}

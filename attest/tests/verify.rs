@@ -1,0 +1,518 @@
+//! Bundle verification: every level, precise reasons, tamper cases.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests
+
+mod common;
+
+use airlock_attest::verify::{
+    CollectedRecords, Level, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle,
+    verify_bundle_with,
+};
+use airlock_attest::{PublicKey, SigningKey};
+use airlock_core::record::{Record, RunEndReason, RunStart, TaskResult};
+use airlock_core::{Outcome, Ppm, outcome::ModelErrorKind};
+use common::*;
+
+fn verify(bytes: &[u8]) -> Verdict {
+    verify_bundle(bytes, &[key().public_key()], VerifyOptions::default())
+}
+
+fn status(v: &Verdict, level: Level) -> Status {
+    v.level(level).unwrap().status.clone()
+}
+
+fn failed_reason(v: &Verdict, level: Level) -> String {
+    match status(v, level) {
+        Status::Failed(r) => r,
+        other => panic!("{level} not failed: {other:?}\n{v:#?}"),
+    }
+}
+
+fn assert_all_passed(v: &Verdict) {
+    for l in &v.levels {
+        assert_eq!(l.status, Status::Passed, "{l}");
+    }
+    assert!(v.verified());
+}
+
+#[test]
+fn valid_bundle_passes_every_level_and_summarises_the_run() {
+    let v = verify(&valid_bundle(3));
+    assert_all_passed(&v);
+    assert_eq!(v.levels.len(), 4);
+    assert_eq!(v.summary.records, 5);
+    assert_eq!(v.summary.planned, Some(3));
+    assert_eq!(v.summary.results, 3);
+    assert_eq!(v.summary.full_credit, 2);
+    assert_eq!(v.summary.score_sum, 2_500_000);
+    assert_eq!(v.summary.run_id, Some([0xab; 16]));
+    assert_eq!(v.summary.key_id, Some(key().key_id()));
+}
+
+#[test]
+fn verdict_json_is_the_documented_format() {
+    let v = verify(&valid_bundle(1));
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "format": "airlock-verdict/1",
+            "verified": true,
+            "levels": [
+                {"level": "decode", "status": "passed", "reason": null, "note": null},
+                {"level": "signatures", "status": "passed", "reason": null, "note": null},
+                {"level": "chain", "status": "passed", "reason": null, "note": null},
+                {"level": "completeness", "status": "passed", "reason": null, "note": null},
+            ],
+            "key_id": "74c181c7ad8a0855d4b55e44d2ba87aabdddb196832571f15f92fece332e4916",
+            "run_id": "abababababababababababababababab",
+            "records": 3,
+            "planned": 1,
+            "results": 1,
+            "full_credit": 1,
+            "score_sum_ppm": 1_000_000,
+            "end": "completed",
+        })
+    );
+    let bad = verify(b"garbage");
+    let json = serde_json::to_value(&bad).unwrap();
+    assert_eq!(json["verified"], false);
+    assert_eq!(json["levels"][0]["status"], "failed");
+    assert_eq!(json["levels"][1]["status"], "not-checked");
+    assert!(json["key_id"].is_null());
+}
+
+/// Any single-byte change anywhere in a valid bundle fails at least one level.
+#[test]
+fn every_single_byte_change_is_detected() {
+    let good = valid_bundle(2);
+    assert!(verify(&good).verified());
+    for i in 0..good.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bad = good.clone();
+            bad[i] ^= mask;
+            let v = verify(&bad);
+            assert!(!v.verified(), "byte {i} ^ {mask:#x} went undetected");
+            assert!(v.first_failure().is_some(), "byte {i}: no level failed");
+        }
+    }
+}
+
+#[test]
+fn untrusted_key_fails_signatures_naming_the_key() {
+    let other = other_key();
+    let bytes = valid_bundle(1);
+    let v = verify_bundle(&bytes[..], &[other.public_key()], VerifyOptions::default());
+    assert_eq!(
+        failed_reason(&v, Level::Signatures),
+        format!("signed by key {}, not trusted", key().key_id())
+    );
+    assert_eq!(status(&v, Level::Chain), Status::Passed);
+    assert!(!v.verified());
+    let none = verify_bundle(&bytes[..], &[], VerifyOptions::default());
+    assert!(!none.verified());
+}
+
+#[test]
+fn bundle_signed_by_another_key_with_our_header_fails_signatures() {
+    // Entries signed by another key, header claiming ours.
+    let other = other_key();
+    let k = key();
+    let entries = sign_all(&other, &records(&k.public_key(), 1));
+    let bytes = bundle_bytes(&k.public_key(), &entries);
+    let v = verify(&bytes);
+    assert_eq!(
+        failed_reason(&v, Level::Signatures),
+        "record 0 (RunStart): signature does not verify (and 2 more failures)"
+    );
+}
+
+#[test]
+fn truncation_at_every_record_boundary_and_inside_records_fails_decode() {
+    let k = key();
+    let entries = sign_all(&k, &records(&k.public_key(), 2));
+    let full = bundle_bytes(&k.public_key(), &entries);
+    let mut boundaries = vec![44usize];
+    for e in &entries {
+        boundaries.push(boundaries.last().unwrap() + 4 + e.to_bytes().len());
+    }
+    for (n, &cut) in boundaries.iter().enumerate() {
+        let v = verify(&full[..cut]);
+        assert!(
+            failed_reason(&v, Level::Decode).contains("without a trailer"),
+            "cut at boundary {n}"
+        );
+        if n < entries.len() {
+            // Records are missing: completeness names the missing tail.
+            let reason = failed_reason(&v, Level::Completeness);
+            assert!(
+                reason.contains("without RunEnd") || reason.contains("no records"),
+                "{reason}"
+            );
+        }
+    }
+    for cut in 0..full.len() {
+        if boundaries.contains(&cut) {
+            continue;
+        }
+        let v = verify(&full[..cut]);
+        assert!(!v.verified(), "cut at {cut}");
+        assert!(
+            matches!(status(&v, Level::Decode), Status::Failed(_)),
+            "cut {cut}"
+        );
+    }
+}
+
+#[test]
+fn swapped_and_duplicated_records_fail_chain() {
+    let k = key();
+    let entries = sign_all(&k, &records(&k.public_key(), 3));
+    let mut swapped = entries.clone();
+    swapped.swap(1, 2);
+    let v = verify(&bundle_bytes(&k.public_key(), &swapped));
+    assert!(
+        failed_reason(&v, Level::Chain)
+            .starts_with("record 1 (TaskResult): sequence number 2, expected 1"),
+        "{v:#?}"
+    );
+    assert_eq!(status(&v, Level::Signatures), Status::Passed);
+
+    let mut dup = entries.clone();
+    dup.insert(2, entries[1].clone());
+    let v = verify(&bundle_bytes(&k.public_key(), &dup));
+    assert!(
+        failed_reason(&v, Level::Chain).starts_with("record 2 (TaskResult): sequence number 1")
+    );
+    assert!(failed_reason(&v, Level::Completeness).starts_with(
+        "record 2 (TaskResult): duplicate result for plan entry 0 (task task-0 epoch 0)"
+    ));
+}
+
+#[test]
+fn record_spliced_from_another_run_fails_chain() {
+    let k = key();
+    let ours = sign_all(&k, &records(&k.public_key(), 2));
+    let mut theirs_records = records(&k.public_key(), 2);
+    if let Record::RunStart(s) = &mut theirs_records[0] {
+        s.run_id = [0xcd; 16];
+    }
+    let theirs = sign_all(&k, &theirs_records);
+    let mut spliced = ours.clone();
+    spliced[2] = theirs[2].clone();
+    let v = verify(&bundle_bytes(&k.public_key(), &spliced));
+    assert_eq!(
+        failed_reason(&v, Level::Chain),
+        "record 2 (TaskResult): stored chain hash does not match its bytes (and 1 more failures)"
+    );
+}
+
+#[test]
+fn body_flip_names_the_record_in_chain() {
+    let k = key();
+    let entries = sign_all(&k, &records(&k.public_key(), 2));
+    let mut bad = entries.clone();
+    // Change the fuel of result 1 (keeps the record decodable).
+    let mut r = Record::from_bytes(&bad[2].body).unwrap();
+    if let Record::TaskResult(t) = &mut r {
+        t.fuel_consumed += 1;
+    }
+    bad[2].body = r.to_bytes();
+    let v = verify(&bundle_bytes(&k.public_key(), &bad));
+    assert_eq!(
+        failed_reason(&v, Level::Chain),
+        "record 2 (TaskResult): stored chain hash does not match its bytes"
+    );
+    assert_eq!(status(&v, Level::Signatures), Status::Passed);
+    assert_eq!(status(&v, Level::Decode), Status::Passed);
+}
+
+#[test]
+fn signed_but_undecodable_record_fails_decode_and_skips_completeness() {
+    let k = key();
+    let mut entries = sign_all(&k, &records(&k.public_key(), 1));
+    let prev = entries[0].chain_hash;
+    entries[1] = k.sign_body(&prev, 1, vec![9, 9, 9]);
+    // Re-chain the rest so only decoding is wrong.
+    let rest = Record::from_bytes(&entries[2].body).unwrap();
+    entries[2] = k.sign_next(&entries[1].chain_hash, 2, &rest);
+    let v = verify(&bundle_bytes(&k.public_key(), &entries));
+    assert!(
+        failed_reason(&v, Level::Decode).starts_with("record 1 (undecodable) at byte "),
+        "{v:#?}"
+    );
+    assert_eq!(status(&v, Level::Signatures), Status::Passed);
+    assert_eq!(status(&v, Level::Chain), Status::Passed);
+    assert_eq!(
+        status(&v, Level::Completeness),
+        Status::NotChecked("record 1 (undecodable) does not decode".into())
+    );
+}
+
+fn with_records(edit: impl FnOnce(&mut Vec<Record>)) -> Verdict {
+    let mut recs = records(&key().public_key(), 3);
+    edit(&mut recs);
+    verify(&resigned(&recs))
+}
+
+fn completeness_reason(edit: impl FnOnce(&mut Vec<Record>)) -> String {
+    let v = with_records(edit);
+    assert_eq!(status(&v, Level::Signatures), Status::Passed);
+    assert_eq!(status(&v, Level::Chain), Status::Passed);
+    failed_reason(&v, Level::Completeness)
+}
+
+fn result_mut(recs: &mut [Record], i: usize) -> &mut TaskResult {
+    match &mut recs[i] {
+        Record::TaskResult(t) => t,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn start_mut(recs: &mut [Record]) -> &mut RunStart {
+    match &mut recs[0] {
+        Record::RunStart(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn completeness_reports_each_defect_precisely() {
+    // A task missing from the middle (re-signed, so only completeness sees it).
+    assert_eq!(
+        completeness_reason(|r| {
+            r.remove(2);
+            if let Record::RunEnd(e) = r.last_mut().unwrap() {
+                e.results = 2;
+                e.full_credit = 2;
+                e.score_sum = 2_000_000;
+            }
+        }),
+        "record 2 (TaskResult): result for plan entry 2, but plan entry 1 (task task-1 epoch 0) has no result before it"
+    );
+    // An extra task.
+    assert_eq!(
+        completeness_reason(|r| {
+            let extra = r[3].clone();
+            r.insert(4, extra);
+        }),
+        "record 4 (TaskResult): duplicate result for plan entry 2 (task task-2 epoch 0)"
+    );
+    assert_eq!(
+        completeness_reason(|r| {
+            let mut extra = result_mut(r, 3).clone();
+            extra.plan_index = 3;
+            r.insert(4, Record::TaskResult(extra));
+        }),
+        "record 4 (TaskResult): extra result for plan entry 3; all 3 planned results are present"
+    );
+    // A plan with a task removed: its result becomes an extra.
+    assert_eq!(
+        completeness_reason(|r| {
+            start_mut(r).plan.pop();
+        }),
+        "record 3 (TaskResult): extra result for plan entry 2; all 2 planned results are present"
+    );
+    // Altered RunEnd totals.
+    assert_eq!(
+        completeness_reason(|r| {
+            if let Record::RunEnd(e) = r.last_mut().unwrap() {
+                e.score_sum += 1;
+            }
+        }),
+        "record 4 (RunEnd): score_sum total 2500001, but the results before it give 2500000"
+    );
+    // Missing RunEnd (a signed prefix).
+    assert_eq!(
+        completeness_reason(|r| {
+            r.truncate(3);
+        }),
+        "the bundle ends after record 2 (TaskResult) without RunEnd: 2 of 3 planned results present; plan entry 2 (task task-2 epoch 0) and after have no result"
+    );
+    // Completed with a missing tail.
+    assert_eq!(
+        completeness_reason(|r| {
+            r.remove(3);
+            if let Record::RunEnd(e) = r.last_mut().unwrap() {
+                e.results = 2;
+                e.full_credit = 1;
+                e.score_sum = 1_500_000;
+            }
+        }),
+        "record 3 (RunEnd): run ended as completed after 2 of 3 planned results; plan entry 2 (task task-2 epoch 0) has no result"
+    );
+    // Record after RunEnd.
+    assert_eq!(
+        completeness_reason(|r| {
+            let again = r[1].clone();
+            r.push(again);
+        }),
+        "record 5 (TaskResult): record after RunEnd"
+    );
+    // Field mismatches against the plan.
+    assert!(
+        completeness_reason(|r| result_mut(r, 1).task_id = "evil".into())
+            .starts_with("record 1 (TaskResult): task id \"evil\" differs from plan entry 0")
+    );
+    assert!(
+        completeness_reason(|r| result_mut(r, 1).module_digest.0[0] ^= 1)
+            .starts_with("record 1 (TaskResult): module digest ")
+    );
+    assert!(
+        completeness_reason(|r| result_mut(r, 1).epoch = 9)
+            .starts_with("record 1 (TaskResult): epoch 9 differs from plan entry 0")
+    );
+    // Scores.
+    assert_eq!(
+        completeness_reason(|r| {
+            result_mut(r, 2).score = Ppm(1_000_001);
+        }),
+        "record 2 (TaskResult): score 1000001 ppm is above full credit (1000000)"
+    );
+    assert_eq!(
+        completeness_reason(|r| {
+            result_mut(r, 2).outcome = Outcome::OutOfFuel;
+        }),
+        "record 2 (TaskResult): score 500000 ppm with outcome out-of-fuel; only done may score"
+    );
+    // First record and key binding.
+    assert_eq!(
+        completeness_reason(|r| {
+            r.remove(0);
+        }),
+        "record 0 (TaskResult): the first record must be RunStart"
+    );
+    assert!(
+        completeness_reason(|r| start_mut(r).evaluator_key_id.0[0] ^= 1)
+            .starts_with("record 0 (RunStart): evaluator key id ")
+    );
+    assert_eq!(
+        completeness_reason(|r| {
+            let again = r[0].clone();
+            r.insert(2, again);
+        }),
+        "record 2 (RunStart): a second RunStart"
+    );
+}
+
+#[test]
+fn aborted_run_with_a_prefix_verifies_with_a_note() {
+    let v = with_records(|r| {
+        r.truncate(2);
+        let results: Vec<TaskResult> = vec![result_mut(r, 1).clone()];
+        let mut end = run_end(&results, RunEndReason::AbortedModelErrors(3));
+        end.reason = RunEndReason::AbortedModelErrors(3);
+        // The last result is a model error in an aborted run.
+        result_mut(r, 1).outcome = Outcome::ModelError(ModelErrorKind::Timeout);
+        result_mut(r, 1).score = Ppm::ZERO;
+        end.full_credit = 0;
+        end.score_sum = 0;
+        r.push(Record::RunEnd(end));
+    });
+    assert_all_passed(&v);
+    let note = v.level(Level::Completeness).unwrap().note.clone();
+    assert_eq!(
+        note.as_deref(),
+        Some("aborted after 1 of 3 planned results (3 consecutive model errors)")
+    );
+    assert_eq!(v.summary.end, Some(RunEndReason::AbortedModelErrors(3)));
+}
+
+#[test]
+fn empty_bundle_fails_completeness() {
+    let k = key();
+    let v = verify(&bundle_bytes(&k.public_key(), &[]));
+    assert_eq!(status(&v, Level::Decode), Status::Passed);
+    assert_eq!(
+        failed_reason(&v, Level::Completeness),
+        "the bundle holds no records"
+    );
+}
+
+#[derive(Default)]
+struct Counter {
+    starts: usize,
+    results: Vec<u32>,
+    ends: usize,
+}
+
+impl RecordVisitor for Counter {
+    fn run_start(&mut self, index: u64, _: &RunStart) {
+        assert_eq!(index, 0);
+        self.starts += 1;
+    }
+    fn task_result(&mut self, _: u64, r: &TaskResult) {
+        self.results.push(r.plan_index);
+    }
+    fn run_end(&mut self, _: u64, _: &airlock_core::record::RunEnd) {
+        self.ends += 1;
+    }
+}
+
+#[test]
+fn visitor_and_collection_expose_the_records() {
+    let bytes = valid_bundle(3);
+    let mut c = Counter::default();
+    let v = verify_bundle_with(
+        &bytes[..],
+        &[key().public_key()],
+        VerifyOptions::default(),
+        &mut c,
+    );
+    assert!(v.verified());
+    assert!(v.records.is_none());
+    assert_eq!((c.starts, c.results.clone(), c.ends), (1, vec![0, 1, 2], 1));
+
+    let v = verify_bundle(
+        &bytes[..],
+        &[key().public_key()],
+        VerifyOptions::default().collect_records(true),
+    );
+    let CollectedRecords {
+        run_start,
+        results,
+        run_end,
+    } = v.records.unwrap();
+    assert_eq!(run_start.unwrap().plan.len(), 3);
+    assert_eq!(results.len(), 3);
+    assert_eq!(run_end.unwrap().results, 3);
+}
+
+#[test]
+fn garbage_after_a_valid_header_never_panics() {
+    let header = &valid_bundle(1)[..44];
+    // A small deterministic generator: xorshift.
+    let mut x: u64 = 0x1234_5678_9abc_def0;
+    for len in 0..400 {
+        let mut bytes = header.to_vec();
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bytes.push(x as u8);
+        }
+        let v = verify(&bytes);
+        assert!(!v.verified());
+    }
+    // A hostile length at the maximum with nothing behind it.
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    let v = verify(&bytes);
+    assert!(failed_reason(&v, Level::Decode).contains("more than the maximum"));
+    assert!(matches!(status(&v, Level::Chain), Status::NotChecked(_)));
+}
+
+#[test]
+fn display_names_level_and_reason() {
+    let mut bytes = valid_bundle(1);
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    let v = verify(&bytes);
+    let line = v.first_failure().unwrap().to_string();
+    assert!(
+        line.starts_with("decode: failed: bad end magic at byte"),
+        "{line}"
+    );
+}
+
+#[allow(dead_code)]
+fn _uses(_: PublicKey, _: SigningKey) {}

@@ -376,3 +376,177 @@ pub fn open_bundle(path: &Path) -> Result<BufReader<File>, AttestError> {
         .map(BufReader::new)
         .map_err(io_err(path, "open"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    const SEED: [u8; 32] = [
+        0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c,
+        0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae,
+        0x7f, 0x60,
+    ];
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn one_entry_bundle() -> (Vec<u8>, SignedEntry) {
+        let key = SigningKey::from_seed(&SEED);
+        let entry = key.sign_body(&GENESIS, 0, b"airlock".to_vec());
+        let mut w = BundleWriter::new(Vec::new(), &key.public_key()).unwrap();
+        w.write_entry(&entry).unwrap();
+        (w.finish().unwrap().0, entry)
+    }
+
+    /// Exact bytes of a one-entry bundle (SPEC.md, "Bundle", test vector):
+    /// the entry is body "airlock" at seq 0 signed with the RFC 8032 key.
+    #[test]
+    fn bundle_bytes_are_pinned() {
+        let (bytes, entry) = one_entry_bundle();
+        let mut expected = Vec::new();
+        expected.extend_from_slice(b"\x89ALB\r\n\x1a\n");
+        expected.extend_from_slice(&[1, 0, 0, 0]);
+        expected.extend_from_slice(&SigningKey::from_seed(&SEED).public_key().0);
+        expected.extend_from_slice(&[105, 0, 0, 0]); // 1 + 1 + 7 + 32 + 64
+        expected.extend_from_slice(&[0, 7]);
+        expected.extend_from_slice(b"airlock");
+        expected.extend_from_slice(entry.chain_hash.as_bytes());
+        expected.extend_from_slice(&entry.signature.0);
+        expected.extend_from_slice(&[0, 0, 0, 0]);
+        expected.extend_from_slice(&1u64.to_le_bytes());
+        expected.extend_from_slice(entry.chain_hash.as_bytes());
+        expected.extend_from_slice(b"\x89ALE\r\n\x1a\n");
+        assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), 44 + 4 + 105 + 52);
+        assert_eq!(
+            hex(&bytes[..48]),
+            "89414c420d0a1a0a01000000d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a69000000"
+        );
+        assert_eq!(
+            Digest::blake3(&bytes).to_hex().as_str(),
+            BUNDLE_VECTOR_BLAKE3
+        );
+    }
+
+    // Cross-checked by building the same bytes from SPEC.md in Python (blake3 package).
+    const BUNDLE_VECTOR_BLAKE3: &str =
+        "f6e0aef1431ec0d7fb078b8c68fd5869fa9cd132c38405b106601e56ff3c72f1";
+
+    #[test]
+    fn empty_bundle_trailer_is_pinned() {
+        let key = SigningKey::from_seed(&SEED);
+        let (bytes, trailer) = BundleWriter::new(Vec::new(), &key.public_key())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(trailer.count, 0);
+        assert_eq!(trailer.final_hash, GENESIS);
+        let mut tail = vec![0u8; 4 + 8 + 32];
+        tail.extend_from_slice(b"\x89ALE\r\n\x1a\n");
+        assert_eq!(&bytes[44..], &tail[..]);
+    }
+
+    #[test]
+    fn reader_rejects_every_trailer_defect() {
+        let (good, _) = one_entry_bundle();
+        let read_all = |bytes: &[u8]| -> Result<u64, BundleError> {
+            let mut r = BundleReader::new(bytes)?;
+            while r.next_entry()?.is_some() {}
+            Ok(r.count())
+        };
+        assert_eq!(read_all(&good).unwrap(), 1);
+        let t = good.len() - TRAILER_LEN;
+        assert!(matches!(
+            read_all(&good[..t]),
+            Err(BundleError::MissingTrailer { .. })
+        ));
+        assert!(matches!(
+            read_all(&good[..t + 10]),
+            Err(BundleError::TornTrailer { .. })
+        ));
+        let mut bad = good.clone();
+        bad[t + 4] = 2;
+        assert!(matches!(
+            read_all(&bad),
+            Err(BundleError::CountMismatch {
+                trailer: 2,
+                frames: 1
+            })
+        ));
+        let mut bad = good.clone();
+        bad[t + 12] ^= 1;
+        assert!(matches!(
+            read_all(&bad),
+            Err(BundleError::FinalHashMismatch { .. })
+        ));
+        let mut bad = good.clone();
+        bad[t + 44] ^= 1;
+        assert!(matches!(
+            read_all(&bad),
+            Err(BundleError::BadEndMagic { .. })
+        ));
+        let mut bad = good.clone();
+        bad.push(0);
+        assert!(matches!(
+            read_all(&bad),
+            Err(BundleError::TrailingBytes { .. })
+        ));
+        let mut journal = good.clone();
+        journal[3] = b'J';
+        assert!(matches!(
+            read_all(&journal),
+            Err(BundleError::Header(HeaderError::WrongKind { .. }))
+        ));
+    }
+
+    fn dir_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn write_bundle_refuses_existing_unless_replace_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.bundle");
+        let (expected, entry) = one_entry_bundle();
+        let key = SigningKey::from_seed(&SEED).public_key();
+        let trailer = write_bundle(&path, &key, [entry.clone()], Overwrite::Refuse).unwrap();
+        assert_eq!(trailer.count, 1);
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+
+        let err = write_bundle(&path, &key, [], Overwrite::Refuse).unwrap_err();
+        assert!(matches!(err, AttestError::AlreadyExists { .. }));
+        assert!(
+            err.to_string().contains("run.bundle: already exists"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+
+        write_bundle(&path, &key, [], Overwrite::Replace).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 44 + 52);
+        assert_eq!(dir_names(dir.path()), vec!["run.bundle"]);
+    }
+
+    #[test]
+    fn failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bundle");
+        let key = SigningKey::from_seed(&SEED);
+        let (_, small) = one_entry_bundle();
+        let huge = key.sign_body(
+            &small.chain_hash,
+            1,
+            vec![0; crate::frame::MAX_FRAME_LEN as usize],
+        );
+        let err =
+            write_bundle(&path, &key.public_key(), [small, huge], Overwrite::Refuse).unwrap_err();
+        assert!(err.to_string().contains("maximum frame length"), "{err}");
+        assert!(dir_names(dir.path()).is_empty());
+    }
+}

@@ -325,7 +325,7 @@ impl fmt::Display for FrameError {
                 have,
             } => write!(
                 f,
-                "input ends inside the frame at byte {offset} ({have} of {declared} bytes present)"
+                "frame at byte {offset} declares {declared} bytes, but the input ends after {have}"
             ),
             FrameError::Oversized { offset, len } => write!(
                 f,

@@ -169,6 +169,18 @@ impl<R: Read> JournalScanner<R> {
         };
         let item = match self.frames.next_item() {
             Ok(item) => item,
+            Err(e @ FrameError::TornFrame { .. }) => {
+                // A prefix of a frame never decodes as a whole entry. If the
+                // bytes that are there do, the length field is what is wrong,
+                // and treating the rest as a torn tail would drop records.
+                if postcard::take_from_bytes::<SignedEntry>(self.frames.last_frame_bytes()).is_ok()
+                {
+                    return Err(corrupt(format!(
+                        "{e}, yet a whole entry follows its length field: the length is corrupt"
+                    )));
+                }
+                return self.torn_at(offset);
+            }
             Err(e) if e.is_torn() => return self.torn_at(offset),
             Err(FrameError::Io { error, .. }) => return Err(JournalError::Io(error)),
             Err(e @ FrameError::Undecodable { .. }) => {

@@ -1,1 +1,124 @@
-//! Builds the benchmark tasks to WebAssembly and embeds the default suite.
+//! The default suite: the benchmark tasks, compiled to WebAssembly by this
+//! crate's build script and embedded with their blake3 digests.
+//!
+//! The tasks and their order are listed once, in `tasks.rs` beside this
+//! crate's `Cargo.toml`. The same task crates, compiled for the host,
+//! provide the reference solvers ([`reference_solver`]).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use core::fmt;
+
+use airlock_task_sdk::Solver;
+
+/// One embedded task module.
+pub struct EmbeddedModule {
+    /// The task's id, as its `info()` reports it.
+    pub task_id: &'static str,
+    /// File name of the module as built, e.g. `task_crypto_xor.wasm`.
+    pub file_name: &'static str,
+    /// The WebAssembly module.
+    pub bytes: &'static [u8],
+    /// blake3 of `bytes`, computed at build time.
+    pub digest: [u8; 32],
+}
+
+impl fmt::Debug for EmbeddedModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The bytes themselves would flood any log: show their size.
+        f.debug_struct("EmbeddedModule")
+            .field("task_id", &self.task_id)
+            .field("file_name", &self.file_name)
+            .field("len", &self.bytes.len())
+            .field("digest", &hex(&self.digest))
+            .finish()
+    }
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Name of this suite.
+pub const SUITE_NAME: &str = "default";
+
+include!(concat!(env!("OUT_DIR"), "/suite.rs"));
+
+/// The suite's modules, in suite order (crypto-xor, agentic-shell).
+pub fn modules() -> &'static [EmbeddedModule] {
+    MODULES
+}
+
+macro_rules! suite {
+    ($($id:literal => $krate:ident { $task:ident, $solver:ident };)*) => {
+        /// A new reference solver for the task `task_id`, or `None` when
+        /// the suite has no such task.
+        pub fn reference_solver(task_id: &str) -> Option<Box<dyn Solver>> {
+            match task_id {
+                $($id => Some(Box::new(<$krate::$solver>::default())),)*
+                _ => None,
+            }
+        }
+
+        /// `(task id, the host-compiled task's info)` for each task, in
+        /// suite order, so tests can check the list against the tasks.
+        #[cfg(test)]
+        fn listed_tasks() -> Vec<(&'static str, airlock_task_sdk::TaskInfo)> {
+            use airlock_task_sdk::Task as _;
+            vec![$(($id, <$krate::$task>::info())),*]
+        }
+
+        /// Runs `run_native` for the task `task_id` with its reference solver.
+        #[cfg(test)]
+        fn run_reference(task_id: &str, seed: [u8; 32]) -> Option<airlock_task_sdk::NativeRun> {
+            use airlock_task_sdk::Task as _;
+            match task_id {
+                $($id => {
+                    let mut solver = reference_solver(task_id)?;
+                    let max_turns = <$krate::$task>::info().max_turns;
+                    Some(airlock_task_sdk::run_native::<$krate::$task>(seed, solver.as_mut(), max_turns))
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+include!("../tasks.rs");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_task_sdk::Ppm;
+
+    #[test]
+    fn modules_follow_the_list_and_match_their_tasks() {
+        let listed = listed_tasks();
+        assert_eq!(modules().len(), listed.len());
+        for (module, (id, info)) in modules().iter().zip(&listed) {
+            assert_eq!(module.task_id, *id);
+            assert_eq!(
+                info.id, *id,
+                "tasks.rs names {id} but the task says {}",
+                info.id
+            );
+        }
+        let ids: Vec<&str> = modules().iter().map(|m| m.task_id).collect();
+        assert_eq!(ids, ["crypto-xor", "agentic-shell"]);
+    }
+
+    #[test]
+    fn every_task_has_a_working_reference_solver() {
+        for module in modules() {
+            let run = run_reference(module.task_id, [42; 32]).expect("listed task");
+            assert_eq!(run.score, Some(Ppm::FULL), "{}", module.task_id);
+        }
+        assert!(reference_solver("no-such-task").is_none());
+    }
+
+    #[test]
+    fn debug_shows_size_and_digest_not_bytes() {
+        let text = format!("{:?}", modules()[0]);
+        assert!(text.contains("len:"));
+        assert!(text.contains(&hex(&modules()[0].digest)));
+    }
+}

@@ -3,5 +3,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod profile;
+pub mod report;
+pub mod run;
 pub mod sandbox;
+pub mod station;
+pub mod suite;

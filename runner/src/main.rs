@@ -1,1 +1,432 @@
-fn main() {}
+//! `airlock`: run cyber-capability benchmark suites in wasmtime sandboxes and
+//! verify the signed, hash-chained results offline.
+//!
+//! Exit codes: 0 — success (all tasks ran / verified); 1 — verification
+//! failed; 2 — usage or input error (the message names the file and problem).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use airlock::agent::AgentSpec;
+use airlock::profile;
+use airlock::report;
+use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
+use airlock::sandbox::{Sandbox, SandboxLimits};
+use airlock::station::Station;
+use airlock::suite::LoadedSuite;
+use airlock_attest::verify::VerifyOptions;
+use airlock_attest::{Overwrite, PublicKey, SigningKey};
+use airlock_core::record::TaskResult;
+use clap::{Parser, Subcommand};
+
+/// Exit code: verification failed.
+const EXIT_UNVERIFIED: u8 = 1;
+/// Exit code: usage or input error.
+const EXIT_INPUT: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "airlock",
+    version,
+    about = "Run cyber-capability benchmarks in wasmtime sandboxes; sign, chain and verify the results offline.",
+    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage or input error."
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Make an Ed25519 key pair: DIR/NAME.key (private, mode 0600) and DIR/NAME.pub (SPKI PEM).
+    Keygen {
+        /// Directory for the key files (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Base name of the key files.
+        #[arg(long, default_value = "evaluator")]
+        name: String,
+    },
+    /// Run a suite against an agent and write a signed bundle.
+    Run(RunArgs),
+    /// Verify a bundle: decode, signatures, chain, completeness.
+    Verify {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// Trusted evaluator public key (SPKI PEM); may be given more than once.
+        #[arg(long, required = true)]
+        trust: Vec<PathBuf>,
+        /// Print the verdict as JSON (format airlock-verdict/1).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Demonstrate the whole path with a throwaway key: run the embedded
+    /// suite with the reference and null agents, verify both bundles, print scores.
+    Demo {
+        /// Run seed (64 hex digits); random when omitted.
+        #[arg(long, value_parser = parse_seed)]
+        seed: Option<[u8; 32]>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// `default` (the embedded suite) or a suite directory of *.wasm modules.
+    #[arg(long, default_value = "default")]
+    suite: String,
+    /// Allow a suite directory without a signed manifest (development only).
+    #[arg(long)]
+    unsigned_suite: bool,
+    /// `reference`, `reference:delay-ms=N` or `null`.
+    #[arg(long, value_parser = parse_agent)]
+    agent: AgentSpec,
+    /// Hardware profile: an embedded name or a TOML file.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Evaluator private key (from `airlock keygen`).
+    #[arg(long)]
+    key: PathBuf,
+    /// Bundle file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Run seed (64 hex digits); random when omitted, recorded either way.
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<[u8; 32]>,
+    /// Instances of each task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    epochs: u32,
+    /// Continue an interrupted run from its journal (OUT.journal).
+    #[arg(long)]
+    resume: bool,
+    /// Replace an existing bundle at --out.
+    #[arg(long)]
+    force: bool,
+    /// Station state file (run counter, previous run's hash); default: beside the key.
+    #[arg(long)]
+    station: Option<PathBuf>,
+    /// Print the results as JSON (format airlock-run/1).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_seed(text: &str) -> Result<[u8; 32], String> {
+    airlock_core::Digest::from_hex(text)
+        .map(|d| d.0)
+        .ok_or_else(|| format!("a seed is 64 hexadecimal digits, not \"{text}\""))
+}
+
+fn parse_agent(text: &str) -> Result<AgentSpec, String> {
+    text.parse()
+        .map_err(|e: airlock::agent::AgentSpecError| e.to_string())
+}
+
+/// An error with the exit code it should end the process with.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn input(message: impl ToString) -> Failure {
+        Failure {
+            code: EXIT_INPUT,
+            message: message.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Keygen { out, name } => keygen(&out, &name),
+        Command::Run(args) => run_command(&args),
+        Command::Verify {
+            bundle,
+            trust,
+            json,
+        } => verify_command(&bundle, &trust, json),
+        Command::Demo { seed } => demo(seed),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("airlock: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn keygen(dir: &Path, name: &str) -> Result<(), Failure> {
+    let key = airlock_attest::keygen(dir, name).map_err(Failure::input)?;
+    println!("{}", key.key_id);
+    eprintln!(
+        "wrote {} and {}",
+        key.private_path.display(),
+        key.public_path.display()
+    );
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal; quiet otherwise.
+struct Bar(indicatif::ProgressBar, Vec<TaskResult>);
+
+impl Bar {
+    fn new() -> Bar {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tasks  {msg}  eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        Bar(bar, Vec::new())
+    }
+}
+
+impl Progress for Bar {
+    fn start(&mut self, total: u64, done: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    fn result(&mut self, result: &TaskResult) {
+        self.1.push(result.clone());
+        let done = self
+            .1
+            .iter()
+            .filter(|r| r.outcome == airlock_core::Outcome::Done)
+            .count();
+        self.0
+            .set_message(format!("{done} done, {} other", self.1.len() - done));
+        self.0.inc(1);
+    }
+
+    fn finish(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    let loaded = profile::load(&args.profile).map_err(Failure::input)?;
+    let sandbox =
+        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
+    let suite = if args.suite == airlock_default_suite::SUITE_NAME {
+        LoadedSuite::embedded(&sandbox)
+    } else {
+        let dir = Path::new(&args.suite);
+        if !dir.is_dir() {
+            return Err(Failure::input(format!(
+                "{}: no such suite directory (the embedded suite is \"{}\")",
+                args.suite,
+                airlock_default_suite::SUITE_NAME
+            )));
+        }
+        if !args.unsigned_suite {
+            return Err(Failure::input(airlock::suite::SuiteError::Unsigned {
+                path: dir.to_path_buf(),
+            }));
+        }
+        LoadedSuite::unsigned_dir(&sandbox, dir)
+    }
+    .map_err(Failure::input)?;
+    let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    let agent = args.agent.build();
+    let parts = RunParts {
+        sandbox: &sandbox,
+        suite: &suite,
+        profile: &loaded.profile,
+        agent: agent.as_ref(),
+        key: &key,
+    };
+    let options = RunOptions {
+        out: args.out.clone(),
+        seed: args.seed,
+        start: if args.resume {
+            StartMode::Resume
+        } else {
+            StartMode::Fresh
+        },
+        overwrite: if args.force {
+            Overwrite::Replace
+        } else {
+            Overwrite::Refuse
+        },
+        epochs: args.epochs,
+        station: args
+            .station
+            .clone()
+            .unwrap_or_else(|| Station::path_for_key(&args.key)),
+    };
+    let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
+    if args.json {
+        let value = report::run_json(
+            &report.bundle.display().to_string(),
+            &report.run_start,
+            &report.results,
+            &report.run_end,
+        );
+        println!("{value}");
+    } else {
+        print!(
+            "{}",
+            report::results_table(
+                &format!(
+                    "run {} ({} agent, suite {}, profile {}) → {}",
+                    report::to_hex(&report.run_start.run_id),
+                    report.run_start.model.agent,
+                    report.run_start.suite.name,
+                    report.run_start.profile.name,
+                    report.bundle.display()
+                ),
+                &report.results,
+                &report.run_end
+            )
+        );
+    }
+    Ok(())
+}
+
+fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
+    paths
+        .iter()
+        .map(|p| PublicKey::load(p).map_err(Failure::input))
+        .collect()
+}
+
+fn verify_command(bundle: &Path, trust: &[PathBuf], json: bool) -> Result<(), Failure> {
+    let trusted = load_trusted(trust)?;
+    let verdict = airlock_attest::verify_bundle_file(bundle, &trusted, VerifyOptions::default())
+        .map_err(Failure::input)?;
+    if json {
+        let text = serde_json::to_string(&verdict)
+            .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", report::verdict_lines(&verdict));
+    }
+    if verdict.verified() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: match verdict.first_failure() {
+                Some(level) => {
+                    format!("{}: verification failed", bundle.display())
+                        + &level
+                            .status
+                            .reason()
+                            .map(|r| format!(" at {}: {r}", level.level))
+                            .unwrap_or_default()
+                }
+                None => String::new(),
+            },
+        })
+    }
+}
+
+fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| Failure::input(format!("could not make a temporary directory: {e}")))?;
+    let key_dir = dir.path().join("keys");
+    let generated = airlock_attest::keygen(&key_dir, "demo").map_err(Failure::input)?;
+    let loaded = profile::load("default").map_err(Failure::input)?;
+    let sandbox =
+        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
+    let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
+    let key = SigningKey::load(&generated.private_path).map_err(Failure::input)?;
+    println!(
+        "Airlock demo: suite \"{}\" ({} tasks, digest {}), profile \"{}\", throwaway key {}",
+        suite.name,
+        suite.tasks.len(),
+        suite.digest,
+        loaded.profile.name,
+        generated.key_id
+    );
+    let mut all_verified = true;
+    for spec in [
+        AgentSpec::Reference {
+            delay: core::time::Duration::ZERO,
+        },
+        AgentSpec::Null,
+    ] {
+        let agent = spec.build();
+        let name = agent.descriptor().agent;
+        let parts = RunParts {
+            sandbox: &sandbox,
+            suite: &suite,
+            profile: &loaded.profile,
+            agent: agent.as_ref(),
+            key: &key,
+        };
+        let options = RunOptions {
+            out: dir.path().join(format!("{name}.bundle")),
+            seed,
+            start: StartMode::Fresh,
+            overwrite: Overwrite::Refuse,
+            epochs: 1,
+            station: Station::path_for_key(&generated.private_path),
+        };
+        let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
+        let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());
+        println!();
+        print!(
+            "{}",
+            report::results_table(
+                &format!(
+                    "{name} agent — run {}, bundle {size} bytes",
+                    report::to_hex(&report.run_start.run_id)
+                ),
+                &report.results,
+                &report.run_end
+            )
+        );
+        let verdict = airlock_attest::verify_bundle_file(
+            &report.bundle,
+            &[generated.public_key],
+            VerifyOptions::default(),
+        )
+        .map_err(Failure::input)?;
+        let levels: Vec<String> = verdict
+            .levels
+            .iter()
+            .map(|l| format!("{} {}", l.level, l.status.name()))
+            .collect();
+        println!("  verify: {}", levels.join(", "));
+        all_verified &= verdict.verified();
+    }
+    if all_verified {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: "a demo bundle did not verify".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,128 @@
+//! Human tables and versioned JSON for runs and verdicts.
+
+use core::fmt::Write as _;
+
+use airlock_attest::verify::Verdict;
+use airlock_core::Ppm;
+use airlock_core::record::{RunEnd, RunEndReason, RunStart, TaskResult};
+use serde_json::{Value, json};
+
+/// The `format` of `airlock run --json` output.
+pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
+
+/// Lower-case hex of any bytes.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A per-task score table of one run.
+pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> String {
+    let width = results
+        .iter()
+        .map(|r| r.task_id.len())
+        .max()
+        .unwrap_or(4)
+        .max(7);
+    let mut out = String::new();
+    let _ = writeln!(out, "{title}");
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>5}",
+        "task", "epoch", "outcome", "score", "fuel", "turns"
+    );
+    for r in results {
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>5}",
+            r.task_id,
+            r.epoch,
+            r.outcome.to_string(),
+            r.score.to_string(),
+            r.fuel_consumed,
+            r.turns
+        );
+    }
+    let mean = if end.results == 0 {
+        Ppm::ZERO
+    } else {
+        Ppm((end.score_sum / u64::from(end.results)) as u32)
+    };
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>5}  {:<22}  {:>8}   ({} of {} with full credit{})",
+        "overall",
+        "",
+        "",
+        mean.to_string(),
+        end.full_credit,
+        end.results,
+        match end.reason {
+            RunEndReason::Completed => String::new(),
+            RunEndReason::AbortedModelErrors(n) =>
+                format!("; ended early after {n} consecutive model errors"),
+        }
+    );
+    out
+}
+
+/// One line per verification level.
+pub fn verdict_lines(verdict: &Verdict) -> String {
+    let mut out = String::new();
+    for level in &verdict.levels {
+        let _ = writeln!(out, "{level}");
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        if verdict.verified() {
+            "verified"
+        } else {
+            "NOT VERIFIED"
+        }
+    );
+    out
+}
+
+/// JSON of one result.
+pub fn result_json(r: &TaskResult) -> Value {
+    json!({
+        "plan_index": r.plan_index,
+        "task_id": r.task_id,
+        "epoch": r.epoch,
+        "module_digest": r.module_digest.to_hex().as_str(),
+        "outcome": r.outcome.name(),
+        "outcome_detail": r.outcome.to_string(),
+        "score_ppm": r.score.0,
+        "fuel_consumed": r.fuel_consumed,
+        "turns": r.turns,
+        "wall_time_us": r.wall_time_us,
+        "transcript_commitment": r.transcript_commitment.to_hex().as_str(),
+    })
+}
+
+/// The `airlock run --json` object (format [`RUN_JSON_FORMAT`]).
+pub fn run_json(bundle: &str, start: &RunStart, results: &[TaskResult], end: &RunEnd) -> Value {
+    json!({
+        "format": RUN_JSON_FORMAT,
+        "bundle": bundle,
+        "run_id": to_hex(&start.run_id),
+        "seed": to_hex(&start.seed),
+        "suite": start.suite.name,
+        "suite_digest": start.suite.digest.to_hex().as_str(),
+        "profile": start.profile.name,
+        "agent": start.model.agent,
+        "model": start.model.model,
+        "key_id": start.evaluator_key_id.to_hex().as_str(),
+        "station_run_counter": start.station.run_counter,
+        "results": results.iter().map(result_json).collect::<Vec<_>>(),
+        "full_credit": end.full_credit,
+        "score_sum_ppm": end.score_sum,
+        "end": match end.reason {
+            RunEndReason::Completed => "completed",
+            RunEndReason::AbortedModelErrors(_) => "aborted-model-errors",
+        },
+    })
+}

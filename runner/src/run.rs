@@ -1,0 +1,581 @@
+//! Run orchestration: plan, execute every task instance in its sandbox,
+//! sign and chain each result into a durable journal, resume after a crash,
+//! and write the bundle.
+//!
+//! Durability rule: a result is reported (progress, logs, output) only after
+//! the journal holding it has been fsynced. The journal is `OUT.journal`
+//! while the run is in progress; the per-run transcript secret is
+//! `OUT.secret` and stays inside the enclave.
+
+use core::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
+use airlock_core::digest::instance_seed;
+use airlock_core::outcome::Outcome;
+use airlock_core::record::{
+    PlannedTask, ProfileRef, Record, RunEnd, RunEndReason, RunStart, RunnerBuild, StationLink,
+    SuiteRef, TaskResult,
+};
+use airlock_core::transcript::{Transcript, commitment, opening_key};
+use airlock_core::{Digest, Ppm};
+
+use crate::agent::Agent;
+use crate::profile::HardwareProfile;
+use crate::sandbox::{Sandbox, WASMTIME_VERSION};
+use crate::station::{Station, StationError};
+use crate::suite::LoadedSuite;
+
+/// Whether a run starts anew or continues a journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMode {
+    /// Start a new run; refuse if a journal for the output exists.
+    Fresh,
+    /// Continue the run in `OUT.journal` from its last durable record.
+    Resume,
+}
+
+/// Everything a run needs besides the loaded parts.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where the bundle goes.
+    pub out: PathBuf,
+    /// Run seed; random when `None` (and recorded either way).
+    pub seed: Option<[u8; 32]>,
+    /// Fresh or resumed.
+    pub start: StartMode,
+    /// Whether an existing bundle at `out` may be replaced.
+    pub overwrite: Overwrite,
+    /// Instances of each task.
+    pub epochs: u32,
+    /// The station state file (run counter and previous run's final hash).
+    pub station: PathBuf,
+}
+
+/// The loaded parts of a run.
+pub struct RunParts<'a> {
+    /// The sandbox engine.
+    pub sandbox: &'a Sandbox,
+    /// The suite.
+    pub suite: &'a LoadedSuite,
+    /// The profile.
+    pub profile: &'a HardwareProfile,
+    /// The agent answering for the model.
+    pub agent: &'a dyn Agent,
+    /// The evaluator key.
+    pub key: &'a SigningKey,
+}
+
+impl fmt::Debug for RunParts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunParts")
+            .field("suite", &self.suite.name)
+            .field("profile", &self.profile.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The bundle written.
+    pub bundle: PathBuf,
+    /// The signed plan.
+    pub run_start: RunStart,
+    /// Every result, in plan order.
+    pub results: Vec<TaskResult>,
+    /// Totals.
+    pub run_end: RunEnd,
+    /// How many results this invocation added (fewer than all when resumed).
+    pub executed: usize,
+}
+
+/// Why a run could not be carried out. Task and model failures are not
+/// errors: they are recorded outcomes.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Signing, journal or bundle I/O failed.
+    Attest(AttestError),
+    /// The bundle file exists and `--force` was not given.
+    OutputExists(PathBuf),
+    /// A journal for this output exists: the run was interrupted.
+    JournalExists(PathBuf),
+    /// `--resume` found no journal.
+    NothingToResume(PathBuf),
+    /// The journal does not belong to this suite, profile, key or seed.
+    ResumeMismatch {
+        /// The journal.
+        path: PathBuf,
+        /// What differs.
+        problem: String,
+    },
+    /// A file next to the output could not be read or written.
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What was being done.
+        doing: &'static str,
+        /// The error.
+        error: std::io::Error,
+    },
+    /// The station state file is unusable.
+    Station(StationError),
+    /// The operating system's random generator failed.
+    Random(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Attest(e) => write!(f, "{e}"),
+            RunError::OutputExists(p) => write!(
+                f,
+                "{}: already exists; choose another --out or pass --force to replace it",
+                p.display()
+            ),
+            RunError::JournalExists(p) => write!(
+                f,
+                "{}: an interrupted run's journal is here; continue it with --resume or delete it",
+                p.display()
+            ),
+            RunError::NothingToResume(p) => {
+                write!(f, "{}: no journal to resume", p.display())
+            }
+            RunError::ResumeMismatch { path, problem } => {
+                write!(f, "{}: cannot resume: {problem}", path.display())
+            }
+            RunError::Io { path, doing, error } => {
+                write!(f, "{}: could not {doing}: {error}", path.display())
+            }
+            RunError::Station(e) => write!(f, "{e}"),
+            RunError::Random(e) => write!(f, "random generator: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for RunError {}
+
+impl From<AttestError> for RunError {
+    fn from(e: AttestError) -> RunError {
+        RunError::Attest(e)
+    }
+}
+
+impl From<StationError> for RunError {
+    fn from(e: StationError) -> RunError {
+        RunError::Station(e)
+    }
+}
+
+/// Called after each result is durable.
+pub trait Progress {
+    /// The run has `total` planned results, `done` of them already durable.
+    fn start(&mut self, total: u64, done: u64);
+    /// One more result is durable.
+    fn result(&mut self, result: &TaskResult);
+    /// The run is over.
+    fn finish(&mut self);
+}
+
+/// Progress that shows nothing.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _total: u64, _done: u64) {}
+    fn result(&mut self, _result: &TaskResult) {}
+    fn finish(&mut self) {}
+}
+
+/// The journal path for a bundle path.
+pub fn journal_path(out: &Path) -> PathBuf {
+    with_suffix(out, ".journal")
+}
+
+/// The run-secret path for a bundle path.
+pub fn secret_path(out: &Path) -> PathBuf {
+    with_suffix(out, ".secret")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| RunError::Random(e.to_string()))?;
+    Ok(out)
+}
+
+/// blake3 of the running executable, recorded so a verifier knows which
+/// build produced the fuel counts.
+pub fn executable_digest() -> Digest {
+    std::env::current_exe()
+        .and_then(std::fs::read)
+        .map(|bytes| Digest::blake3(&bytes))
+        .unwrap_or(Digest::ZERO)
+}
+
+/// Runs (or resumes) a suite and writes the bundle.
+pub fn execute(
+    parts: &RunParts<'_>,
+    options: &RunOptions,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, RunError> {
+    let journal = journal_path(&options.out);
+    if options.overwrite == Overwrite::Refuse
+        && options.start == StartMode::Fresh
+        && options.out.exists()
+    {
+        return Err(RunError::OutputExists(options.out.clone()));
+    }
+    let (mut writer, run_start, mut results, finished, secret) = match options.start {
+        StartMode::Fresh => {
+            if journal.exists() {
+                return Err(RunError::JournalExists(journal));
+            }
+            let (writer, run_start, secret) = begin(parts, options, &journal)?;
+            (writer, run_start, Vec::new(), None, secret)
+        }
+        StartMode::Resume => {
+            if !journal.exists() {
+                return Err(RunError::NothingToResume(journal));
+            }
+            reopen(parts, options, &journal)?
+        }
+    };
+
+    let plan_len = run_start.plan.len();
+    progress.start(plan_len as u64, results.len() as u64);
+    let already = results.len();
+    let run_end = match finished {
+        Some(end) => end,
+        None => {
+            let max_errors = parts.profile.max_consecutive_model_errors;
+            let mut consecutive_model_errors = trailing_model_errors(&results);
+            let mut aborted = consecutive_model_errors >= max_errors;
+            for plan_index in results.len()..plan_len {
+                if aborted {
+                    break;
+                }
+                let result = run_one(parts, &run_start, plan_index, &secret);
+                writer.append(parts.key, &Record::TaskResult(result.clone()))?;
+                writer.sync()?;
+                tracing::info!(
+                    task = %result.task_id,
+                    epoch = result.epoch,
+                    outcome = %result.outcome,
+                    score = %result.score,
+                    fuel = result.fuel_consumed,
+                    "result durable"
+                );
+                progress.result(&result);
+                if matches!(result.outcome, Outcome::ModelError(_)) {
+                    consecutive_model_errors += 1;
+                    aborted = consecutive_model_errors >= max_errors;
+                } else {
+                    consecutive_model_errors = 0;
+                }
+                results.push(result);
+            }
+            let reason = if aborted && results.len() < plan_len {
+                tracing::warn!(
+                    consecutive_model_errors,
+                    "ending the run early after consecutive model errors"
+                );
+                RunEndReason::AbortedModelErrors(consecutive_model_errors)
+            } else {
+                RunEndReason::Completed
+            };
+            let end = totals(&results, reason);
+            writer.append(parts.key, &Record::RunEnd(end.clone()))?;
+            writer.sync()?;
+            end
+        }
+    };
+    progress.finish();
+
+    let final_hash = writer.last_hash();
+    drop(writer);
+    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)?;
+    Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
+    // The bundle now holds every record; the journal has served its purpose.
+    std::fs::remove_file(&journal).map_err(|error| RunError::Io {
+        path: journal.clone(),
+        doing: "remove the finished journal",
+        error,
+    })?;
+    Ok(RunReport {
+        bundle: options.out.clone(),
+        run_start,
+        executed: results.len() - already,
+        results,
+        run_end,
+    })
+}
+
+type Opened = (
+    JournalWriter,
+    RunStart,
+    Vec<TaskResult>,
+    Option<RunEnd>,
+    [u8; 32],
+);
+
+fn begin(
+    parts: &RunParts<'_>,
+    options: &RunOptions,
+    journal: &Path,
+) -> Result<(JournalWriter, RunStart, [u8; 32]), RunError> {
+    let seed = match options.seed {
+        Some(seed) => seed,
+        None => random_bytes()?,
+    };
+    let secret: [u8; 32] = random_bytes()?;
+    write_secret(&secret_path(&options.out), &secret)?;
+    let station = Station::load(&options.station)?;
+    let mut plan = Vec::new();
+    for task in &parts.suite.tasks {
+        for epoch in 0..options.epochs {
+            plan.push(PlannedTask {
+                task_id: task.info.id.clone(),
+                task_version: task.info.version,
+                module_digest: task.digest,
+                epoch,
+            });
+        }
+    }
+    let run_start = RunStart {
+        run_id: random_bytes()?,
+        started_at_unix_s: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        suite: SuiteRef {
+            name: parts.suite.name.clone(),
+            digest: parts.suite.digest,
+            trust: parts.suite.trust.clone(),
+        },
+        plan,
+        profile: ProfileRef {
+            name: parts.profile.name.clone(),
+            digest: parts.profile.digest(),
+        },
+        runner: RunnerBuild {
+            airlock_version: env!("CARGO_PKG_VERSION").into(),
+            wasmtime_version: WASMTIME_VERSION.into(),
+            engine_settings: parts.sandbox.settings_digest(),
+            executable: executable_digest(),
+        },
+        model: parts.agent.descriptor(),
+        seed,
+        evaluator_key_id: parts.key.key_id(),
+        station: StationLink {
+            run_counter: station.run_counter + 1,
+            previous_run_final_hash: station.final_hash,
+        },
+    };
+    let mut writer = JournalWriter::create(journal, &parts.key.public_key())?;
+    writer.append(parts.key, &Record::RunStart(run_start.clone()))?;
+    writer.sync()?;
+    Ok((writer, run_start, secret))
+}
+
+fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<Opened, RunError> {
+    let (writer, state) = JournalWriter::resume(journal, &parts.key.public_key())?;
+    if let Some(torn) = state.torn_tail {
+        tracing::warn!(
+            offset = torn.offset,
+            bytes = torn.len,
+            "cut a torn record off the journal's tail"
+        );
+    }
+    let mismatch = |problem: String| RunError::ResumeMismatch {
+        path: journal.to_path_buf(),
+        problem,
+    };
+    let mut records = state.entries.into_iter().map(|e| e.record);
+    let run_start = match records.next() {
+        Some(Record::RunStart(start)) => start,
+        Some(other) => {
+            return Err(mismatch(format!(
+                "its first record is {}, not RunStart",
+                other.kind()
+            )));
+        }
+        None => return Err(mismatch("it holds no record".into())),
+    };
+    if let Some(seed) = options.seed
+        && seed != run_start.seed
+    {
+        return Err(mismatch("it was started with another --seed".into()));
+    }
+    if run_start.suite.digest != parts.suite.digest {
+        return Err(mismatch(format!(
+            "it was started with suite {} ({}), not {} ({})",
+            run_start.suite.name, run_start.suite.digest, parts.suite.name, parts.suite.digest
+        )));
+    }
+    if run_start.profile.digest != parts.profile.digest() {
+        return Err(mismatch(format!(
+            "it was started with profile \"{}\", whose limits differ from \"{}\"",
+            run_start.profile.name, parts.profile.name
+        )));
+    }
+    for planned in &run_start.plan {
+        if !parts
+            .suite
+            .tasks
+            .iter()
+            .any(|t| t.digest == planned.module_digest)
+        {
+            return Err(mismatch(format!(
+                "planned module of task {} is not in this suite",
+                planned.task_id
+            )));
+        }
+    }
+    let mut results = Vec::new();
+    let mut finished = None;
+    for record in records {
+        match record {
+            Record::TaskResult(result) => results.push(result),
+            Record::RunEnd(end) => finished = Some(end),
+            Record::RunStart(_) => return Err(mismatch("it holds a second RunStart".into())),
+        }
+    }
+    let secret = read_secret(&secret_path(&options.out))?;
+    tracing::info!(
+        durable = results.len(),
+        planned = run_start.plan.len(),
+        "resuming from the journal"
+    );
+    Ok((writer, run_start, results, finished, secret))
+}
+
+/// Runs the task instance at `plan_index` and builds its result.
+fn run_one(
+    parts: &RunParts<'_>,
+    run_start: &RunStart,
+    plan_index: usize,
+    secret: &[u8; 32],
+) -> TaskResult {
+    let planned = &run_start.plan[plan_index];
+    let task = parts
+        .suite
+        .tasks
+        .iter()
+        .find(|t| t.digest == planned.module_digest);
+    let seed = instance_seed(&run_start.seed, &planned.task_id, planned.epoch);
+    let (outcome, score, fuel, turns, wall) = match task {
+        Some(task) => {
+            let mut session = parts.agent.session(&task.info);
+            let run = parts.sandbox.run(task, seed, session.as_mut());
+            let transcript = Transcript {
+                task_id: planned.task_id.clone(),
+                plan_index: plan_index as u32,
+                epoch: planned.epoch,
+                seed,
+                turns: run.turns,
+            };
+            (
+                run.outcome,
+                run.score,
+                run.fuel_consumed,
+                transcript,
+                run.wall_time,
+            )
+        }
+        // `reopen` checked every planned module is present; unreachable in practice.
+        None => (
+            Outcome::Trap(airlock_core::outcome::TrapKind::Other),
+            Ppm::ZERO,
+            0,
+            Transcript {
+                task_id: planned.task_id.clone(),
+                plan_index: plan_index as u32,
+                epoch: planned.epoch,
+                seed,
+                turns: Vec::new(),
+            },
+            core::time::Duration::ZERO,
+        ),
+    };
+    let transcript_bytes = postcard::to_allocvec(&turns).unwrap_or_default();
+    let opening = opening_key(secret, plan_index as u32);
+    TaskResult {
+        plan_index: plan_index as u32,
+        task_id: planned.task_id.clone(),
+        module_digest: planned.module_digest,
+        epoch: planned.epoch,
+        outcome,
+        score,
+        fuel_consumed: fuel,
+        turns: turns.turns.len() as u32,
+        wall_time_us: u64::try_from(wall.as_micros()).unwrap_or(u64::MAX),
+        transcript_commitment: commitment(&opening, &transcript_bytes),
+    }
+}
+
+fn trailing_model_errors(results: &[TaskResult]) -> u32 {
+    results
+        .iter()
+        .rev()
+        .take_while(|r| matches!(r.outcome, Outcome::ModelError(_)))
+        .count() as u32
+}
+
+/// The RunEnd totals of `results`.
+pub fn totals(results: &[TaskResult], reason: RunEndReason) -> RunEnd {
+    RunEnd {
+        results: results.len() as u32,
+        full_credit: results.iter().filter(|r| r.score == Ppm::FULL).count() as u32,
+        score_sum: results.iter().map(|r| u64::from(r.score.0)).sum(),
+        reason,
+    }
+}
+
+fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), RunError> {
+    let io = |doing| {
+        move |error| RunError::Io {
+            path: path.to_path_buf(),
+            doing,
+            error,
+        }
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".airlock-secret")
+        .tempfile_in(dir)
+        .map_err(io("create a temporary file for"))?;
+    file.write_all(secret)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(io("write"))?;
+    file.persist(path)
+        .map_err(|e| e.error)
+        .map_err(io("write"))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync the directory of"))?;
+    Ok(())
+}
+
+fn read_secret(path: &Path) -> Result<[u8; 32], RunError> {
+    let bytes = std::fs::read(path).map_err(|error| RunError::Io {
+        path: path.to_path_buf(),
+        doing: "read the run secret from",
+        error,
+    })?;
+    bytes.try_into().map_err(|_| RunError::Io {
+        path: path.to_path_buf(),
+        doing: "read the run secret from",
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
+    })
+}

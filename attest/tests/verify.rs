@@ -7,7 +7,6 @@ use airlock_attest::verify::{
     CollectedRecords, Level, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle,
     verify_bundle_with,
 };
-use airlock_attest::{PublicKey, SigningKey};
 use airlock_core::record::{Record, RunEndReason, RunStart, TaskResult};
 use airlock_core::{Outcome, Ppm, outcome::ModelErrorKind};
 use common::*;
@@ -513,6 +512,3 @@ fn display_names_level_and_reason() {
         "{line}"
     );
 }
-
-#[allow(dead_code)]
-fn _uses(_: PublicKey, _: SigningKey) {}

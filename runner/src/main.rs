@@ -63,12 +63,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect and export suites.
+    #[command(subcommand)]
+    Suite(SuiteCommand),
     /// Demonstrate the whole path with a throwaway key: run the embedded
     /// suite with the reference and null agents, verify both bundles, print scores.
     Demo {
         /// Run seed (64 hex digits); random when omitted.
         #[arg(long, value_parser = parse_seed)]
         seed: Option<[u8; 32]>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SuiteCommand {
+    /// List the tasks of a suite, with the metadata read from each module.
+    List {
+        /// `default` (the embedded suite) or a suite directory.
+        #[arg(long, default_value = "default")]
+        suite: String,
+        /// Allow a suite directory without a signed manifest.
+        #[arg(long)]
+        unsigned_suite: bool,
+        /// Hardware profile whose limits screen the modules.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// Print a JSON array of task objects.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the embedded suite's modules to a directory, as a template.
+    Export {
+        /// The embedded suite to export.
+        suite: String,
+        /// Directory to write into (created; existing module files are never replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Export without a signed manifest (the only mode until suite signing lands).
+        #[arg(long, required = true)]
+        unsigned: bool,
     },
 }
 
@@ -159,6 +192,7 @@ fn main() -> ExitCode {
             trust,
             json,
         } => verify_command(&bundle, &trust, json),
+        Command::Suite(command) => suite_command(command),
         Command::Demo { seed } => demo(seed),
     };
     match result {
@@ -222,29 +256,68 @@ impl Progress for Bar {
     }
 }
 
+/// Loads `default` or a suite directory under `sandbox`'s limits.
+fn load_suite(sandbox: &Sandbox, suite: &str, unsigned: bool) -> Result<LoadedSuite, Failure> {
+    if suite == airlock_default_suite::SUITE_NAME {
+        return LoadedSuite::embedded(sandbox).map_err(Failure::input);
+    }
+    let dir = Path::new(suite);
+    if !dir.is_dir() {
+        return Err(Failure::input(format!(
+            "{suite}: no such suite directory (the embedded suite is \"{}\")",
+            airlock_default_suite::SUITE_NAME
+        )));
+    }
+    if !unsigned {
+        return Err(Failure::input(airlock::suite::SuiteError::Unsigned {
+            path: dir.to_path_buf(),
+        }));
+    }
+    LoadedSuite::unsigned_dir(sandbox, dir).map_err(Failure::input)
+}
+
+fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
+    match command {
+        SuiteCommand::List {
+            suite,
+            unsigned_suite,
+            profile,
+            json,
+        } => {
+            let loaded = profile::load(&profile).map_err(Failure::input)?;
+            let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile))
+                .map_err(Failure::input)?;
+            let suite = load_suite(&sandbox, &suite, unsigned_suite)?;
+            if json {
+                let tasks: Vec<serde_json::Value> =
+                    suite.tasks.iter().map(report::task_json).collect();
+                println!("{}", serde_json::Value::Array(tasks));
+            } else {
+                print!("{}", report::suite_table(&suite));
+            }
+            Ok(())
+        }
+        SuiteCommand::Export { suite, out, .. } => {
+            if suite != airlock_default_suite::SUITE_NAME {
+                return Err(Failure::input(format!(
+                    "no embedded suite \"{suite}\" (embedded: {})",
+                    airlock_default_suite::SUITE_NAME
+                )));
+            }
+            let written = airlock::suite::export_embedded(&out).map_err(Failure::input)?;
+            for path in written {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let loaded = profile::load(&args.profile).map_err(Failure::input)?;
     let sandbox =
         Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
-    let suite = if args.suite == airlock_default_suite::SUITE_NAME {
-        LoadedSuite::embedded(&sandbox)
-    } else {
-        let dir = Path::new(&args.suite);
-        if !dir.is_dir() {
-            return Err(Failure::input(format!(
-                "{}: no such suite directory (the embedded suite is \"{}\")",
-                args.suite,
-                airlock_default_suite::SUITE_NAME
-            )));
-        }
-        if !args.unsigned_suite {
-            return Err(Failure::input(airlock::suite::SuiteError::Unsigned {
-                path: dir.to_path_buf(),
-            }));
-        }
-        LoadedSuite::unsigned_dir(&sandbox, dir)
-    }
-    .map_err(Failure::input)?;
+    let suite = load_suite(&sandbox, &args.suite, args.unsigned_suite)?;
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
     let agent = args.agent.build();
     let parts = RunParts {

@@ -7,6 +7,9 @@ use airlock_core::Ppm;
 use airlock_core::record::{RunEnd, RunEndReason, RunStart, TaskResult};
 use serde_json::{Value, json};
 
+use crate::sandbox::LoadedTask;
+use crate::suite::LoadedSuite;
+
 /// The `format` of `airlock run --json` output.
 pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
 
@@ -83,6 +86,47 @@ pub fn verdict_lines(verdict: &Verdict) -> String {
             "NOT VERIFIED"
         }
     );
+    out
+}
+
+/// JSON of one task's metadata (`airlock suite list --json`).
+pub fn task_json(task: &LoadedTask) -> Value {
+    let info = &task.info;
+    json!({
+        "id": info.id,
+        "version": info.version,
+        "title": info.title,
+        "category": info.category.name(),
+        "difficulty": info.difficulty.name(),
+        "max_turns": info.max_turns,
+        "description": info.description,
+        "module_digest": task.digest.to_hex().as_str(),
+    })
+}
+
+/// A table of a suite's tasks.
+pub fn suite_table(suite: &LoadedSuite) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "suite {} ({} tasks, digest {})",
+        suite.name,
+        suite.tasks.len(),
+        suite.digest
+    );
+    for task in &suite.tasks {
+        let info = &task.info;
+        let _ = writeln!(
+            out,
+            "  {:<16} v{:<3} {:<24} {:<7} {:>3} turns  {}",
+            info.id,
+            info.version,
+            info.category.name(),
+            info.difficulty.name(),
+            info.max_turns,
+            info.description
+        );
+    }
     out
 }
 

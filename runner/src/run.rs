@@ -407,7 +407,19 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
                 other.kind()
             )));
         }
-        None => return Err(mismatch("it holds no record".into())),
+        None => {
+            // Killed between creating the journal and making RunStart
+            // durable: nothing was promised yet, so start afresh.
+            drop(writer);
+            std::fs::remove_file(journal).map_err(|error| RunError::Io {
+                path: journal.to_path_buf(),
+                doing: "remove the empty journal",
+                error,
+            })?;
+            tracing::warn!("the journal held no record; starting the run afresh");
+            let (writer, run_start, secret) = begin(parts, options, journal)?;
+            return Ok((writer, run_start, Vec::new(), None, secret));
+        }
     };
     if let Some(seed) = options.seed
         && seed != run_start.seed

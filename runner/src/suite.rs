@@ -1,6 +1,7 @@
 //! Suites: the embedded default suite, or a directory of task modules.
 
 use core::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use airlock_core::Digest;
@@ -190,6 +191,33 @@ impl LoadedSuite {
             digest,
         })
     }
+}
+
+/// Writes the embedded suite's modules into `dir` (created if missing), one
+/// file each; never replaces an existing file. Returns the files written.
+pub fn export_embedded(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| SuiteError::Io { path, error }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut written = Vec::new();
+    for module in airlock_default_suite::modules() {
+        let path = dir.join(module.file_name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        file.write_all(module.bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(io(&path))?;
+        written.push(path);
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    Ok(written)
 }
 
 /// Reads a module file, refusing one larger than the profile allows before

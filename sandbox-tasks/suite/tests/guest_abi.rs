@@ -1,0 +1,260 @@
+//! The embedded modules speak the task ABI (core/src/abi.rs) as the host
+//! will drive them, and behave exactly like the same tasks compiled for the
+//! host: same prompts, same scores, same transcripts.
+
+// The helpers below are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use airlock_core::abi::{
+    ABI_VERSION, EXPORT_ABI_VERSION, EXPORT_INFO, EXPORT_INPUT, EXPORT_MEMORY, EXPORT_START,
+    EXPORT_STEP, ModelReply, StartArgs, Step, TaskInfo, unpack,
+};
+use airlock_core::transcript::Turn;
+use airlock_default_suite::{EmbeddedModule, modules, reference_solver};
+use airlock_task_sdk::{Ppm, Solver, Task, run_native};
+use std::sync::OnceLock;
+
+use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
+
+/// Each module compiled once for all tests: compiling is the slow part.
+fn compiled() -> &'static (Engine, Vec<Module>) {
+    static COMPILED: OnceLock<(Engine, Vec<Module>)> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let engine = Engine::default();
+        let compiled = modules()
+            .iter()
+            .map(|m| Module::new(&engine, m.bytes).unwrap())
+            .collect();
+        (engine, compiled)
+    })
+}
+
+/// Every embedded module with its compiled form.
+fn each_module() -> impl Iterator<Item = (&'static EmbeddedModule, &'static Module)> {
+    modules().iter().zip(&compiled().1)
+}
+
+/// One instance of a task module, driven through its exports.
+struct Guest {
+    store: Store<()>,
+    memory: Memory,
+    abi_version: TypedFunc<(), i32>,
+    input: TypedFunc<i32, i32>,
+    info: TypedFunc<(), i64>,
+    start: TypedFunc<i32, i64>,
+    step: TypedFunc<i32, i64>,
+}
+
+impl Guest {
+    fn new(compiled: &Module) -> Guest {
+        let mut store = Store::new(compiled.engine(), ());
+        let instance = Instance::new(&mut store, compiled, &[]).unwrap();
+        Guest {
+            memory: instance.get_memory(&mut store, EXPORT_MEMORY).unwrap(),
+            abi_version: instance
+                .get_typed_func(&mut store, EXPORT_ABI_VERSION)
+                .unwrap(),
+            input: instance.get_typed_func(&mut store, EXPORT_INPUT).unwrap(),
+            info: instance.get_typed_func(&mut store, EXPORT_INFO).unwrap(),
+            start: instance.get_typed_func(&mut store, EXPORT_START).unwrap(),
+            step: instance.get_typed_func(&mut store, EXPORT_STEP).unwrap(),
+            store,
+        }
+    }
+
+    fn write_input(&mut self, bytes: &[u8]) -> i32 {
+        let len = i32::try_from(bytes.len()).unwrap();
+        let ptr = self.input.call(&mut self.store, len).unwrap();
+        self.memory
+            .write(&mut self.store, ptr as u32 as usize, bytes)
+            .unwrap();
+        len
+    }
+
+    fn read_output(&self, packed: i64) -> Vec<u8> {
+        let (ptr, len) = unpack(packed);
+        let data = self.memory.data(&self.store);
+        data[ptr as usize..ptr as usize + len as usize].to_vec()
+    }
+
+    fn info(&mut self) -> TaskInfo {
+        let packed = self.info.call(&mut self.store, ()).unwrap();
+        postcard::from_bytes(&self.read_output(packed)).unwrap()
+    }
+
+    fn start(&mut self, seed: [u8; 32]) -> wasmtime::Result<Step> {
+        let len = self.write_input(&postcard::to_allocvec(&StartArgs { seed }).unwrap());
+        let packed = self.start.call(&mut self.store, len)?;
+        Ok(postcard::from_bytes(&self.read_output(packed)).unwrap())
+    }
+
+    fn step(&mut self, text: &str) -> wasmtime::Result<Step> {
+        let reply = ModelReply {
+            text: text.to_string(),
+            truncated: false,
+        };
+        let len = self.write_input(&postcard::to_allocvec(&reply).unwrap());
+        let packed = self.step.call(&mut self.store, len)?;
+        Ok(postcard::from_bytes(&self.read_output(packed)).unwrap())
+    }
+
+    /// Plays one instance to its end (or `max_turns` replies), like `run_native`.
+    fn run(
+        &mut self,
+        seed: [u8; 32],
+        solver: &mut dyn Solver,
+        max_turns: u32,
+    ) -> (Option<Ppm>, Vec<Turn>) {
+        let mut step = self.start(seed).unwrap();
+        let mut turns = Vec::new();
+        loop {
+            match step {
+                Step::Done(score) => return (Some(score), turns),
+                Step::Say(_) if turns.len() as u32 >= max_turns => return (None, turns),
+                Step::Say(say) => {
+                    let reply = solver.reply(&say);
+                    step = self.step(&reply).unwrap();
+                    turns.push(Turn {
+                        say,
+                        reply,
+                        truncated: false,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn seed(i: u8) -> [u8; 32] {
+    let mut seed = [0x33; 32];
+    seed[0] = i;
+    seed
+}
+
+/// The same task run natively, with the suite's reference solver.
+fn native(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<Turn>) {
+    fn go<T: Task>(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<Turn>) {
+        let mut solver = reference_solver(task_id).unwrap();
+        let run = run_native::<T>(seed, solver.as_mut(), T::info().max_turns);
+        (run.score, run.transcript)
+    }
+    match task_id {
+        "crypto-xor" => go::<task_crypto_xor::XorTask>(task_id, seed),
+        "agentic-shell" => go::<task_agentic_shell::ShellTask>(task_id, seed),
+        other => panic!("add {other} to this test"),
+    }
+}
+
+struct Empty;
+
+impl Solver for Empty {
+    fn reply(&mut self, _say: &str) -> String {
+        String::new()
+    }
+}
+
+#[test]
+fn modules_report_the_abi_version_and_their_info() {
+    for (module, compiled) in each_module() {
+        let mut guest = Guest::new(compiled);
+        assert_eq!(
+            guest.abi_version.call(&mut guest.store, ()).unwrap(),
+            ABI_VERSION as i32
+        );
+        let info = guest.info();
+        assert_eq!(info.id, module.task_id);
+        assert_eq!(info.abi_version, ABI_VERSION);
+        assert!(info.max_turns >= 1);
+    }
+}
+
+#[test]
+fn guest_runs_equal_native_runs_and_reference_solvers_score_full() {
+    for (module, compiled) in each_module() {
+        for i in 0..4 {
+            let mut guest = Guest::new(compiled);
+            let max_turns = guest.info().max_turns;
+            let mut solver = reference_solver(module.task_id).unwrap();
+            let in_guest = guest.run(seed(i), solver.as_mut(), max_turns);
+            assert_eq!(in_guest.0, Some(Ppm::FULL), "{} seed {i}", module.task_id);
+            assert_eq!(
+                in_guest,
+                native(module.task_id, seed(i)),
+                "{}",
+                module.task_id
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_replies_score_zero_within_max_turns() {
+    for (module, compiled) in each_module() {
+        let mut guest = Guest::new(compiled);
+        let max_turns = guest.info().max_turns;
+        // Allow more replies than declared: the module must stop by itself.
+        let (score, turns) = guest.run(seed(9), &mut Empty, max_turns + 5);
+        assert_eq!(score, Some(Ppm::ZERO), "{}", module.task_id);
+        assert!(turns.len() as u32 <= max_turns);
+    }
+}
+
+#[test]
+fn one_instance_can_be_restarted() {
+    for (module, compiled) in each_module() {
+        let mut guest = Guest::new(compiled);
+        let first = guest.start(seed(1)).unwrap();
+        assert_eq!(guest.start(seed(1)).unwrap(), first, "{}", module.task_id);
+        assert_ne!(guest.start(seed(2)).unwrap(), first, "{}", module.task_id);
+    }
+}
+
+#[test]
+fn hostile_replies_do_not_trap() {
+    let huge = "flag{\u{10ffff}\u{0}é".repeat(100_000);
+    for (module, compiled) in each_module() {
+        for reply in [huge.as_str(), "", "}{", "cat '", "submit"] {
+            let mut guest = Guest::new(compiled);
+            guest.start(seed(3)).unwrap();
+            let step = guest.step(reply);
+            assert!(step.is_ok(), "{} trapped: {step:?}", module.task_id);
+        }
+    }
+}
+
+#[test]
+fn host_mistakes_trap() {
+    for (module, compiled) in each_module() {
+        // `step` before `start`.
+        let mut guest = Guest::new(compiled);
+        assert!(guest.step("x").is_err(), "{}", module.task_id);
+
+        // A length past the input buffer.
+        let mut guest = Guest::new(compiled);
+        let len = guest.write_input(&[0; 32]);
+        assert!(guest.start.call(&mut guest.store, len + 1).is_err());
+
+        // A negative length.
+        let mut guest = Guest::new(compiled);
+        assert!(guest.input.call(&mut guest.store, -1).is_err());
+
+        // Bytes that are not a ModelReply, and trailing bytes.
+        let mut guest = Guest::new(compiled);
+        guest.start(seed(4)).unwrap();
+        let len = guest.write_input(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert!(guest.step.call(&mut guest.store, len).is_err());
+        let mut guest = Guest::new(compiled);
+        guest.start(seed(4)).unwrap();
+        let len = guest.write_input(&[0, 0, 7]);
+        assert!(guest.step.call(&mut guest.store, len).is_err());
+
+        // `step` after `Done`.
+        let mut guest = Guest::new(compiled);
+        guest.start(seed(5)).unwrap();
+        let mut step = guest.step("submit flag{nope}").unwrap();
+        while let Step::Say(_) = step {
+            step = guest.step("").unwrap();
+        }
+        assert!(guest.step("x").is_err(), "{}", module.task_id);
+    }
+}

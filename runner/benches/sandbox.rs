@@ -1,0 +1,45 @@
+//! Sandbox cost per task instance: instantiate + start + one step of the
+//! single-turn XOR task, answered by its reference solver; and the host-side
+//! cost of the same task without the sandbox, for a ratio in one run.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use airlock::profile;
+use airlock::sandbox::{Conversation, Sandbox, SandboxLimits};
+use airlock_core::outcome::ModelErrorKind;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+struct Solver(Box<dyn airlock_task_sdk::Solver>);
+
+impl Conversation for Solver {
+    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+        Ok(self.0.reply(say))
+    }
+}
+
+fn xor_task(c: &mut Criterion) {
+    let loaded = profile::load("default").unwrap();
+    let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).unwrap();
+    let module = airlock_default_suite::modules()
+        .iter()
+        .find(|m| m.task_id == "crypto-xor")
+        .unwrap();
+    let task = sandbox.load(module.bytes).unwrap();
+    let mut seed = [0u8; 32];
+    let mut group = c.benchmark_group("crypto-xor");
+    group.bench_function("sandbox instantiate+start+step", |b| {
+        b.iter(|| {
+            seed[0] = seed[0].wrapping_add(1);
+            let mut solver = Solver(airlock_default_suite::reference_solver("crypto-xor").unwrap());
+            let run = sandbox.run(&task, seed, &mut solver);
+            assert_eq!(run.outcome, airlock_core::Outcome::Done);
+            run
+        })
+    });
+    group.bench_function("module load (screen+compile+probe)", |b| {
+        b.iter(|| sandbox.load(module.bytes).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, xor_task);
+criterion_main!(benches);

@@ -24,7 +24,7 @@ use airlock_core::{Digest, Ppm};
 
 use crate::agent::Agent;
 use crate::profile::HardwareProfile;
-use crate::sandbox::{Sandbox, WASMTIME_VERSION};
+use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
 use crate::station::{Station, StationError};
 use crate::suite::LoadedSuite;
 
@@ -250,6 +250,7 @@ pub fn execute(
         }
     };
 
+    let tasks = plan_tasks(parts.suite, &run_start, &journal)?;
     let plan_len = run_start.plan.len();
     progress.start(plan_len as u64, results.len() as u64);
     let already = results.len();
@@ -259,11 +260,11 @@ pub fn execute(
             let max_errors = parts.profile.max_consecutive_model_errors;
             let mut consecutive_model_errors = trailing_model_errors(&results);
             let mut aborted = consecutive_model_errors >= max_errors;
-            for plan_index in results.len()..plan_len {
+            for (plan_index, task) in tasks.iter().enumerate().skip(results.len()) {
                 if aborted {
                     break;
                 }
-                let result = run_one(parts, &run_start, plan_index, &secret);
+                let result = run_one(parts, task, &run_start, plan_index, &secret);
                 writer.append(parts.key, &Record::TaskResult(result.clone()))?;
                 writer.sync()?;
                 tracing::info!(
@@ -438,19 +439,6 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
             run_start.profile.name, parts.profile.name
         )));
     }
-    for planned in &run_start.plan {
-        if !parts
-            .suite
-            .tasks
-            .iter()
-            .any(|t| t.digest == planned.module_digest)
-        {
-            return Err(mismatch(format!(
-                "planned module of task {} is not in this suite",
-                planned.task_id
-            )));
-        }
-    }
     let mut results = Vec::new();
     let mut finished = None;
     for record in records {
@@ -469,66 +457,64 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
     Ok((writer, run_start, results, finished, secret))
 }
 
+/// Finds the loaded module of every plan entry, so a resumed plan that names
+/// a module this suite lacks is refused before anything runs.
+fn plan_tasks<'s>(
+    suite: &'s LoadedSuite,
+    run_start: &RunStart,
+    journal: &Path,
+) -> Result<Vec<&'s LoadedTask>, RunError> {
+    run_start
+        .plan
+        .iter()
+        .map(|planned| {
+            suite
+                .tasks
+                .iter()
+                .find(|t| t.digest == planned.module_digest)
+                .ok_or_else(|| RunError::ResumeMismatch {
+                    path: journal.to_path_buf(),
+                    problem: format!(
+                        "the planned module of task {} ({}) is not in this suite",
+                        planned.task_id, planned.module_digest
+                    ),
+                })
+        })
+        .collect()
+}
+
 /// Runs the task instance at `plan_index` and builds its result.
 fn run_one(
     parts: &RunParts<'_>,
+    task: &LoadedTask,
     run_start: &RunStart,
     plan_index: usize,
     secret: &[u8; 32],
 ) -> TaskResult {
     let planned = &run_start.plan[plan_index];
-    let task = parts
-        .suite
-        .tasks
-        .iter()
-        .find(|t| t.digest == planned.module_digest);
     let seed = instance_seed(&run_start.seed, &planned.task_id, planned.epoch);
-    let (outcome, score, fuel, turns, wall) = match task {
-        Some(task) => {
-            let mut session = parts.agent.session(&task.info);
-            let run = parts.sandbox.run(task, seed, session.as_mut());
-            let transcript = Transcript {
-                task_id: planned.task_id.clone(),
-                plan_index: plan_index as u32,
-                epoch: planned.epoch,
-                seed,
-                turns: run.turns,
-            };
-            (
-                run.outcome,
-                run.score,
-                run.fuel_consumed,
-                transcript,
-                run.wall_time,
-            )
-        }
-        // `reopen` checked every planned module is present; unreachable in practice.
-        None => (
-            Outcome::Trap(airlock_core::outcome::TrapKind::Other),
-            Ppm::ZERO,
-            0,
-            Transcript {
-                task_id: planned.task_id.clone(),
-                plan_index: plan_index as u32,
-                epoch: planned.epoch,
-                seed,
-                turns: Vec::new(),
-            },
-            core::time::Duration::ZERO,
-        ),
+    let mut session = parts.agent.session(&task.info);
+    let run = parts.sandbox.run(task, seed, session.as_mut());
+    let turns = run.turns.len() as u32;
+    let transcript = Transcript {
+        task_id: planned.task_id.clone(),
+        plan_index: plan_index as u32,
+        epoch: planned.epoch,
+        seed,
+        turns: run.turns,
     };
-    let transcript_bytes = postcard::to_allocvec(&turns).unwrap_or_default();
+    let transcript_bytes = postcard::to_allocvec(&transcript).unwrap_or_default();
     let opening = opening_key(secret, plan_index as u32);
     TaskResult {
         plan_index: plan_index as u32,
         task_id: planned.task_id.clone(),
         module_digest: planned.module_digest,
         epoch: planned.epoch,
-        outcome,
-        score,
-        fuel_consumed: fuel,
-        turns: turns.turns.len() as u32,
-        wall_time_us: u64::try_from(wall.as_micros()).unwrap_or(u64::MAX),
+        outcome: run.outcome,
+        score: run.score,
+        fuel_consumed: run.fuel_consumed,
+        turns,
+        wall_time_us: u64::try_from(run.wall_time.as_micros()).unwrap_or(u64::MAX),
         transcript_commitment: commitment(&opening, &transcript_bytes),
     }
 }

@@ -284,8 +284,8 @@ impl Sandbox {
             "wasmtime {WASMTIME_VERSION}; strategy cranelift; consume_fuel; \
              epoch_interruption; nan_canonicalization; simd off; relaxed_simd off; \
              multi_memory off; memory64 off; tail_call off; custom_page_sizes off; \
-             no gc, threads, component-model or async support compiled in; wide_arithmetic off; \
-             bulk_memory on; multi_value on; reference_types on; \
+             wide_arithmetic off; bulk_memory on; multi_value on; reference_types on; \
+             gc, threads, component-model and async not compiled in; \
              max_wasm_stack {}; pooling allocator; memory_init_cow",
             limits.max_wasm_stack_bytes
         );

@@ -154,6 +154,18 @@ mod tests {
         assert_eq!(Station::load(&path).unwrap().run_counter, 3);
     }
 
+    /// Exact bytes of the station file (SPEC.md, "Run files beside the bundle").
+    #[test]
+    fn station_file_bytes_are_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.station");
+        Station::record_finished(&path, 0x0102, &Digest([0xee; 32])).unwrap();
+        let mut expected = b"AIRLOCKS".to_vec();
+        expected.extend_from_slice(&[1, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0]);
+        expected.extend_from_slice(&[0xee; 32]);
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+    }
+
     #[test]
     fn corrupt_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -286,3 +286,22 @@ fn same_seed_same_fuel() {
         (b.outcome, b.score, b.fuel_consumed)
     );
 }
+
+/// The engine settings text is part of the format (its blake3 is in RunStart;
+/// SPEC.md, "Engine settings").
+#[test]
+fn engine_settings_description_is_pinned() {
+    let sandbox = Sandbox::new(limits()).unwrap();
+    assert_eq!(
+        sandbox.settings_description(),
+        "wasmtime 48.0.8; strategy cranelift; consume_fuel; epoch_interruption; \
+         nan_canonicalization; simd off; relaxed_simd off; multi_memory off; memory64 off; \
+         tail_call off; custom_page_sizes off; wide_arithmetic off; bulk_memory on; \
+         multi_value on; reference_types on; gc, threads, component-model and async not \
+         compiled in; max_wasm_stack 262144; pooling allocator; memory_init_cow"
+    );
+    assert_eq!(
+        sandbox.settings_digest(),
+        airlock_core::Digest::blake3(sandbox.settings_description().as_bytes())
+    );
+}

@@ -78,6 +78,25 @@ pub enum AttestError {
         /// Byte offset where the torn record starts.
         offset: u64,
     },
+    /// A suite manifest file is malformed.
+    BadManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: crate::manifest::ManifestFormatError,
+    },
+    /// A suite manifest is signed by a key that is not trusted.
+    UntrustedManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// Key id of the key that signed it.
+        key_id: Digest,
+    },
+    /// A suite manifest's signature does not verify.
+    ManifestSignature {
+        /// The manifest file.
+        path: PathBuf,
+    },
     /// The journal is signed by another key than the one given.
     WrongJournalKey {
         /// The journal.
@@ -95,6 +114,19 @@ impl fmt::Display for AttestError {
             AttestError::Io { path, doing, error } => {
                 write!(f, "{}: cannot {doing}: {error}", path.display())
             }
+            AttestError::BadManifest { path, problem } => {
+                write!(f, "{}: bad suite manifest: {problem}", path.display())
+            }
+            AttestError::UntrustedManifest { path, key_id } => write!(
+                f,
+                "{}: suite manifest is signed by key {key_id}, which is not a trusted suite authority",
+                path.display()
+            ),
+            AttestError::ManifestSignature { path } => write!(
+                f,
+                "{}: suite manifest signature does not verify (the manifest was altered)",
+                path.display()
+            ),
             AttestError::AlreadyExists { path } => {
                 write!(
                     f,

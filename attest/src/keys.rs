@@ -211,6 +211,15 @@ impl SigningKey {
         }
     }
 
+    /// Signs `message` as it is. Every Airlock message starts with its own
+    /// domain string (records, suite manifests, DSSE's PAE), so a signature
+    /// made for one purpose never verifies for another.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.pair.sign(message).as_ref());
+        Signature(out)
+    }
+
     /// Parses a PKCS#8 (v1 or v2) Ed25519 private key in DER.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<SigningKey, KeyFormatError> {
         Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)

@@ -14,10 +14,12 @@ pub mod frame;
 mod fsutil;
 pub mod journal;
 pub mod keys;
+pub mod manifest;
 pub mod verify;
 
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};
 pub use error::AttestError;
 pub use journal::{JournalWriter, journal_to_bundle, verify_journal};
 pub use keys::{GeneratedKey, PublicKey, SigningKey, keygen};
+pub use manifest::{MANIFEST_FILE_NAME, VerifiedManifest, read_manifest, write_manifest};
 pub use verify::{Level, Status, Verdict, VerifyOptions, verify_bundle, verify_bundle_file};

@@ -13,7 +13,7 @@ use airlock::report;
 use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
 use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::station::Station;
-use airlock::suite::LoadedSuite;
+use airlock::suite::{LoadedSuite, SuiteError};
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, PublicKey, SigningKey};
 use airlock_core::record::TaskResult;
@@ -79,12 +79,8 @@ enum Command {
 enum SuiteCommand {
     /// List the tasks of a suite, with the metadata read from each module.
     List {
-        /// `default` (the embedded suite) or a suite directory.
-        #[arg(long, default_value = "default")]
-        suite: String,
-        /// Allow a suite directory without a signed manifest.
-        #[arg(long)]
-        unsigned_suite: bool,
+        #[command(flatten)]
+        source: SuiteSource,
         /// Hardware profile whose limits screen the modules.
         #[arg(long, default_value = "default")]
         profile: String,
@@ -92,27 +88,72 @@ enum SuiteCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write the embedded suite's modules to a directory, as a template.
+    /// Sign a manifest for a directory of task modules (every *.wasm, in file-name order).
+    Build {
+        /// The suite directory; the manifest is written to DIR/suite.manifest.
+        dir: PathBuf,
+        /// Suite authority private key (from `airlock keygen`; not an evaluator key).
+        #[arg(long)]
+        key: PathBuf,
+        /// Suite name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Hardware profile whose limits screen the modules.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// Replace an existing manifest.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a suite directory's manifest signature and every module digest.
+    Verify {
+        /// The suite directory.
+        dir: PathBuf,
+        /// Trusted suite authority public key; may be given more than once.
+        #[arg(long, required = true)]
+        trust: Vec<PathBuf>,
+        /// Hardware profile whose limits screen the modules.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
+    /// Write the embedded suite's modules to a directory, as a template for labs.
     Export {
         /// The embedded suite to export.
         suite: String,
-        /// Directory to write into (created; existing module files are never replaced).
+        /// Directory to write into (created; existing files are never replaced).
         #[arg(long)]
         out: PathBuf,
-        /// Export without a signed manifest (the only mode until suite signing lands).
-        #[arg(long, required = true)]
+        /// Sign the exported suite's manifest with this suite authority key.
+        #[arg(
+            long,
+            required_unless_present = "unsigned",
+            conflicts_with = "unsigned"
+        )]
+        key: Option<PathBuf>,
+        /// Export the modules without a manifest.
+        #[arg(long)]
         unsigned: bool,
     },
 }
 
+/// Which suite to use and how to trust it.
 #[derive(clap::Args, Debug)]
-struct RunArgs {
-    /// `default` (the embedded suite) or a suite directory of *.wasm modules.
+struct SuiteSource {
+    /// `default` (the embedded suite) or a suite directory.
     #[arg(long, default_value = "default")]
     suite: String,
-    /// Allow a suite directory without a signed manifest (development only).
+    /// Trusted suite authority public key for a suite directory; may be given more than once.
     #[arg(long)]
+    suite_trust: Vec<PathBuf>,
+    /// Allow a suite directory without a signed manifest (development only).
+    #[arg(long, conflicts_with = "suite_trust")]
     unsigned_suite: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    source: SuiteSource,
     /// `reference`, `reference:delay-ms=N` or `null`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
@@ -257,37 +298,67 @@ impl Progress for Bar {
 }
 
 /// Loads `default` or a suite directory under `sandbox`'s limits.
-fn load_suite(sandbox: &Sandbox, suite: &str, unsigned: bool) -> Result<LoadedSuite, Failure> {
-    if suite == airlock_default_suite::SUITE_NAME {
+fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<LoadedSuite, Failure> {
+    if source.suite == airlock_default_suite::SUITE_NAME {
         return LoadedSuite::embedded(sandbox).map_err(Failure::input);
     }
-    let dir = Path::new(suite);
+    let dir = Path::new(&source.suite);
     if !dir.is_dir() {
         return Err(Failure::input(format!(
-            "{suite}: no such suite directory (the embedded suite is \"{}\")",
+            "{}: no such suite directory (the embedded suite is \"{}\")",
+            source.suite,
             airlock_default_suite::SUITE_NAME
         )));
     }
-    if !unsigned {
+    if source.unsigned_suite {
+        return LoadedSuite::unsigned_dir(sandbox, dir).map_err(Failure::input);
+    }
+    if source.suite_trust.is_empty() {
         return Err(Failure::input(airlock::suite::SuiteError::Unsigned {
             path: dir.to_path_buf(),
         }));
     }
-    LoadedSuite::unsigned_dir(sandbox, dir).map_err(Failure::input)
+    let trusted = load_trusted(&source.suite_trust)?;
+    // For `run` and `list` a refused suite is bad input (exit 2); only
+    // `suite verify` reports it as a failed verification.
+    LoadedSuite::signed_dir(sandbox, dir, &trusted).map_err(Failure::input)
+}
+
+/// Exit 1 for a suite that fails verification (signature, digests), 2 for
+/// unreadable input.
+fn suite_failure(error: SuiteError) -> Failure {
+    use airlock_attest::AttestError;
+    let code = match &error {
+        SuiteError::Manifest(
+            AttestError::BadManifest { .. }
+            | AttestError::UntrustedManifest { .. }
+            | AttestError::ManifestSignature { .. },
+        )
+        | SuiteError::DigestMismatch { .. }
+        | SuiteError::InfoMismatch { .. }
+        | SuiteError::Unlisted { .. } => EXIT_UNVERIFIED,
+        _ => EXIT_INPUT,
+    };
+    Failure {
+        code,
+        message: error.to_string(),
+    }
+}
+
+fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
+    let loaded = profile::load(profile_name).map_err(Failure::input)?;
+    Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)
 }
 
 fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
     match command {
         SuiteCommand::List {
-            suite,
-            unsigned_suite,
+            source,
             profile,
             json,
         } => {
-            let loaded = profile::load(&profile).map_err(Failure::input)?;
-            let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile))
-                .map_err(Failure::input)?;
-            let suite = load_suite(&sandbox, &suite, unsigned_suite)?;
+            let sandbox = sandbox_for(&profile)?;
+            let suite = load_suite(&sandbox, &source)?;
             if json {
                 let tasks: Vec<serde_json::Value> =
                     suite.tasks.iter().map(report::task_json).collect();
@@ -297,15 +368,67 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
-        SuiteCommand::Export { suite, out, .. } => {
+        SuiteCommand::Build {
+            dir,
+            key,
+            name,
+            profile,
+            force,
+        } => {
+            let sandbox = sandbox_for(&profile)?;
+            let authority = SigningKey::load(&key).map_err(Failure::input)?;
+            let overwrite = if force {
+                Overwrite::Replace
+            } else {
+                Overwrite::Refuse
+            };
+            let (suite, _) = airlock::suite::build_manifest(
+                &sandbox,
+                &dir,
+                name.as_deref(),
+                &authority,
+                overwrite,
+            )
+            .map_err(Failure::input)?;
+            print!("{}", report::suite_table(&suite));
+            println!(
+                "signed {} with suite authority key {}",
+                dir.join(airlock_attest::MANIFEST_FILE_NAME).display(),
+                authority.key_id()
+            );
+            Ok(())
+        }
+        SuiteCommand::Verify {
+            dir,
+            trust,
+            profile,
+        } => {
+            let sandbox = sandbox_for(&profile)?;
+            let trusted = load_trusted(&trust)?;
+            let suite = LoadedSuite::signed_dir(&sandbox, &dir, &trusted).map_err(suite_failure)?;
+            print!("{}", report::suite_table(&suite));
+            println!("suite verified: manifest signature and every module digest match");
+            Ok(())
+        }
+        SuiteCommand::Export {
+            suite,
+            out,
+            key,
+            unsigned: _,
+        } => {
             if suite != airlock_default_suite::SUITE_NAME {
                 return Err(Failure::input(format!(
                     "no embedded suite \"{suite}\" (embedded: {})",
                     airlock_default_suite::SUITE_NAME
                 )));
             }
-            let written = airlock::suite::export_embedded(&out).map_err(Failure::input)?;
-            for path in written {
+            let authority = key
+                .map(|k| SigningKey::load(&k).map_err(Failure::input))
+                .transpose()?;
+            let sandbox = sandbox_for("default")?;
+            let written = airlock::suite::export_embedded(&sandbox, &out, authority.as_ref())
+                .map_err(Failure::input)?;
+            for path in &written {
                 println!("{}", path.display());
             }
             Ok(())
@@ -317,8 +440,11 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let loaded = profile::load(&args.profile).map_err(Failure::input)?;
     let sandbox =
         Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
-    let suite = load_suite(&sandbox, &args.suite, args.unsigned_suite)?;
+    let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
+        return Err(Failure::input(SuiteError::SameKey));
+    }
     let agent = args.agent.build();
     let parts = RunParts {
         sandbox: &sandbox,

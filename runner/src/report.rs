@@ -4,7 +4,7 @@ use core::fmt::Write as _;
 
 use airlock_attest::verify::Verdict;
 use airlock_core::Ppm;
-use airlock_core::record::{RunEnd, RunEndReason, RunStart, TaskResult};
+use airlock_core::record::{RunEnd, RunEndReason, RunStart, SuiteTrust, TaskResult};
 use serde_json::{Value, json};
 
 use crate::sandbox::LoadedTask;
@@ -156,6 +156,11 @@ pub fn run_json(bundle: &str, start: &RunStart, results: &[TaskResult], end: &Ru
         "seed": to_hex(&start.seed),
         "suite": start.suite.name,
         "suite_digest": start.suite.digest.to_hex().as_str(),
+        "suite_trust": match &start.suite.trust {
+            SuiteTrust::Embedded => "embedded".to_string(),
+            SuiteTrust::Signed(authority) => format!("signed:{authority}"),
+            SuiteTrust::Unsigned => "unsigned".to_string(),
+        },
         "profile": start.profile.name,
         "agent": start.model.agent,
         "model": start.model.model,

@@ -4,9 +4,10 @@ use core::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use airlock_attest::{MANIFEST_FILE_NAME, Overwrite, PublicKey, SigningKey};
 use airlock_core::Digest;
 use airlock_core::record::SuiteTrust;
-use airlock_core::suite::{SuiteEntry, suite_digest};
+use airlock_core::suite::{ManifestTask, SuiteEntry, SuiteManifest, suite_digest};
 
 use crate::sandbox::{LoadError, LoadedTask, Sandbox};
 
@@ -61,6 +62,33 @@ pub enum SuiteError {
         /// The task id.
         task_id: String,
     },
+    /// The manifest or its signature is bad, or its authority is not trusted.
+    Manifest(airlock_attest::AttestError),
+    /// A module's bytes do not match the digest its signed manifest gives.
+    DigestMismatch {
+        /// The module file.
+        path: PathBuf,
+        /// Digest in the manifest.
+        expected: Digest,
+        /// Digest of the file.
+        found: Digest,
+    },
+    /// A module says it is another task or version than its manifest entry.
+    InfoMismatch {
+        /// The module file.
+        path: PathBuf,
+        /// What the manifest says.
+        expected: String,
+        /// What the module says.
+        found: String,
+    },
+    /// A module file in the directory is not listed in the manifest.
+    Unlisted {
+        /// The module file.
+        path: PathBuf,
+    },
+    /// The suite authority key is also the evaluator key.
+    SameKey,
     /// `default` is the only embedded suite.
     UnknownEmbedded {
         /// The name asked for.
@@ -92,6 +120,33 @@ impl fmt::Display for SuiteError {
             SuiteError::DuplicateTask { task_id } => {
                 write!(f, "two modules declare task id \"{task_id}\"")
             }
+            SuiteError::Manifest(e) => write!(f, "{e}"),
+            SuiteError::DigestMismatch {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{}: module does not match its signed manifest (blake3 {found}, manifest says {expected}); refusing the suite",
+                path.display()
+            ),
+            SuiteError::InfoMismatch {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{}: module says it is {found}, its manifest entry says {expected}",
+                path.display()
+            ),
+            SuiteError::Unlisted { path } => write!(
+                f,
+                "{}: module is not listed in the suite manifest; refusing the suite",
+                path.display()
+            ),
+            SuiteError::SameKey => f.write_str(
+                "the suite authority key is the evaluator key; sign suites with a separate authority key",
+            ),
             SuiteError::UnknownEmbedded { name } => write!(
                 f,
                 "no embedded suite \"{name}\" (embedded: {}); a suite directory must be a path",
@@ -129,19 +184,66 @@ impl LoadedSuite {
         )
     }
 
+    /// Loads a suite directory whose `suite.manifest` verifies under one of
+    /// `trusted`: every module's digest is checked before any is compiled,
+    /// and every `*.wasm` in the directory must be listed.
+    pub fn signed_dir(
+        sandbox: &Sandbox,
+        dir: &Path,
+        trusted: &[PublicKey],
+    ) -> Result<LoadedSuite, SuiteError> {
+        let verified = airlock_attest::read_manifest(&dir.join(MANIFEST_FILE_NAME), trusted)
+            .map_err(SuiteError::Manifest)?;
+        let manifest = &verified.manifest;
+        for path in wasm_files(dir)? {
+            let listed = path
+                .file_name()
+                .is_some_and(|n| manifest.tasks.iter().any(|t| n == t.file_name.as_str()));
+            if !listed {
+                return Err(SuiteError::Unlisted { path });
+            }
+        }
+        // Digests first, all of them: one changed byte refuses the suite
+        // before any module is compiled or run.
+        let mut modules = Vec::new();
+        for entry in &manifest.tasks {
+            let path = dir.join(&entry.file_name);
+            let bytes = read_bounded(&path, sandbox.limits().max_module_bytes)?;
+            let found = Digest::blake3(&bytes);
+            if found != entry.module_digest {
+                return Err(SuiteError::DigestMismatch {
+                    path,
+                    expected: entry.module_digest,
+                    found,
+                });
+            }
+            modules.push((path, bytes));
+        }
+        let mut tasks = Vec::new();
+        for ((path, bytes), entry) in modules.into_iter().zip(&manifest.tasks) {
+            let task = sandbox.load(&bytes).map_err(|error| SuiteError::Module {
+                origin: path.display().to_string(),
+                error,
+            })?;
+            if task.info.id != entry.task_id || task.info.version != entry.version {
+                return Err(SuiteError::InfoMismatch {
+                    path,
+                    expected: format!("{} v{}", entry.task_id, entry.version),
+                    found: format!("{} v{}", task.info.id, task.info.version),
+                });
+            }
+            tasks.push(task);
+        }
+        LoadedSuite::new(
+            manifest.name.clone(),
+            SuiteTrust::Signed(verified.authority.key_id()),
+            tasks,
+        )
+    }
+
     /// Loads a development suite directory: every `*.wasm` in file-name order.
     pub fn unsigned_dir(sandbox: &Sandbox, dir: &Path) -> Result<LoadedSuite, SuiteError> {
-        let io = |error| SuiteError::Io {
-            path: dir.to_path_buf(),
-            error,
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .map(|entry| entry.map(|e| e.path()))
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        files.retain(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file());
-        files.sort();
+        let files = wasm_files(dir)?;
         if files.is_empty() {
             return Err(SuiteError::Empty {
                 path: dir.to_path_buf(),
@@ -161,6 +263,24 @@ impl LoadedSuite {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "suite".into());
         LoadedSuite::new(name, SuiteTrust::Unsigned, tasks)
+    }
+
+    /// The manifest that lists this suite's modules under their file names.
+    pub fn manifest(&self, file_names: &[String]) -> SuiteManifest {
+        SuiteManifest {
+            name: self.name.clone(),
+            tasks: self
+                .tasks
+                .iter()
+                .zip(file_names)
+                .map(|(task, file_name)| ManifestTask {
+                    task_id: task.info.id.clone(),
+                    version: task.info.version,
+                    file_name: file_name.clone(),
+                    module_digest: task.digest,
+                })
+                .collect(),
+        }
     }
 
     fn new(
@@ -193,15 +313,76 @@ impl LoadedSuite {
     }
 }
 
+/// The `*.wasm` files of a directory, in file-name order.
+pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
+    let io = |error| SuiteError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file());
+    files.sort();
+    Ok(files)
+}
+
+/// Signs a manifest for the modules of `dir` (every `*.wasm`, in file-name
+/// order, screened under `sandbox`) and writes `dir/suite.manifest`.
+pub fn build_manifest(
+    sandbox: &Sandbox,
+    dir: &Path,
+    name: Option<&str>,
+    authority: &SigningKey,
+    overwrite: Overwrite,
+) -> Result<(LoadedSuite, SuiteManifest), SuiteError> {
+    let mut suite = LoadedSuite::unsigned_dir(sandbox, dir)?;
+    if let Some(name) = name {
+        suite = LoadedSuite::new(name.into(), SuiteTrust::Unsigned, suite.tasks)?;
+    }
+    let file_names: Vec<String> = wasm_files(dir)?
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let manifest = suite.manifest(&file_names);
+    airlock_attest::write_manifest(
+        &dir.join(MANIFEST_FILE_NAME),
+        &manifest,
+        authority,
+        overwrite,
+    )
+    .map_err(SuiteError::Manifest)?;
+    suite.trust = SuiteTrust::Signed(authority.key_id());
+    Ok((suite, manifest))
+}
+
 /// Writes the embedded suite's modules into `dir` (created if missing), one
-/// file each; never replaces an existing file. Returns the files written.
-pub fn export_embedded(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
+/// file each, never replacing an existing file; with an authority key, also
+/// a signed `suite.manifest` in suite order, whose suite digest equals the
+/// embedded suite's. Returns the files written.
+pub fn export_embedded(
+    sandbox: &Sandbox,
+    dir: &Path,
+    authority: Option<&SigningKey>,
+) -> Result<Vec<PathBuf>, SuiteError> {
+    let suite = LoadedSuite::embedded(sandbox)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |error| SuiteError::Io { path, error }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let manifest_path = dir.join(MANIFEST_FILE_NAME);
+    if authority.is_some() && manifest_path.exists() {
+        return Err(SuiteError::Manifest(
+            airlock_attest::AttestError::AlreadyExists {
+                path: manifest_path,
+            },
+        ));
+    }
     let mut written = Vec::new();
+    let mut file_names = Vec::new();
     for module in airlock_default_suite::modules() {
         let path = dir.join(module.file_name);
         let mut file = std::fs::OpenOptions::new()
@@ -213,10 +394,17 @@ pub fn export_embedded(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
             .and_then(|()| file.sync_all())
             .map_err(io(&path))?;
         written.push(path);
+        file_names.push(module.file_name.to_string());
     }
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
+    if let Some(authority) = authority {
+        let manifest = suite.manifest(&file_names);
+        airlock_attest::write_manifest(&manifest_path, &manifest, authority, Overwrite::Refuse)
+            .map_err(SuiteError::Manifest)?;
+        written.push(manifest_path);
+    }
     Ok(written)
 }
 

@@ -12,5 +12,6 @@ suite! {
     "web-sqli" => task_web_sqli { SqliTask, SqliSolver };
     "forensics-logs" => task_forensics_logs { LogsTask, LogsSolver };
     "knowledge-cwe" => task_knowledge_cwe { CweTask, CweSolver };
-    "agentic-shell" => task_agentic_shell { ShellTask, ShellSolver };
+    "agentic-host" => task_agentic_host { HostTask, HostSolver };
+    "agentic-recon" => task_agentic_recon { ReconTask, ReconSolver };
 }

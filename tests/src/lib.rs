@@ -26,14 +26,15 @@ use airlock_core::Ppm;
 use airlock_core::abi::{Category, Difficulty, Step, TaskInfo};
 
 /// The tasks of the embedded default suite.
-pub const DEFAULT_TASKS: [&str; 7] = [
+pub const DEFAULT_TASKS: [&str; 8] = [
     "crypto-xor",
     "crypto-password",
     "vuln-parser",
     "web-sqli",
     "forensics-logs",
     "knowledge-cwe",
-    "agentic-shell",
+    "agentic-host",
+    "agentic-recon",
 ];
 
 /// Full credit in parts per million.

@@ -4,9 +4,11 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod disclosure;
 pub mod profile;
 pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod station;
 pub mod suite;
+pub mod transcripts;

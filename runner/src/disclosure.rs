@@ -656,3 +656,93 @@ pub fn disclosed_level(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_core::outcome::Outcome;
+
+    fn sample() -> (Disclosure, TaskResult) {
+        let transcript = Transcript {
+            task_id: "t".into(),
+            plan_index: 1,
+            epoch: 0,
+            seed: [5; 32],
+            turns: vec![Turn {
+                say: "what is the flag?".into(),
+                reply: "flag{x}".into(),
+                truncated: false,
+            }],
+        };
+        let bytes = postcard::to_allocvec(&transcript).unwrap();
+        let opening = [9; 32];
+        let result = TaskResult {
+            plan_index: 1,
+            task_id: "t".into(),
+            module_digest: Digest([2; 32]),
+            epoch: 0,
+            outcome: Outcome::Done,
+            score: airlock_core::Ppm::FULL,
+            fuel_consumed: 10,
+            turns: 1,
+            wall_time_us: 1,
+            transcript_commitment: commitment(&opening, &bytes),
+        };
+        let disclosure =
+            Disclosure::new([1; 16], Digest([3; 32]), &result, opening, bytes).unwrap();
+        (disclosure, result)
+    }
+
+    #[test]
+    fn a_disclosure_round_trips_through_its_json_and_checks() {
+        let (disclosure, result) = sample();
+        let path = Path::new("d.json");
+        let read = Disclosure::from_json(path, &disclosure.to_json()).unwrap();
+        assert_eq!(read, disclosure);
+        read.check_against(path, &[1; 16], &result).unwrap();
+        let err = read.check_against(path, &[2; 16], &result).unwrap_err();
+        assert!(err.to_string().contains("is of run"), "{err}");
+    }
+
+    #[test]
+    fn every_single_byte_change_of_the_transcript_fails_the_check() {
+        let (disclosure, result) = sample();
+        let path = Path::new("d.json");
+        for at in 0..disclosure.transcript_bytes.len() {
+            for flip in [0x01u8, 0x80] {
+                let mut bytes = disclosure.transcript_bytes.clone();
+                bytes[at] ^= flip;
+                // Whoever altered it recomputes the file's own commitment;
+                // the signed one still differs.
+                let Ok(altered) = Disclosure::new(
+                    disclosure.run_id,
+                    disclosure.evaluator_key_id,
+                    &TaskResult {
+                        transcript_commitment: commitment(&disclosure.opening_key, &bytes),
+                        ..result.clone()
+                    },
+                    disclosure.opening_key,
+                    bytes,
+                ) else {
+                    continue; // no longer a transcript at all
+                };
+                let err = altered.check_against(path, &[1; 16], &result).unwrap_err();
+                assert!(
+                    err.to_string().contains("commitment does not match"),
+                    "byte {at}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_readable_form_that_differs_from_the_committed_bytes_is_refused() {
+        let (disclosure, _) = sample();
+        let text = disclosure.to_json().replace("flag{x}", "flag{y}");
+        let err = Disclosure::from_json(Path::new("d.json"), &text).unwrap_err();
+        assert!(
+            err.to_string().contains("readable transcript differs"),
+            "{err}"
+        );
+    }
+}

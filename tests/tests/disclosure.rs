@@ -146,7 +146,10 @@ fn disclosed_transcripts_verify_and_one_altered_byte_fails_the_commitment() {
     let disclosed = level(&report, "disclosed");
     assert_eq!(disclosed["status"], "passed", "{report}");
     let note = disclosed["note"].as_str().unwrap();
-    assert!(note.starts_with("2 transcripts opened"), "{note}");
+    assert!(
+        note.starts_with(&format!("{} transcripts opened", DEFAULT_TASKS.len())),
+        "{note}"
+    );
 
     let original = read_json(&files[0]);
     assert_eq!(original["format"], "airlock-disclosure/1");
@@ -216,23 +219,25 @@ fn a_sealed_transcript_altered_on_disk_fails_to_decrypt_naming_the_file_and_reco
     let run = reference_run();
     let store = sidecar(&run.out, ".transcripts");
     let mut bytes = std::fs::read(&store).unwrap();
-    // The last byte is the tag of the last record (plan entry 1).
+    // The last byte is the tag of the last record (the last plan entry).
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&store, &bytes).unwrap();
     let out = run.root.path().join("x.json");
     // The first record is untouched and still opens.
     disclose(&run.out, &run.key, DEFAULT_TASKS[0], &out).expect_code(0);
+    let last_index = DEFAULT_TASKS.len() - 1;
     let done = disclose(
         &run.out,
         &run.key,
-        DEFAULT_TASKS[1],
+        DEFAULT_TASKS[last_index],
         &run.root.path().join("y.json"),
     );
     done.expect_code(1);
+    let record = format!("record {last_index} (plan entry {last_index})");
     for needle in [
         "run.bundle.transcripts",
-        "record 1 (plan entry 1)",
+        record.as_str(),
         "does not decrypt",
     ] {
         assert!(done.stderr.contains(needle), "{needle}: {done}");
@@ -318,13 +323,14 @@ fn replay_from_disclosed_transcripts_reproduces_the_run_and_reports_divergence()
     .arg("--json")
     .finish();
     done.expect_code(0);
-    assert!(
-        done.stderr
-            .contains("agentic-shell epoch 0 (plan entry 1), turn 1"),
-        "{done}"
-    );
+    let shell_index = DEFAULT_TASKS
+        .iter()
+        .position(|t| *t == "agentic-shell")
+        .unwrap();
+    let place = format!("agentic-shell epoch 0 (plan entry {shell_index}), turn 1");
+    assert!(done.stderr.contains(&place), "{place}: {done}");
     let rows = task_rows(&done.json());
-    assert_eq!(rows[1].outcome, "model-error");
+    assert_eq!(rows[shell_index].outcome, "model-error");
 }
 
 /// No string of `needles` that is 8 bytes or longer may occur in

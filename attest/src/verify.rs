@@ -38,6 +38,9 @@ pub enum Level {
     Suite,
     /// Re-execution from transcripts reproduces the results (checked by the runner).
     Replay,
+    /// Disclosed transcripts open the commitments of their signed results
+    /// (checked by the runner, `airlock verify --disclosed`).
+    Disclosed,
 }
 
 impl Level {
@@ -50,6 +53,7 @@ impl Level {
             Level::Completeness => "completeness",
             Level::Suite => "suite",
             Level::Replay => "replay",
+            Level::Disclosed => "disclosed",
         }
     }
 }

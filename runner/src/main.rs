@@ -7,13 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airlock::agent::AgentSpec;
+use airlock::agent::{AgentOptions, AgentSpec};
+use airlock::disclosure::{self, DiscloseSources, DisclosedRecords, DisclosureError};
 use airlock::profile;
 use airlock::report;
 use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
 use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::station::Station;
 use airlock::suite::{LoadedSuite, SuiteError};
+use airlock::transcripts::{StoreError, TranscriptKey};
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, PublicKey, SigningKey};
 use airlock_core::record::TaskResult;
@@ -82,14 +84,18 @@ enum Command {
         name: String,
     },
     /// Run a suite against an agent and write a signed bundle.
-    Run(RunArgs),
-    /// Verify a bundle: decode, signatures, chain, completeness.
+    Run(Box<RunArgs>),
+    /// Verify a bundle: decode, signatures, chain, completeness (and disclosed transcripts).
     Verify {
         /// The bundle file.
         bundle: PathBuf,
         /// Trusted evaluator public key (SPKI PEM); may be given more than once.
         #[arg(long, required = true)]
         trust: Vec<PathBuf>,
+        /// A disclosure file (from `airlock disclose`) to check against its
+        /// signed result; may be given more than once.
+        #[arg(long)]
+        disclosed: Vec<PathBuf>,
         /// Print the verdict as JSON (format airlock-verdict/1).
         #[arg(long)]
         json: bool,
@@ -97,6 +103,31 @@ enum Command {
     /// Inspect and export suites.
     #[command(subcommand)]
     Suite(SuiteCommand),
+    /// Decrypt one sealed transcript of a finished run (BUNDLE.transcripts) and
+    /// write it with its opening (format airlock-disclosure/1).
+    Disclose {
+        /// The run's bundle; BUNDLE.secret and BUNDLE.transcripts must be beside it.
+        bundle: PathBuf,
+        /// Task id of the transcript to disclose.
+        #[arg(long)]
+        task: String,
+        /// Epoch of the transcript (needed when the task ran more than once).
+        #[arg(long)]
+        epoch: Option<u32>,
+        /// The evaluator private key the run was signed with; the station
+        /// transcript key is read from beside it.
+        #[arg(long)]
+        key: PathBuf,
+        /// Station transcript key file; default: NAME.transcript-key beside the key.
+        #[arg(long)]
+        transcript_key: Option<PathBuf>,
+        /// The disclosure file to write (mode 0600; never replaced without --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file at --out.
+        #[arg(long)]
+        force: bool,
+    },
     /// List, show, check suites against, and calibrate hardware profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -235,9 +266,33 @@ struct SuiteSource {
 struct RunArgs {
     #[command(flatten)]
     source: SuiteSource,
-    /// `reference`, `reference:delay-ms=N` or `null`.
+    /// `reference`, `reference:delay-ms=N`, `null`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
+    /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    agent_args: Vec<String>,
+    /// Model name: sent by `openai` (required there), recorded by `exec`.
+    #[arg(long)]
+    model: Option<String>,
+    /// Sampling temperature sent by `openai`.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Sampling seed sent by `openai` with every request.
+    #[arg(long)]
+    model_seed: Option<u64>,
+    /// Most tokens per reply, sent by `openai`.
+    #[arg(long)]
+    max_tokens: Option<u32>,
+    /// Further attempts of an `openai` call after a connection error, 429 or 5xx.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Wait before the first retry, in ms; doubled for each further one.
+    #[arg(long, default_value_t = 250)]
+    retry_backoff_ms: u64,
+    /// Station transcript key file; default: NAME.transcript-key beside the key.
+    #[arg(long)]
+    transcript_key: Option<PathBuf>,
     /// Hardware profile: an embedded name or a TOML file.
     #[arg(long, default_value = "default")]
     profile: String,
@@ -312,9 +367,27 @@ fn main() -> ExitCode {
         Command::Verify {
             bundle,
             trust,
+            disclosed,
             json,
-        } => verify_command(&bundle, &trust, json),
+        } => verify_command(&bundle, &trust, &disclosed, json),
         Command::Suite(command) => suite_command(command),
+        Command::Disclose {
+            bundle,
+            task,
+            epoch,
+            key,
+            transcript_key,
+            out,
+            force,
+        } => disclose_command(
+            &bundle,
+            &task,
+            epoch,
+            &key,
+            transcript_key.as_deref(),
+            &out,
+            force,
+        ),
         Command::Profile(command) => profile_command(command),
         Command::Demo { seed } => demo(seed),
     };
@@ -689,7 +762,15 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
         return Err(Failure::input(SuiteError::SameKey));
     }
-    let agent = args.agent.build();
+    let mut agent_options = AgentOptions::for_profile(&profile);
+    agent_options.args = args.agent_args.clone();
+    agent_options.model = args.model.clone();
+    agent_options.temperature = args.temperature;
+    agent_options.model_seed = args.model_seed;
+    agent_options.max_tokens = args.max_tokens;
+    agent_options.retries = args.retries;
+    agent_options.backoff = core::time::Duration::from_millis(args.retry_backoff_ms);
+    let agent = args.agent.build(&agent_options).map_err(Failure::input)?;
     let parts = RunParts {
         sandbox: &sandbox,
         suite: &suite,
@@ -715,6 +796,10 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             .station
             .clone()
             .unwrap_or_else(|| Station::path_for_key(&args.key)),
+        transcript_key: args
+            .transcript_key
+            .clone()
+            .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
     };
     let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
     if args.json {
@@ -752,10 +837,30 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
         .collect()
 }
 
-fn verify_command(bundle: &Path, trust: &[PathBuf], json: bool) -> Result<(), Failure> {
+fn verify_command(
+    bundle: &Path,
+    trust: &[PathBuf],
+    disclosed: &[PathBuf],
+    json: bool,
+) -> Result<(), Failure> {
     let trusted = load_trusted(trust)?;
-    let verdict = airlock_attest::verify_bundle_file(bundle, &trusted, VerifyOptions::default())
-        .map_err(Failure::input)?;
+    let files = disclosure::read_all(disclosed);
+    let wanted = files
+        .iter()
+        .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
+        .collect();
+    let mut records = DisclosedRecords::wanting(wanted);
+    let reader = airlock_attest::bundle::open_bundle(bundle).map_err(Failure::input)?;
+    let mut verdict = airlock_attest::verify::verify_bundle_with(
+        reader,
+        &trusted,
+        VerifyOptions::default(),
+        &mut records,
+    );
+    if !disclosed.is_empty() {
+        let level = disclosure::disclosed_level(verdict.verified(), &files, &records);
+        verdict.levels.push(level);
+    }
     if json {
         let text = serde_json::to_string(&verdict)
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
@@ -783,6 +888,94 @@ fn verify_command(bundle: &Path, trust: &[PathBuf], json: bool) -> Result<(), Fa
     }
 }
 
+fn disclose_command(
+    bundle: &Path,
+    task: &str,
+    epoch: Option<u32>,
+    key: &Path,
+    transcript_key: Option<&Path>,
+    out: &Path,
+    force: bool,
+) -> Result<(), Failure> {
+    let signing = SigningKey::load(key).map_err(Failure::input)?;
+    let evaluator = signing.public_key();
+    let transcript_key =
+        transcript_key.map_or_else(|| TranscriptKey::path_for_key(key), Path::to_path_buf);
+    let sources = DiscloseSources {
+        bundle,
+        evaluator: &evaluator,
+        transcript_key: &transcript_key,
+        secret: &run::secret_path(bundle),
+        store: &run::transcripts_path(bundle),
+    };
+    let disclosed = disclosure::disclose(&sources, task, epoch).map_err(|error| {
+        // Damage and mismatches are integrity failures (exit 1); missing or
+        // unreadable inputs are input errors (exit 2).
+        let code = match &error {
+            DisclosureError::Mismatch { .. }
+            | DisclosureError::Store(
+                StoreError::Decrypt { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::Mismatch { .. },
+            ) => EXIT_UNVERIFIED,
+            DisclosureError::Bundle { problem, .. } if problem.starts_with("does not verify") => {
+                EXIT_UNVERIFIED
+            }
+            _ => EXIT_INPUT,
+        };
+        Failure {
+            code,
+            message: error.to_string(),
+        }
+    })?;
+    write_new_file(out, disclosed.to_json().as_bytes(), force)?;
+    eprintln!(
+        "disclosed {} epoch {} (plan entry {}, {} turns) to {}",
+        disclosed.task_id,
+        disclosed.epoch,
+        disclosed.plan_index,
+        disclosed.transcript.turns.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (mode 0600), refusing to replace a
+/// file unless `force`.
+fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let fail = |doing: &str, e: std::io::Error| {
+        Failure::input(format!("{}: could not {doing}: {e}", path.display()))
+    };
+    if !force && path.exists() {
+        return Err(Failure::input(format!(
+            "{}: already exists; choose another --out or pass --force",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".airlock-disclosure")
+        .tempfile_in(dir)
+        .map_err(|e| fail("create a temporary file for", e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| fail("write", e))?;
+    if force {
+        file.persist(path).map_err(|e| fail("write", e.error))?;
+    } else {
+        file.persist_noclobber(path)
+            .map_err(|e| fail("write", e.error))?;
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail("sync the directory of", e))?;
+    Ok(())
+}
+
 fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::input(format!("could not make a temporary directory: {e}")))?;
@@ -808,7 +1001,9 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
         },
         AgentSpec::Null,
     ] {
-        let agent = spec.build();
+        let agent = spec
+            .build(&AgentOptions::for_profile(&loaded.profile))
+            .map_err(Failure::input)?;
         let name = agent.descriptor().agent;
         let parts = RunParts {
             sandbox: &sandbox,
@@ -824,6 +1019,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             overwrite: Overwrite::Refuse,
             epochs: 1,
             station: Station::path_for_key(&generated.private_path),
+            transcript_key: TranscriptKey::path_for_key(&generated.private_path),
         };
         let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
         let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());

@@ -242,6 +242,7 @@ pub fn run_json(bundle: &str, start: &RunStart, results: &[TaskResult], end: &Ru
         "profile": start.profile.name,
         "agent": start.model.agent,
         "model": start.model.model,
+        "reported_model": start.model.reported_model,
         "key_id": start.evaluator_key_id.to_hex().as_str(),
         "station_run_counter": start.station.run_counter,
         "results": results.iter().map(result_json).collect::<Vec<_>>(),

@@ -73,6 +73,57 @@ enum Command {
         #[arg(long, value_parser = parse_seed)]
         seed: Option<[u8; 32]>,
     },
+    /// Verify a bundle and report on it: scores per category and task with
+    /// intervals, outcomes, resource use, verification and run metadata.
+    Report(ReportArgs),
+}
+
+/// Output format of `airlock report`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    /// A terminal table.
+    Table,
+    /// JSON (format airlock-report/1).
+    Json,
+}
+
+/// When to colour the table.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorChoice {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// The bundle to report on.
+    bundle: PathBuf,
+    /// Trusted evaluator public key (SPKI PEM); may be given more than once.
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write the report to this file (atomically) instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing file at --out.
+    #[arg(long, requires = "out")]
+    force: bool,
+    /// Colour of the table on stdout.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Where task categories come from: the suite whose modules the run used.
+    #[command(flatten)]
+    source: SuiteSource,
+    /// A profile file to take budgets from when the run's profile is not
+    /// embedded; used only if its digest equals the run's.
+    #[arg(long)]
+    profile: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -235,6 +286,7 @@ fn main() -> ExitCode {
         } => verify_command(&bundle, &trust, json),
         Command::Suite(command) => suite_command(command),
         Command::Demo { seed } => demo(seed),
+        Command::Report(args) => report_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -616,6 +668,95 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             code: EXIT_UNVERIFIED,
             message: "a demo bundle did not verify".into(),
         })
+    }
+}
+
+/// Where a report's task categories come from, read from the suite's modules.
+fn report_categories(
+    source: &SuiteSource,
+    profile: Option<&profile::LoadedProfile>,
+) -> Result<report::model::Categories, Failure> {
+    if source.suite == airlock_default_suite::SUITE_NAME {
+        return Ok(report::model::Categories::embedded());
+    }
+    let limits = match profile {
+        Some(loaded) => SandboxLimits::from_profile(&loaded.profile),
+        None => {
+            let loaded = profile::load("default").map_err(Failure::input)?;
+            SandboxLimits::from_profile(&loaded.profile)
+        }
+    };
+    let sandbox = Sandbox::new(limits).map_err(Failure::input)?;
+    let suite = load_suite(&sandbox, source)?;
+    let from = format!(
+        "suite directory {} ({})",
+        source.suite,
+        report::text::trust_text(&suite.trust)
+    );
+    Ok(report::model::Categories::from_suite(&suite, from))
+}
+
+fn report_command(args: &ReportArgs) -> Result<(), Failure> {
+    let trusted = load_trusted(&args.trust)?;
+    let given_profile = args
+        .profile
+        .as_deref()
+        .map(profile::load_file)
+        .transpose()
+        .map_err(Failure::input)?;
+    let categories = report_categories(&args.source, given_profile.as_ref())?;
+    let verdict = airlock_attest::verify_bundle_file(
+        &args.bundle,
+        &trusted,
+        VerifyOptions::default().collect_records(true),
+    )
+    .map_err(Failure::input)?;
+    let built = report::model::RunReport::build(
+        args.bundle.display().to_string(),
+        verdict,
+        &categories,
+        given_profile.as_ref(),
+    );
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            use std::io::IsTerminal as _;
+            args.out.is_none()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    let rendered = match args.format {
+        ReportFormat::Table => report::text::render(&built, report::text::Style { color }),
+        ReportFormat::Json => format!("{}\n", report::json::render(&built)),
+    };
+    match &args.out {
+        Some(path) => {
+            report::output::write_atomically(path, rendered.as_bytes(), args.force)
+                .map_err(Failure::input)?;
+            eprintln!(
+                "wrote {} ({})",
+                path.display(),
+                if built.verified() {
+                    "verified bundle"
+                } else {
+                    "marked UNVERIFIED"
+                }
+            );
+        }
+        None => print!("{rendered}"),
+    }
+    match built.unverified_reason() {
+        None => Ok(()),
+        Some(reason) => Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: format!(
+                "{}: UNVERIFIED: {}; the report is marked as unverified",
+                args.bundle.display(),
+                report::text::clean(&reason)
+            ),
+        }),
     }
 }
 

@@ -10,6 +10,11 @@ use serde_json::{Value, json};
 use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
 
+pub mod json;
+pub mod model;
+pub mod output;
+pub mod text;
+
 /// The `format` of `airlock run --json` output.
 pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
 

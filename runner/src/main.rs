@@ -85,6 +85,8 @@ enum ReportFormat {
     Table,
     /// JSON (format airlock-report/1).
     Json,
+    /// One self-contained HTML file with inline CSS and SVG charts.
+    Html,
 }
 
 /// When to colour the table.
@@ -730,6 +732,7 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
     let rendered = match args.format {
         ReportFormat::Table => report::text::render(&built, report::text::Style { color }),
         ReportFormat::Json => format!("{}\n", report::json::render(&built)),
+        ReportFormat::Html => report::html::render(&built),
     };
     match &args.out {
         Some(path) => {

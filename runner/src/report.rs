@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
 
+pub mod html;
 pub mod json;
 pub mod model;
 pub mod output;

@@ -58,6 +58,16 @@ pub fn pct(value: Option<Ppm>) -> String {
     value.map_or_else(|| "—".into(), |p| p.to_string())
 }
 
+/// A small share (of a budget) with enough digits to tell it from zero:
+/// below 1%, four decimals (`0.0026%`); otherwise as [`Ppm`] shows it.
+pub fn fine_share(share: Ppm) -> String {
+    if share.0 < 10_000 {
+        format!("0.{:04}%", share.0)
+    } else {
+        share.to_string()
+    }
+}
+
 /// An interval as `[low, high]`, or a dash.
 pub fn interval_text(interval: Option<Interval>) -> String {
     interval.map_or_else(|| "—".into(), |i| format!("[{}, {}]", i.low, i.high))
@@ -257,7 +267,7 @@ pub fn render(report: &RunReport, style: Style) -> String {
     );
     for (g, fuel) in report.summary.tasks.iter().zip(&report.fuel) {
         let fuel_text = match fuel.max_of_budget {
-            Some(share) => format!("{} ({share})", grouped(fuel.max)),
+            Some(share) => format!("{} ({})", grouped(fuel.max), fine_share(share)),
             None => grouped(fuel.max),
         };
         let _ = writeln!(
@@ -302,7 +312,7 @@ pub fn render(report: &RunReport, style: Style) -> String {
                     |f| format!(
                         "{} ({}, {})",
                         grouped(f.max),
-                        pct(f.max_of_budget),
+                        f.max_of_budget.map_or_else(|| "—".into(), fine_share),
                         clean(&f.task_id)
                     )
                 )
@@ -339,7 +349,7 @@ pub fn render(report: &RunReport, style: Style) -> String {
 /// How the statistics are computed, in one paragraph.
 pub fn method_text() -> String {
     format!(
-        "the unit is one result (task instance); the standard error uses the sample standard \
+        "The unit is one result (task instance); the standard error uses the sample standard \
          deviation (n − 1); the 95% interval is a percentile bootstrap of the mean ({} resamples, \
          seeded from the run's seed and id: the same bundle gives the same interval); a pass is \
          outcome done with full credit; pass@k is the unbiased estimator of Chen et al. (2021) \
@@ -424,6 +434,13 @@ mod tests {
         assert_eq!(clean("a\x1b[32mb\n"), "a\\u{1b}[32mb\\u{a}");
         assert_eq!(clean("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(clean("crypto-xor ü"), "crypto-xor ü");
+    }
+
+    #[test]
+    fn small_shares_keep_their_digits() {
+        assert_eq!(fine_share(Ppm(26)), "0.0026%");
+        assert_eq!(fine_share(Ppm(9_999)), "0.9999%");
+        assert_eq!(fine_share(Ppm(10_000)), "1.00%");
     }
 
     #[test]

@@ -136,8 +136,9 @@ enum ColorChoice {
 
 #[derive(clap::Args, Debug)]
 struct ReportArgs {
-    /// The bundle to report on.
-    bundle: PathBuf,
+    /// The bundle to report on; with a second bundle B, compare B against A.
+    #[arg(required = true, num_args = 1..=2, value_name = "BUNDLE")]
+    bundles: Vec<PathBuf>,
     /// Trusted evaluator public key (SPKI PEM); may be given more than once.
     #[arg(long, required = true)]
     trust: Vec<PathBuf>,
@@ -951,18 +952,21 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(Failure::input)?;
     let categories = report_categories(&args.source, given_profile.as_ref())?;
-    let verdict = airlock_attest::verify_bundle_file(
-        &args.bundle,
-        &trusted,
-        VerifyOptions::default().collect_records(true),
-    )
-    .map_err(Failure::input)?;
-    let built = report::model::RunReport::build(
-        args.bundle.display().to_string(),
-        verdict,
-        &categories,
-        given_profile.as_ref(),
-    );
+    let mut reports = Vec::new();
+    for bundle in &args.bundles {
+        let verdict = airlock_attest::verify_bundle_file(
+            bundle,
+            &trusted,
+            VerifyOptions::default().collect_records(true),
+        )
+        .map_err(Failure::input)?;
+        reports.push(report::model::RunReport::build(
+            bundle.display().to_string(),
+            verdict,
+            &categories,
+            given_profile.as_ref(),
+        ));
+    }
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -973,10 +977,31 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
                 && std::io::stdout().is_terminal()
         }
     };
-    let rendered = match args.format {
-        ReportFormat::Table => report::text::render(&built, report::text::Style { color }),
-        ReportFormat::Json => format!("{}\n", report::json::render(&built)),
-        ReportFormat::Html => report::html::render(&built),
+    let style = report::text::Style { color };
+    let (rendered, verified, reasons) = match (reports.pop(), reports.pop()) {
+        (Some(b), Some(a)) => {
+            let cmp = report::compare::Comparison::new(a, b);
+            let rendered = match args.format {
+                ReportFormat::Table => report::compare::render_text(&cmp, style),
+                ReportFormat::Json => format!("{}\n", report::compare::render_json(&cmp)),
+                ReportFormat::Html => report::html::render_comparison(&cmp),
+            };
+            (rendered, cmp.verified(), cmp.unverified_reasons())
+        }
+        (Some(one), None) => {
+            let rendered = match args.format {
+                ReportFormat::Table => report::text::render(&one, style),
+                ReportFormat::Json => format!("{}\n", report::json::render(&one)),
+                ReportFormat::Html => report::html::render(&one),
+            };
+            let reasons = one
+                .unverified_reason()
+                .map(|why| format!("{}: {why}", one.source))
+                .into_iter()
+                .collect();
+            (rendered, one.verified(), reasons)
+        }
+        _ => return Err(Failure::input("no bundle to report on")),
     };
     match &args.out {
         Some(path) => {
@@ -985,8 +1010,8 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
             eprintln!(
                 "wrote {} ({})",
                 path.display(),
-                if built.verified() {
-                    "verified bundle"
+                if verified {
+                    "verified"
                 } else {
                     "marked UNVERIFIED"
                 }
@@ -994,16 +1019,16 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
         }
         None => print!("{rendered}"),
     }
-    match built.unverified_reason() {
-        None => Ok(()),
-        Some(reason) => Err(Failure {
+    if verified {
+        Ok(())
+    } else {
+        Err(Failure {
             code: EXIT_UNVERIFIED,
             message: format!(
-                "{}: UNVERIFIED: {}; the report is marked as unverified",
-                args.bundle.display(),
-                report::text::clean(&reason)
+                "UNVERIFIED: {}; the report is marked as unverified",
+                report::text::clean(&reasons.join("; "))
             ),
-        }),
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use crate::profile::HardwareProfile;
 use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
 
+pub mod compare;
 pub mod html;
 pub mod json;
 pub mod model;

@@ -70,12 +70,13 @@ fn json_report_has_the_documented_fields(key: &Key, path: &Path) {
     assert_eq!(run["model"]["agent"], "reference");
     assert_eq!(run["station_run_counter"], 1);
     assert_eq!(run["epochs"], 3);
-    assert_eq!(run["planned"], 6);
+    let planned = DEFAULT_TASKS.len() * 3;
+    assert_eq!(run["planned"], planned);
     assert_eq!(json["end"], "completed");
 
     let overall = &json["statistics"]["overall"];
-    assert_eq!(overall["results"], 6);
-    assert_eq!(overall["passes"], 6);
+    assert_eq!(overall["results"], planned);
+    assert_eq!(overall["passes"], planned);
     assert_eq!(overall["mean_ppm"], FULL_PPM);
     assert_eq!(overall["standard_error_ppm"], 0);
     assert_eq!(overall["ci95_low_ppm"], FULL_PPM);
@@ -95,7 +96,16 @@ fn json_report_has_the_documented_fields(key: &Key, path: &Path) {
         group(&json, "tasks", "agentic-shell")["category"],
         "agentic"
     );
-    assert_eq!(group(&json, "categories", "crypto")["tasks"], 1);
+    assert_eq!(group(&json, "categories", "crypto")["tasks"], 2);
+    assert_eq!(group(&json, "categories", "crypto")["results"], 6);
+    assert!(
+        json["statistics"]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["category"] != "unknown"),
+        "every embedded task has its category"
+    );
     let tasks: Vec<&str> = json["statistics"]["tasks"]
         .as_array()
         .unwrap()
@@ -104,23 +114,39 @@ fn json_report_has_the_documented_fields(key: &Key, path: &Path) {
         .collect();
     assert_eq!(tasks, DEFAULT_TASKS);
 
-    assert_eq!(json["outcomes"]["done"], 6);
+    assert_eq!(json["outcomes"]["done"], planned);
     assert_eq!(json["outcomes"]["out-of-fuel"], 0);
     let resources = &json["resources"];
     assert_eq!(resources["profile_known"], true);
     assert_eq!(resources["fuel_budget_per_task"], 2_000_000_000u64);
     assert_eq!(resources["memory_budget_per_sandbox_bytes"], 64 << 20);
-    assert_eq!(resources["tasks"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        resources["tasks"].as_array().unwrap().len(),
+        DEFAULT_TASKS.len()
+    );
     let results = json["results"].as_array().unwrap();
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), planned);
     assert_eq!(results[0]["category"], "crypto");
 }
 
 #[test]
-fn statistics_of_a_run_with_no_credit() {
+fn a_run_with_no_credit_and_a_comparison_of_two_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let (key, path) = bundle(dir.path(), "null", 2);
-    let json = report(&path, &key.public, &["--format", "json"])
+    let key = keygen(dir.path());
+    let reference = dir.path().join("reference.bundle");
+    Run::new("reference", &key, &reference)
+        .seed(seed(1))
+        .finish()
+        .expect_code(0);
+    let null = dir.path().join("null.bundle");
+    Run::new("null", &key, &null)
+        .seed(seed(2))
+        .arg("--epochs")
+        .arg("2")
+        .finish()
+        .expect_code(0);
+
+    let json = report(&null, &key.public, &["--format", "json"])
         .expect_code(0)
         .json();
     let overall = &json["statistics"]["overall"];
@@ -129,6 +155,71 @@ fn statistics_of_a_run_with_no_credit() {
     assert_eq!(overall["pass_k"][0]["pass_at_k"], "0/1");
     assert_eq!(overall["pass_k"][1]["k"], 2);
     assert_eq!(overall["pass_k"][1]["pass_at_k_ppm"], 0);
+
+    let compare = |b: &Path, extra: &[&str]| {
+        finish(
+            airlock()
+                .arg("report")
+                .arg(&reference)
+                .arg(b)
+                .arg("--trust")
+                .arg(&key.public)
+                .args(extra),
+        )
+    };
+    let table = compare(&null, &[]);
+    table.expect_code(0);
+    assert!(table.stdout.contains("B − A"), "{table}");
+    assert!(table.stdout.contains("−100.00 pp"), "{table}");
+    assert!(table.stdout.contains("1 and 2 epochs"), "{table}");
+    assert!(!table.stdout.contains("UNVERIFIED"), "{table}");
+    for task in DEFAULT_TASKS {
+        assert!(table.stdout.contains(task), "{task}: {table}");
+    }
+
+    let json = compare(&null, &["--format", "json"]).expect_code(0).json();
+    assert_eq!(json["format"], "airlock-report-compare/1");
+    assert_eq!(json["status"], "verified");
+    assert_eq!(json["overall"]["delta_ppm"], -1_000_000);
+    assert_eq!(json["overall"]["a_mean_ppm"], FULL_PPM);
+    assert_eq!(json["a"]["format"], "airlock-report/1");
+    assert_eq!(json["b"]["run"]["model"]["agent"], "null");
+    let tasks = json["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), DEFAULT_TASKS.len());
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t["same_module"] == true && t["delta_ppm"] == -1_000_000)
+    );
+
+    let html = dir.path().join("compare.html");
+    compare(
+        &null,
+        &["--format", "html", "--out", html.to_str().unwrap()],
+    )
+    .expect_code(0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    for side in [&json["a"], &json["b"]] {
+        let run_id = side["run"]["run_id"].as_str().unwrap();
+        assert!(page.contains(run_id), "run id {run_id} missing");
+    }
+    assert!(!page.to_ascii_lowercase().contains("<script"));
+
+    // One unverified side makes the whole comparison unverified.
+    let mut bytes = std::fs::read(&null).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 2;
+    let tampered = dir.path().join("tampered.bundle");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let done = compare(&tampered, &["--format", "json"]);
+    done.expect_code(1);
+    let json = done.json();
+    assert_eq!(json["status"], "unverified");
+    assert_eq!(json["a"]["status"], "verified");
+    assert_eq!(json["b"]["status"], "unverified");
+    let table = compare(&tampered, &[]);
+    table.expect_code(1);
+    assert!(table.stdout.starts_with("UNVERIFIED COMPARISON"), "{table}");
 }
 
 fn the_same_bundle_gives_the_same_report_to_the_digit(key: &Key, path: &Path) {

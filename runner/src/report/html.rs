@@ -59,7 +59,9 @@ th, td { padding: 3px 10px 3px 0; text-align: left; vertical-align: top; white-s
 th { color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }
 td.num, th.num { text-align: right; }
 tr.overall td { font-weight: 700; border-top: 1px solid var(--line); }
+.meta { width: 100%; }
 .meta th { border: 0; padding-right: 18px; }
+.meta td { overflow-wrap: anywhere; }
 .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; word-break: break-all; }
 .passed { color: var(--ok); font-weight: 700; }
 .failed { color: var(--bad); font-weight: 700; }
@@ -695,6 +697,164 @@ pub fn footer(out: &mut String, verified: bool) {
     );
 }
 
+/// The HTML page comparing two runs.
+pub fn render_comparison(cmp: &super::compare::Comparison) -> String {
+    use super::compare::{Delta, delta_text};
+    let mut out = String::new();
+    let verified = cmp.verified();
+    let heading = format!(
+        "Airlock comparison: A run {} · B run {}",
+        cmp.a.run_id_hex(),
+        cmp.b.run_id_hex()
+    );
+    head(
+        &mut out,
+        &if verified {
+            heading.clone()
+        } else {
+            format!("UNVERIFIED {heading}")
+        },
+    );
+    banner(&mut out, &heading, verified, &cmp.unverified_reasons());
+    out.push_str("<main>\n<section id=\"runs\"><h2>Runs</h2><table class=\"meta\"><tr><th></th><th>A</th><th>B</th></tr>");
+    let a_rows = meta_rows(&cmp.a);
+    let b_rows = meta_rows(&cmp.b);
+    let status = |r: &RunReport| {
+        if r.verified() {
+            "<b class=\"passed\">verified</b>".to_string()
+        } else {
+            format!(
+                "<b class=\"failed\">UNVERIFIED</b>: {}",
+                esc(&r.unverified_reason().unwrap_or_default())
+            )
+        }
+    };
+    let _ = write!(
+        out,
+        "<tr><th>bundle</th><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>\
+         <tr><th>verification</th><td id=\"a-status\">{}</td><td id=\"b-status\">{}</td></tr>",
+        esc(&cmp.a.source),
+        esc(&cmp.b.source),
+        status(&cmp.a),
+        status(&cmp.b)
+    );
+    for (name, value, mono) in &a_rows {
+        let other = b_rows
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map_or("", |(_, v, _)| v.as_str());
+        let class = if *mono { " class=\"mono\"" } else { "" };
+        let id = name.replace(' ', "-");
+        let _ = write!(
+            out,
+            "<tr><th>{name}</th><td id=\"a-{id}\"{class}>{}</td><td id=\"b-{id}\"{class}>{}</td></tr>",
+            esc(value),
+            esc(other)
+        );
+    }
+    out.push_str("</table>");
+    if !cmp.warnings.is_empty() {
+        out.push_str("<ul id=\"warnings\">");
+        for warning in &cmp.warnings {
+            let _ = write!(out, "<li>{}</li>", esc(warning));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>\n");
+
+    out.push_str("<section id=\"verification\"><h2>Verification</h2><h3>A</h3>");
+    verification_table(&mut out, &cmp.a);
+    out.push_str("<h3>B</h3>");
+    verification_table(&mut out, &cmp.b);
+    out.push_str("</section>\n");
+
+    out.push_str(
+        "<section id=\"categories\"><h2>Scores by category</h2>\
+         <p class=\"note\">Blue: A; purple: B; whiskers: 95% bootstrap intervals.</p>",
+    );
+    let rows: Vec<BarRow<'_>> = cmp
+        .categories
+        .iter()
+        .chain(core::iter::once(&cmp.overall))
+        .map(|d| BarRow {
+            label: &d.name,
+            bars: vec![
+                (d.a.as_ref().map_or(Ppm::ZERO, |g| g.mean), "bar"),
+                (d.b.as_ref().map_or(Ppm::ZERO, |g| g.mean), "bar2"),
+            ],
+            whiskers: vec![
+                d.a.as_ref()
+                    .and_then(|g| g.interval)
+                    .map(|i| (i.low, i.high)),
+                d.b.as_ref()
+                    .and_then(|g| g.interval)
+                    .map(|i| (i.low, i.high)),
+            ],
+            value_text: delta_text(d.delta_ppm()),
+        })
+        .collect();
+    bar_chart(
+        &mut out,
+        "scores by category, A and B",
+        &rows,
+        ["0%", "25%", "50%", "75%", "100%"],
+    );
+    let table = |out: &mut String, first: &str, deltas: &mut dyn Iterator<Item = &Delta>| {
+        let _ = write!(
+            out,
+            "<table><tr><th>{first}</th><th class=\"num\">A mean</th><th>A 95% interval</th>\
+             <th class=\"num\">B mean</th><th>B 95% interval</th><th class=\"num\">B − A</th>\
+             <th class=\"num\">A pass@1</th><th class=\"num\">B pass@1</th><th>note</th></tr>"
+        );
+        for d in deltas {
+            let delta = d.delta_ppm();
+            let class = match delta.map(i64::signum) {
+                Some(1) => "passed",
+                Some(-1) => "failed",
+                _ => "",
+            };
+            let row_class = if d.name == "overall" && d.category.is_none() {
+                " class=\"overall\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<tr{row_class}><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
+                 <td>{}</td><td class=\"num {class}\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"wrap\">{}</td></tr>",
+                esc(&d.name),
+                pct(d.a.as_ref().map(|g| g.mean)),
+                interval_text(d.a.as_ref().and_then(|g| g.interval)),
+                pct(d.b.as_ref().map(|g| g.mean)),
+                interval_text(d.b.as_ref().and_then(|g| g.interval)),
+                delta_text(delta),
+                pct(d.a.as_ref().and_then(|g| pass_at(g, 1))),
+                pct(d.b.as_ref().and_then(|g| pass_at(g, 1))),
+                esc(&d.note())
+            );
+        }
+        out.push_str("</table>");
+    };
+    table(
+        &mut out,
+        "category",
+        &mut cmp.categories.iter().chain(core::iter::once(&cmp.overall)),
+    );
+    out.push_str("</section>\n<section id=\"tasks\"><h2>Tasks</h2>");
+    table(&mut out, "task", &mut cmp.tasks.iter());
+    out.push_str("</section>\n");
+    let _ = write!(
+        out,
+        "<section id=\"method\"><h2>Method</h2><p>B − A is the difference of the mean scores in \
+         percentage points; tasks are matched by id, and a task whose module differs between the \
+         runs is marked. {}.</p></section>\n</main>\n",
+        esc(&method_text())
+    );
+    footer(&mut out, verified);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,6 +866,38 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
         assert_eq!(esc("a\u{1b}b"), "a\\u{1b}b");
+    }
+
+    /// Task ids, model names, suite names and reasons are data: none of
+    /// them can add markup to the page.
+    #[test]
+    fn bundle_text_cannot_inject_markup() {
+        use crate::report::model::sample_report;
+        use airlock_core::Outcome;
+        let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+        for verified in [true, false] {
+            let report = sample_report(
+                &[
+                    (hostile, Outcome::Done, 500_000),
+                    ("plain", Outcome::OutOfFuel, 0),
+                ],
+                verified,
+            );
+            let page = render(&report);
+            assert!(!page.contains("<script"), "{page}");
+            assert!(!page.contains("<img"), "{page}");
+            assert!(!page.contains("<b>suite"), "{page}");
+            assert!(!page.contains("<forged>"), "{page}");
+            assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+            assert_eq!(page.contains("UNVERIFIED BUNDLE"), !verified);
+            let cmp = crate::report::compare::Comparison::new(report.clone(), report);
+            let page = render_comparison(&cmp);
+            assert!(
+                !page.contains("<script") && !page.contains("<img"),
+                "{page}"
+            );
+            assert!(page.contains("A and B are the same run"));
+        }
     }
 
     #[test]

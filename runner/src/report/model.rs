@@ -369,10 +369,117 @@ fn fuel_use(results: &[ResultRow], budget: Option<u64>) -> Vec<FuelUse> {
         .collect()
 }
 
+/// A report over made-up records, for renderer tests: one result per
+/// `(task id, outcome, score)`, under a verdict that passed every level or
+/// failed the chain.
+#[cfg(test)]
+pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> RunReport {
+    use airlock_attest::verify::{Level, LevelReport, RunSummary, Status};
+    use airlock_core::record::{
+        ModelDescriptor, PlannedTask, ProfileRef, RunnerBuild, StationLink, SuiteRef, SuiteTrust,
+    };
+    let plan: Vec<PlannedTask> = rows
+        .iter()
+        .map(|(id, _, _)| PlannedTask {
+            task_id: (*id).to_string(),
+            task_version: 1,
+            module_digest: Digest([1; 32]),
+            epoch: 0,
+        })
+        .collect();
+    let results: Vec<TaskResult> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (id, outcome, score))| TaskResult {
+            plan_index: i as u32,
+            task_id: (*id).to_string(),
+            module_digest: Digest([1; 32]),
+            epoch: 0,
+            outcome: *outcome,
+            score: Ppm(*score),
+            fuel_consumed: 1000 * (i as u64 + 1),
+            turns: 1,
+            wall_time_us: 0,
+            transcript_commitment: Digest::ZERO,
+        })
+        .collect();
+    let start = RunStart {
+        run_id: [0xab; 16],
+        started_at_unix_s: 0,
+        suite: SuiteRef {
+            name: "<b>suite</b>".into(),
+            digest: Digest([2; 32]),
+            trust: SuiteTrust::Unsigned,
+        },
+        plan,
+        profile: ProfileRef {
+            name: "../../etc/passwd".into(),
+            digest: Digest([3; 32]),
+        },
+        runner: RunnerBuild {
+            airlock_version: "0".into(),
+            wasmtime_version: "0".into(),
+            engine_settings: Digest::ZERO,
+            executable: Digest::ZERO,
+        },
+        model: ModelDescriptor {
+            agent: "exec".into(),
+            model: "m\"<script>".into(),
+            reported_model: String::new(),
+        },
+        seed: [4; 32],
+        evaluator_key_id: Digest([5; 32]),
+        station: StationLink {
+            run_counter: 7,
+            previous_run_final_hash: Digest::ZERO,
+        },
+    };
+    let status = |level| {
+        if verified || level != Level::Chain {
+            Status::Passed
+        } else {
+            Status::Failed("record 1 (TaskResult): <forged>".into())
+        }
+    };
+    let verdict = Verdict {
+        levels: [
+            Level::Decode,
+            Level::Signatures,
+            Level::Chain,
+            Level::Completeness,
+        ]
+        .into_iter()
+        .map(|level| LevelReport {
+            level,
+            status: status(level),
+            note: None,
+        })
+        .collect(),
+        summary: RunSummary::default(),
+        records: Some(airlock_attest::verify::CollectedRecords {
+            run_start: Some(start),
+            results,
+            run_end: None,
+        }),
+    };
+    RunReport::build("b.bundle".into(), verdict, &Categories::default(), None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sandbox::{Sandbox, SandboxLimits};
+
+    #[test]
+    fn a_bundle_profile_name_never_selects_a_file() {
+        let report = sample_report(&[("t", Outcome::Done, 1)], true);
+        match &report.profile {
+            ProfileStatus::Unknown { why } => assert!(why.contains("no embedded profile")),
+            ProfileStatus::Known { .. } => panic!("a made-up profile is known"),
+        }
+        assert_eq!(report.results[0].category, UNKNOWN_CATEGORY);
+        assert!(report.fuel[0].max_of_budget.is_none());
+    }
 
     /// The categories taken from the host-compiled tasks are the ones the
     /// embedded modules themselves report.

@@ -12,6 +12,13 @@ use crate::profile::HardwareProfile;
 use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
 
+pub mod compare;
+pub mod html;
+pub mod json;
+pub mod model;
+pub mod output;
+pub mod text;
+
 /// The `format` of `airlock run --json` output.
 pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
 

@@ -11,7 +11,7 @@ use airlock_core::abi::{
 };
 use airlock_core::transcript::Turn;
 use airlock_default_suite::{EmbeddedModule, modules, reference_solver};
-use airlock_task_sdk::{Ppm, Solver, Task, run_native};
+use airlock_task_sdk::{Ppm, Solver};
 use std::sync::OnceLock;
 
 use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};

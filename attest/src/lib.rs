@@ -15,6 +15,8 @@ mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod manifest;
+pub mod station;
+pub mod suite_check;
 pub mod verify;
 
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};

@@ -10,3 +10,4 @@ pub mod run;
 pub mod sandbox;
 pub mod station;
 pub mod suite;
+pub mod verifier;

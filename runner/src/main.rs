@@ -52,17 +52,10 @@ enum Command {
     },
     /// Run a suite against an agent and write a signed bundle.
     Run(RunArgs),
-    /// Verify a bundle: decode, signatures, chain, completeness.
-    Verify {
-        /// The bundle file.
-        bundle: PathBuf,
-        /// Trusted evaluator public key (SPKI PEM); may be given more than once.
-        #[arg(long, required = true)]
-        trust: Vec<PathBuf>,
-        /// Print the verdict as JSON (format airlock-verdict/1).
-        #[arg(long)]
-        json: bool,
-    },
+    /// Verify bundles: decode, signatures, chain, completeness, and the
+    /// suite level with --suite; several bundles of one station are also
+    /// checked as a chain (missing runs, duplicates, forks).
+    Verify(VerifyArgs),
     /// Inspect and export suites.
     #[command(subcommand)]
     Suite(SuiteCommand),
@@ -151,6 +144,25 @@ struct SuiteSource {
 }
 
 #[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    /// The bundle files.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
+    /// Trusted evaluator public key (SPKI PEM); may be given more than once.
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// Print the verdict as JSON (airlock-verdict/1; airlock-verdicts/1 for several bundles).
+    #[arg(long)]
+    json: bool,
+    /// Check the suite level against `default` (the embedded suite) or a signed suite directory.
+    #[arg(long)]
+    suite: Option<String>,
+    /// Trusted suite authority public key for --suite DIR; may be given more than once.
+    #[arg(long, requires = "suite")]
+    suite_trust: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
     source: SuiteSource,
@@ -228,11 +240,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen { out, name } => keygen(&out, &name),
         Command::Run(args) => run_command(&args),
-        Command::Verify {
-            bundle,
-            trust,
-            json,
-        } => verify_command(&bundle, &trust, json),
+        Command::Verify(args) => verify_command(&args),
         Command::Suite(command) => suite_command(command),
         Command::Demo { seed } => demo(seed),
     };
@@ -508,33 +516,63 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
         .collect()
 }
 
-fn verify_command(bundle: &Path, trust: &[PathBuf], json: bool) -> Result<(), Failure> {
-    let trusted = load_trusted(trust)?;
-    let verdict = airlock_attest::verify_bundle_file(bundle, &trusted, VerifyOptions::default())
-        .map_err(Failure::input)?;
-    if json {
-        let text = serde_json::to_string(&verdict)
+fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
+    use airlock::verifier::{self, TrustedSuite, VerifyRequest};
+    let trusted = load_trusted(&args.trust)?;
+    let suite = match &args.suite {
+        None => None,
+        Some(name) if name == airlock_default_suite::SUITE_NAME => {
+            let sandbox = sandbox_for("default")?;
+            let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
+            let file_names: Vec<String> = airlock_default_suite::modules()
+                .iter()
+                .map(|m| m.file_name.to_owned())
+                .collect();
+            Some(TrustedSuite::Verified {
+                manifest: suite.manifest(&file_names),
+                source: airlock_attest::suite_check::SuiteSource::Embedded,
+            })
+        }
+        Some(dir) => {
+            let dir = Path::new(dir);
+            if !dir.is_dir() {
+                return Err(Failure::input(format!(
+                    "{}: no such suite directory (the embedded suite is \"{}\")",
+                    dir.display(),
+                    airlock_default_suite::SUITE_NAME
+                )));
+            }
+            if args.suite_trust.is_empty() {
+                return Err(Failure::input(format!(
+                    "{}: checking the suite level against a directory needs --suite-trust AUTHORITY.pub",
+                    dir.display()
+                )));
+            }
+            let authorities = load_trusted(&args.suite_trust)?;
+            Some(verifier::trusted_suite_dir(dir, &authorities).map_err(Failure::input)?)
+        }
+    };
+    let request = VerifyRequest {
+        bundles: args.bundles.clone(),
+        trusted,
+        suite,
+        options: VerifyOptions::default(),
+    };
+    let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
+    if args.json {
+        let text = verifier::json(&outcome)
+            .map(|v| v.to_string())
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
         println!("{text}");
     } else {
-        print!("{}", report::verdict_lines(&verdict));
+        print!("{}", verifier::human(&outcome));
     }
-    if verdict.verified() {
+    if outcome.verified() {
         Ok(())
     } else {
         Err(Failure {
             code: EXIT_UNVERIFIED,
-            message: match verdict.first_failure() {
-                Some(level) => {
-                    format!("{}: verification failed", bundle.display())
-                        + &level
-                            .status
-                            .reason()
-                            .map(|r| format!(" at {}: {r}", level.level))
-                            .unwrap_or_default()
-                }
-                None => String::new(),
-            },
+            message: verifier::failure_message(&outcome),
         })
     }
 }

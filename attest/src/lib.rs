@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod dsse;
 pub mod error;
 pub mod frame;
 mod fsutil;

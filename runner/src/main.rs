@@ -56,6 +56,10 @@ enum Command {
     /// suite level with --suite; several bundles of one station are also
     /// checked as a chain (missing runs, duplicates, forks).
     Verify(VerifyArgs),
+    /// Export a verified bundle for tools written by others: with --dsse, one
+    /// DSSE envelope (in-toto Statement v1) per result, signed with the
+    /// evaluator key, and the public key as SPKI PEM.
+    Export(ExportArgs),
     /// Inspect and export suites.
     #[command(subcommand)]
     Suite(SuiteCommand),
@@ -141,6 +145,20 @@ struct SuiteSource {
     /// Allow a suite directory without a signed manifest (development only).
     #[arg(long, conflicts_with = "suite_trust")]
     unsigned_suite: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// The bundle file.
+    bundle: PathBuf,
+    /// Directory for results.intoto.jsonl and signer.pub (created if missing).
+    #[arg(long, value_name = "OUT_DIR")]
+    dsse: PathBuf,
+    /// The evaluator private key that signed the bundle: the export runs
+    /// inside the enclave, verifies the bundle under this key first, and
+    /// signs each envelope with it.
+    #[arg(long)]
+    key: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -241,6 +259,7 @@ fn main() -> ExitCode {
         Command::Keygen { out, name } => keygen(&out, &name),
         Command::Run(args) => run_command(&args),
         Command::Verify(args) => verify_command(&args),
+        Command::Export(args) => export_command(&args),
         Command::Suite(command) => suite_command(command),
         Command::Demo { seed } => demo(seed),
     };
@@ -574,6 +593,28 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             code: EXIT_UNVERIFIED,
             message: verifier::failure_message(&outcome),
         })
+    }
+}
+
+fn export_command(args: &ExportArgs) -> Result<(), Failure> {
+    use airlock_attest::dsse::{ExportError, export_dsse};
+    let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    match export_dsse(&args.bundle, &key, &args.dsse) {
+        Ok(exported) => {
+            println!("{}", exported.envelopes.display());
+            println!("{}", exported.signer.display());
+            eprintln!(
+                "exported {} results as DSSE envelopes signed by key {}",
+                exported.count,
+                key.key_id()
+            );
+            Ok(())
+        }
+        Err(e @ (ExportError::Unverified(_) | ExportError::Changed)) => Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: format!("{}: {e}", args.bundle.display()),
+        }),
+        Err(e) => Err(Failure::input(format!("{}: {e}", args.bundle.display()))),
     }
 }
 

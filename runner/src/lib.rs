@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod check;
 pub mod profile;
 pub mod report;
 pub mod run;

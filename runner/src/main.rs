@@ -19,6 +19,37 @@ use airlock_attest::{Overwrite, PublicKey, SigningKey};
 use airlock_core::record::TaskResult;
 use clap::{Parser, Subcommand};
 
+/// Writes a line to stdout; see [`emit`].
+macro_rules! outln {
+    () => {
+        emit(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to stdout; see [`emit`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(format_args!($($arg)*))
+    };
+}
+
+/// Writes results to stdout. A closed pipe (`airlock ... | head`) ends the
+/// process quietly, as other command-line tools do, instead of panicking;
+/// everything durable has been written before anything is printed.
+fn emit(args: core::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(error) = std::io::stdout().lock().write_fmt(args) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("airlock: cannot write to stdout: {error}");
+        std::process::exit(i32::from(EXIT_INPUT));
+    }
+}
+
 /// Exit code: verification failed.
 const EXIT_UNVERIFIED: u8 = 1;
 /// Exit code: usage or input error.
@@ -63,6 +94,9 @@ enum Command {
     /// Inspect and export suites.
     #[command(subcommand)]
     Suite(SuiteCommand),
+    /// List, show, check suites against, and calibrate hardware profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Demonstrate the whole path with a throwaway key: run the embedded
     /// suite with the reference and null agents, verify both bundles, print scores.
     Demo {
@@ -130,6 +164,53 @@ enum SuiteCommand {
         /// Export the modules without a manifest.
         #[arg(long)]
         unsigned: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileCommand {
+    /// List the embedded profiles.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every field of a profile.
+    Show {
+        /// An embedded profile name or a TOML file.
+        profile: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that every task of a suite fits a profile: fuel and peak memory of
+    /// the reference run against the budgets. Exit 1 if any task does not fit.
+    Check {
+        /// An embedded profile name or a TOML file.
+        profile: String,
+        #[command(flatten)]
+        source: SuiteSource,
+        /// Seeds to measure each task over (the worst is reported).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        seeds: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure this host's fuel per second on a suite and predict the wall time of a full run.
+    Calibrate {
+        /// The profile whose limits and parallelism to predict for.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        #[command(flatten)]
+        source: SuiteSource,
+        /// Least number of reference runs of each task to measure (more are
+        /// run until at least a second of sandbox time is measured).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        seeds: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -261,6 +342,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_command(&args),
         Command::Export(args) => export_command(&args),
         Command::Suite(command) => suite_command(command),
+        Command::Profile(command) => profile_command(command),
         Command::Demo { seed } => demo(seed),
     };
     match result {
@@ -276,7 +358,7 @@ fn main() -> ExitCode {
 
 fn keygen(dir: &Path, name: &str) -> Result<(), Failure> {
     let key = airlock_attest::keygen(dir, name).map_err(Failure::input)?;
-    println!("{}", key.key_id);
+    outln!("{}", key.key_id);
     eprintln!(
         "wrote {} and {}",
         key.private_path.display(),
@@ -372,9 +454,172 @@ fn suite_failure(error: SuiteError) -> Failure {
     }
 }
 
+/// Loads a profile that runs tasks; a verification-only profile is refused.
+fn task_profile(name: &str) -> Result<profile::HardwareProfile, Failure> {
+    let loaded = profile::load(name).map_err(Failure::input)?;
+    if !loaded.profile.runs_tasks() {
+        return Err(Failure::input(format!(
+            "profile \"{}\" has no sandboxes (cores = 0): it is for verification only",
+            loaded.profile.name
+        )));
+    }
+    Ok(loaded.profile)
+}
+
 fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
-    let loaded = profile::load(profile_name).map_err(Failure::input)?;
-    Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)
+    let profile = task_profile(profile_name)?;
+    Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)
+}
+
+/// The module bytes of `default` or a suite directory, checked as `load_suite` checks them.
+fn suite_modules(source: &SuiteSource) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    if source.suite == airlock_default_suite::SUITE_NAME {
+        return Ok(airlock_default_suite::modules()
+            .iter()
+            .map(|m| (format!("embedded module {}", m.file_name), m.bytes.to_vec()))
+            .collect());
+    }
+    // Loading under the largest embedded limits proves the directory's
+    // signature and digests; the check itself then measures each module.
+    let sandbox = sandbox_for("enclave-workstation")?;
+    load_suite(&sandbox, source)?;
+    let dir = Path::new(&source.suite);
+    let files = airlock::suite::wasm_files(dir).map_err(Failure::input)?;
+    files
+        .into_iter()
+        .map(|path| {
+            std::fs::read(&path)
+                .map(|bytes| (path.display().to_string(), bytes))
+                .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+        })
+        .collect()
+}
+
+fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
+    match command {
+        ProfileCommand::List { json } => {
+            let mut profiles = Vec::new();
+            for (name, _) in profile::embedded() {
+                profiles.push(profile::load(name).map_err(Failure::input)?.profile);
+            }
+            if json {
+                let list: Vec<serde_json::Value> =
+                    profiles.iter().map(report::profile_json).collect();
+                outln!("{}", serde_json::Value::Array(list));
+            } else {
+                for p in &profiles {
+                    outln!(
+                        "{:<20} {:>3} sandboxes  {:>5} MiB each  {:>14} fuel  {}",
+                        p.name,
+                        p.parallel_sandboxes(),
+                        p.memory_per_sandbox_mib,
+                        p.fuel_per_task,
+                        p.description
+                    );
+                }
+            }
+            Ok(())
+        }
+        ProfileCommand::Show { profile, json } => {
+            let loaded = profile::load(&profile).map_err(Failure::input)?;
+            let value = report::profile_json(&loaded.profile);
+            if json {
+                outln!("{value}");
+            } else {
+                outln!("{} ({})", loaded.profile.name, loaded.source);
+                if let Some(fields) = value.as_object() {
+                    for (field, v) in fields {
+                        outln!("  {field:<30} {v}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        ProfileCommand::Check {
+            profile,
+            source,
+            seeds,
+            json,
+        } => {
+            let profile = task_profile(&profile)?;
+            let modules = suite_modules(&source)?;
+            let fits = airlock::check::check(&profile, &modules, seeds)
+                .map_err(|(origin, e)| Failure::input(format!("{origin}: {e}")))?;
+            if json {
+                outln!("{}", report::check_json(&profile, &fits));
+            } else {
+                out!("{}", report::check_table(&profile, &fits));
+            }
+            if fits.iter().all(|f| f.fits()) {
+                Ok(())
+            } else {
+                Err(Failure {
+                    code: EXIT_UNVERIFIED,
+                    message: format!(
+                        "{} of {} tasks do not fit profile \"{}\"",
+                        fits.iter().filter(|f| !f.fits()).count(),
+                        fits.len(),
+                        profile.name
+                    ),
+                })
+            }
+        }
+        ProfileCommand::Calibrate {
+            profile,
+            source,
+            seeds,
+            json,
+        } => {
+            let profile = task_profile(&profile)?;
+            let sandbox =
+                Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
+            let suite = load_suite(&sandbox, &source)?;
+            let calibration = airlock::check::calibrate(
+                &sandbox,
+                &suite.tasks,
+                seeds,
+                core::time::Duration::from_secs(1),
+            );
+            let parallel = profile.parallel_sandboxes();
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({
+                        "format": "airlock-calibration/1",
+                        "profile": profile.name,
+                        "suite": suite.name,
+                        "tasks": calibration.tasks,
+                        "fuel_measured": calibration.fuel,
+                        "wall_time_us": calibration.wall.as_micros() as u64,
+                        "fuel_per_second": calibration.fuel_per_second(),
+                        "parallel_sandboxes": parallel,
+                        "predicted_run_us": calibration.predicted_run(parallel).as_micros() as u64,
+                        "predicted_worst_case_us": calibration
+                            .predicted_worst(profile.fuel_per_task, parallel)
+                            .as_micros() as u64,
+                    })
+                );
+            } else {
+                outln!(
+                    "this host: {} fuel/s ({} fuel in {:.3} s of sandbox time, {} tasks)",
+                    calibration.fuel_per_second(),
+                    calibration.fuel,
+                    calibration.wall.as_secs_f64(),
+                    calibration.tasks
+                );
+                outln!(
+                    "predicted full run of suite \"{}\" under profile \"{}\" ({parallel} sandboxes): {:.4} s of sandbox time (reference behaviour), at most {:.1} s if every task used its whole fuel budget; model time not included",
+                    suite.name,
+                    profile.name,
+                    calibration.predicted_run(parallel).as_secs_f64(),
+                    calibration
+                        .predicted_worst(profile.fuel_per_task, parallel)
+                        .as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
@@ -389,9 +634,9 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
             if json {
                 let tasks: Vec<serde_json::Value> =
                     suite.tasks.iter().map(report::task_json).collect();
-                println!("{}", serde_json::Value::Array(tasks));
+                outln!("{}", serde_json::Value::Array(tasks));
             } else {
-                print!("{}", report::suite_table(&suite));
+                out!("{}", report::suite_table(&suite));
             }
             Ok(())
         }
@@ -417,8 +662,8 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
                 overwrite,
             )
             .map_err(Failure::input)?;
-            print!("{}", report::suite_table(&suite));
-            println!(
+            out!("{}", report::suite_table(&suite));
+            outln!(
                 "signed {} with suite authority key {}",
                 dir.join(airlock_attest::MANIFEST_FILE_NAME).display(),
                 authority.key_id()
@@ -433,8 +678,8 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
             let sandbox = sandbox_for(&profile)?;
             let trusted = load_trusted(&trust)?;
             let suite = LoadedSuite::signed_dir(&sandbox, &dir, &trusted).map_err(suite_failure)?;
-            print!("{}", report::suite_table(&suite));
-            println!("suite verified: manifest signature and every module digest match");
+            out!("{}", report::suite_table(&suite));
+            outln!("suite verified: manifest signature and every module digest match");
             Ok(())
         }
         SuiteCommand::Export {
@@ -456,7 +701,7 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
             let written = airlock::suite::export_embedded(&sandbox, &out, authority.as_ref())
                 .map_err(Failure::input)?;
             for path in &written {
-                println!("{}", path.display());
+                outln!("{}", path.display());
             }
             Ok(())
         }
@@ -464,9 +709,8 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
 }
 
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
-    let loaded = profile::load(&args.profile).map_err(Failure::input)?;
-    let sandbox =
-        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
+    let profile = task_profile(&args.profile)?;
+    let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
     let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
@@ -476,7 +720,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let parts = RunParts {
         sandbox: &sandbox,
         suite: &suite,
-        profile: &loaded.profile,
+        profile: &profile,
         agent: agent.as_ref(),
         key: &key,
     };
@@ -507,9 +751,9 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             &report.results,
             &report.run_end,
         );
-        println!("{value}");
+        outln!("{value}");
     } else {
-        print!(
+        out!(
             "{}",
             report::results_table(
                 &format!(
@@ -582,9 +826,9 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
         let text = verifier::json(&outcome)
             .map(|v| v.to_string())
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        print!("{}", verifier::human(&outcome));
+        out!("{}", verifier::human(&outcome));
     }
     if outcome.verified() {
         Ok(())
@@ -601,8 +845,8 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
     match export_dsse(&args.bundle, &key, &args.dsse) {
         Ok(exported) => {
-            println!("{}", exported.envelopes.display());
-            println!("{}", exported.signer.display());
+            outln!("{}", exported.envelopes.display());
+            outln!("{}", exported.signer.display());
             eprintln!(
                 "exported {} results as DSSE envelopes signed by key {}",
                 exported.count,
@@ -628,7 +872,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
         Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
     let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
     let key = SigningKey::load(&generated.private_path).map_err(Failure::input)?;
-    println!(
+    outln!(
         "Airlock demo: suite \"{}\" ({} tasks, digest {}), profile \"{}\", throwaway key {}",
         suite.name,
         suite.tasks.len(),
@@ -662,8 +906,8 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
         };
         let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
         let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());
-        println!();
-        print!(
+        outln!();
+        out!(
             "{}",
             report::results_table(
                 &format!(
@@ -685,7 +929,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             .iter()
             .map(|l| format!("{} {}", l.level, l.status.name()))
             .collect();
-        println!("  verify: {}", levels.join(", "));
+        outln!("  verify: {}", levels.join(", "));
         all_verified &= verdict.verified();
     }
     if all_verified {

@@ -27,7 +27,8 @@ pub struct HardwareProfile {
     pub name: String,
     /// One line for listings.
     pub description: String,
-    /// Sandboxes that may run at once.
+    /// Sandboxes that may run at once; 0 for a machine that only verifies
+    /// bundles and never runs tasks.
     pub cores: u32,
     /// Largest linear memory one task instance may grow to, in MiB.
     pub memory_per_sandbox_mib: u32,
@@ -52,6 +53,8 @@ pub struct HardwareProfile {
     pub wall_clock_backstop_ms: u64,
     /// The run ends cleanly after this many model errors in a row.
     pub max_consecutive_model_errors: u32,
+    /// Most elements a task's function table may grow to.
+    pub max_table_elements: u32,
 }
 
 /// A WebAssembly (wasm32) linear memory cannot exceed 4 GiB.
@@ -91,7 +94,7 @@ impl HardwareProfile {
             });
         }
         let nonzero: [(&'static str, u64); 12] = [
-            ("cores", self.cores.into()),
+            ("max_table_elements", self.max_table_elements.into()),
             ("memory_per_sandbox_mib", self.memory_per_sandbox_mib.into()),
             ("total_memory_mib", self.total_memory_mib.into()),
             ("fuel_per_task", self.fuel_per_task),
@@ -180,9 +183,15 @@ impl HardwareProfile {
         Duration::from_millis(self.wall_clock_backstop_ms)
     }
 
+    /// Whether the profile describes a machine that runs tasks at all
+    /// (`cores` > 0); a verifier appliance does not.
+    pub fn runs_tasks(&self) -> bool {
+        self.cores > 0
+    }
+
     /// Sandboxes that may run at once: `cores`, bounded further by how many
     /// sandboxes of `memory_per_sandbox_mib` fit in `total_memory_mib`.
-    /// At least 1 for a valid profile.
+    /// At least 1 for a valid profile that runs tasks; 0 for one that does not.
     pub fn parallel_sandboxes(&self) -> u32 {
         let by_memory = self
             .total_memory_mib
@@ -382,10 +391,28 @@ impl core::error::Error for ProfileError {
 
 /// Every file in `hardware-profiles/`, embedded so the binary needs none
 /// beside it. A unit test fails when a file there is missing from this list.
-const EMBEDDED: &[(&str, &str)] = &[(
-    "default",
-    include_str!("../../hardware-profiles/default.toml"),
-)];
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "default",
+        include_str!("../../hardware-profiles/default.toml"),
+    ),
+    (
+        "enclave-workstation",
+        include_str!("../../hardware-profiles/enclave-workstation.toml"),
+    ),
+    (
+        "enclave-small",
+        include_str!("../../hardware-profiles/enclave-small.toml"),
+    ),
+    (
+        "field-laptop",
+        include_str!("../../hardware-profiles/field-laptop.toml"),
+    ),
+    (
+        "verifier-appliance",
+        include_str!("../../hardware-profiles/verifier-appliance.toml"),
+    ),
+];
 
 /// The embedded profiles as (name, TOML text), in a stable order.
 pub fn embedded() -> &'static [(&'static str, &'static str)] {
@@ -535,8 +562,13 @@ mod tests {
             let loaded = load(name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(loaded.profile.name, *name, "name must equal the file stem");
             assert_eq!(loaded.source, ProfileSource::Embedded(name));
-            assert!(loaded.profile.parallel_sandboxes() >= 1);
+            assert_eq!(
+                loaded.profile.parallel_sandboxes() >= 1,
+                loaded.profile.runs_tasks(),
+                "{name}: a profile that runs tasks has at least one sandbox"
+            );
         }
+        assert!(!load("verifier-appliance").unwrap().profile.runs_tasks());
     }
 
     #[test]
@@ -653,7 +685,11 @@ mod tests {
     #[test]
     fn impossible_values_are_rejected_naming_the_field() {
         let cases: &[(&str, &str, &str)] = &[
-            ("cores = 2", "cores = 0", "field \"cores\" must not be 0"),
+            (
+                "max_table_elements = 10_000",
+                "max_table_elements = 0",
+                "field \"max_table_elements\" must not be 0",
+            ),
             (
                 "fuel_per_task = 2_000_000_000",
                 "fuel_per_task = 0",
@@ -771,6 +807,9 @@ mod tests {
         changed.push(q);
         let mut q = p.clone();
         q.wall_clock_backstop_ms += 1;
+        changed.push(q);
+        let mut q = p.clone();
+        q.max_table_elements += 1;
         changed.push(q);
         for q in &changed {
             assert_ne!(q.digest(), p.digest(), "{q:?}");

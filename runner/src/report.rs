@@ -7,6 +7,8 @@ use airlock_core::Ppm;
 use airlock_core::record::{RunEnd, RunEndReason, RunStart, SuiteTrust, TaskResult};
 use serde_json::{Value, json};
 
+use crate::check::{TaskFit, format_headroom};
+use crate::profile::HardwareProfile;
 use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
 
@@ -128,6 +130,82 @@ pub fn suite_table(suite: &LoadedSuite) -> String {
         );
     }
     out
+}
+
+/// JSON of a profile's fields (and its digest and parallelism).
+pub fn profile_json(profile: &HardwareProfile) -> Value {
+    let mut value = serde_json::to_value(profile).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("digest".into(), profile.digest().to_hex().as_str().into());
+        map.insert(
+            "parallel_sandboxes".into(),
+            profile.parallel_sandboxes().into(),
+        );
+    }
+    value
+}
+
+/// `airlock profile check` as a table.
+pub fn check_table(profile: &HardwareProfile, fits: &[TaskFit]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "profile {}: fuel budget {} per task, memory {} MiB per sandbox",
+        profile.name, profile.fuel_per_task, profile.memory_per_sandbox_mib
+    );
+    let _ = writeln!(
+        out,
+        "  {:<18} {:>14} {:>9} {:>12} {:>9}  {:<14}",
+        "task", "fuel", "headroom", "peak memory", "headroom", "verdict"
+    );
+    for fit in fits {
+        let n = &fit.needs;
+        let verdict = match (fit.fits(), n.solved) {
+            (true, true) => "fits",
+            (true, false) => "fits (not solved)",
+            (false, _) => "DOES NOT FIT",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<18} {:>14} {:>9} {:>8} KiB {:>9}  {verdict}{}",
+            n.task_id,
+            n.fuel,
+            format_headroom(fit.fuel_headroom_centi()),
+            n.peak_memory_bytes / 1024,
+            format_headroom(fit.memory_headroom_centi()),
+            if n.outcome == airlock_core::Outcome::Done {
+                String::new()
+            } else {
+                format!(
+                    " (measurement ended {}; numbers are lower bounds)",
+                    n.outcome
+                )
+            }
+        );
+    }
+    out
+}
+
+/// `airlock profile check --json` (format `airlock-profile-check/1`).
+pub fn check_json(profile: &HardwareProfile, fits: &[TaskFit]) -> Value {
+    json!({
+        "format": "airlock-profile-check/1",
+        "profile": profile.name,
+        "profile_digest": profile.digest().to_hex().as_str(),
+        "fits": fits.iter().all(TaskFit::fits),
+        "tasks": fits.iter().map(|fit| json!({
+            "task_id": fit.needs.task_id,
+            "fuel": fit.needs.fuel,
+            "fuel_budget": fit.fuel_budget,
+            "fuel_headroom_centi": fit.fuel_headroom_centi(),
+            "peak_memory_bytes": fit.needs.peak_memory_bytes,
+            "memory_limit_bytes": fit.memory_limit,
+            "memory_headroom_centi": fit.memory_headroom_centi(),
+            "measurement_outcome": fit.needs.outcome.name(),
+            "solved": fit.needs.solved,
+            "fits": fit.fits(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// JSON of one result.

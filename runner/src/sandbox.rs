@@ -50,6 +50,8 @@ pub struct SandboxLimits {
     pub wall_clock_backstop: Duration,
     /// Most instances alive at once (sizes the instance pool).
     pub max_instances: u32,
+    /// Most elements a function table may grow to.
+    pub max_table_elements: u32,
 }
 
 impl SandboxLimits {
@@ -67,6 +69,7 @@ impl SandboxLimits {
             wall_clock_backstop: profile.wall_clock_backstop(),
             // One extra slot so a module can be probed while every sandbox runs a task.
             max_instances: profile.parallel_sandboxes().saturating_add(1),
+            max_table_elements: profile.max_table_elements,
         }
     }
 }
@@ -161,6 +164,7 @@ pub trait Conversation {
 /// so that the trap a refused allocation leads to is recorded as a memory limit.
 struct StoreState {
     memory_limit: usize,
+    table_limit: usize,
     memory_refused: bool,
 }
 
@@ -182,10 +186,10 @@ impl ResourceLimiter for StoreState {
         &mut self,
         _current: usize,
         desired: usize,
-        maximum: Option<usize>,
+        _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Tables are bounded by the pool's table size; count a refusal like memory.
-        if maximum.is_some_and(|max| desired > max) {
+        // A table is memory of the host's; count a refusal like memory.
+        if desired > self.table_limit {
             self.memory_refused = true;
             return Ok(false);
         }
@@ -276,6 +280,7 @@ impl Sandbox {
             .total_tables(limits.max_instances)
             .max_memories_per_module(1)
             .max_tables_per_module(1)
+            .table_elements(limits.max_table_elements as usize)
             .max_memory_size(memory_bytes);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
@@ -349,6 +354,7 @@ impl Sandbox {
             &self.engine,
             StoreState {
                 memory_limit,
+                table_limit: self.limits.max_table_elements as usize,
                 memory_refused: false,
             },
         );
@@ -418,8 +424,18 @@ impl Sandbox {
         let started = Instant::now();
         let mut store = self.new_store();
         let mut turns = Vec::new();
-        let result = self.drive(task, seed, conversation, &mut store, &mut turns);
+        let mut memory = None;
+        let result = self.drive(
+            task,
+            seed,
+            conversation,
+            &mut store,
+            &mut turns,
+            &mut memory,
+        );
         let remaining = store.get_fuel().unwrap_or(0);
+        // Linear memory never shrinks: its final size is its peak.
+        let peak_memory_bytes = memory.map_or(0, |m: Memory| m.data_size(&store) as u64);
         let (outcome, score) = match result {
             Ok(score) => (Outcome::Done, score),
             Err(outcome) => (outcome, Ppm::ZERO),
@@ -429,6 +445,7 @@ impl Sandbox {
             score,
             fuel_consumed: self.limits.fuel_per_task.saturating_sub(remaining),
             turns,
+            peak_memory_bytes,
             wall_time: started.elapsed(),
         }
     }
@@ -440,6 +457,7 @@ impl Sandbox {
         conversation: &mut dyn Conversation,
         store: &mut Store<StoreState>,
         turns: &mut Vec<Turn>,
+        memory_out: &mut Option<Memory>,
     ) -> Result<Ppm, Outcome> {
         store
             .set_fuel(self.limits.fuel_per_task)
@@ -463,6 +481,7 @@ impl Sandbox {
         let memory = instance
             .get_memory(&mut *store, abi::EXPORT_MEMORY)
             .ok_or(Outcome::AbiViolation(AbiViolation::UndecodableOutput))?;
+        *memory_out = Some(memory);
         let max_turns = self.limits.max_turns.min(task.info.max_turns);
 
         let args = postcard::to_allocvec(&StartArgs { seed })
@@ -532,6 +551,8 @@ pub struct TaskRun {
     pub fuel_consumed: u64,
     /// Every answered turn.
     pub turns: Vec<Turn>,
+    /// Largest size the instance's linear memory reached, in bytes.
+    pub peak_memory_bytes: u64,
     /// Wall time (information only).
     pub wall_time: Duration,
 }

@@ -19,6 +19,7 @@ fn limits() -> SandboxLimits {
         max_turns: 3,
         wall_clock_backstop: Duration::from_secs(30),
         max_instances: 2,
+        max_table_elements: 1000,
     }
 }
 
@@ -304,4 +305,20 @@ fn engine_settings_description_is_pinned() {
         sandbox.settings_digest(),
         airlock_core::Digest::blake3(sandbox.settings_description().as_bytes())
     );
+}
+
+#[test]
+fn table_grow_bomb_hits_the_memory_limit() {
+    let extra = "(table 1 funcref)";
+    let body = "(loop (br_if 0 (i32.ne (table.grow (ref.null func) (i32.const 100)) (i32.const -1)))) unreachable";
+    let r = run(body, DONE_FULL, extra);
+    assert_eq!(r.outcome, Outcome::MemoryLimit);
+}
+
+#[test]
+fn peak_memory_is_recorded() {
+    let grow = "(drop (memory.grow (i32.const 3))) i64.const 0x4000000003";
+    let r = run(grow, DONE_FULL, "");
+    assert_eq!(r.outcome, Outcome::Done);
+    assert_eq!(r.peak_memory_bytes, 4 * 65536);
 }

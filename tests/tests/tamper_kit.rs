@@ -7,14 +7,14 @@
 //! record), each with the level and reason it must fail with.
 //!
 //! The bundles come from the real binary (five runs of one station, 30
-//! records each); the recipes and the verification run in-process through
+//! records each, of a signed suite of two tasks); the recipes and the verification run in-process through
 //! `airlock-attest`, so thousands of variants stay fast.
 //!
 //! Recipe language, one operation per line (`#` starts a comment):
 //!
 //! | operation | effect |
 //! | --- | --- |
-//! | `base NAME` | start from bundle NAME (`run1` default, `run2`, `run3`, `run4` with a signed suite, `fork3`) |
+//! | `base NAME` | start from bundle NAME (`run1` default, `run2`, `run3`, `run4`, `fork3`) |
 //! | `swap-records A B` | exchange entries A and B |
 //! | `duplicate-record N` | insert a copy of entry N after it |
 //! | `drop-record N` | remove entry N |
@@ -28,8 +28,8 @@
 //! | `sign-with other-key` | re-sign every entry with another key, header unchanged |
 //! | `truncate-at-record N` | keep the header and entries before N; no trailer |
 //! | `truncate-in-record N K` | keep entries before N and K bytes of frame N |
-//! | `change-suite-module I` | flip a byte of the I-th module (file-name order) of run4's suite |
-//! | `resign-suite-with other-key` | re-sign run4's suite manifest with another authority |
+//! | `change-suite-module I` | flip a byte of the I-th module (file-name order) of the suite |
+//! | `resign-suite-with other-key` | re-sign the suite manifest with another authority |
 //! | `station NAME...` | check the station chain across these bundles |
 //!
 //! Operations that edit records leave the old chain hash and signature in
@@ -102,26 +102,41 @@ fn write_bundle(header_key: &PublicKey, entries: &[SignedEntry]) -> Vec<u8> {
     w.finish().unwrap().0
 }
 
-/// Five runs of one station: run1..run3 of the default suite, run4 of a
-/// signed suite directory (the default suite exported), and fork3: a run
-/// made after restoring the station state saved after run2.
+/// Five runs of one station, of a signed two-task suite: run1 … run4, and
+/// fork3, a run made after restoring the station state saved after run2.
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let evaluator = keygen(&root.join("evaluator"));
     let authority = keygen_named(&root.join("authority"), "authority");
-    let suite_dir = root.join("suite");
+    // A suite of exactly two tasks, whatever the default suite grows to:
+    // the two modules exported from it, signed by a suite authority.
+    let exported = root.join("exported");
     finish(
         airlock()
-            .args(["suite", "export", "default", "--out"])
+            .args(["suite", "export", "default", "--unsigned", "--out"])
+            .arg(&exported),
+    )
+    .expect_code(0);
+    let suite_dir = root.join("suite");
+    std::fs::create_dir(&suite_dir).unwrap();
+    for (from, to) in [
+        ("task_crypto_xor.wasm", "1-crypto-xor.wasm"),
+        ("task_agentic_shell.wasm", "2-agentic-shell.wasm"),
+    ] {
+        std::fs::copy(exported.join(from), suite_dir.join(to)).unwrap();
+    }
+    finish(
+        airlock()
+            .args(["suite", "build"])
             .arg(&suite_dir)
-            .arg("--key")
+            .args(["--name", "tamper-kit", "--key"])
             .arg(&authority.private),
     )
     .expect_code(0);
     let station = root.join("evaluator").join("evaluator.station");
     let saved = root.join("after-run2.station");
-    let run = |name: &str, seed_byte: u8, suite: Option<&Path>, station_file: &Path| {
+    let run = |name: &str, seed_byte: u8, station_file: &Path| {
         let out = root.join(format!("{name}.bundle"));
         let mut run = Run::new("reference", &evaluator, &out)
             .seed(seed(seed_byte))
@@ -129,22 +144,20 @@ fn fixture() -> Fixture {
             .arg(EPOCHS)
             .arg("--station")
             .arg(station_file.to_str().unwrap());
-        if let Some(suite) = suite {
-            run.suite = suite.to_str().unwrap().to_owned();
-            run = run
-                .arg("--suite-trust")
-                .arg(authority.public.to_str().unwrap());
-        }
+        run.suite = suite_dir.to_str().unwrap().to_owned();
+        run = run
+            .arg("--suite-trust")
+            .arg(authority.public.to_str().unwrap());
         run.finish().expect_code(0);
         (name.to_owned(), parse(std::fs::read(&out).unwrap()))
     };
     let mut bundles = BTreeMap::new();
-    bundles.extend([run("run1", 1, None, &station)]);
-    bundles.extend([run("run2", 2, None, &station)]);
+    bundles.extend([run("run1", 1, &station)]);
+    bundles.extend([run("run2", 2, &station)]);
     std::fs::copy(&station, &saved).unwrap();
-    bundles.extend([run("run3", 3, None, &station)]);
-    bundles.extend([run("run4", 4, Some(&suite_dir), &station)]);
-    bundles.extend([run("fork3", 5, None, &saved)]);
+    bundles.extend([run("run3", 3, &station)]);
+    bundles.extend([run("run4", 4, &station)]);
+    bundles.extend([run("fork3", 5, &saved)]);
     for (name, b) in &bundles {
         assert_eq!(b.entries.len(), RECORDS, "{name} has the wrong size");
     }
@@ -243,7 +256,6 @@ struct Work {
     raw: Option<Vec<u8>>,
     suite_dir: Option<PathBuf>,
     station: Option<Vec<String>>,
-    base: String,
 }
 
 fn number(case: &str, text: &str) -> usize {
@@ -301,7 +313,6 @@ fn apply(f: &Fixture, case: &Case) -> Work {
         raw: None,
         suite_dir: None,
         station: None,
-        base,
     };
     for op in &case.ops {
         let arg = |i: usize| -> &str {
@@ -449,7 +460,7 @@ fn apply(f: &Fixture, case: &Case) -> Work {
     w
 }
 
-/// A private copy of run4's suite directory for a case to change.
+/// A private copy of the suite directory for a case to change.
 fn suite_copy(f: &Fixture, w: &mut Work, case: &str) -> PathBuf {
     if let Some(dir) = &w.suite_dir {
         return dir.clone();
@@ -531,7 +542,7 @@ fn run_case(f: &Fixture, case: &Case) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| write_bundle(&w.header_key, &w.entries));
     let (mut verdict, start) = verify(&bytes, &trusted);
-    if w.base == "run4" || w.suite_dir.is_some() {
+    {
         let dir = w.suite_dir.clone().unwrap_or_else(|| f.suite_dir.clone());
         verdict
             .levels

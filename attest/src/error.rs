@@ -97,6 +97,20 @@ pub enum AttestError {
         /// The manifest file.
         path: PathBuf,
     },
+    /// A `*.wasm` file in a suite directory is not listed in its manifest.
+    UnlistedModule {
+        /// The module file.
+        path: PathBuf,
+    },
+    /// A suite module's blake3 is not the digest its signed manifest gives.
+    ModuleDigest {
+        /// The module file.
+        path: PathBuf,
+        /// The manifest's digest.
+        expected: Digest,
+        /// The file's digest.
+        found: Digest,
+    },
     /// The journal is signed by another key than the one given.
     WrongJournalKey {
         /// The journal.
@@ -125,6 +139,20 @@ impl fmt::Display for AttestError {
             AttestError::ManifestSignature { path } => write!(
                 f,
                 "{}: suite manifest signature does not verify (the manifest was altered)",
+                path.display()
+            ),
+            AttestError::UnlistedModule { path } => write!(
+                f,
+                "{}: module is not listed in the suite manifest",
+                path.display()
+            ),
+            AttestError::ModuleDigest {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{}: module does not match its signed manifest (blake3 {found}, manifest says {expected})",
                 path.display()
             ),
             AttestError::AlreadyExists { path } => {

@@ -9,12 +9,15 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod dsse;
 pub mod error;
 pub mod frame;
 mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod manifest;
+pub mod station;
+pub mod suite_check;
 pub mod verify;
 
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};

@@ -10,7 +10,9 @@ use std::path::Path;
 
 use airlock_core::Digest;
 use airlock_core::chain::{GENESIS, chain_hash};
-use airlock_core::record::{PlannedTask, Record, RunEnd, RunEndReason, RunStart, TaskResult};
+use airlock_core::record::{
+    PlannedTask, Record, RunEnd, RunEndReason, RunStart, StationLink, TaskResult,
+};
 use airlock_core::{Outcome, Ppm};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
@@ -148,6 +150,11 @@ pub struct RunSummary {
     pub score_sum: u64,
     /// RunEnd's reason, if a RunEnd was read.
     pub end: Option<RunEndReason>,
+    /// The stored chain hash of the last record read: the run's final hash
+    /// when the bundle verifies.
+    pub final_hash: Option<Digest>,
+    /// RunStart's station link (run counter and previous run's final hash).
+    pub station: Option<StationLink>,
 }
 
 /// The decoded records, for callers that asked to collect them.
@@ -196,7 +203,7 @@ impl Serialize for Verdict {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let hex16 = |b: &[u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let s = &self.summary;
-        let mut out = serializer.serialize_struct("Verdict", 11)?;
+        let mut out = serializer.serialize_struct("Verdict", 14)?;
         out.serialize_field("format", VERDICT_FORMAT)?;
         out.serialize_field("verified", &self.verified())?;
         out.serialize_field("levels", &self.levels)?;
@@ -213,6 +220,17 @@ impl Serialize for Verdict {
                 RunEndReason::Completed => "completed",
                 RunEndReason::AbortedModelErrors(_) => "aborted-model-errors",
             }),
+        )?;
+        out.serialize_field("final_hash", &s.final_hash.map(|h| h.to_hex().to_string()))?;
+        out.serialize_field(
+            "station_run_counter",
+            &s.station.as_ref().map(|l| l.run_counter),
+        )?;
+        out.serialize_field(
+            "previous_run_final_hash",
+            &s.station
+                .as_ref()
+                .map(|l| l.previous_run_final_hash.to_hex().to_string()),
         )?;
         out.end()
     }
@@ -359,6 +377,7 @@ pub fn verify_bundle_with(
             ));
         }
         prev = entry.chain_hash;
+        summary.final_hash = Some(entry.chain_hash);
 
         if let Ok(record) = decoded {
             completeness.feed(index, &label, &record);
@@ -419,6 +438,7 @@ fn summarize(summary: &mut RunSummary, record: &Record) {
             if summary.run_id.is_none() {
                 summary.run_id = Some(r.run_id);
                 summary.planned = Some(r.plan.len() as u64);
+                summary.station = Some(r.station.clone());
             }
         }
         Record::TaskResult(r) => {

@@ -70,6 +70,9 @@ fn verdict_json_is_the_documented_format() {
             "full_credit": 1,
             "score_sum_ppm": 1_000_000,
             "end": "completed",
+            "final_hash": v.summary.final_hash.unwrap().to_hex().as_str(),
+            "station_run_counter": 1,
+            "previous_run_final_hash": "0000000000000000000000000000000000000000000000000000000000000000",
         })
     );
     let bad = verify(b"garbage");

@@ -13,3 +13,4 @@ pub mod sandbox;
 pub mod station;
 pub mod suite;
 pub mod transcripts;
+pub mod verifier;

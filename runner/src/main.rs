@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use airlock::agent::{AgentOptions, AgentSpec};
-use airlock::disclosure::{self, DiscloseSources, DisclosedRecords, DisclosureError};
+use airlock::disclosure::{self, DiscloseSources, DisclosureError};
 use airlock::profile;
 use airlock::report;
 use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
@@ -85,21 +85,14 @@ enum Command {
     },
     /// Run a suite against an agent and write a signed bundle.
     Run(Box<RunArgs>),
-    /// Verify a bundle: decode, signatures, chain, completeness (and disclosed transcripts).
-    Verify {
-        /// The bundle file.
-        bundle: PathBuf,
-        /// Trusted evaluator public key (SPKI PEM); may be given more than once.
-        #[arg(long, required = true)]
-        trust: Vec<PathBuf>,
-        /// A disclosure file (from `airlock disclose`) to check against its
-        /// signed result; may be given more than once.
-        #[arg(long)]
-        disclosed: Vec<PathBuf>,
-        /// Print the verdict as JSON (format airlock-verdict/1).
-        #[arg(long)]
-        json: bool,
-    },
+    /// Verify bundles: decode, signatures, chain, completeness, and the
+    /// suite level with --suite; several bundles of one station are also
+    /// checked as a chain (missing runs, duplicates, forks).
+    Verify(VerifyArgs),
+    /// Export a verified bundle for tools written by others: with --dsse, one
+    /// DSSE envelope (in-toto Statement v1) per result, signed with the
+    /// evaluator key, and the public key as SPKI PEM.
+    Export(ExportArgs),
     /// Inspect and export suites.
     #[command(subcommand)]
     Suite(SuiteCommand),
@@ -317,6 +310,43 @@ struct SuiteSource {
 }
 
 #[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// The bundle file.
+    bundle: PathBuf,
+    /// Directory for results.intoto.jsonl and signer.pub (created if missing).
+    #[arg(long, value_name = "OUT_DIR")]
+    dsse: PathBuf,
+    /// The evaluator private key that signed the bundle: the export runs
+    /// inside the enclave, verifies the bundle under this key first, and
+    /// signs each envelope with it.
+    #[arg(long)]
+    key: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    /// The bundle files.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
+    /// Trusted evaluator public key (SPKI PEM); may be given more than once.
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// Print the verdict as JSON (airlock-verdict/1; airlock-verdicts/1 for several bundles).
+    #[arg(long)]
+    json: bool,
+    /// Check the suite level against `default` (the embedded suite) or a signed suite directory.
+    #[arg(long)]
+    suite: Option<String>,
+    /// Trusted suite authority public key for --suite DIR; may be given more than once.
+    #[arg(long, requires = "suite")]
+    suite_trust: Vec<PathBuf>,
+    /// A disclosure file (from `airlock disclose`) to check against its
+    /// signed result; may be given more than once (one bundle only).
+    #[arg(long)]
+    disclosed: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
     source: SuiteSource,
@@ -418,12 +448,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen { out, name } => keygen(&out, &name),
         Command::Run(args) => run_command(&args),
-        Command::Verify {
-            bundle,
-            trust,
-            disclosed,
-            json,
-        } => verify_command(&bundle, &trust, &disclosed, json),
+        Command::Verify(args) => verify_command(&args),
+        Command::Export(args) => export_command(&args),
         Command::Suite(command) => suite_command(command),
         Command::Disclose {
             bundle,
@@ -892,53 +918,64 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
         .collect()
 }
 
-fn verify_command(
-    bundle: &Path,
-    trust: &[PathBuf],
-    disclosed: &[PathBuf],
-    json: bool,
-) -> Result<(), Failure> {
-    let trusted = load_trusted(trust)?;
-    let files = disclosure::read_all(disclosed);
-    let wanted = files
-        .iter()
-        .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
-        .collect();
-    let mut records = DisclosedRecords::wanting(wanted);
-    let reader = airlock_attest::bundle::open_bundle(bundle).map_err(Failure::input)?;
-    let mut verdict = airlock_attest::verify::verify_bundle_with(
-        reader,
-        &trusted,
-        VerifyOptions::default(),
-        &mut records,
-    );
-    if !disclosed.is_empty() {
-        let level = disclosure::disclosed_level(verdict.verified(), &files, &records);
-        verdict.levels.push(level);
-    }
-    if json {
-        let text = serde_json::to_string(&verdict)
+fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
+    use airlock::verifier::{self, TrustedSuite, VerifyRequest};
+    let trusted = load_trusted(&args.trust)?;
+    let suite = match &args.suite {
+        None => None,
+        Some(name) if name == airlock_default_suite::SUITE_NAME => {
+            let sandbox = sandbox_for("default")?;
+            let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
+            let file_names: Vec<String> = airlock_default_suite::modules()
+                .iter()
+                .map(|m| m.file_name.to_owned())
+                .collect();
+            Some(TrustedSuite::Verified {
+                manifest: suite.manifest(&file_names),
+                source: airlock_attest::suite_check::SuiteSource::Embedded,
+            })
+        }
+        Some(dir) => {
+            let dir = Path::new(dir);
+            if !dir.is_dir() {
+                return Err(Failure::input(format!(
+                    "{}: no such suite directory (the embedded suite is \"{}\")",
+                    dir.display(),
+                    airlock_default_suite::SUITE_NAME
+                )));
+            }
+            if args.suite_trust.is_empty() {
+                return Err(Failure::input(format!(
+                    "{}: checking the suite level against a directory needs --suite-trust AUTHORITY.pub",
+                    dir.display()
+                )));
+            }
+            let authorities = load_trusted(&args.suite_trust)?;
+            Some(verifier::trusted_suite_dir(dir, &authorities).map_err(Failure::input)?)
+        }
+    };
+    let request = VerifyRequest {
+        bundles: args.bundles.clone(),
+        trusted,
+        suite,
+        options: VerifyOptions::default(),
+        disclosed: args.disclosed.clone(),
+    };
+    let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
+    if args.json {
+        let text = verifier::json(&outcome)
+            .map(|v| v.to_string())
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
         outln!("{text}");
     } else {
-        out!("{}", report::verdict_lines(&verdict));
+        out!("{}", verifier::human(&outcome));
     }
-    if verdict.verified() {
+    if outcome.verified() {
         Ok(())
     } else {
         Err(Failure {
             code: EXIT_UNVERIFIED,
-            message: match verdict.first_failure() {
-                Some(level) => {
-                    format!("{}: verification failed", bundle.display())
-                        + &level
-                            .status
-                            .reason()
-                            .map(|r| format!(" at {}: {r}", level.level))
-                            .unwrap_or_default()
-                }
-                None => String::new(),
-            },
+            message: verifier::failure_message(&outcome),
         })
     }
 }
@@ -1029,6 +1066,28 @@ fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure>
         .and_then(|d| d.sync_all())
         .map_err(|e| fail("sync the directory of", e))?;
     Ok(())
+}
+
+fn export_command(args: &ExportArgs) -> Result<(), Failure> {
+    use airlock_attest::dsse::{ExportError, export_dsse};
+    let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    match export_dsse(&args.bundle, &key, &args.dsse) {
+        Ok(exported) => {
+            outln!("{}", exported.envelopes.display());
+            outln!("{}", exported.signer.display());
+            eprintln!(
+                "exported {} results as DSSE envelopes signed by key {}",
+                exported.count,
+                key.key_id()
+            );
+            Ok(())
+        }
+        Err(e @ (ExportError::Unverified(_) | ExportError::Changed)) => Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: format!("{}: {e}", args.bundle.display()),
+        }),
+        Err(e) => Err(Failure::input(format!("{}: {e}", args.bundle.display()))),
+    }
 }
 
 fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {

@@ -240,3 +240,58 @@ fn suite_list_json_describes_every_embedded_task() {
         }
     }
 }
+
+#[test]
+fn verify_checks_the_suite_level_against_a_signed_directory() {
+    let f = exported();
+    let out = f.root.join("signed.bundle");
+    signed_run(&f, &out).finish().expect_code(0);
+    let suite_args = |authority: &Path| {
+        vec![
+            "--suite".to_owned(),
+            f.suite.to_str().unwrap().to_owned(),
+            "--suite-trust".to_owned(),
+            authority.to_str().unwrap().to_owned(),
+        ]
+    };
+    let args = suite_args(&f.authority.public);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let done = verify(&out, &f.evaluator.public, &args);
+    done.expect_code(0);
+    assert!(done.stdout.contains("suite: passed"), "{done}");
+
+    // A run of the embedded suite checks against the exported directory too:
+    // the same modules, the same suite digest.
+    let embedded = f.root.join("embedded.bundle");
+    Run::new("null", &f.evaluator, &embedded)
+        .seed(seed(4))
+        .finish()
+        .expect_code(0);
+    verify(&embedded, &f.evaluator.public, &args).expect_code(0);
+
+    // An untrusted authority fails the suite level (exit 1), naming the signer.
+    let stranger = keygen_named(&f.root.join("stranger"), "stranger");
+    let other = suite_args(&stranger.public);
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    let done = verify(&out, &f.evaluator.public, &other);
+    done.expect_code(1);
+    assert!(
+        done.stdout.contains("suite: failed") && done.stdout.contains(&f.authority.id),
+        "{done}"
+    );
+
+    // A changed module fails the suite level, naming the file.
+    let module = first_module(&f.suite);
+    let mut bytes = std::fs::read(&module).unwrap();
+    bytes[10] ^= 0x01;
+    std::fs::write(&module, &bytes).unwrap();
+    let done = verify(&out, &f.evaluator.public, &args);
+    done.expect_code(1);
+    let name = module.file_name().unwrap().to_str().unwrap();
+    assert!(
+        done.stdout.contains("suite: failed") && done.stdout.contains(name),
+        "{done}"
+    );
+    // The other levels are unaffected.
+    assert!(done.stdout.contains("completeness: passed"), "{done}");
+}

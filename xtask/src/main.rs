@@ -20,6 +20,13 @@ const TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
 /// Toolchain components `test` uses; minimal rustup profiles lack them.
 const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
+/// What the DSSE interop test's Python needs, from PyPI. Pinned: the key id
+/// and signature vectors in SPEC.md were cross-checked with this version.
+const PYTHON_REQUIREMENT: &str = "securesystemslib[crypto]==1.6.0";
+
+/// What must import for the Python environment to count as ready.
+const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography; print(securesystemslib.__version__)";
+
 /// One `cargo` invocation of `cargo xtask test`.
 struct Step {
     name: &'static str,
@@ -28,7 +35,8 @@ struct Step {
 
 /// What `cargo xtask test` runs, in order: (name, cargo arguments). Every step
 /// sees `AIRLOCK_BIN`, the absolute path of the release binary the end-to-end
-/// tests drive.
+/// tests drive, and `AIRLOCK_PYTHON`, the Python of the virtual environment
+/// with securesystemslib that the DSSE interop test runs.
 #[rustfmt::skip]
 const TEST_STEPS: &[Step] = &[
     Step { name: "format", cargo_args: &["fmt", "--all", "--check"] },
@@ -53,7 +61,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install the rust targets and components the build needs, if missing.
+    /// Install the rust targets and components the build needs, and the
+    /// Python virtual environment (securesystemslib) the interop test uses,
+    /// if missing; prints the environment's python.
     Setup,
     /// Set up, then build and run `airlock demo` (extra arguments are passed on).
     Demo {
@@ -68,7 +78,11 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Task::Setup => setup(),
+        Task::Setup => setup().and_then(|()| {
+            let python = python_setup()?;
+            println!("AIRLOCK_PYTHON={}", python.display());
+            Ok(())
+        }),
         Task::Demo { args } => demo(&args),
         Task::Test => test(),
     };
@@ -141,12 +155,14 @@ fn demo(args: &[OsString]) -> Result<()> {
 
 fn test() -> Result<()> {
     setup()?;
+    let python = python_setup()?;
     let airlock_bin = release_binary()?;
     for test_step in TEST_STEPS {
         let mut command = cargo();
         command
             .args(test_step.cargo_args)
-            .env("AIRLOCK_BIN", &airlock_bin);
+            .env("AIRLOCK_BIN", &airlock_bin)
+            .env("AIRLOCK_PYTHON", &python);
         step(test_step.name, &mut command)?;
     }
     eprintln!("xtask: all {} test steps passed", TEST_STEPS.len());
@@ -168,9 +184,9 @@ fn workspace_root() -> &'static Path {
         .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// Where `cargo build --release -p airlock` puts the binary, asked of cargo
-/// itself so that CARGO_TARGET_DIR and config files are honoured.
-fn release_binary() -> Result<PathBuf> {
+/// The target directory, asked of cargo itself so that CARGO_TARGET_DIR
+/// and config files are honoured.
+fn target_dir() -> Result<PathBuf> {
     let metadata = capture(cargo().args(["metadata", "--format-version", "1", "--no-deps"]))
         .context("asking cargo for the target directory")?;
     let metadata: serde_json::Value =
@@ -178,11 +194,57 @@ fn release_binary() -> Result<PathBuf> {
     let Some(target_dir) = metadata["target_directory"].as_str() else {
         bail!("`cargo metadata` output has no target_directory");
     };
-    let binary = Path::new(target_dir)
-        .join("release")
-        .join(format!("airlock{}", std::env::consts::EXE_SUFFIX));
     // Relative CARGO_TARGET_DIRs are relative to the workspace root.
-    Ok(workspace_root().join(binary))
+    Ok(workspace_root().join(target_dir))
+}
+
+/// Where `cargo build --release -p airlock` puts the binary.
+fn release_binary() -> Result<PathBuf> {
+    Ok(target_dir()?
+        .join("release")
+        .join(format!("airlock{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Makes (once) a Python virtual environment in the target directory with
+/// securesystemslib from PyPI, and returns its python. Fast when it is
+/// already there: one import check.
+fn python_setup() -> Result<PathBuf> {
+    let venv = target_dir()?.join("airlock-python");
+    let python = venv.join("bin").join("python");
+    if python.is_file()
+        && let Ok(version) = capture(Command::new(&python).args(["-c", PYTHON_CHECK]))
+    {
+        eprintln!(
+            "xtask: python environment ready (securesystemslib {})",
+            version.trim()
+        );
+        return Ok(python);
+    }
+    step(
+        "make the python virtual environment",
+        Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg("--clear")
+            .arg(&venv),
+    )
+    .context(
+        "python3 -m venv failed: install python3 and its venv module (Debian: python3-venv)",
+    )?;
+    step(
+        &format!("pip install {PYTHON_REQUIREMENT}"),
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            PYTHON_REQUIREMENT,
+        ]),
+    )?;
+    capture(Command::new(&python).args(["-c", PYTHON_CHECK]))
+        .context("securesystemslib does not import after installing it")?;
+    Ok(python)
 }
 
 /// Runs a command with inherited stdio; a non-zero exit is a [`StepFailed`].

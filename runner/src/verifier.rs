@@ -1,0 +1,268 @@
+//! `airlock verify`: every level of one bundle or several, the suite level
+//! against a trusted suite, and the station chain across bundles.
+
+use core::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use airlock_attest::station::{StationReport, StationRun, check_stations};
+use airlock_attest::suite_check::{SuiteSource, check_suite};
+use airlock_attest::verify::{
+    Level, LevelReport, Status, Verdict, VerifyOptions, verify_bundle_with,
+};
+use airlock_attest::{AttestError, PublicKey};
+
+use crate::disclosure::DisclosedRecords;
+use airlock_core::record::RunStart;
+use airlock_core::suite::SuiteManifest;
+use serde_json::{Value, json};
+
+/// The `format` of `airlock verify --json` over more than one bundle.
+pub const VERDICTS_FORMAT: &str = "airlock-verdicts/1";
+
+/// The suite a verifier checks runs against, or why it could not be had.
+#[derive(Clone, Debug)]
+pub enum TrustedSuite {
+    /// A suite whose manifest (and, for a directory, every module) verified.
+    Verified {
+        /// Its manifest.
+        manifest: SuiteManifest,
+        /// Where it came from.
+        source: SuiteSource,
+    },
+    /// The suite directory did not verify: every run fails the suite level with this reason.
+    Refused(String),
+}
+
+/// What `airlock verify` checks.
+#[derive(Clone, Debug)]
+pub struct VerifyRequest {
+    /// The bundle files, in the order given.
+    pub bundles: Vec<PathBuf>,
+    /// Trusted evaluator keys.
+    pub trusted: Vec<PublicKey>,
+    /// The suite level, when asked for.
+    pub suite: Option<TrustedSuite>,
+    /// Options of the streamed verifier.
+    pub options: VerifyOptions,
+    /// Disclosure files to check against their signed results (one bundle only).
+    pub disclosed: Vec<PathBuf>,
+}
+
+/// One bundle's verdict.
+#[derive(Clone, Debug)]
+pub struct BundleVerdict {
+    /// The file.
+    pub path: PathBuf,
+    /// Its verdict, suite level included when asked for.
+    pub verdict: Verdict,
+}
+
+/// Everything `airlock verify` found.
+#[derive(Clone, Debug)]
+pub struct VerifyOutcome {
+    /// One verdict per bundle, in the order given.
+    pub bundles: Vec<BundleVerdict>,
+    /// The station chain per evaluator key; empty for a single bundle.
+    pub stations: Vec<StationReport>,
+    /// Bundles left out of the station check because they did not verify.
+    pub left_out: Vec<String>,
+}
+
+impl VerifyOutcome {
+    /// Every bundle verified and every station chain is whole.
+    pub fn verified(&self) -> bool {
+        self.bundles.iter().all(|b| b.verdict.verified())
+            && self.stations.iter().all(|s| s.status() == Status::Passed)
+    }
+}
+
+/// Verifies every bundle; an unreadable file is an input error.
+pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, AttestError> {
+    let mut bundles = Vec::new();
+    let files = crate::disclosure::read_all(&request.disclosed);
+    let wanted: Vec<u32> = files
+        .iter()
+        .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
+        .collect();
+    for path in &request.bundles {
+        let file = airlock_attest::bundle::open_bundle(path)?;
+        let mut records = DisclosedRecords::wanting(wanted.clone());
+        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, &mut records);
+        let base_verified = verdict.verified();
+        if let Some(suite) = &request.suite {
+            verdict
+                .levels
+                .push(suite_level(suite, records.run_start.as_ref()));
+        }
+        if !request.disclosed.is_empty() {
+            verdict.levels.push(crate::disclosure::disclosed_level(
+                base_verified,
+                &files,
+                &records,
+            ));
+        }
+        bundles.push(BundleVerdict {
+            path: path.clone(),
+            verdict,
+        });
+    }
+    let (stations, left_out) = if bundles.len() > 1 {
+        let mut runs = Vec::new();
+        let mut left_out = Vec::new();
+        for b in &bundles {
+            let label = b.path.display().to_string();
+            match StationRun::from_verdict(&label, &b.verdict) {
+                Some(run) => runs.push(run),
+                None => left_out.push(label),
+            }
+        }
+        (check_stations(&runs), left_out)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(VerifyOutcome {
+        bundles,
+        stations,
+        left_out,
+    })
+}
+
+fn suite_level(suite: &TrustedSuite, run_start: Option<&RunStart>) -> LevelReport {
+    let status = |status| LevelReport {
+        level: Level::Suite,
+        status,
+        note: None,
+    };
+    match (suite, run_start) {
+        (TrustedSuite::Refused(why), _) => status(Status::Failed(why.clone())),
+        (_, None) => status(Status::NotChecked(
+            "no RunStart could be read from the bundle".into(),
+        )),
+        (TrustedSuite::Verified { manifest, source }, Some(start)) => {
+            check_suite(start, manifest, source)
+        }
+    }
+}
+
+/// Human output: one line per level per bundle, then the station chains.
+pub fn human(outcome: &VerifyOutcome) -> String {
+    let mut out = String::new();
+    let many = outcome.bundles.len() > 1;
+    for b in &outcome.bundles {
+        let indent = if many {
+            let _ = writeln!(out, "{}:", b.path.display());
+            "  "
+        } else {
+            ""
+        };
+        for level in &b.verdict.levels {
+            let _ = writeln!(out, "{indent}{level}");
+        }
+        if many {
+            let _ = writeln!(
+                out,
+                "{indent}{}",
+                if b.verdict.verified() {
+                    "verified"
+                } else {
+                    "NOT VERIFIED"
+                }
+            );
+        }
+    }
+    for station in &outcome.stations {
+        let counters: Vec<String> = station
+            .runs
+            .iter()
+            .map(|r| r.run_counter.to_string())
+            .collect();
+        let status = station.status();
+        let _ = writeln!(
+            out,
+            "station {}: {} (runs {})",
+            station.key_id,
+            status.name(),
+            counters.join(", ")
+        );
+        for problem in &station.problems {
+            let _ = writeln!(out, "  {problem}");
+        }
+        for note in &station.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+    }
+    for label in &outcome.left_out {
+        let _ = writeln!(
+            out,
+            "station: {label} left out of the station chain (it did not verify)"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        if outcome.verified() {
+            "verified"
+        } else {
+            "NOT VERIFIED"
+        }
+    );
+    out
+}
+
+/// JSON output: the `airlock-verdict/1` object for one bundle, or an
+/// `airlock-verdicts/1` object for several.
+pub fn json(outcome: &VerifyOutcome) -> Result<Value, serde_json::Error> {
+    if let [only] = outcome.bundles.as_slice() {
+        return serde_json::to_value(&only.verdict);
+    }
+    let mut bundles = Vec::new();
+    for b in &outcome.bundles {
+        let mut v = serde_json::to_value(&b.verdict)?;
+        if let Value::Object(map) = &mut v {
+            map.insert("bundle".into(), Value::String(b.path.display().to_string()));
+        }
+        bundles.push(v);
+    }
+    Ok(json!({
+        "format": VERDICTS_FORMAT,
+        "verified": outcome.verified(),
+        "bundles": bundles,
+        "stations": serde_json::to_value(&outcome.stations)?,
+        "left_out_of_station_check": outcome.left_out,
+    }))
+}
+
+/// The message for stderr when verification failed: the first failure.
+pub fn failure_message(outcome: &VerifyOutcome) -> String {
+    for b in &outcome.bundles {
+        if let Some(level) = b.verdict.first_failure() {
+            return format!(
+                "{}: verification failed at {}: {}",
+                b.path.display(),
+                level.level,
+                level.status.reason().unwrap_or_default()
+            );
+        }
+    }
+    for s in &outcome.stations {
+        if let Some(reason) = s.status().reason() {
+            return format!("station {}: {reason}", s.key_id);
+        }
+    }
+    "verification failed".into()
+}
+
+/// Reads and checks a suite directory for the suite level: a directory
+/// that does not verify is a failed level, an unreadable one an error.
+pub fn trusted_suite_dir(dir: &Path, trusted: &[PublicKey]) -> Result<TrustedSuite, AttestError> {
+    match airlock_attest::suite_check::verify_suite_files(dir, trusted) {
+        Ok(verified) => Ok(TrustedSuite::Verified {
+            manifest: verified.manifest,
+            source: SuiteSource::Signed {
+                authority: verified.authority,
+            },
+        }),
+        Err(e @ AttestError::Io { .. }) => Err(e),
+        Err(e) => Ok(TrustedSuite::Refused(e.to_string())),
+    }
+}

@@ -309,7 +309,7 @@ fn replay_from_disclosed_transcripts_reproduces_the_run_and_reports_divergence()
     // A transcript whose first reply was changed (and re-committed, so the
     // file holds together): the task then says something the transcript
     // does not have, and the replay says where.
-    let shell = dir.join("agentic-shell.json");
+    let shell = dir.join("agentic-host.json");
     let disclosure = read_json(&shell);
     let mut transcript = transcript_of(&disclosure);
     transcript.turns[0].reply = "rm -rf /".to_owned();
@@ -325,9 +325,9 @@ fn replay_from_disclosed_transcripts_reproduces_the_run_and_reports_divergence()
     done.expect_code(0);
     let shell_index = DEFAULT_TASKS
         .iter()
-        .position(|t| *t == "agentic-shell")
+        .position(|t| *t == "agentic-host")
         .unwrap();
-    let place = format!("agentic-shell epoch 0 (plan entry {shell_index}), turn 1");
+    let place = format!("agentic-host epoch 0 (plan entry {shell_index}), turn 1");
     assert!(done.stderr.contains(&place), "{place}: {done}");
     let rows = task_rows(&done.json());
     assert_eq!(rows[shell_index].outcome, "model-error");

@@ -92,10 +92,7 @@ fn json_report_has_the_documented_fields(key: &Key, path: &Path) {
     assert_eq!(overall["pass_k"][2]["pass_hat_k_ppm"], FULL_PPM);
 
     assert_eq!(group(&json, "tasks", "crypto-xor")["category"], "crypto");
-    assert_eq!(
-        group(&json, "tasks", "agentic-shell")["category"],
-        "agentic"
-    );
+    assert_eq!(group(&json, "tasks", "agentic-host")["category"], "agentic");
     assert_eq!(group(&json, "categories", "crypto")["tasks"], 2);
     assert_eq!(group(&json, "categories", "crypto")["results"], 6);
     assert!(

@@ -86,7 +86,14 @@ pub enum DisclosureError {
         /// What differs.
         problem: String,
     },
-    /// The bundle does not verify, or has no such plan entry.
+    /// The bundle does not verify under the evaluator key.
+    Unverified {
+        /// The bundle.
+        path: PathBuf,
+        /// The first level that failed, and why.
+        problem: String,
+    },
+    /// The bundle has no such plan entry, or cannot be read.
     Bundle {
         /// The bundle.
         path: PathBuf,
@@ -109,6 +116,9 @@ impl fmt::Display for DisclosureError {
             DisclosureError::Mismatch { path, problem }
             | DisclosureError::Bundle { path, problem } => {
                 write!(f, "{}: {problem}", path.display())
+            }
+            DisclosureError::Unverified { path, problem } => {
+                write!(f, "{}: does not verify ({problem})", path.display())
             }
             DisclosureError::Store(e) => write!(f, "{e}"),
         }
@@ -466,7 +476,10 @@ pub fn disclose(
             .first_failure()
             .map(ToString::to_string)
             .unwrap_or_default();
-        return Err(bundle_problem(format!("does not verify ({why})")));
+        return Err(DisclosureError::Unverified {
+            path: sources.bundle.to_path_buf(),
+            problem: why,
+        });
     }
     let records = verdict.records.unwrap_or_default();
     let run_start = records

@@ -1010,9 +1010,7 @@ fn disclose_command(
                 | StoreError::Corrupt { .. }
                 | StoreError::Mismatch { .. },
             ) => EXIT_UNVERIFIED,
-            DisclosureError::Bundle { problem, .. } if problem.starts_with("does not verify") => {
-                EXIT_UNVERIFIED
-            }
+            DisclosureError::Unverified { .. } => EXIT_UNVERIFIED,
             _ => EXIT_INPUT,
         };
         Failure {

@@ -700,6 +700,71 @@ pub fn open_transcript(
     }
 }
 
+/// Opens every sealed transcript in the store at `path`, in file order:
+/// `(plan index, postcard bytes)`. Stops at the first record that is damaged
+/// or does not open (and says which); a torn tail is damage here, since a
+/// finished run's store has none.
+pub fn open_all(
+    path: &Path,
+    key: &TranscriptKey,
+    run_id: &[u8; 16],
+) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+    let mut file = File::open(path).map_err(io_err(path, "open"))?;
+    let stored_run = check_header(path, &mut file, key)?;
+    if &stored_run != run_id {
+        return Err(StoreError::Mismatch {
+            path: path.to_path_buf(),
+            problem: format!(
+                "belongs to run {}, the bundle is run {}",
+                crate::disclosure::hex(&stored_run),
+                crate::disclosure::hex(run_id)
+            ),
+        });
+    }
+    let len = file_len(path, &file)?;
+    let mut records = Records {
+        file: &mut file,
+        path: path.to_path_buf(),
+        offset: STORE_HEADER_LEN as u64,
+        len,
+        index: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        let index = records.index;
+        match records.next()? {
+            Err(ScanEnd::Clean) => return Ok(out),
+            Err(ScanEnd::Torn(offset)) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    record: index,
+                    offset,
+                    problem: "the file ends inside it".into(),
+                });
+            }
+            Ok(record) => {
+                let mut sealed = record.sealed;
+                let opened = key.key.open_in_place(
+                    Nonce::assume_unique_for_key(record.nonce),
+                    Aad::from(aad(run_id, record.plan_index)),
+                    &mut sealed,
+                );
+                match opened {
+                    Ok(plain) => out.push((record.plan_index, plain.to_vec())),
+                    Err(_) => {
+                        return Err(StoreError::Decrypt {
+                            path: path.to_path_buf(),
+                            record: index,
+                            plan_index: record.plan_index,
+                            offset: record.offset,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,15 @@ pub struct ReplayEntry {
     pub model_error: Option<ModelErrorKind>,
 }
 
+impl From<Disclosure> for ReplayEntry {
+    fn from(disclosure: Disclosure) -> ReplayEntry {
+        ReplayEntry {
+            transcript: disclosure.transcript,
+            model_error: disclosure.model_error,
+        }
+    }
+}
+
 /// Where a replay left its transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Divergence {
@@ -107,10 +116,7 @@ impl ReplayAgent {
         let mut entries = Vec::new();
         for path in &paths {
             let disclosure = Disclosure::read(path).map_err(|e| problem(path, e.to_string()))?;
-            entries.push(ReplayEntry {
-                transcript: disclosure.transcript,
-                model_error: disclosure.model_error,
-            });
+            entries.push(ReplayEntry::from(disclosure));
         }
         ReplayAgent::new(entries).map_err(|e| problem(dir, e))
     }
@@ -253,6 +259,110 @@ impl Drop for ReplaySession<'_> {
                 self.next,
                 entry.transcript.turns.len()
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_core::abi::{Category, Difficulty, TaskInfo};
+    use airlock_core::transcript::Turn;
+
+    fn info(id: &str) -> TaskInfo {
+        TaskInfo {
+            abi_version: 1,
+            id: id.into(),
+            version: 1,
+            title: String::new(),
+            category: Category::Knowledge,
+            difficulty: Difficulty::Easy,
+            max_turns: 4,
+            description: String::new(),
+        }
+    }
+
+    fn agent(model_error: Option<ModelErrorKind>) -> ReplayAgent {
+        ReplayAgent::new([ReplayEntry {
+            transcript: Transcript {
+                task_id: "t".into(),
+                plan_index: 0,
+                epoch: 0,
+                seed: [1; 32],
+                turns: vec![
+                    Turn {
+                        say: "a".into(),
+                        reply: "A".into(),
+                        truncated: false,
+                    },
+                    Turn {
+                        say: "b".into(),
+                        reply: "B".into(),
+                        truncated: true,
+                    },
+                ],
+            },
+            model_error,
+        }])
+        .unwrap()
+    }
+
+    fn context<'a>(task: &'a TaskInfo, seed: u8) -> SessionContext<'a> {
+        SessionContext {
+            task,
+            plan_index: 0,
+            epoch: 0,
+            seed: [seed; 32],
+        }
+    }
+
+    #[test]
+    fn replays_turn_by_turn_with_the_cut_flag_and_the_recorded_error() {
+        let task = info("t");
+        let agent = agent(Some(ModelErrorKind::Timeout));
+        let mut session = agent.session(&context(&task, 1));
+        assert_eq!(session.reply("a").unwrap(), "A");
+        assert!(!session.last_reply_was_cut());
+        assert_eq!(session.reply("b").unwrap(), "B");
+        assert!(session.last_reply_was_cut());
+        assert_eq!(session.reply("c"), Err(ModelErrorKind::Timeout));
+        drop(session);
+        assert_eq!(agent.divergences(), []);
+    }
+
+    #[test]
+    fn every_departure_from_the_transcript_is_a_divergence() {
+        let task = info("t");
+        let cases: [(&str, u8, &[&str], &str); 5] = [
+            ("t", 1, &["a", "x"], "turn 1: the task said something other"),
+            ("t", 2, &["a"], "turn 0: the instance seed differs"),
+            ("u", 1, &["a"], "turn 0: the transcript is of t epoch 0"),
+            (
+                "t",
+                1,
+                &["a"],
+                "turn 1: the task ended after 1 of the transcript's 2 turns",
+            ),
+            (
+                "t",
+                1,
+                &["a", "b", "c"],
+                "turn 2: the task asked for a turn",
+            ),
+        ];
+        for (id, seed, says, expected) in cases {
+            let other = info(id);
+            let agent = agent(None);
+            let task = if id == "t" { &task } else { &other };
+            let mut session = agent.session(&context(task, seed));
+            for say in says {
+                let _ = session.reply(say);
+            }
+            drop(session);
+            let divergences = agent.divergences();
+            assert_eq!(divergences.len(), 1, "{expected}: {divergences:?}");
+            let text = divergences[0].to_string();
+            assert!(text.contains(expected), "{text}");
         }
     }
 }

@@ -50,11 +50,14 @@ header.bad { background: var(--bad); }
 header h1 { margin: 0 0 4px; font-size: 22px; }
 header .status { margin: 0; font-size: 18px; font-weight: 700; letter-spacing: .02em; }
 header .reason { margin: 4px 0 0; font-size: 14px; }
-main { padding: 8px 28px 28px; max-width: 1180px; }
+main { padding: 8px 28px 28px; max-width: 1240px; }
 section { margin-top: 22px; }
 h2 { font-size: 17px; border-bottom: 1px solid var(--line); padding-bottom: 4px; margin: 0 0 10px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 3px 10px 3px 0; text-align: left; vertical-align: top; white-space: nowrap; }
+th, td { padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
+td { white-space: nowrap; }
+th { vertical-align: bottom; }
+svg { max-width: 100%; height: auto; }
 .meta td, td.wrap { white-space: normal; }
 th { color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }
 td.num, th.num { text-align: right; }
@@ -78,6 +81,7 @@ svg .bar2 { fill: var(--bar2); }
 svg .whisker { stroke: #1f2328; stroke-width: 2; }
 svg .budget { stroke: var(--bad); stroke-width: 2; stroke-dasharray: 4 3; }
 .watermark { position: fixed; top: 38%; left: 0; right: 0; text-align: center; font-size: 110px; font-weight: 800; color: rgba(207, 34, 46, .13); transform: rotate(-24deg); pointer-events: none; z-index: 10; }
+.scroll { overflow-x: auto; }
 footer { padding: 14px 28px; color: var(--muted); border-top: 1px solid var(--line); }
 "#;
 
@@ -132,7 +136,7 @@ pub struct BarRow<'a> {
     pub value_text: String,
 }
 
-const CHART_WIDTH: u32 = 980;
+const CHART_WIDTH: u32 = 1060;
 const LABEL_WIDTH: u32 = 200;
 const PLOT_WIDTH: u32 = 520;
 const ROW_HEIGHT: u32 = 26;
@@ -613,7 +617,9 @@ pub fn render(report: &RunReport) -> String {
     resources(&mut out, report);
     out.push_str("</section>\n");
 
-    out.push_str("<section id=\"tasks\"><h2>Tasks</h2><table><tr><th>task</th><th>category</th>");
+    out.push_str(
+        "<section id=\"tasks\"><h2>Tasks</h2><div class=\"scroll\"><table><tr><th>task</th><th>category</th>",
+    );
     group_heads(&mut out, &ks);
     out.push_str("<th class=\"num\">fuel mean</th><th class=\"num\">fuel max</th><th>other outcomes</th></tr>");
     for (g, fuel) in report.summary.tasks.iter().zip(&report.fuel) {
@@ -649,7 +655,7 @@ pub fn render(report: &RunReport) -> String {
             esc(&others)
         );
     }
-    out.push_str("</table></section>\n");
+    out.push_str("</table></div></section>\n");
 
     out.push_str(
         "<section id=\"results\"><h2>Results</h2><table><tr><th class=\"num\">#</th><th>task</th>\

@@ -118,6 +118,7 @@ pub fn statement(
                 "outcome_detail": result.outcome.to_string(),
                 "score_ppm": result.score.0,
                 "fuel_consumed": result.fuel_consumed,
+                "peak_memory_bytes": result.peak_memory_bytes,
                 "turns": result.turns,
                 "wall_time_us": result.wall_time_us,
                 "transcript_commitment": result.transcript_commitment.to_hex().as_str(),

@@ -167,6 +167,10 @@ pub struct TaskResult {
     pub score: Ppm,
     /// Fuel consumed by `start` and every `step`.
     pub fuel_consumed: u64,
+    /// Largest size the instance's linear memory reached, in bytes. Linear
+    /// memory only grows, by whole 64 KiB pages, through the module's own
+    /// `memory.grow`, so this is as deterministic as the fuel.
+    pub peak_memory_bytes: u64,
     /// Model turns taken.
     pub turns: u32,
     /// Wall time in microseconds (information only; not deterministic).
@@ -285,6 +289,7 @@ mod tests {
             outcome: Outcome::Trap(TrapKind::Unreachable),
             score: Ppm::ZERO,
             fuel_consumed: 300,
+            peak_memory_bytes: 65536,
             turns: 2,
             wall_time_us: 5,
             transcript_commitment: Digest([4; 32]),
@@ -297,7 +302,7 @@ mod tests {
         let bytes = Record::TaskResult(sample_result()).to_bytes();
         let mut expected = vec![1u8, 1, 1, b'x'];
         expected.extend_from_slice(&[2; 32]);
-        expected.extend_from_slice(&[0, 4, 0, 0, 0xac, 0x02, 2, 5]);
+        expected.extend_from_slice(&[0, 4, 0, 0, 0xac, 0x02, 0x80, 0x80, 0x04, 2, 5]);
         expected.extend_from_slice(&[4; 32]);
         assert_eq!(bytes, expected);
         assert_eq!(

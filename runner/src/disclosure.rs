@@ -697,6 +697,7 @@ mod tests {
             outcome: Outcome::Done,
             score: airlock_core::Ppm::FULL,
             fuel_consumed: 10,
+            peak_memory_bytes: 65536,
             turns: 1,
             wall_time_us: 1,
             transcript_commitment: commitment(&opening, &bytes),

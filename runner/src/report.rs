@@ -42,18 +42,19 @@ pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> Strin
     let _ = writeln!(out, "{title}");
     let _ = writeln!(
         out,
-        "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>5}",
-        "task", "epoch", "outcome", "score", "fuel", "turns"
+        "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}",
+        "task", "epoch", "outcome", "score", "fuel", "memory KiB", "turns"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>5}",
+            "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}",
             r.task_id,
             r.epoch,
             r.outcome.to_string(),
             r.score.to_string(),
             r.fuel_consumed,
+            r.peak_memory_bytes.div_ceil(1024),
             r.turns
         );
     }
@@ -226,6 +227,7 @@ pub fn result_json(r: &TaskResult) -> Value {
         "outcome_detail": r.outcome.to_string(),
         "score_ppm": r.score.0,
         "fuel_consumed": r.fuel_consumed,
+        "peak_memory_bytes": r.peak_memory_bytes,
         "turns": r.turns,
         "wall_time_us": r.wall_time_us,
         "transcript_commitment": r.transcript_commitment.to_hex().as_str(),

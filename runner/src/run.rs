@@ -556,6 +556,7 @@ fn run_one(
         outcome: run.outcome,
         score: run.score,
         fuel_consumed: run.fuel_consumed,
+        peak_memory_bytes: run.peak_memory_bytes,
         turns,
         wall_time_us: u64::try_from(run.wall_time.as_micros()).unwrap_or(u64::MAX),
         transcript_commitment: commitment(&opening, &transcript_bytes),

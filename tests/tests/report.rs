@@ -124,6 +124,24 @@ fn json_report_has_the_documented_fields(key: &Key, path: &Path) {
     let results = json["results"].as_array().unwrap();
     assert_eq!(results.len(), planned);
     assert_eq!(results[0]["category"], "crypto");
+    // Memory per task is the largest recorded peak of its results, and
+    // every instance of a real task has some linear memory.
+    for task in resources["tasks"].as_array().unwrap() {
+        let id = task["task_id"].as_str().unwrap();
+        let peaks: Vec<u64> = results
+            .iter()
+            .filter(|r| r["task_id"] == id)
+            .map(|r| r["peak_memory_bytes"].as_u64().unwrap())
+            .collect();
+        let max = peaks.iter().copied().max().unwrap();
+        assert!(max >= 65536 && max % 65536 == 0, "{id}: {max} bytes");
+        assert_eq!(task["memory_max_bytes"], max, "{id}");
+        assert_eq!(
+            task["memory_max_of_budget_ppm"],
+            max * 1_000_000 / (64 << 20),
+            "{id}"
+        );
+    }
 }
 
 #[test]

@@ -75,6 +75,7 @@ pub fn result(start: &RunStart, i: usize, score: u32) -> TaskResult {
         outcome: Outcome::Done,
         score: Ppm(score),
         fuel_consumed: 1000 + i as u64,
+        peak_memory_bytes: 65536,
         turns: 1,
         wall_time_us: 42,
         transcript_commitment: Digest([9; 32]),

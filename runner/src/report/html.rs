@@ -402,6 +402,21 @@ fn group_heads(out: &mut String, ks: &[u32]) {
     }
 }
 
+/// Draws the dashed budget line at 100% of the axis of the chart just written.
+fn budget_line(out: &mut String, rows: usize) {
+    if let Some(pos) = out.rfind("</svg>") {
+        let x = LABEL_WIDTH + PLOT_WIDTH;
+        let height = TOP + ROW_HEIGHT * rows.max(1) as u32 + 8;
+        out.insert_str(
+            pos,
+            &format!(
+                "<line class=\"budget\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{height}\"/>",
+                TOP - 4
+            ),
+        );
+    }
+}
+
 fn resources(out: &mut String, report: &RunReport) {
     let profile = report.profile.profile();
     match profile {
@@ -428,10 +443,10 @@ fn resources(out: &mut String, report: &RunReport) {
     }
     let scale = match profile {
         Some(p) => p.fuel_per_task,
-        None => report.fuel.iter().map(|f| f.max).max().unwrap_or(0),
+        None => report.resources.iter().map(|f| f.max).max().unwrap_or(0),
     };
     let rows: Vec<BarRow<'_>> = report
-        .fuel
+        .resources
         .iter()
         .map(|f| BarRow {
             label: &f.task_id,
@@ -456,18 +471,7 @@ fn resources(out: &mut String, report: &RunReport) {
     };
     bar_chart(out, "fuel by task", &rows, labels);
     if profile.is_some() {
-        // The budget line at 100% of the axis.
-        if let Some(pos) = out.rfind("</svg>") {
-            let x = LABEL_WIDTH + PLOT_WIDTH;
-            let height = TOP + ROW_HEIGHT * rows.len().max(1) as u32 + 8;
-            out.insert_str(
-                pos,
-                &format!(
-                    "<line class=\"budget\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{height}\"/>",
-                    TOP - 4
-                ),
-            );
-        }
+        budget_line(out, rows.len());
     }
     out.push_str("<p class=\"note\">Blue: most fuel of one instance; purple: mean.</p>");
     let limited = report
@@ -479,20 +483,59 @@ fn resources(out: &mut String, report: &RunReport) {
         Some(p) => {
             let _ = write!(
                 out,
-                "<p>Memory budget: <b>{} MiB</b> per sandbox, {} MiB in total. \
-                 <b>{limited}</b> result(s) ended at the memory limit. A bundle does not record \
-                 the memory each instance used, only whether it hit the limit.</p>",
+                "<p>Memory budget: <b>{} MiB</b> per sandbox, {} MiB in total. Bars show the \
+                 largest linear memory one instance of each task reached, as a share of the \
+                 per-sandbox budget (the dashed line). <b>{limited}</b> result(s) ended at the \
+                 memory limit.</p>",
                 p.memory_per_sandbox_mib, p.total_memory_mib
             );
         }
         None => {
             let _ = write!(
                 out,
-                "<p>Memory budget: unknown. <b>{limited}</b> result(s) ended at the memory limit. \
-                 A bundle does not record the memory each instance used.</p>"
+                "<p>Memory budget: unknown; bars show memory against the most any task reached. \
+                 <b>{limited}</b> result(s) ended at the memory limit.</p>"
             );
         }
     }
+    let scale = match profile {
+        Some(p) => p.memory_per_sandbox_bytes(),
+        None => report
+            .resources
+            .iter()
+            .map(|f| f.memory_max)
+            .max()
+            .unwrap_or(0),
+    };
+    let rows: Vec<BarRow<'_>> = report
+        .resources
+        .iter()
+        .map(|f| BarRow {
+            label: &f.task_id,
+            bars: vec![(Ppm::ratio(f.memory_max, scale), "bar")],
+            whiskers: vec![None],
+            value_text: format!(
+                "{}{}",
+                kib(f.memory_max),
+                f.memory_max_of_budget
+                    .map_or_else(String::new, |s| format!(" ({})", fine_share(s)))
+            ),
+        })
+        .collect();
+    let labels = if profile.is_some() {
+        ["0", "25%", "50%", "75%", "budget"]
+    } else {
+        ["0", "", "", "", "most used"]
+    };
+    bar_chart(out, "memory by task", &rows, labels);
+    if profile.is_some() {
+        budget_line(out, rows.len());
+    }
+}
+
+/// Memory in KiB with digit groups, as the tables show it.
+fn kib(bytes: u64) -> String {
+    format!("{} KiB", grouped(bytes.div_ceil(1024)))
 }
 
 /// The whole HTML report of one bundle.
@@ -621,8 +664,8 @@ pub fn render(report: &RunReport) -> String {
         "<section id=\"tasks\"><h2>Tasks</h2><div class=\"scroll\"><table><tr><th>task</th><th>category</th>",
     );
     group_heads(&mut out, &ks);
-    out.push_str("<th class=\"num\">fuel mean</th><th class=\"num\">fuel max</th><th>other outcomes</th></tr>");
-    for (g, fuel) in report.summary.tasks.iter().zip(&report.fuel) {
+    out.push_str("<th class=\"num\">fuel mean</th><th class=\"num\">fuel max</th><th class=\"num\">memory max</th><th>other outcomes</th></tr>");
+    for (g, fuel) in report.summary.tasks.iter().zip(&report.resources) {
         let _ = write!(
             out,
             "<tr><td class=\"task\">{}</td><td>{}</td>",
@@ -647,11 +690,13 @@ pub fn render(report: &RunReport) -> String {
             .join(", ");
         let _ = write!(
             out,
-            "<td class=\"num\">{}</td><td class=\"num\">{}{}</td><td class=\"wrap\">{}</td></tr>",
+            "<td class=\"num\">{}</td><td class=\"num\">{}{}</td><td class=\"num\">{}</td>\
+             <td class=\"wrap\">{}</td></tr>",
             grouped(fuel.mean),
             grouped(fuel.max),
             fuel.max_of_budget
                 .map_or_else(String::new, |s| format!(" ({})", fine_share(s))),
+            kib(fuel.memory_max),
             esc(&others)
         );
     }
@@ -660,20 +705,22 @@ pub fn render(report: &RunReport) -> String {
     out.push_str(
         "<section id=\"results\"><h2>Results</h2><table><tr><th class=\"num\">#</th><th>task</th>\
          <th class=\"num\">epoch</th><th>outcome</th><th class=\"num\">score</th>\
-         <th class=\"num\">fuel</th><th class=\"num\">turns</th></tr>",
+         <th class=\"num\">fuel</th><th class=\"num\">memory</th><th class=\"num\">turns</th></tr>",
     );
     for row in &report.results {
         let r = &row.result;
         let _ = write!(
             out,
             "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td></tr>",
             r.plan_index,
             esc(&r.task_id),
             r.epoch,
             esc(&r.outcome.to_string()),
             r.score,
             grouped(r.fuel_consumed),
+            kib(r.peak_memory_bytes),
             r.turns
         );
     }

@@ -105,7 +105,7 @@ pub fn resources_json(report: &RunReport) -> Value {
         ProfileStatus::Unknown { why } => (false, json!(why), Value::Null, Value::Null),
     };
     let tasks: Vec<Value> = report
-        .fuel
+        .resources
         .iter()
         .map(|f| {
             json!({
@@ -114,6 +114,8 @@ pub fn resources_json(report: &RunReport) -> Value {
                 "fuel_mean": f.mean,
                 "fuel_max": f.max,
                 "fuel_max_of_budget_ppm": f.max_of_budget.map(|p: Ppm| p.0),
+                "memory_max_bytes": f.memory_max,
+                "memory_max_of_budget_ppm": f.memory_max_of_budget.map(|p: Ppm| p.0),
             })
         })
         .collect();

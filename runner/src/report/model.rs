@@ -168,9 +168,9 @@ pub struct ResultRow {
     pub category: &'static str,
 }
 
-/// Fuel use of one task against the profile's budget.
+/// Fuel and memory use of one task against the profile's budgets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FuelUse {
+pub struct ResourceUse {
     /// Task id.
     pub task_id: String,
     /// Results of the task.
@@ -179,8 +179,13 @@ pub struct FuelUse {
     pub mean: u64,
     /// Most fuel any instance used.
     pub max: u64,
-    /// `max` as parts per million of the budget, when the budget is known.
+    /// `max` as parts per million of the fuel budget, when the budget is known.
     pub max_of_budget: Option<Ppm>,
+    /// Largest linear memory any instance reached, in bytes.
+    pub memory_max: u64,
+    /// `memory_max` as parts per million of the per-sandbox memory budget,
+    /// when the budget is known.
+    pub memory_max_of_budget: Option<Ppm>,
 }
 
 /// Everything a report on one bundle shows.
@@ -200,8 +205,8 @@ pub struct RunReport {
     pub summary: Summary,
     /// Results per outcome, in [`OUTCOME_NAMES`] order (zeros included).
     pub outcomes: Vec<(&'static str, u64)>,
-    /// Fuel per task, in order of first appearance.
-    pub fuel: Vec<FuelUse>,
+    /// Fuel and memory per task, in order of first appearance.
+    pub resources: Vec<ResourceUse>,
     /// The run's profile, when known.
     pub profile: ProfileStatus,
     /// Where task categories came from.
@@ -257,8 +262,10 @@ impl RunReport {
                 why: "the bundle has no readable RunStart".into(),
             },
         };
-        let budget = profile.profile().map(|p| p.fuel_per_task);
-        let fuel = fuel_use(&results, budget);
+        let budgets = profile
+            .profile()
+            .map(|p| (p.fuel_per_task, p.memory_per_sandbox_bytes()));
+        let resources = resource_use(&results, budgets);
         let epochs = records
             .run_start
             .as_ref()
@@ -272,7 +279,7 @@ impl RunReport {
             results,
             summary,
             outcomes,
-            fuel,
+            resources,
             profile,
             categories_source: categories.source.clone(),
             epochs,
@@ -339,31 +346,43 @@ impl RunReport {
     }
 }
 
-fn fuel_use(results: &[ResultRow], budget: Option<u64>) -> Vec<FuelUse> {
+/// Per task: fuel mean and max, and memory max, against `budgets`
+/// (fuel per task, memory per sandbox in bytes) when they are known.
+fn resource_use(results: &[ResultRow], budgets: Option<(u64, u64)>) -> Vec<ResourceUse> {
+    #[derive(Default)]
+    struct Acc {
+        instances: u64,
+        fuel_sum: u128,
+        fuel_max: u64,
+        memory_max: u64,
+    }
     let mut order: Vec<&str> = Vec::new();
-    let mut acc: HashMap<&str, (u64, u128, u64)> = HashMap::new();
+    let mut acc: HashMap<&str, Acc> = HashMap::new();
     for row in results {
         let id = row.result.task_id.as_str();
         let entry = acc.entry(id).or_insert_with(|| {
             order.push(id);
-            (0, 0, 0)
+            Acc::default()
         });
-        entry.0 += 1;
-        entry.1 += u128::from(row.result.fuel_consumed);
-        entry.2 = entry.2.max(row.result.fuel_consumed);
+        entry.instances += 1;
+        entry.fuel_sum += u128::from(row.result.fuel_consumed);
+        entry.fuel_max = entry.fuel_max.max(row.result.fuel_consumed);
+        entry.memory_max = entry.memory_max.max(row.result.peak_memory_bytes);
     }
     order
         .into_iter()
         .filter_map(|id| {
-            let &(n, sum, max) = acc.get(id)?;
-            let n128 = u128::from(n.max(1));
-            Some(FuelUse {
+            let a = acc.get(id)?;
+            let n128 = u128::from(a.instances.max(1));
+            Some(ResourceUse {
                 task_id: id.to_string(),
-                instances: n,
-                mean: u64::try_from((2 * sum + n128) / (2 * n128)).unwrap_or(u64::MAX),
-                max,
+                instances: a.instances,
+                mean: u64::try_from((2 * a.fuel_sum + n128) / (2 * n128)).unwrap_or(u64::MAX),
+                max: a.fuel_max,
                 // Ppm::ratio caps at the budget, so a bar never leaves its chart.
-                max_of_budget: budget.map(|b| Ppm::ratio(max, b)),
+                max_of_budget: budgets.map(|(fuel, _)| Ppm::ratio(a.fuel_max, fuel)),
+                memory_max: a.memory_max,
+                memory_max_of_budget: budgets.map(|(_, memory)| Ppm::ratio(a.memory_max, memory)),
             })
         })
         .collect()
@@ -398,6 +417,7 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
             outcome: *outcome,
             score: Ppm(*score),
             fuel_consumed: 1000 * (i as u64 + 1),
+            peak_memory_bytes: 65536 * (i as u64 + 1),
             turns: 1,
             wall_time_us: 0,
             transcript_commitment: Digest::ZERO,
@@ -478,7 +498,35 @@ mod tests {
             ProfileStatus::Known { .. } => panic!("a made-up profile is known"),
         }
         assert_eq!(report.results[0].category, UNKNOWN_CATEGORY);
-        assert!(report.fuel[0].max_of_budget.is_none());
+        assert!(report.resources[0].max_of_budget.is_none());
+    }
+
+    /// Per task, the memory shown is the largest `peak_memory_bytes` of its
+    /// results, and its share of the per-sandbox budget when one is known.
+    #[test]
+    fn resource_use_takes_the_largest_memory_per_task() {
+        let report = sample_report(
+            &[
+                ("a", Outcome::Done, 1),
+                ("b", Outcome::Done, 1),
+                ("a", Outcome::Done, 1),
+            ],
+            true,
+        );
+        // sample_report gives result i a peak of 64 KiB * (i + 1).
+        let a = &report.resources[0];
+        assert_eq!((a.task_id.as_str(), a.instances), ("a", 2));
+        assert_eq!(a.memory_max, 3 * 65536);
+        assert_eq!(a.max, 3000);
+        assert_eq!(a.mean, 2000);
+        assert_eq!(report.resources[1].memory_max, 2 * 65536);
+        assert!(a.memory_max_of_budget.is_none());
+
+        let rows: Vec<ResultRow> = report.results.clone();
+        let budgets = Some((6000, 4 * 65536));
+        let with_budget = resource_use(&rows, budgets);
+        assert_eq!(with_budget[0].memory_max_of_budget, Some(Ppm(750_000)));
+        assert_eq!(with_budget[0].max_of_budget, Some(Ppm(500_000)));
     }
 
     /// The categories taken from the host-compiled tasks are the ones the

@@ -265,7 +265,7 @@ pub fn render(report: &RunReport, style: Style) -> String {
         "95% interval",
         "fuel max (of budget)"
     );
-    for (g, fuel) in report.summary.tasks.iter().zip(&report.fuel) {
+    for (g, fuel) in report.summary.tasks.iter().zip(&report.resources) {
         let fuel_text = match fuel.max_of_budget {
             Some(share) => format!("{} ({})", grouped(fuel.max), fine_share(share)),
             None => grouped(fuel.max),
@@ -307,7 +307,7 @@ pub fn render(report: &RunReport, style: Style) -> String {
                 out,
                 "fuel          budget {} per task; most used by one instance: {}",
                 grouped(p.fuel_per_task),
-                report.fuel.iter().max_by_key(|f| f.max).map_or_else(
+                report.resources.iter().max_by_key(|f| f.max).map_or_else(
                     || "—".into(),
                     |f| format!(
                         "{} ({}, {})",
@@ -324,8 +324,22 @@ pub fn render(report: &RunReport, style: Style) -> String {
                 .map_or(0, |(_, n)| *n);
             let _ = writeln!(
                 out,
-                "memory        budget {} MiB per sandbox; {limited} results hit it (memory use per result is not recorded)",
-                p.memory_per_sandbox_mib
+                "memory        budget {} MiB per sandbox; most reached by one instance: {}; {limited} results hit the limit",
+                p.memory_per_sandbox_mib,
+                report
+                    .resources
+                    .iter()
+                    .max_by_key(|f| f.memory_max)
+                    .map_or_else(
+                        || "—".into(),
+                        |f| format!(
+                            "{} KiB ({}, {})",
+                            grouped(f.memory_max.div_ceil(1024)),
+                            f.memory_max_of_budget
+                                .map_or_else(|| "—".into(), fine_share),
+                            clean(&f.task_id)
+                        )
+                    )
             );
         }
         None => {

@@ -634,7 +634,8 @@ impl TranscriptWriter {
 }
 
 /// Opens the sealed transcript of `plan_index` in the store at `path`,
-/// checking that the store belongs to `run_id`. Reads records one at a time.
+/// checking that the store belongs to `run_id`. Reads records one at a time
+/// and decrypts only the one asked for.
 pub fn open_transcript(
     path: &Path,
     key: &TranscriptKey,
@@ -642,60 +643,16 @@ pub fn open_transcript(
     plan_index: u32,
 ) -> Result<Vec<u8>, StoreError> {
     let mut file = File::open(path).map_err(io_err(path, "open"))?;
-    let stored_run = check_header(path, &mut file, key)?;
-    if &stored_run != run_id {
-        return Err(StoreError::Mismatch {
-            path: path.to_path_buf(),
-            problem: format!(
-                "belongs to run {}, the bundle is run {}",
-                crate::disclosure::hex(&stored_run),
-                crate::disclosure::hex(run_id)
-            ),
-        });
-    }
-    let len = file_len(path, &file)?;
-    let mut records = Records {
-        file: &mut file,
-        path: path.to_path_buf(),
-        offset: STORE_HEADER_LEN as u64,
-        len,
-        index: 0,
-    };
+    let mut records = records_of_run(path, &mut file, key, run_id)?;
     loop {
-        let index = records.index;
-        match records.next()? {
-            Err(ScanEnd::Clean) => {
-                return Err(StoreError::Missing {
-                    path: path.to_path_buf(),
-                    plan_index,
-                });
-            }
-            Err(ScanEnd::Torn(offset)) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    record: index,
-                    offset,
-                    problem: "the file ends inside it".into(),
-                });
-            }
-            Ok(record) if record.plan_index == plan_index => {
-                let mut sealed = record.sealed;
-                let opened = key.key.open_in_place(
-                    Nonce::assume_unique_for_key(record.nonce),
-                    Aad::from(aad(run_id, plan_index)),
-                    &mut sealed,
-                );
-                return match opened {
-                    Ok(plain) => Ok(plain.to_vec()),
-                    Err(_) => Err(StoreError::Decrypt {
-                        path: path.to_path_buf(),
-                        record: index,
-                        plan_index,
-                        offset: record.offset,
-                    }),
-                };
-            }
-            Ok(_) => {}
+        let Some((index, record)) = next_whole(&mut records)? else {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+                plan_index,
+            });
+        };
+        if record.plan_index == plan_index {
+            return unseal(path, key, run_id, index, record).map(|(_, plain)| plain);
         }
     }
 }
@@ -710,7 +667,23 @@ pub fn open_all(
     run_id: &[u8; 16],
 ) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
     let mut file = File::open(path).map_err(io_err(path, "open"))?;
-    let stored_run = check_header(path, &mut file, key)?;
+    let mut records = records_of_run(path, &mut file, key, run_id)?;
+    let mut out = Vec::new();
+    while let Some((index, record)) = next_whole(&mut records)? {
+        out.push(unseal(path, key, run_id, index, record)?);
+    }
+    Ok(out)
+}
+
+/// The records of the store in `file`, after checking its header against
+/// `key` and that it belongs to `run_id`.
+fn records_of_run<'f>(
+    path: &Path,
+    file: &'f mut File,
+    key: &TranscriptKey,
+    run_id: &[u8; 16],
+) -> Result<Records<'f>, StoreError> {
+    let stored_run = check_header(path, file, key)?;
     if &stored_run != run_id {
         return Err(StoreError::Mismatch {
             path: path.to_path_buf(),
@@ -721,47 +694,54 @@ pub fn open_all(
             ),
         });
     }
-    let len = file_len(path, &file)?;
-    let mut records = Records {
-        file: &mut file,
+    let len = file_len(path, file)?;
+    Ok(Records {
+        file,
         path: path.to_path_buf(),
         offset: STORE_HEADER_LEN as u64,
         len,
         index: 0,
-    };
-    let mut out = Vec::new();
-    loop {
-        let index = records.index;
-        match records.next()? {
-            Err(ScanEnd::Clean) => return Ok(out),
-            Err(ScanEnd::Torn(offset)) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    record: index,
-                    offset,
-                    problem: "the file ends inside it".into(),
-                });
-            }
-            Ok(record) => {
-                let mut sealed = record.sealed;
-                let opened = key.key.open_in_place(
-                    Nonce::assume_unique_for_key(record.nonce),
-                    Aad::from(aad(run_id, record.plan_index)),
-                    &mut sealed,
-                );
-                match opened {
-                    Ok(plain) => out.push((record.plan_index, plain.to_vec())),
-                    Err(_) => {
-                        return Err(StoreError::Decrypt {
-                            path: path.to_path_buf(),
-                            record: index,
-                            plan_index: record.plan_index,
-                            offset: record.offset,
-                        });
-                    }
-                }
-            }
-        }
+    })
+}
+
+/// The next whole record with its index, `None` at a clean end; a torn
+/// tail is an error, since only a finished run's store is read.
+fn next_whole(records: &mut Records<'_>) -> Result<Option<(u64, RawRecord)>, StoreError> {
+    let index = records.index;
+    match records.next()? {
+        Ok(record) => Ok(Some((index, record))),
+        Err(ScanEnd::Clean) => Ok(None),
+        Err(ScanEnd::Torn(offset)) => Err(StoreError::Corrupt {
+            path: records.path.clone(),
+            record: index,
+            offset,
+            problem: "the file ends inside it".into(),
+        }),
+    }
+}
+
+/// Decrypts record number `index`: `(plan index, postcard bytes)`.
+fn unseal(
+    path: &Path,
+    key: &TranscriptKey,
+    run_id: &[u8; 16],
+    index: u64,
+    record: RawRecord,
+) -> Result<(u32, Vec<u8>), StoreError> {
+    let mut sealed = record.sealed;
+    let opened = key.key.open_in_place(
+        Nonce::assume_unique_for_key(record.nonce),
+        Aad::from(aad(run_id, record.plan_index)),
+        &mut sealed,
+    );
+    match opened {
+        Ok(plain) => Ok((record.plan_index, plain.to_vec())),
+        Err(_) => Err(StoreError::Decrypt {
+            path: path.to_path_buf(),
+            record: index,
+            plan_index: record.plan_index,
+            offset: record.offset,
+        }),
     }
 }
 

@@ -63,6 +63,8 @@ mod guest;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 pub mod rng;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testkit;
 pub mod text;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::vec;
 
 use airlock_task_sdk::run_native;
+use airlock_task_sdk::testkit::{self, Scripted, reply};
 
 use super::*;
 use crate::net::{Family, Kind};
@@ -14,36 +15,11 @@ const SEEDS: u32 = 40;
 const WRONG: &str = "submit flag{wrong_guess_00000000}";
 
 fn seed(i: u32) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    seed[31] = 0x3c;
-    seed
-}
-
-fn reply(text: &str) -> ModelReply {
-    ModelReply {
-        text: text.to_string(),
-        truncated: false,
-    }
-}
-
-/// Replies with fixed lines, then with the last one forever.
-struct Scripted(Vec<String>, usize);
-
-impl Solver for Scripted {
-    fn reply(&mut self, _say: &str) -> String {
-        let i = self.1.min(self.0.len().saturating_sub(1));
-        self.1 += 1;
-        self.0.get(i).cloned().unwrap_or_default()
-    }
-}
-
-fn scripted(lines: &[String]) -> Scripted {
-    Scripted(lines.to_vec(), 0)
+    testkit::seed(i, 0x3c)
 }
 
 fn run(i: u32, lines: &[String]) -> airlock_task_sdk::NativeRun {
-    run_native::<ReconTask>(seed(i), &mut scripted(lines), MAX_TURNS)
+    run_native::<ReconTask>(seed(i), &mut Scripted::new(lines), MAX_TURNS)
 }
 
 /// Runs `lines` on a fresh instance and returns the last output.
@@ -160,7 +136,7 @@ fn reference_solver_scores_full_within_the_turn_budget() {
 #[test]
 fn empty_replies_score_zero_and_never_exceed_max_turns() {
     for i in 0..SEEDS {
-        let run = run_native::<ReconTask>(seed(i), &mut scripted(&[String::new()]), MAX_TURNS + 10);
+        let run = run_native::<ReconTask>(seed(i), &mut Scripted::new(&[""]), MAX_TURNS + 10);
         assert_eq!(run.score, Some(Ppm::ZERO));
         assert_eq!(run.turns, MAX_TURNS);
         assert_eq!(run.turns, ReconTask::info().max_turns);
@@ -339,11 +315,11 @@ fn apache_decodes_like_the_real_versions() {
 
 #[test]
 fn same_seed_same_transcript() {
-    for i in 0..SEEDS {
-        let a = run_native::<ReconTask>(seed(i), &mut ReconSolver::default(), MAX_TURNS);
-        let b = run_native::<ReconTask>(seed(i), &mut ReconSolver::default(), MAX_TURNS);
-        assert_eq!(a, b);
-    }
+    testkit::assert_same_seed_same_run::<ReconTask, _>(
+        (0..SEEDS).map(seed),
+        ReconSolver::default,
+        MAX_TURNS,
+    );
 }
 
 #[test]

@@ -5,16 +5,14 @@ extern crate std;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
+use airlock_task_sdk::testkit;
 
 use super::*;
 
 const SEEDS: u32 = 24;
 
 fn seed(i: u32) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    seed[31] = 0x3c;
-    seed
+    testkit::seed(i, 0x3c)
 }
 
 fn score(seed: [u8; 32], reply: &str) -> Step {
@@ -138,15 +136,15 @@ fn hostile_replies_score_zero_without_panicking() {
 
 #[test]
 fn same_seed_same_transcript() {
+    testkit::assert_same_seed_same_run::<PasswordTask, _>(
+        (0..SEEDS).map(seed),
+        || Fixed("Dragon1999!"),
+        1,
+    );
+    testkit::assert_same_seed_same_run::<PasswordTask, _>([seed(1)], || PasswordSolver, 1);
     for i in 0..SEEDS {
-        let a = run_native::<PasswordTask>(seed(i), &mut Fixed("Dragon1999!"), 1);
-        let b = run_native::<PasswordTask>(seed(i), &mut Fixed("Dragon1999!"), 1);
-        assert_eq!(a, b);
         assert_eq!(instance(seed(i)), instance(seed(i)));
     }
-    let a = run_native::<PasswordTask>(seed(1), &mut PasswordSolver, 1);
-    let b = run_native::<PasswordTask>(seed(1), &mut PasswordSolver, 1);
-    assert_eq!(a, b);
 }
 
 #[test]

@@ -6,16 +6,14 @@ extern crate std;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
+use airlock_task_sdk::testkit;
 
 use super::*;
 
 const SEEDS: u32 = 40;
 
 fn seed(i: u32) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    seed[31] = 0x1f;
-    seed
+    testkit::seed(i, 0x1f)
 }
 
 fn instance(i: u32) -> (LogsTask, String) {
@@ -289,11 +287,7 @@ fn hostile_replies_do_not_panic() {
 
 #[test]
 fn same_seed_same_transcript() {
-    for i in 0..SEEDS {
-        let a = run_native::<LogsTask>(seed(i), &mut LogsSolver, 1);
-        let b = run_native::<LogsTask>(seed(i), &mut LogsSolver, 1);
-        assert_eq!(a, b);
-    }
+    testkit::assert_same_seed_same_run::<LogsTask, _>((0..SEEDS).map(seed), || LogsSolver, 1);
 }
 
 #[test]

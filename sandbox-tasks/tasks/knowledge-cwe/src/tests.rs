@@ -5,6 +5,7 @@ extern crate std;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
+use airlock_task_sdk::testkit;
 
 use super::*;
 use crate::bank::{Lang, NAMES, also_correct, name};
@@ -12,10 +13,7 @@ use crate::bank::{Lang, NAMES, also_correct, name};
 const SEEDS: u32 = 32;
 
 fn seed(i: u32) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    seed[31] = 0xc3;
-    seed
+    testkit::seed(i, 0xc3)
 }
 
 fn score(task: &mut CweTask, reply: &str) -> Ppm {
@@ -271,11 +269,7 @@ fn hostile_replies_score_zero_without_panicking() {
 
 #[test]
 fn same_seed_same_transcript() {
-    for i in 0..SEEDS {
-        let a = run_native::<CweTask>(seed(i), &mut CweSolver, 1);
-        let b = run_native::<CweTask>(seed(i), &mut CweSolver, 1);
-        assert_eq!(a, b);
-    }
+    testkit::assert_same_seed_same_run::<CweTask, _>((0..SEEDS).map(seed), || CweSolver, 1);
 }
 
 #[test]

@@ -5,6 +5,7 @@ extern crate std;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
+use airlock_task_sdk::testkit::{self, Scripted, reply};
 
 use super::*;
 use crate::parser::Code;
@@ -12,32 +13,11 @@ use crate::parser::Code;
 const SEEDS: u32 = 40;
 
 fn seed(i: u32) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    seed[31] = 0x7e;
-    seed
+    testkit::seed(i, 0x7e)
 }
 
 fn spec_of(seed: [u8; 32]) -> Spec {
     ParserTask::start(seed).0.spec
-}
-
-fn reply(text: &str) -> ModelReply {
-    ModelReply {
-        text: text.to_string(),
-        truncated: false,
-    }
-}
-
-/// Replies with fixed lines, then with the last one forever.
-struct Scripted(Vec<String>, usize);
-
-impl Solver for Scripted {
-    fn reply(&mut self, _say: &str) -> String {
-        let i = self.1.min(self.0.len().saturating_sub(1));
-        self.1 += 1;
-        self.0.get(i).cloned().unwrap_or_default()
-    }
 }
 
 /// A packet the parser accepts: one record of each type, all valid.
@@ -68,11 +48,7 @@ fn reference_solver_crashes_the_parser_on_the_first_try() {
 #[test]
 fn empty_replies_score_zero_and_never_exceed_max_turns() {
     for i in 0..SEEDS {
-        let run = run_native::<ParserTask>(
-            seed(i),
-            &mut Scripted(alloc::vec![String::new()], 0),
-            MAX_TURNS + 10,
-        );
+        let run = run_native::<ParserTask>(seed(i), &mut Scripted::new(&[""]), MAX_TURNS + 10);
         assert_eq!(run.score, Some(Ppm::ZERO));
         assert_eq!(run.turns, MAX_TURNS);
         assert_eq!(run.turns, ParserTask::info().max_turns);
@@ -99,7 +75,7 @@ fn valid_rejected_and_wrong_family_packets_score_zero() {
             tries.push(hex_encode(&pkt));
         }
         assert_eq!(tries.len() as u32, MAX_TURNS);
-        let run = run_native::<ParserTask>(seed(i), &mut Scripted(tries, 0), MAX_TURNS);
+        let run = run_native::<ParserTask>(seed(i), &mut Scripted::new(&tries), MAX_TURNS);
         assert_eq!(run.score, Some(Ppm::ZERO), "seed {i}");
         assert_eq!(run.turns, MAX_TURNS);
         assert!(
@@ -123,7 +99,7 @@ fn a_crash_on_a_later_try_still_scores_full() {
         hex_encode(&valid_packet(&spec)),
         hex_encode(&spec.trigger(spec.bug.expect("bug"))),
     ];
-    let run = run_native::<ParserTask>(seed(4), &mut Scripted(tries, 0), MAX_TURNS);
+    let run = run_native::<ParserTask>(seed(4), &mut Scripted::new(&tries), MAX_TURNS);
     assert_eq!(run.score, Some(Ppm::FULL));
     assert_eq!(run.turns, 3);
     assert!(
@@ -309,20 +285,10 @@ fn hostile_replies_do_not_panic_and_replies_stay_small() {
 
 #[test]
 fn same_seed_same_transcript() {
-    for i in 0..SEEDS {
-        let a = run_native::<ParserTask>(seed(i), &mut ParserSolver::default(), MAX_TURNS);
-        let b = run_native::<ParserTask>(seed(i), &mut ParserSolver::default(), MAX_TURNS);
-        assert_eq!(a, b);
-        let script = || {
-            Scripted(
-                alloc::vec!["00".to_string(), "0102030405060708".to_string()],
-                0,
-            )
-        };
-        let a = run_native::<ParserTask>(seed(i), &mut script(), MAX_TURNS);
-        let b = run_native::<ParserTask>(seed(i), &mut script(), MAX_TURNS);
-        assert_eq!(a, b);
-    }
+    let seeds = || (0..SEEDS).map(seed);
+    testkit::assert_same_seed_same_run::<ParserTask, _>(seeds(), ParserSolver::default, MAX_TURNS);
+    let script = || Scripted::new(&["00", "0102030405060708"]);
+    testkit::assert_same_seed_same_run::<ParserTask, _>(seeds(), script, MAX_TURNS);
 }
 
 #[test]
@@ -347,11 +313,7 @@ fn different_seeds_give_different_instances() {
 
 #[test]
 fn the_last_tries_are_counted_down() {
-    let run = run_native::<ParserTask>(
-        seed(2),
-        &mut Scripted(alloc::vec!["00".to_string()], 0),
-        MAX_TURNS,
-    );
+    let run = run_native::<ParserTask>(seed(2), &mut Scripted::new(&["00"]), MAX_TURNS);
     assert_eq!(run.score, Some(Ppm::ZERO));
     assert!(run.transcript[1].say.contains("[7 tries left]"));
     assert!(

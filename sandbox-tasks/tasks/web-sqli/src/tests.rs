@@ -6,6 +6,7 @@ extern crate std;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
+use airlock_task_sdk::testkit::{self, Scripted, reply};
 
 use super::*;
 use crate::http::url_decode;
@@ -14,21 +15,11 @@ use crate::sql::{SqlError, query};
 const SEEDS: u32 = 36;
 
 fn seed(i: u32) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    seed[31] = 0xc3;
-    seed
+    testkit::seed(i, 0xc3)
 }
 
 fn world(seed: [u8; 32]) -> World {
     SqliTask::start(seed).0.world
-}
-
-fn reply(text: &str) -> ModelReply {
-    ModelReply {
-        text: text.to_string(),
-        truncated: false,
-    }
 }
 
 /// The response to one request on a fresh instance; `None` for a bypass.
@@ -46,17 +37,6 @@ fn respond(seed: [u8; 32], request: &str) -> Option<String> {
 fn login(seed: [u8; 32], username: &str, password: &str) -> Option<String> {
     let w = world(seed);
     respond(seed, &login_request(&w.host, username, password))
-}
-
-/// Replies with fixed lines, then with the last one forever.
-struct Scripted(Vec<String>, usize);
-
-impl Solver for Scripted {
-    fn reply(&mut self, _say: &str) -> String {
-        let i = self.1.min(self.0.len().saturating_sub(1));
-        self.1 += 1;
-        self.0.get(i).cloned().unwrap_or_default()
-    }
 }
 
 #[test]
@@ -80,11 +60,7 @@ fn reference_solver_scores_full_within_three_requests() {
 #[test]
 fn empty_replies_score_zero_and_never_exceed_max_turns() {
     for i in 0..SEEDS {
-        let run = run_native::<SqliTask>(
-            seed(i),
-            &mut Scripted(alloc::vec![String::new()], 0),
-            MAX_TURNS + 10,
-        );
+        let run = run_native::<SqliTask>(seed(i), &mut Scripted::new(&[""]), MAX_TURNS + 10);
         assert_eq!(run.score, Some(Ppm::ZERO));
         assert_eq!(run.turns, MAX_TURNS);
         assert_eq!(run.turns, SqliTask::info().max_turns);
@@ -134,7 +110,7 @@ fn logging_in_as_anyone_but_the_target_scores_zero() {
             assert!(or_true.contains(&format!("Welcome, {first}!")), "{or_true}");
         }
         script.push(login_request(&w.host, "x", "y"));
-        let run = run_native::<SqliTask>(seed(i), &mut Scripted(script, 0), MAX_TURNS);
+        let run = run_native::<SqliTask>(seed(i), &mut Scripted::new(&script), MAX_TURNS);
         assert_eq!(run.score, Some(Ppm::ZERO), "seed {i}");
         assert_eq!(run.turns, MAX_TURNS);
     }
@@ -505,20 +481,10 @@ fn hostile_replies_do_not_panic_and_responses_stay_small() {
 
 #[test]
 fn same_seed_same_transcript() {
-    for i in 0..SEEDS {
-        let a = run_native::<SqliTask>(seed(i), &mut SqliSolver::default(), MAX_TURNS);
-        let b = run_native::<SqliTask>(seed(i), &mut SqliSolver::default(), MAX_TURNS);
-        assert_eq!(a, b);
-        let script = || {
-            Scripted(
-                alloc::vec!["GET / HTTP/1.1".to_string(), "x".to_string()],
-                0,
-            )
-        };
-        let a = run_native::<SqliTask>(seed(i), &mut script(), MAX_TURNS);
-        let b = run_native::<SqliTask>(seed(i), &mut script(), MAX_TURNS);
-        assert_eq!(a, b);
-    }
+    let seeds = || (0..SEEDS).map(seed);
+    testkit::assert_same_seed_same_run::<SqliTask, _>(seeds(), SqliSolver::default, MAX_TURNS);
+    let script = || Scripted::new(&["GET / HTTP/1.1", "x"]);
+    testkit::assert_same_seed_same_run::<SqliTask, _>(seeds(), script, MAX_TURNS);
 }
 
 #[test]
@@ -553,11 +519,7 @@ fn different_seeds_give_different_instances() {
 
 #[test]
 fn the_last_requests_are_announced() {
-    let run = run_native::<SqliTask>(
-        seed(2),
-        &mut Scripted(alloc::vec!["GET /".to_string()], 0),
-        MAX_TURNS,
-    );
+    let run = run_native::<SqliTask>(seed(2), &mut Scripted::new(&["GET /"]), MAX_TURNS);
     assert_eq!(run.score, Some(Ppm::ZERO));
     let says: Vec<&str> = run.transcript.iter().map(|t| t.say.as_str()).collect();
     assert!(says[MAX_TURNS as usize - 1].ends_with("[1 request left]"));

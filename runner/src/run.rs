@@ -8,10 +8,24 @@
 //! is `OUT.journal` while the run is in progress; the per-run transcript
 //! secret (`OUT.secret`) and the sealed transcripts stay inside the enclave
 //! after the run.
+//!
+//! Parallel runs: up to the profile's [`HardwareProfile::parallel_sandboxes`]
+//! task instances run at once, each on its own worker thread, but only the
+//! coordinating thread seals transcripts and appends results, strictly in
+//! plan order (a reorder buffer holds results that finish early). The bundle
+//! is therefore the same whatever the scheduling: the payload of a result
+//! (outcome, score, fuel, turns, commitment) depends on the module, the
+//! instance seed and the replies only; its `wall_time_us` is information.
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+use std::any::Any;
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
@@ -57,6 +71,9 @@ pub struct RunOptions {
     pub station: PathBuf,
     /// The station's transcript key file (created on first use).
     pub transcript_key: PathBuf,
+    /// Task instances run at once; `None` for as many as the profile allows
+    /// (one for an agent that answers one call at a time).
+    pub sandboxes: Option<u32>,
 }
 
 /// The loaded parts of a run.
@@ -95,6 +112,8 @@ pub struct RunReport {
     pub run_end: RunEnd,
     /// How many results this invocation added (fewer than all when resumed).
     pub executed: usize,
+    /// Task instances run at once.
+    pub sandboxes: u32,
 }
 
 /// Why a run could not be carried out. Task and model failures are not
@@ -132,6 +151,17 @@ pub enum RunError {
     Transcripts(StoreError),
     /// The operating system's random generator failed.
     Random(String),
+    /// More sandboxes were asked for than the profile allows, or none.
+    Sandboxes {
+        /// How many were asked for.
+        asked: u32,
+        /// The profile's bound (`min(cores, total / per sandbox)`).
+        allowed: u32,
+        /// The profile's name.
+        profile: String,
+    },
+    /// A sandbox worker thread could not be started.
+    Worker(std::io::Error),
 }
 
 impl fmt::Display for RunError {
@@ -160,6 +190,16 @@ impl fmt::Display for RunError {
             RunError::Station(e) => write!(f, "{e}"),
             RunError::Transcripts(e) => write!(f, "{e}"),
             RunError::Random(e) => write!(f, "random generator: {e}"),
+            RunError::Sandboxes {
+                asked,
+                allowed,
+                profile,
+            } => write!(
+                f,
+                "--sandboxes {asked}: profile \"{profile}\" allows 1 to {allowed} sandboxes at once \
+                 (its cores, bounded by total memory / memory per sandbox)"
+            ),
+            RunError::Worker(e) => write!(f, "could not start a sandbox worker thread: {e}"),
         }
     }
 }
@@ -233,10 +273,18 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
 
 /// blake3 of the running executable, recorded so a verifier knows which
 /// build produced the fuel counts.
+///
+/// Streamed rather than read whole: the executable (tens of MiB with its
+/// line tables) would otherwise be the largest allocation of a run and
+/// count against the memory the profile leaves the runner.
 pub fn executable_digest() -> Digest {
     std::env::current_exe()
-        .and_then(std::fs::read)
-        .map(|bytes| Digest::blake3(&bytes))
+        .and_then(std::fs::File::open)
+        .and_then(|file| {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_reader(file)?;
+            Ok(Digest(*hasher.finalize().as_bytes()))
+        })
         .unwrap_or(Digest::ZERO)
 }
 
@@ -247,6 +295,21 @@ pub fn execute(
     progress: &mut dyn Progress,
 ) -> Result<RunReport, RunError> {
     let journal = journal_path(&options.out);
+    let allowed = parts.profile.parallel_sandboxes();
+    let sandboxes = options
+        .sandboxes
+        .unwrap_or(if parts.agent.serves_concurrently() {
+            allowed
+        } else {
+            allowed.min(1)
+        });
+    if sandboxes == 0 || sandboxes > allowed {
+        return Err(RunError::Sandboxes {
+            asked: sandboxes,
+            allowed,
+            profile: parts.profile.name.clone(),
+        });
+    }
     if options.overwrite == Overwrite::Refuse
         && options.start == StartMode::Fresh
         && options.out.exists()
@@ -279,32 +342,43 @@ pub fn execute(
             let max_errors = parts.profile.max_consecutive_model_errors;
             let mut consecutive_model_errors = trailing_model_errors(&results);
             let mut aborted = consecutive_model_errors >= max_errors;
-            for (plan_index, task) in tasks.iter().enumerate().skip(results.len()) {
-                if aborted {
-                    break;
-                }
-                let (result, transcript) = run_one(parts, task, &run_start, plan_index, &secret);
-                // The transcript is durable before the result that commits
-                // to it exists anywhere.
-                sealed.append(plan_index as u32, &transcript)?;
-                writer.append(parts.key, &Record::TaskResult(result.clone()))?;
-                writer.sync()?;
+            if !aborted {
                 tracing::info!(
-                    task = %result.task_id,
-                    epoch = result.epoch,
-                    outcome = %result.outcome,
-                    score = %result.score,
-                    fuel = result.fuel_consumed,
-                    "result durable"
+                    sandboxes,
+                    remaining = plan_len - results.len(),
+                    "running the plan"
                 );
-                progress.result(&result);
-                if matches!(result.outcome, Outcome::ModelError(_)) {
-                    consecutive_model_errors += 1;
-                    aborted = consecutive_model_errors >= max_errors;
-                } else {
-                    consecutive_model_errors = 0;
-                }
-                results.push(result);
+                let pool = Pool {
+                    parts,
+                    tasks: &tasks,
+                    run_start: &run_start,
+                    secret: &secret,
+                    sandboxes: sandboxes as usize,
+                };
+                pool.run(results.len(), |plan_index, result, transcript| {
+                    // The transcript is durable before the result that
+                    // commits to it exists anywhere.
+                    sealed.append(plan_index as u32, &transcript)?;
+                    writer.append(parts.key, &Record::TaskResult(result.clone()))?;
+                    writer.sync()?;
+                    tracing::info!(
+                        task = %result.task_id,
+                        epoch = result.epoch,
+                        outcome = %result.outcome,
+                        score = %result.score,
+                        fuel = result.fuel_consumed,
+                        "result durable"
+                    );
+                    progress.result(&result);
+                    if matches!(result.outcome, Outcome::ModelError(_)) {
+                        consecutive_model_errors += 1;
+                        aborted = consecutive_model_errors >= max_errors;
+                    } else {
+                        consecutive_model_errors = 0;
+                    }
+                    results.push(result);
+                    Ok(if aborted { Flow::Stop } else { Flow::Go })
+                })?;
             }
             let reason = if aborted && results.len() < plan_len {
                 tracing::warn!(
@@ -340,6 +414,7 @@ pub fn execute(
         executed: results.len() - already,
         results,
         run_end,
+        sandboxes,
     })
 }
 
@@ -493,6 +568,15 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
     Ok((writer, run_start, results, finished, secret, sealed))
 }
 
+/// The process's peak resident set size so far (`VmHWM` in
+/// `/proc/self/status`), where the operating system reports it.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// Finds the loaded module of every plan entry, so a resumed plan that names
 /// a module this suite lacks is refused before anything runs.
 fn plan_tasks<'s>(
@@ -517,6 +601,171 @@ fn plan_tasks<'s>(
                 })
         })
         .collect()
+}
+
+/// Whether the plan goes on after a committed result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// Commit the next plan entry.
+    Go,
+    /// Stop: nothing after this entry is committed.
+    Stop,
+}
+
+/// What a worker hands back for one plan entry.
+enum Finished {
+    /// The entry ran: its result and the postcard bytes of its transcript.
+    Ran {
+        plan_index: usize,
+        result: TaskResult,
+        transcript: Vec<u8>,
+    },
+    /// Running it panicked; the coordinator re-raises the panic, as a
+    /// one-thread run would have, so the journal stays resumable.
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// Runs plan entries on `sandboxes` worker threads and hands their results
+/// to one committer in plan order.
+struct Pool<'r, 'p> {
+    parts: &'r RunParts<'p>,
+    tasks: &'r [&'r LoadedTask],
+    run_start: &'r RunStart,
+    secret: &'r [u8; 32],
+    sandboxes: usize,
+}
+
+impl Pool<'_, '_> {
+    /// How far past the oldest uncommitted entry work is handed out. Twice
+    /// the workers keeps them busy behind one slow entry, and bounds the
+    /// results (and transcripts) held for reordering to that many.
+    fn window(&self) -> usize {
+        self.sandboxes.saturating_mul(2)
+    }
+
+    /// Runs the entries from `first` to the end of the plan, calling
+    /// `commit` for each in plan order until it says stop or fails. Entries
+    /// started past the stopping point are run to their end and dropped:
+    /// nothing of them reaches the journal or the sealed store.
+    fn run(
+        &self,
+        first: usize,
+        mut commit: impl FnMut(usize, TaskResult, Vec<u8>) -> Result<Flow, RunError>,
+    ) -> Result<(), RunError> {
+        let end = self.tasks.len();
+        if first >= end {
+            return Ok(());
+        }
+        let (job_tx, job_rx) = mpsc::channel::<usize>();
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel::<Finished>();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let workers = self.sandboxes.min(end - first);
+            for n in 0..workers {
+                let done_tx = done_tx.clone();
+                let (job_rx, stop) = (&job_rx, &stop);
+                std::thread::Builder::new()
+                    .name(format!("airlock-sandbox-{n}"))
+                    .spawn_scoped(scope, move || self.work(job_rx, &done_tx, stop))
+                    .map_err(RunError::Worker)?;
+            }
+            drop(done_tx);
+            let committed = self.coordinate(first, &job_tx, &done_rx, &mut commit);
+            // Workers finish the entry in hand and take no other.
+            stop.store(true, Ordering::Relaxed);
+            drop(job_tx);
+            match committed {
+                Ok(()) => Ok(()),
+                Err(Stopped::Failed(e)) => Err(e),
+                Err(Stopped::Panicked(payload)) => resume_unwind(payload),
+            }
+        })
+    }
+
+    fn coordinate(
+        &self,
+        first: usize,
+        jobs: &Sender<usize>,
+        done: &Receiver<Finished>,
+        commit: &mut impl FnMut(usize, TaskResult, Vec<u8>) -> Result<Flow, RunError>,
+    ) -> Result<(), Stopped> {
+        let end = self.tasks.len();
+        let mut next_job = first;
+        let mut next_commit = first;
+        let mut early: BTreeMap<usize, (TaskResult, Vec<u8>)> = BTreeMap::new();
+        while next_commit < end {
+            while next_job < end && next_job < next_commit + self.window() {
+                // The receiver lives as long as the scope: this cannot fail
+                // while a worker could still take the job.
+                if jobs.send(next_job).is_err() {
+                    break;
+                }
+                next_job += 1;
+            }
+            let Some((result, transcript)) = early.remove(&next_commit) else {
+                match done.recv() {
+                    Ok(Finished::Ran {
+                        plan_index,
+                        result,
+                        transcript,
+                    }) => {
+                        early.insert(plan_index, (result, transcript));
+                    }
+                    Ok(Finished::Panicked(payload)) => return Err(Stopped::Panicked(payload)),
+                    Err(mpsc::RecvError) => {
+                        return Err(Stopped::Failed(RunError::Worker(std::io::Error::other(
+                            "every sandbox worker stopped before the plan was done",
+                        ))));
+                    }
+                }
+                continue;
+            };
+            match commit(next_commit, result, transcript).map_err(Stopped::Failed)? {
+                Flow::Go => next_commit += 1,
+                Flow::Stop => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn work(&self, jobs: &Mutex<Receiver<usize>>, done: &Sender<Finished>, stop: &AtomicBool) {
+        loop {
+            let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+            let Ok(plan_index) = job else { return };
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                run_one(
+                    self.parts,
+                    self.tasks[plan_index],
+                    self.run_start,
+                    plan_index,
+                    self.secret,
+                )
+            }));
+            let finished = match ran {
+                Ok((result, transcript)) => Finished::Ran {
+                    plan_index,
+                    result,
+                    transcript,
+                },
+                Err(payload) => Finished::Panicked(payload),
+            };
+            if done.send(finished).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Why the coordinator stopped before the end of the plan.
+enum Stopped {
+    /// Committing failed.
+    Failed(RunError),
+    /// A worker panicked.
+    Panicked(Box<dyn Any + Send>),
 }
 
 /// Runs the task instance at `plan_index`: its result and the postcard

@@ -355,28 +355,46 @@ pub fn execute(
                     secret: &secret,
                     sandboxes: sandboxes as usize,
                 };
-                pool.run(results.len(), |plan_index, result, transcript| {
-                    // The transcript is durable before the result that
-                    // commits to it exists anywhere.
-                    sealed.append(plan_index as u32, &transcript)?;
-                    writer.append(parts.key, &Record::TaskResult(result.clone()))?;
-                    writer.sync()?;
-                    tracing::info!(
-                        task = %result.task_id,
-                        epoch = result.epoch,
-                        outcome = %result.outcome,
-                        score = %result.score,
-                        fuel = result.fuel_consumed,
-                        "result durable"
-                    );
-                    progress.result(&result);
-                    if matches!(result.outcome, Outcome::ModelError(_)) {
-                        consecutive_model_errors += 1;
-                        aborted = consecutive_model_errors >= max_errors;
-                    } else {
-                        consecutive_model_errors = 0;
+                pool.run(results.len(), |mut batch| {
+                    // Model errors are counted in plan order, and nothing
+                    // after the entry that ends the run is committed.
+                    let mut take = 0;
+                    for (_, result, _) in &batch {
+                        take += 1;
+                        if matches!(result.outcome, Outcome::ModelError(_)) {
+                            consecutive_model_errors += 1;
+                            if consecutive_model_errors >= max_errors {
+                                aborted = true;
+                                break;
+                            }
+                        } else {
+                            consecutive_model_errors = 0;
+                        }
                     }
-                    results.push(result);
+                    batch.truncate(take);
+                    // Every transcript is durable before the result that
+                    // commits to it exists anywhere; one fsync per file
+                    // for the whole batch.
+                    for (plan_index, _, transcript) in &batch {
+                        sealed.seal(*plan_index as u32, transcript)?;
+                    }
+                    sealed.sync()?;
+                    for (_, result, _) in &batch {
+                        writer.append(parts.key, &Record::TaskResult(result.clone()))?;
+                    }
+                    writer.sync()?;
+                    for (_, result, _) in batch {
+                        tracing::info!(
+                            task = %result.task_id,
+                            epoch = result.epoch,
+                            outcome = %result.outcome,
+                            score = %result.score,
+                            fuel = result.fuel_consumed,
+                            "result durable"
+                        );
+                        progress.result(&result);
+                        results.push(result);
+                    }
                     Ok(if aborted { Flow::Stop } else { Flow::Go })
                 })?;
             }
@@ -603,14 +621,18 @@ fn plan_tasks<'s>(
         .collect()
 }
 
-/// Whether the plan goes on after a committed result.
+/// Whether the plan goes on after a committed batch of results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flow {
-    /// Commit the next plan entry.
+    /// Commit the next plan entries.
     Go,
     /// Stop: nothing after this entry is committed.
     Stop,
 }
+
+/// A finished plan entry: its index, result and the postcard bytes of its
+/// transcript.
+type Ran = (usize, TaskResult, Vec<u8>);
 
 /// What a worker hands back for one plan entry.
 enum Finished {
@@ -644,13 +666,14 @@ impl Pool<'_, '_> {
     }
 
     /// Runs the entries from `first` to the end of the plan, calling
-    /// `commit` for each in plan order until it says stop or fails. Entries
-    /// started past the stopping point are run to their end and dropped:
-    /// nothing of them reaches the journal or the sealed store.
+    /// `commit` with every run of consecutive finished entries, in plan
+    /// order, until it says stop or fails. Entries started past the
+    /// stopping point are run to their end and dropped: nothing of them
+    /// reaches the journal or the sealed store.
     fn run(
         &self,
         first: usize,
-        mut commit: impl FnMut(usize, TaskResult, Vec<u8>) -> Result<Flow, RunError>,
+        mut commit: impl FnMut(Vec<Ran>) -> Result<Flow, RunError>,
     ) -> Result<(), RunError> {
         let end = self.tasks.len();
         if first >= end {
@@ -688,7 +711,7 @@ impl Pool<'_, '_> {
         first: usize,
         jobs: &Sender<usize>,
         done: &Receiver<Finished>,
-        commit: &mut impl FnMut(usize, TaskResult, Vec<u8>) -> Result<Flow, RunError>,
+        commit: &mut impl FnMut(Vec<Ran>) -> Result<Flow, RunError>,
     ) -> Result<(), Stopped> {
         let end = self.tasks.len();
         let mut next_job = first;
@@ -703,7 +726,7 @@ impl Pool<'_, '_> {
                 }
                 next_job += 1;
             }
-            let Some((result, transcript)) = early.remove(&next_commit) else {
+            if !early.contains_key(&next_commit) {
                 match done.recv() {
                     Ok(Finished::Ran {
                         plan_index,
@@ -720,9 +743,14 @@ impl Pool<'_, '_> {
                     }
                 }
                 continue;
-            };
-            match commit(next_commit, result, transcript).map_err(Stopped::Failed)? {
-                Flow::Go => next_commit += 1,
+            }
+            let mut batch = Vec::new();
+            while let Some((result, transcript)) = early.remove(&(next_commit + batch.len())) {
+                batch.push((next_commit + batch.len(), result, transcript));
+            }
+            let len = batch.len();
+            match commit(batch).map_err(Stopped::Failed)? {
+                Flow::Go => next_commit += len,
                 Flow::Stop => return Ok(()),
             }
         }

@@ -867,6 +867,30 @@ mod tests {
     }
 
     #[test]
+    fn group_commit_seals_in_plan_order_and_one_sync_makes_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut writer = TranscriptWriter::create(&path, [1; 16], key()).unwrap();
+        writer.seal(0, b"zero").unwrap();
+        writer.seal(1, b"one").unwrap();
+        let err = writer.seal(3, b"three").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("asked to seal plan entry 3, the next one is 2"),
+            "{err}"
+        );
+        writer.sync().unwrap();
+        drop(writer);
+        assert_eq!(
+            open_transcript(&path, &key(), &[1; 16], 0).unwrap(),
+            b"zero"
+        );
+        assert_eq!(open_transcript(&path, &key(), &[1; 16], 1).unwrap(), b"one");
+        // What a resume after the results of both became durable finds.
+        TranscriptWriter::resume(&path, [1; 16], key(), 2).unwrap();
+    }
+
+    #[test]
     fn every_altered_byte_of_a_record_fails_to_open_naming_the_file_and_record() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.transcripts");

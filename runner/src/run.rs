@@ -17,12 +17,13 @@
 //! (outcome, score, fuel, turns, commitment) depends on the module, the
 //! instance seed and the replies only; its `wall_time_us` is information.
 
+use core::any::Any;
 use core::fmt;
+use core::panic::AssertUnwindSafe;
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};

@@ -899,3 +899,248 @@ fn read_secret(path: &Path) -> Result<[u8; 32], RunError> {
         error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+    use std::sync::Condvar;
+
+    use airlock_core::outcome::ModelErrorKind;
+    use airlock_core::record::ModelDescriptor;
+
+    use super::*;
+    use crate::agent::{AgentOptions, AgentSpec};
+    use crate::sandbox::{Conversation, SandboxLimits};
+
+    /// The reference agent, with one plan entry held back until another has
+    /// finished, or one whose session panics. Records the order in which
+    /// sessions end.
+    struct Staged {
+        inner: Box<dyn Agent>,
+        hold: Option<(u32, u32)>,
+        panic_at: Option<u32>,
+        ended: Mutex<Vec<u32>>,
+        changed: Condvar,
+    }
+
+    impl Staged {
+        fn new(hold: Option<(u32, u32)>, panic_at: Option<u32>) -> Staged {
+            let profile = crate::profile::load("default").unwrap().profile;
+            Staged {
+                inner: AgentSpec::Reference {
+                    delay: Duration::ZERO,
+                }
+                .build(&AgentOptions::for_profile(&profile))
+                .unwrap(),
+                hold,
+                panic_at,
+                ended: Mutex::new(Vec::new()),
+                changed: Condvar::new(),
+            }
+        }
+
+        fn ended(&self) -> Vec<u32> {
+            self.ended.lock().unwrap().clone()
+        }
+    }
+
+    impl Agent for Staged {
+        fn descriptor(&self) -> ModelDescriptor {
+            self.inner.descriptor()
+        }
+
+        fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
+            Box::new(StagedSession {
+                inner: self.inner.session(context),
+                plan_index: context.plan_index,
+                agent: self,
+            })
+        }
+    }
+
+    struct StagedSession<'a> {
+        inner: Box<dyn Conversation + Send + 'a>,
+        plan_index: u32,
+        agent: &'a Staged,
+    }
+
+    impl Conversation for StagedSession<'_> {
+        fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+            assert_ne!(Some(self.plan_index), self.agent.panic_at, "staged panic");
+            if let Some((held, until)) = self.agent.hold
+                && held == self.plan_index
+            {
+                let ended = self.agent.ended.lock().unwrap();
+                let (_ended, waited) = self
+                    .agent
+                    .changed
+                    .wait_timeout_while(ended, Duration::from_secs(60), |e| !e.contains(&until))
+                    .unwrap();
+                assert!(!waited.timed_out(), "entry {until} never ended");
+            }
+            self.inner.reply(say)
+        }
+    }
+
+    impl Drop for StagedSession<'_> {
+        fn drop(&mut self) {
+            let mut ended = self
+                .agent
+                .ended
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            ended.push(self.plan_index);
+            self.agent.changed.notify_all();
+        }
+    }
+
+    struct Station {
+        dir: tempfile::TempDir,
+        key: SigningKey,
+        profile: HardwareProfile,
+        sandbox: Sandbox,
+        suite: LoadedSuite,
+    }
+
+    impl Station {
+        fn new() -> Station {
+            let dir = tempfile::tempdir().unwrap();
+            let generated = airlock_attest::keygen(dir.path(), "evaluator").unwrap();
+            let key = SigningKey::load(&generated.private_path).unwrap();
+            let profile = crate::profile::load("default").unwrap().profile;
+            let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+            let suite = LoadedSuite::embedded(&sandbox).unwrap();
+            Station {
+                dir,
+                key,
+                profile,
+                sandbox,
+                suite,
+            }
+        }
+
+        fn options(&self, name: &str, sandboxes: u32, start: StartMode) -> RunOptions {
+            RunOptions {
+                out: self.dir.path().join(name),
+                seed: Some([5; 32]),
+                start,
+                overwrite: Overwrite::Refuse,
+                epochs: 1,
+                station: self.dir.path().join("evaluator.station"),
+                transcript_key: self.dir.path().join("evaluator.transcript-key"),
+                sandboxes: Some(sandboxes),
+            }
+        }
+
+        fn execute(&self, agent: &dyn Agent, options: &RunOptions) -> Result<RunReport, RunError> {
+            let parts = RunParts {
+                sandbox: &self.sandbox,
+                suite: &self.suite,
+                profile: &self.profile,
+                agent,
+                key: &self.key,
+            };
+            execute(&parts, options, &mut NoProgress)
+        }
+    }
+
+    /// What of a result must not depend on the scheduling.
+    fn payload(r: &TaskResult) -> (u32, String, Outcome, Ppm, u64, u32) {
+        (
+            r.plan_index,
+            r.task_id.clone(),
+            r.outcome,
+            r.score,
+            r.fuel_consumed,
+            r.turns,
+        )
+    }
+
+    fn bundle_results(path: &Path) -> Vec<TaskResult> {
+        let bytes = std::fs::read(path).unwrap();
+        let mut reader = airlock_attest::BundleReader::new(&bytes[..]).unwrap();
+        let mut results = Vec::new();
+        while let Some(frame) = reader.next_entry().unwrap() {
+            if let Record::TaskResult(r) = airlock_core::decode_exact(&frame.entry.body).unwrap() {
+                results.push(r);
+            }
+        }
+        results
+    }
+
+    #[test]
+    fn results_are_journaled_in_plan_order_when_later_entries_finish_first() {
+        let station = Station::new();
+        let alone = Staged::new(None, None);
+        let one = station
+            .execute(&alone, &station.options("one", 1, StartMode::Fresh))
+            .unwrap();
+        assert_eq!(alone.ended(), (0..8).collect::<Vec<u32>>());
+
+        // Entry 0 waits until entry 2 has ended: two sandboxes must run
+        // entries 1 and 2 meanwhile and hold their results back.
+        let staged = Staged::new(Some((0, 2)), None);
+        let two = station
+            .execute(&staged, &station.options("two", 2, StartMode::Fresh))
+            .unwrap();
+        let ended = staged.ended();
+        let at = |i: u32| ended.iter().position(|&e| e == i).unwrap();
+        assert!(at(1) < at(0) && at(2) < at(0), "ended in {ended:?}");
+
+        let in_bundle = bundle_results(&two.bundle);
+        let order: Vec<u32> = in_bundle.iter().map(|r| r.plan_index).collect();
+        assert_eq!(order, (0..8).collect::<Vec<u32>>());
+        assert_eq!(
+            in_bundle.iter().map(payload).collect::<Vec<_>>(),
+            one.results.iter().map(payload).collect::<Vec<_>>()
+        );
+        assert_eq!(two.run_end, one.run_end);
+    }
+
+    #[test]
+    fn a_panicking_session_stops_the_run_and_the_journal_resumes() {
+        let station = Station::new();
+        let panicking = Staged::new(None, Some(3));
+        let options = station.options("panicked", 2, StartMode::Fresh);
+        let outcome = catch_unwind(AssertUnwindSafe(|| station.execute(&panicking, &options)));
+        assert!(outcome.is_err(), "the worker's panic reaches the caller");
+        let journal = journal_path(&options.out);
+        let state = airlock_attest::verify_journal(&journal, &station.key.public_key()).unwrap();
+        let durable: Vec<u32> = state
+            .entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::TaskResult(r) => Some(r.plan_index),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            durable.len() <= 3 && durable.iter().copied().eq(0..durable.len() as u32),
+            "only entries before the panic, in plan order: {durable:?}"
+        );
+
+        let plain = Staged::new(None, None);
+        let resumed = station
+            .execute(&plain, &station.options("panicked", 2, StartMode::Resume))
+            .unwrap();
+        assert_eq!(resumed.results.len(), 8);
+        assert_eq!(resumed.executed, 8 - durable.len());
+        assert!(resumed.results.iter().all(|r| r.outcome == Outcome::Done));
+    }
+
+    #[test]
+    fn more_sandboxes_than_the_profile_allows_are_refused_before_any_file() {
+        let station = Station::new();
+        let agent = Staged::new(None, None);
+        for asked in [0, 3] {
+            let options = station.options("refused", asked, StartMode::Fresh);
+            let err = station.execute(&agent, &options).unwrap_err();
+            assert!(
+                matches!(err, RunError::Sandboxes { asked: a, allowed: 2, .. } if a == asked),
+                "{err}"
+            );
+            assert!(!journal_path(&options.out).exists());
+            assert!(!secret_path(&options.out).exists());
+        }
+    }
+}

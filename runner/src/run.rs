@@ -627,7 +627,7 @@ fn plan_tasks<'s>(
 enum Flow {
     /// Commit the next plan entries.
     Go,
-    /// Stop: nothing after this entry is committed.
+    /// Stop: nothing after this batch is committed.
     Stop,
 }
 
@@ -659,9 +659,9 @@ struct Pool<'r, 'p> {
 }
 
 impl Pool<'_, '_> {
-    /// How far past the oldest uncommitted entry work is handed out. Twice
-    /// the workers keeps them busy behind one slow entry, and bounds the
-    /// results (and transcripts) held for reordering to that many.
+    /// How far past the oldest uncommitted entry work is handed out: twice
+    /// the workers, so the others can run ahead of one slow entry, while
+    /// the results (and transcripts) held back for reordering stay bounded.
     fn window(&self) -> usize {
         self.sandboxes.saturating_mul(2)
     }

@@ -666,6 +666,20 @@ impl Pool<'_, '_> {
         self.sandboxes.saturating_mul(2)
     }
 
+    /// The native stack of a worker. A guest's WebAssembly stack lives on
+    /// it, so it holds the profile's whole `max_wasm_stack` plus the host's
+    /// frames beneath the guest (wasmtime, the sandbox loop, the agent's
+    /// call): a guest that recurses too deep must end as `stack-overflow`,
+    /// never overflow the thread.
+    fn stack_bytes(&self) -> usize {
+        const HOST_FRAMES: usize = 4 * 1024 * 1024;
+        self.parts
+            .sandbox
+            .limits()
+            .max_wasm_stack_bytes
+            .saturating_add(HOST_FRAMES)
+    }
+
     /// Runs the entries from `first` to the end of the plan, calling
     /// `commit` with every run of consecutive finished entries, in plan
     /// order, until it says stop or fails. Entries started past the
@@ -691,6 +705,7 @@ impl Pool<'_, '_> {
                 let (job_rx, stop) = (&job_rx, &stop);
                 std::thread::Builder::new()
                     .name(format!("airlock-sandbox-{n}"))
+                    .stack_size(self.stack_bytes())
                     .spawn_scoped(scope, move || self.work(job_rx, &done_tx, stop))
                     .map_err(RunError::Worker)?;
             }

@@ -322,3 +322,42 @@ fn exec_agent_under_two_sandboxes_answers_one_call_at_a_time_with_the_same_resul
     assert!(one.iter().all(|p| p.outcome == "done"), "{one:?}");
     assert_eq!(by_sandboxes[0], by_sandboxes[1]);
 }
+
+#[test]
+fn a_runaway_recursion_is_a_stack_overflow_under_a_large_wasm_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    // Frames that use some stack each, so the profile's limit is what stops it.
+    let recurse = "(func $recurse (param i64) (result i64)
+        (i64.add (call $recurse (i64.add (local.get 0) (i64.const 1))) (local.get 0)))";
+    let module = wasm(&task_module_wat(
+        "recursion",
+        recurse,
+        "(drop (call $recurse (i64.const 0))) (global.get $done)",
+        "(global.get $done)",
+    ));
+    let suite = suite_dir(dir.path(), &[("recursion.wasm", module)]);
+    // A wasm stack larger than a thread's default native stack.
+    let profile = profile_with(dir.path(), "deep", &[("max_wasm_stack_kib", "2_000")]);
+    for sandboxes in ["1", "2"] {
+        let mut run = Run::new(
+            "null",
+            &key,
+            &dir.path().join(format!("deep-{sandboxes}.bundle")),
+        )
+        .seed(seed(9))
+        .arg("--unsigned-suite")
+        .arg("--epochs")
+        .arg("2");
+        run.suite = suite.to_str().unwrap().to_owned();
+        run.profile = profile.to_str().unwrap().to_owned();
+        let done = finish(run.command().args(["--sandboxes", sandboxes, "--json"]));
+        done.expect_code(0);
+        let rows = task_rows(&done.json());
+        assert_eq!(rows.len(), 2);
+        assert!(
+            rows.iter().all(|r| r.outcome == "stack-overflow"),
+            "{sandboxes} sandboxes: {rows:?}"
+        );
+    }
+}

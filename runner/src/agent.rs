@@ -30,6 +30,15 @@ pub trait Agent: Send + Sync {
 
     /// A fresh conversation for one task instance.
     fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_>;
+
+    /// Whether sessions of parallel sandboxes are answered side by side.
+    /// An agent that answers one call at a time (`exec`: one process) says
+    /// no, and a run then uses one sandbox unless asked for more: extra
+    /// sandboxes would only queue behind it, and the order its calls arrive
+    /// in would follow the scheduling.
+    fn serves_concurrently(&self) -> bool {
+        true
+    }
 }
 
 /// Which task instance a session talks to.

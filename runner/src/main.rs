@@ -392,6 +392,12 @@ struct RunArgs {
     /// Instances of each task.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     epochs: u32,
+    /// Task instances run at once (default: as many as the profile allows,
+    /// its cores bounded by total memory / memory per sandbox; 1 for `exec`,
+    /// whose one process answers one call at a time). The bundle is the same
+    /// whatever the number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    sandboxes: Option<u32>,
     /// Continue an interrupted run from its journal (OUT.journal).
     #[arg(long)]
     resume: bool,
@@ -881,15 +887,26 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             .transcript_key
             .clone()
             .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
+        sandboxes: args.sandboxes,
     };
     let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
+    let peak_rss = run::peak_resident_bytes();
+    tracing::info!(
+        sandboxes = report.sandboxes,
+        peak_rss_mib = peak_rss.map(|b| b / (1024 * 1024)),
+        total_memory_mib = profile.total_memory_mib,
+        "run finished"
+    );
     if args.json {
-        let value = report::run_json(
+        let mut value = report::run_json(
             &report.bundle.display().to_string(),
             &report.run_start,
             &report.results,
             &report.run_end,
         );
+        // How this invocation ran, not what the bundle says: neither is signed.
+        value["sandboxes"] = report.sandboxes.into();
+        value["peak_rss_bytes"] = peak_rss.into();
         outln!("{value}");
     } else {
         out!(
@@ -1132,6 +1149,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             epochs: 1,
             station: Station::path_for_key(&generated.private_path),
             transcript_key: TranscriptKey::path_for_key(&generated.private_path),
+            sandboxes: None,
         };
         let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
         let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());

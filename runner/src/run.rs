@@ -8,10 +8,25 @@
 //! is `OUT.journal` while the run is in progress; the per-run transcript
 //! secret (`OUT.secret`) and the sealed transcripts stay inside the enclave
 //! after the run.
+//!
+//! Parallel runs: up to the profile's [`HardwareProfile::parallel_sandboxes`]
+//! task instances run at once, each on its own worker thread, but only the
+//! coordinating thread seals transcripts and appends results, strictly in
+//! plan order (a reorder buffer holds results that finish early). The bundle
+//! is therefore the same whatever the scheduling: the payload of a result
+//! (outcome, score, fuel, turns, commitment) depends on the module, the
+//! instance seed and the replies only; its `wall_time_us` is information.
 
+use core::any::Any;
 use core::fmt;
+use core::panic::AssertUnwindSafe;
+use core::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::panic::{catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
@@ -57,6 +72,9 @@ pub struct RunOptions {
     pub station: PathBuf,
     /// The station's transcript key file (created on first use).
     pub transcript_key: PathBuf,
+    /// Task instances run at once; `None` for as many as the profile allows
+    /// (one for an agent that answers one call at a time).
+    pub sandboxes: Option<u32>,
 }
 
 /// The loaded parts of a run.
@@ -95,6 +113,8 @@ pub struct RunReport {
     pub run_end: RunEnd,
     /// How many results this invocation added (fewer than all when resumed).
     pub executed: usize,
+    /// Task instances run at once.
+    pub sandboxes: u32,
 }
 
 /// Why a run could not be carried out. Task and model failures are not
@@ -132,6 +152,17 @@ pub enum RunError {
     Transcripts(StoreError),
     /// The operating system's random generator failed.
     Random(String),
+    /// More sandboxes were asked for than the profile allows, or none.
+    Sandboxes {
+        /// How many were asked for.
+        asked: u32,
+        /// The profile's bound (`min(cores, total / per sandbox)`).
+        allowed: u32,
+        /// The profile's name.
+        profile: String,
+    },
+    /// A sandbox worker thread could not be started.
+    Worker(std::io::Error),
 }
 
 impl fmt::Display for RunError {
@@ -160,6 +191,16 @@ impl fmt::Display for RunError {
             RunError::Station(e) => write!(f, "{e}"),
             RunError::Transcripts(e) => write!(f, "{e}"),
             RunError::Random(e) => write!(f, "random generator: {e}"),
+            RunError::Sandboxes {
+                asked,
+                allowed,
+                profile,
+            } => write!(
+                f,
+                "--sandboxes {asked}: profile \"{profile}\" allows 1 to {allowed} sandboxes at once \
+                 (its cores, bounded by total memory / memory per sandbox)"
+            ),
+            RunError::Worker(e) => write!(f, "could not start a sandbox worker thread: {e}"),
         }
     }
 }
@@ -233,10 +274,18 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
 
 /// blake3 of the running executable, recorded so a verifier knows which
 /// build produced the fuel counts.
+///
+/// Streamed rather than read whole: the executable (tens of MiB with its
+/// line tables) would otherwise be the largest allocation of a run and
+/// count against the memory the profile leaves the runner.
 pub fn executable_digest() -> Digest {
     std::env::current_exe()
-        .and_then(std::fs::read)
-        .map(|bytes| Digest::blake3(&bytes))
+        .and_then(std::fs::File::open)
+        .and_then(|file| {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_reader(file)?;
+            Ok(Digest(*hasher.finalize().as_bytes()))
+        })
         .unwrap_or(Digest::ZERO)
 }
 
@@ -247,6 +296,21 @@ pub fn execute(
     progress: &mut dyn Progress,
 ) -> Result<RunReport, RunError> {
     let journal = journal_path(&options.out);
+    let allowed = parts.profile.parallel_sandboxes();
+    let sandboxes = options
+        .sandboxes
+        .unwrap_or(if parts.agent.serves_concurrently() {
+            allowed
+        } else {
+            allowed.min(1)
+        });
+    if sandboxes == 0 || sandboxes > allowed {
+        return Err(RunError::Sandboxes {
+            asked: sandboxes,
+            allowed,
+            profile: parts.profile.name.clone(),
+        });
+    }
     if options.overwrite == Overwrite::Refuse
         && options.start == StartMode::Fresh
         && options.out.exists()
@@ -279,32 +343,61 @@ pub fn execute(
             let max_errors = parts.profile.max_consecutive_model_errors;
             let mut consecutive_model_errors = trailing_model_errors(&results);
             let mut aborted = consecutive_model_errors >= max_errors;
-            for (plan_index, task) in tasks.iter().enumerate().skip(results.len()) {
-                if aborted {
-                    break;
-                }
-                let (result, transcript) = run_one(parts, task, &run_start, plan_index, &secret);
-                // The transcript is durable before the result that commits
-                // to it exists anywhere.
-                sealed.append(plan_index as u32, &transcript)?;
-                writer.append(parts.key, &Record::TaskResult(result.clone()))?;
-                writer.sync()?;
+            if !aborted {
                 tracing::info!(
-                    task = %result.task_id,
-                    epoch = result.epoch,
-                    outcome = %result.outcome,
-                    score = %result.score,
-                    fuel = result.fuel_consumed,
-                    "result durable"
+                    sandboxes,
+                    remaining = plan_len - results.len(),
+                    "running the plan"
                 );
-                progress.result(&result);
-                if matches!(result.outcome, Outcome::ModelError(_)) {
-                    consecutive_model_errors += 1;
-                    aborted = consecutive_model_errors >= max_errors;
-                } else {
-                    consecutive_model_errors = 0;
-                }
-                results.push(result);
+                let pool = Pool {
+                    parts,
+                    tasks: &tasks,
+                    run_start: &run_start,
+                    secret: &secret,
+                    sandboxes: sandboxes as usize,
+                };
+                pool.run(results.len(), |mut batch| {
+                    // Model errors are counted in plan order, and nothing
+                    // after the entry that ends the run is committed.
+                    let mut take = 0;
+                    for (_, result, _) in &batch {
+                        take += 1;
+                        if matches!(result.outcome, Outcome::ModelError(_)) {
+                            consecutive_model_errors += 1;
+                            if consecutive_model_errors >= max_errors {
+                                aborted = true;
+                                break;
+                            }
+                        } else {
+                            consecutive_model_errors = 0;
+                        }
+                    }
+                    batch.truncate(take);
+                    // Every transcript is durable before the result that
+                    // commits to it exists anywhere; one fsync per file
+                    // for the whole batch.
+                    for (plan_index, _, transcript) in &batch {
+                        sealed.seal(*plan_index as u32, transcript)?;
+                    }
+                    sealed.sync()?;
+                    for (_, result, _) in &batch {
+                        writer.append(parts.key, &Record::TaskResult(result.clone()))?;
+                    }
+                    writer.sync()?;
+                    for (_, result, _) in batch {
+                        tracing::info!(
+                            task = %result.task_id,
+                            epoch = result.epoch,
+                            outcome = %result.outcome,
+                            score = %result.score,
+                            fuel = result.fuel_consumed,
+                            "result durable"
+                        );
+                        progress.result(&result);
+                        results.push(result);
+                    }
+                    Ok(if aborted { Flow::Stop } else { Flow::Go })
+                })?;
             }
             let reason = if aborted && results.len() < plan_len {
                 tracing::warn!(
@@ -340,6 +433,7 @@ pub fn execute(
         executed: results.len() - already,
         results,
         run_end,
+        sandboxes,
     })
 }
 
@@ -493,6 +587,15 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
     Ok((writer, run_start, results, finished, secret, sealed))
 }
 
+/// The process's peak resident set size so far (`VmHWM` in
+/// `/proc/self/status`), where the operating system reports it.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// Finds the loaded module of every plan entry, so a resumed plan that names
 /// a module this suite lacks is refused before anything runs.
 fn plan_tasks<'s>(
@@ -517,6 +620,196 @@ fn plan_tasks<'s>(
                 })
         })
         .collect()
+}
+
+/// Whether the plan goes on after a committed batch of results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// Commit the next plan entries.
+    Go,
+    /// Stop: nothing after this batch is committed.
+    Stop,
+}
+
+/// A finished plan entry: its index, result and the postcard bytes of its
+/// transcript.
+type Ran = (usize, TaskResult, Vec<u8>);
+
+/// What a worker hands back for one plan entry.
+enum Finished {
+    /// The entry ran: its result and the postcard bytes of its transcript.
+    Ran {
+        plan_index: usize,
+        result: TaskResult,
+        transcript: Vec<u8>,
+    },
+    /// Running it panicked; the coordinator re-raises the panic, as a
+    /// one-thread run would have, so the journal stays resumable.
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// Runs plan entries on `sandboxes` worker threads and hands their results
+/// to one committer in plan order.
+struct Pool<'r, 'p> {
+    parts: &'r RunParts<'p>,
+    tasks: &'r [&'r LoadedTask],
+    run_start: &'r RunStart,
+    secret: &'r [u8; 32],
+    sandboxes: usize,
+}
+
+impl Pool<'_, '_> {
+    /// How far past the oldest uncommitted entry work is handed out: twice
+    /// the workers, so the others can run ahead of one slow entry, while
+    /// the results (and transcripts) held back for reordering stay bounded.
+    fn window(&self) -> usize {
+        self.sandboxes.saturating_mul(2)
+    }
+
+    /// The native stack of a worker. A guest's WebAssembly stack lives on
+    /// it, so it holds the profile's whole `max_wasm_stack` plus the host's
+    /// frames beneath the guest (wasmtime, the sandbox loop, the agent's
+    /// call): a guest that recurses too deep must end as `stack-overflow`,
+    /// never overflow the thread.
+    fn stack_bytes(&self) -> usize {
+        const HOST_FRAMES: usize = 4 * 1024 * 1024;
+        self.parts
+            .sandbox
+            .limits()
+            .max_wasm_stack_bytes
+            .saturating_add(HOST_FRAMES)
+    }
+
+    /// Runs the entries from `first` to the end of the plan, calling
+    /// `commit` with every run of consecutive finished entries, in plan
+    /// order, until it says stop or fails. Entries started past the
+    /// stopping point are run to their end and dropped: nothing of them
+    /// reaches the journal or the sealed store.
+    fn run(
+        &self,
+        first: usize,
+        mut commit: impl FnMut(Vec<Ran>) -> Result<Flow, RunError>,
+    ) -> Result<(), RunError> {
+        let end = self.tasks.len();
+        if first >= end {
+            return Ok(());
+        }
+        let (job_tx, job_rx) = mpsc::channel::<usize>();
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel::<Finished>();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let workers = self.sandboxes.min(end - first);
+            for n in 0..workers {
+                let done_tx = done_tx.clone();
+                let (job_rx, stop) = (&job_rx, &stop);
+                std::thread::Builder::new()
+                    .name(format!("airlock-sandbox-{n}"))
+                    .stack_size(self.stack_bytes())
+                    .spawn_scoped(scope, move || self.work(job_rx, &done_tx, stop))
+                    .map_err(RunError::Worker)?;
+            }
+            drop(done_tx);
+            let committed = self.coordinate(first, &job_tx, &done_rx, &mut commit);
+            // Workers finish the entry in hand and take no other.
+            stop.store(true, Ordering::Relaxed);
+            drop(job_tx);
+            match committed {
+                Ok(()) => Ok(()),
+                Err(Stopped::Failed(e)) => Err(e),
+                Err(Stopped::Panicked(payload)) => resume_unwind(payload),
+            }
+        })
+    }
+
+    fn coordinate(
+        &self,
+        first: usize,
+        jobs: &Sender<usize>,
+        done: &Receiver<Finished>,
+        commit: &mut impl FnMut(Vec<Ran>) -> Result<Flow, RunError>,
+    ) -> Result<(), Stopped> {
+        let end = self.tasks.len();
+        let mut next_job = first;
+        let mut next_commit = first;
+        let mut early: BTreeMap<usize, (TaskResult, Vec<u8>)> = BTreeMap::new();
+        while next_commit < end {
+            while next_job < end && next_job < next_commit + self.window() {
+                // The receiver lives as long as the scope: this cannot fail
+                // while a worker could still take the job.
+                if jobs.send(next_job).is_err() {
+                    break;
+                }
+                next_job += 1;
+            }
+            if !early.contains_key(&next_commit) {
+                match done.recv() {
+                    Ok(Finished::Ran {
+                        plan_index,
+                        result,
+                        transcript,
+                    }) => {
+                        early.insert(plan_index, (result, transcript));
+                    }
+                    Ok(Finished::Panicked(payload)) => return Err(Stopped::Panicked(payload)),
+                    Err(mpsc::RecvError) => {
+                        return Err(Stopped::Failed(RunError::Worker(std::io::Error::other(
+                            "every sandbox worker stopped before the plan was done",
+                        ))));
+                    }
+                }
+                continue;
+            }
+            let mut batch = Vec::new();
+            while let Some((result, transcript)) = early.remove(&(next_commit + batch.len())) {
+                batch.push((next_commit + batch.len(), result, transcript));
+            }
+            let len = batch.len();
+            match commit(batch).map_err(Stopped::Failed)? {
+                Flow::Go => next_commit += len,
+                Flow::Stop => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn work(&self, jobs: &Mutex<Receiver<usize>>, done: &Sender<Finished>, stop: &AtomicBool) {
+        loop {
+            let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+            let Ok(plan_index) = job else { return };
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                run_one(
+                    self.parts,
+                    self.tasks[plan_index],
+                    self.run_start,
+                    plan_index,
+                    self.secret,
+                )
+            }));
+            let finished = match ran {
+                Ok((result, transcript)) => Finished::Ran {
+                    plan_index,
+                    result,
+                    transcript,
+                },
+                Err(payload) => Finished::Panicked(payload),
+            };
+            if done.send(finished).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Why the coordinator stopped before the end of the plan.
+enum Stopped {
+    /// Committing failed.
+    Failed(RunError),
+    /// A worker panicked.
+    Panicked(Box<dyn Any + Send>),
 }
 
 /// Runs the task instance at `plan_index`: its result and the postcard
@@ -621,4 +914,249 @@ fn read_secret(path: &Path) -> Result<[u8; 32], RunError> {
         doing: "read the run secret from",
         error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+    use std::sync::Condvar;
+
+    use airlock_core::outcome::ModelErrorKind;
+    use airlock_core::record::ModelDescriptor;
+
+    use super::*;
+    use crate::agent::{AgentOptions, AgentSpec};
+    use crate::sandbox::{Conversation, SandboxLimits};
+
+    /// The reference agent, with one plan entry held back until another has
+    /// finished, or one whose session panics. Records the order in which
+    /// sessions end.
+    struct Staged {
+        inner: Box<dyn Agent>,
+        hold: Option<(u32, u32)>,
+        panic_at: Option<u32>,
+        ended: Mutex<Vec<u32>>,
+        changed: Condvar,
+    }
+
+    impl Staged {
+        fn new(hold: Option<(u32, u32)>, panic_at: Option<u32>) -> Staged {
+            let profile = crate::profile::load("default").unwrap().profile;
+            Staged {
+                inner: AgentSpec::Reference {
+                    delay: Duration::ZERO,
+                }
+                .build(&AgentOptions::for_profile(&profile))
+                .unwrap(),
+                hold,
+                panic_at,
+                ended: Mutex::new(Vec::new()),
+                changed: Condvar::new(),
+            }
+        }
+
+        fn ended(&self) -> Vec<u32> {
+            self.ended.lock().unwrap().clone()
+        }
+    }
+
+    impl Agent for Staged {
+        fn descriptor(&self) -> ModelDescriptor {
+            self.inner.descriptor()
+        }
+
+        fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
+            Box::new(StagedSession {
+                inner: self.inner.session(context),
+                plan_index: context.plan_index,
+                agent: self,
+            })
+        }
+    }
+
+    struct StagedSession<'a> {
+        inner: Box<dyn Conversation + Send + 'a>,
+        plan_index: u32,
+        agent: &'a Staged,
+    }
+
+    impl Conversation for StagedSession<'_> {
+        fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+            assert_ne!(Some(self.plan_index), self.agent.panic_at, "staged panic");
+            if let Some((held, until)) = self.agent.hold
+                && held == self.plan_index
+            {
+                let ended = self.agent.ended.lock().unwrap();
+                let (_ended, waited) = self
+                    .agent
+                    .changed
+                    .wait_timeout_while(ended, Duration::from_secs(60), |e| !e.contains(&until))
+                    .unwrap();
+                assert!(!waited.timed_out(), "entry {until} never ended");
+            }
+            self.inner.reply(say)
+        }
+    }
+
+    impl Drop for StagedSession<'_> {
+        fn drop(&mut self) {
+            let mut ended = self
+                .agent
+                .ended
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            ended.push(self.plan_index);
+            self.agent.changed.notify_all();
+        }
+    }
+
+    struct Station {
+        dir: tempfile::TempDir,
+        key: SigningKey,
+        profile: HardwareProfile,
+        sandbox: Sandbox,
+        suite: LoadedSuite,
+    }
+
+    impl Station {
+        fn new() -> Station {
+            let dir = tempfile::tempdir().unwrap();
+            let generated = airlock_attest::keygen(dir.path(), "evaluator").unwrap();
+            let key = SigningKey::load(&generated.private_path).unwrap();
+            let profile = crate::profile::load("default").unwrap().profile;
+            let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+            let suite = LoadedSuite::embedded(&sandbox).unwrap();
+            Station {
+                dir,
+                key,
+                profile,
+                sandbox,
+                suite,
+            }
+        }
+
+        fn options(&self, name: &str, sandboxes: u32, start: StartMode) -> RunOptions {
+            RunOptions {
+                out: self.dir.path().join(name),
+                seed: Some([5; 32]),
+                start,
+                overwrite: Overwrite::Refuse,
+                epochs: 1,
+                station: self.dir.path().join("evaluator.station"),
+                transcript_key: self.dir.path().join("evaluator.transcript-key"),
+                sandboxes: Some(sandboxes),
+            }
+        }
+
+        fn execute(&self, agent: &dyn Agent, options: &RunOptions) -> Result<RunReport, RunError> {
+            let parts = RunParts {
+                sandbox: &self.sandbox,
+                suite: &self.suite,
+                profile: &self.profile,
+                agent,
+                key: &self.key,
+            };
+            execute(&parts, options, &mut NoProgress)
+        }
+    }
+
+    /// What of a result must not depend on the scheduling.
+    fn payload(r: &TaskResult) -> (u32, String, Outcome, Ppm, u64, u32) {
+        (
+            r.plan_index,
+            r.task_id.clone(),
+            r.outcome,
+            r.score,
+            r.fuel_consumed,
+            r.turns,
+        )
+    }
+
+    fn bundle_results(path: &Path) -> Vec<TaskResult> {
+        let bytes = std::fs::read(path).unwrap();
+        let mut reader = airlock_attest::BundleReader::new(&bytes[..]).unwrap();
+        let mut results = Vec::new();
+        while let Some(frame) = reader.next_entry().unwrap() {
+            if let Record::TaskResult(r) = airlock_core::decode_exact(&frame.entry.body).unwrap() {
+                results.push(r);
+            }
+        }
+        results
+    }
+
+    #[test]
+    fn results_are_journaled_in_plan_order_when_later_entries_finish_first() {
+        let station = Station::new();
+        let alone = Staged::new(None, None);
+        let one = station
+            .execute(&alone, &station.options("one", 1, StartMode::Fresh))
+            .unwrap();
+        assert_eq!(alone.ended(), (0..8).collect::<Vec<u32>>());
+
+        // Entry 0 waits until entry 2 has ended: two sandboxes must run
+        // entries 1 and 2 meanwhile and hold their results back.
+        let staged = Staged::new(Some((0, 2)), None);
+        let two = station
+            .execute(&staged, &station.options("two", 2, StartMode::Fresh))
+            .unwrap();
+        let ended = staged.ended();
+        let at = |i: u32| ended.iter().position(|&e| e == i).unwrap();
+        assert!(at(1) < at(0) && at(2) < at(0), "ended in {ended:?}");
+
+        let in_bundle = bundle_results(&two.bundle);
+        let order: Vec<u32> = in_bundle.iter().map(|r| r.plan_index).collect();
+        assert_eq!(order, (0..8).collect::<Vec<u32>>());
+        assert_eq!(
+            in_bundle.iter().map(payload).collect::<Vec<_>>(),
+            one.results.iter().map(payload).collect::<Vec<_>>()
+        );
+        assert_eq!(two.run_end, one.run_end);
+    }
+
+    #[test]
+    fn a_panicking_session_stops_the_run_and_the_journal_resumes() {
+        let station = Station::new();
+        let panicking = Staged::new(None, Some(3));
+        let options = station.options("panicked", 2, StartMode::Fresh);
+        let outcome = catch_unwind(AssertUnwindSafe(|| station.execute(&panicking, &options)));
+        assert!(outcome.is_err(), "the worker's panic reaches the caller");
+        let journal = journal_path(&options.out);
+        let state = airlock_attest::verify_journal(&journal, &station.key.public_key()).unwrap();
+        let durable: Vec<u32> = state
+            .entries
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::TaskResult(r) => Some(r.plan_index),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            durable.len() <= 3 && durable.iter().copied().eq(0..durable.len() as u32),
+            "only entries before the panic, in plan order: {durable:?}"
+        );
+
+        let plain = Staged::new(None, None);
+        let resumed = station
+            .execute(&plain, &station.options("panicked", 2, StartMode::Resume))
+            .unwrap();
+        assert_eq!(resumed.results.len(), 8);
+        assert_eq!(resumed.executed, 8 - durable.len());
+        assert!(resumed.results.iter().all(|r| r.outcome == Outcome::Done));
+    }
+
+    #[test]
+    fn more_sandboxes_than_the_profile_allows_are_refused_before_any_file() {
+        let station = Station::new();
+        let agent = Staged::new(None, None);
+        for asked in [0, 3] {
+            let options = station.options("refused", asked, StartMode::Fresh);
+            let err = station.execute(&agent, &options).unwrap_err();
+            assert!(
+                matches!(err, RunError::Sandboxes { asked: a, allowed: 2, .. } if a == asked),
+                "{err}"
+            );
+            assert!(!journal_path(&options.out).exists());
+            assert!(!secret_path(&options.out).exists());
+        }
+    }
 }

@@ -288,7 +288,14 @@ impl Sandbox {
             .max_memories_per_module(1)
             .max_tables_per_module(1)
             .table_elements(limits.max_table_elements as usize)
-            .max_memory_size(memory_bytes);
+            .max_memory_size(memory_bytes)
+            // The runner's memory bound (hardware-profiles/README.md) counts
+            // only running sandboxes: a finished instance's pages go back to
+            // the system at once, not when its slot is reused. These are
+            // wasmtime's defaults, pinned against a change of them.
+            .linear_memory_keep_resident(0)
+            .table_keep_resident(0)
+            .decommit_batch_size(1);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;

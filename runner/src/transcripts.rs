@@ -605,6 +605,21 @@ impl TranscriptWriter {
     /// Seals the transcript of the next plan entry, appends it with one
     /// write and makes it durable (`fdatasync`) before returning.
     pub fn append(&mut self, plan_index: u32, transcript: &[u8]) -> Result<(), StoreError> {
+        self.seal(plan_index, transcript)?;
+        self.sync()
+    }
+
+    /// Makes every record sealed so far durable (`fdatasync`).
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.file
+            .sync_data()
+            .map_err(io_err(&self.path, "fsync the sealed transcripts in"))
+    }
+
+    /// Seals the transcript of the next plan entry and appends it with one
+    /// write, not yet durable: [`TranscriptWriter::sync`] makes it so, once
+    /// for several records (group commit).
+    pub fn seal(&mut self, plan_index: u32, transcript: &[u8]) -> Result<(), StoreError> {
         if plan_index != self.next_plan_index {
             return Err(StoreError::Corrupt {
                 path: self.path.clone(),
@@ -626,7 +641,6 @@ impl TranscriptWriter {
             })?;
         self.file
             .write_all(&record)
-            .and_then(|()| self.file.sync_data())
             .map_err(io_err(&self.path, "append a sealed transcript to"))?;
         self.next_plan_index += 1;
         Ok(())
@@ -830,6 +844,30 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn group_commit_seals_in_plan_order_and_one_sync_makes_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let mut writer = TranscriptWriter::create(&path, [1; 16], key()).unwrap();
+        writer.seal(0, b"zero").unwrap();
+        writer.seal(1, b"one").unwrap();
+        let err = writer.seal(3, b"three").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("asked to seal plan entry 3, the next one is 2"),
+            "{err}"
+        );
+        writer.sync().unwrap();
+        drop(writer);
+        assert_eq!(
+            open_transcript(&path, &key(), &[1; 16], 0).unwrap(),
+            b"zero"
+        );
+        assert_eq!(open_transcript(&path, &key(), &[1; 16], 1).unwrap(), b"one");
+        // What a resume after the results of both became durable finds.
+        TranscriptWriter::resume(&path, [1; 16], key(), 2).unwrap();
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! line longer than the line limit, or a process that exits, ends that call
 //! with a model error; the process is killed and a fresh one is started for
 //! the next call. The child's stderr goes to the log, a line at a time.
+//! With several sandboxes, their calls are serialized: the process still
+//! sees one request at a time.
 
 use core::time::Duration;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -175,8 +177,13 @@ impl ExecAgent {
     /// Sends one request and waits for its reply line.
     fn call(&self, context: (&str, u32, u32), history: &History) -> Result<String, ModelErrorKind> {
         let (task_id, plan_index, epoch) = context;
-        let started = Instant::now();
+        // One process answers one request at a time: sessions of parallel
+        // sandboxes queue here, and the timeout starts once this call has
+        // the process, so time spent waiting for another task's call is
+        // never charged to this one (that would make outcomes depend on
+        // the scheduling).
         let mut state = self.lock();
+        let started = Instant::now();
         let id = state.next_id;
         state.next_id += 1;
         let request = Request {
@@ -338,6 +345,10 @@ impl Agent for ExecAgent {
             model: self.model.clone(),
             reported_model: String::new(),
         }
+    }
+
+    fn serves_concurrently(&self) -> bool {
+        false
     }
 
     fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {

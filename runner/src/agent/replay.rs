@@ -121,12 +121,16 @@ impl ReplayAgent {
         ReplayAgent::new(entries).map_err(|e| problem(dir, e))
     }
 
-    /// Every divergence so far, in the order they happened.
+    /// Every divergence so far, in plan order (parallel sandboxes may
+    /// diverge in any order in time).
     pub fn divergences(&self) -> Vec<Divergence> {
-        self.divergences
+        let mut all = self
+            .divergences
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        all.sort_by_key(|d| (d.plan_index, d.turn));
+        all
     }
 
     fn diverged(&self, divergence: Divergence) {
@@ -328,6 +332,20 @@ mod tests {
         assert_eq!(session.reply("c"), Err(ModelErrorKind::Timeout));
         drop(session);
         assert_eq!(agent.divergences(), []);
+    }
+
+    #[test]
+    fn divergences_are_listed_in_plan_order_whatever_order_they_happened_in() {
+        let task = info("t");
+        let agent = agent(None);
+        let later = SessionContext {
+            plan_index: 1,
+            ..context(&task, 1)
+        };
+        drop(agent.session(&later));
+        drop(agent.session(&context(&task, 2)));
+        let order: Vec<u32> = agent.divergences().iter().map(|d| d.plan_index).collect();
+        assert_eq!(order, [0, 1]);
     }
 
     #[test]

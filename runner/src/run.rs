@@ -10,7 +10,6 @@
 //! after the run.
 
 use core::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -363,7 +362,12 @@ fn begin(
     };
     let transcript_key = TranscriptKey::load_or_create(&options.transcript_key)?;
     let secret: [u8; 32] = random_bytes()?;
+    // Until its RunStart is durable in the journal the run does not exist
+    // and cannot be resumed: a failure before then (a full disk, say)
+    // removes every file this run made.
+    let mut made = MadeFiles::default();
     write_secret(&secret_path(&options.out), &secret)?;
+    made.0.push(secret_path(&options.out));
     let station = Station::load(&options.station)?;
     let mut plan = Vec::new();
     for task in &parts.suite.tasks {
@@ -410,10 +414,31 @@ fn begin(
         run_start.run_id,
         transcript_key,
     )?;
+    made.0.push(transcripts_path(&options.out));
     let mut writer = JournalWriter::create(journal, &parts.key.public_key())?;
+    made.0.push(journal.to_path_buf());
     writer.append(parts.key, &Record::RunStart(run_start.clone()))?;
     writer.sync()?;
+    made.keep();
     Ok((writer, run_start, secret, sealed))
+}
+
+/// Files a new run made, removed when dropped unless kept.
+#[derive(Default)]
+struct MadeFiles(Vec<PathBuf>);
+
+impl MadeFiles {
+    fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for MadeFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<Opened, RunError> {
@@ -582,30 +607,9 @@ pub fn totals(results: &[TaskResult], reason: RunEndReason) -> RunEnd {
 }
 
 fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), RunError> {
-    let io = |doing| {
-        move |error| RunError::Io {
-            path: path.to_path_buf(),
-            doing,
-            error,
-        }
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::Builder::new()
-        .prefix(".airlock-secret")
-        .tempfile_in(dir)
-        .map_err(io("create a temporary file for"))?;
-    file.write_all(secret)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(io("write"))?;
-    file.persist(path)
-        .map_err(|e| e.error)
-        .map_err(io("write"))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync the directory of"))?;
+    // Replaced, not refused: a secret without its journal is the leftover
+    // of a run that never started.
+    airlock_attest::write_file_atomically(path, secret, 0o600, Overwrite::Replace)?;
     Ok(())
 }
 

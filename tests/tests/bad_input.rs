@@ -29,7 +29,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -1402,6 +1402,17 @@ fn force_replaces_existing_outputs() {
         "suite", "build", "suite", "--key", AUTH_KEY, "--name", "renamed", "--force",
     ]);
     run_in(&["suite", "verify", "suite", "--trust", AUTH_PUB]);
+
+    let old_bundle = std::fs::read(dir.join("run.bundle")).unwrap();
+    run_in(run_args!(
+        EVAL_KEY,
+        "run.bundle",
+        "--seed",
+        seed(2).as_str(),
+        "--force"
+    ));
+    assert_ne!(std::fs::read(dir.join("run.bundle")).unwrap(), old_bundle);
+    run_in(&["verify", "run.bundle", "--trust", EVAL_PUB]);
 
     // No temporary file is left anywhere.
     let leftovers: Vec<PathBuf> = tree(&dir)

@@ -131,6 +131,14 @@ pub enum RunError {
     Transcripts(StoreError),
     /// The operating system's random generator failed.
     Random(String),
+    /// The run stopped after its journal became durable (a full disk, say);
+    /// the results so far are kept there for `--resume`.
+    Resumable {
+        /// The journal holding the durable results.
+        journal: PathBuf,
+        /// What stopped the run.
+        error: Box<RunError>,
+    },
 }
 
 impl fmt::Display for RunError {
@@ -159,6 +167,11 @@ impl fmt::Display for RunError {
             RunError::Station(e) => write!(f, "{e}"),
             RunError::Transcripts(e) => write!(f, "{e}"),
             RunError::Random(e) => write!(f, "random generator: {e}"),
+            RunError::Resumable { journal, error } => write!(
+                f,
+                "{error}; the results so far are kept in {}: continue the run with --resume once that is fixed",
+                journal.display()
+            ),
         }
     }
 }
@@ -285,9 +298,13 @@ pub fn execute(
                 let (result, transcript) = run_one(parts, task, &run_start, plan_index, &secret);
                 // The transcript is durable before the result that commits
                 // to it exists anywhere.
-                sealed.append(plan_index as u32, &transcript)?;
-                writer.append(parts.key, &Record::TaskResult(result.clone()))?;
-                writer.sync()?;
+                sealed
+                    .append(plan_index as u32, &transcript)
+                    .map_err(resumable(&journal))?;
+                writer
+                    .append(parts.key, &Record::TaskResult(result.clone()))
+                    .and_then(|_| writer.sync())
+                    .map_err(resumable(&journal))?;
                 tracing::info!(
                     task = %result.task_id,
                     epoch = result.epoch,
@@ -315,8 +332,10 @@ pub fn execute(
                 RunEndReason::Completed
             };
             let end = totals(&results, reason);
-            writer.append(parts.key, &Record::RunEnd(end.clone()))?;
-            writer.sync()?;
+            writer
+                .append(parts.key, &Record::RunEnd(end.clone()))
+                .and_then(|_| writer.sync())
+                .map_err(resumable(&journal))?;
             end
         }
     };
@@ -325,7 +344,8 @@ pub fn execute(
     let final_hash = writer.last_hash();
     drop(writer);
     drop(sealed);
-    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)?;
+    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)
+        .map_err(resumable(&journal))?;
     Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
     // The bundle now holds every record; the journal has served its purpose.
     std::fs::remove_file(&journal).map_err(|error| RunError::Io {
@@ -340,6 +360,14 @@ pub fn execute(
         results,
         run_end,
     })
+}
+
+/// Marks an error after the journal became durable as one `--resume` recovers from.
+fn resumable<E: Into<RunError>>(journal: &Path) -> impl FnOnce(E) -> RunError + '_ {
+    move |error| RunError::Resumable {
+        journal: journal.to_path_buf(),
+        error: Box::new(error.into()),
+    }
 }
 
 type Opened = (

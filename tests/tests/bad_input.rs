@@ -28,8 +28,8 @@
 //! small tmpfs, which only root (or a user namespace) can mount.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use core::fmt::Write as _;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -1423,4 +1423,51 @@ fn force_replaces_existing_outputs() {
         })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A disk that fills up part way through a run: the run stops with exit 2,
+/// naming the file and saying how to go on; its journal keeps the results
+/// that were durable, and once there is room `--resume` finishes a bundle
+/// that verifies.
+#[test]
+fn run_on_a_disk_that_fills_up_part_way_resumes() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("case");
+    copy_tree(fixture(), &dir);
+    let _mount = match mount_small_tmpfs(&dir.join("full")) {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!(
+                "skipping run_on_a_disk_that_fills_up_part_way_resumes: cannot mount a small tmpfs: {why}"
+            );
+            return;
+        }
+    };
+    // 20 KiB free: room for the run's start, not for its eight transcripts.
+    std::fs::write(dir.join("full/filler"), vec![0u8; 44 * 1024]).unwrap();
+    let seed3 = seed(3);
+    let args = run_args!(EVAL_KEY, "full/new.bundle", "--seed", seed3.as_str());
+    let done = finish(airlock().current_dir(&dir).args(args));
+    done.expect_code(2);
+    assert!(done.stderr.contains("No space left on device"), "{done}");
+    assert!(
+        done.stderr.contains(
+            "the results so far are kept in full/new.bundle.journal: continue the run with --resume"
+        ),
+        "{done}"
+    );
+    assert!(!dir.join("full/new.bundle").exists());
+    assert!(dir.join("full/new.bundle.journal").exists());
+
+    std::fs::remove_file(dir.join("full/filler")).unwrap();
+    let done = finish(airlock().current_dir(&dir).args(args).arg("--resume"));
+    done.expect_code(0);
+    let done = finish(airlock().current_dir(&dir).args([
+        "verify",
+        "full/new.bundle",
+        "--trust",
+        EVAL_PUB,
+    ]));
+    done.expect_code(0);
+    assert!(!dir.join("full/new.bundle.journal").exists());
 }

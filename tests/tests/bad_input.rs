@@ -211,7 +211,11 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, (u32, Option<Vec<u8>>)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(at) = stack.pop() {
-        for entry in std::fs::read_dir(&at).unwrap() {
+        // A directory made unreadable on purpose is recorded by its mode alone.
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        for entry in entries {
             let entry = entry.unwrap();
             let path = entry.path();
             let meta = std::fs::symlink_metadata(&path).unwrap();
@@ -332,6 +336,7 @@ fn run_case(case: &Case) -> Option<String> {
     let dir = work.path().join("case");
     copy_tree(fixture(), &dir);
     let mut _mount = None;
+    let mut original_mode = 0;
     match case.prep {
         Prep::Fixture => {}
         Prep::With(prep) => prep(&dir),
@@ -339,12 +344,12 @@ fn run_case(case: &Case) -> Option<String> {
             if !chmod_stops_reads(&dir) {
                 eprintln!(
                     "skipping {}: mode 000 does not stop this process from reading a file \
-                     (running as root); {}-is-a-directory covers unreadable input here",
-                    case.name,
-                    case.name.trim_end_matches("-mode-000")
+                     (running as root); the *-is-a-directory cases cover unreadable input here",
+                    case.name
                 );
                 return None;
             }
+            original_mode = mode_of(&std::fs::metadata(dir.join(path)).unwrap());
             set_mode(&dir.join(path), 0o000);
         }
         Prep::FullDisk(prep) => match mount_small_tmpfs(&dir.join("full")) {
@@ -364,7 +369,7 @@ fn run_case(case: &Case) -> Option<String> {
     let after = tree(&dir);
     if let Prep::Unreadable(path) = case.prep {
         // Mode-000 messages come from the OS; only the shape is checked.
-        set_mode(&dir.join(path), 0o600);
+        set_mode(&dir.join(path), original_mode);
         let mut problems = String::new();
         if done.status.code() != Some(case.code) {
             writeln!(
@@ -375,10 +380,11 @@ fn run_case(case: &Case) -> Option<String> {
             )
             .unwrap();
         }
-        if !done.stderr.contains(path) || !done.stderr.contains("Permission denied") {
+        if !done.stderr.contains(case.names) || !done.stderr.contains("Permission denied") {
             writeln!(
                 problems,
-                "  stderr does not name {path} and \"Permission denied\""
+                "  stderr does not name {} and \"Permission denied\"",
+                case.names
             )
             .unwrap();
         }
@@ -503,6 +509,13 @@ fn keygen_bad_input() {
             2,
             "../evil",
         ),
+        case(
+            "keygen-out-mode-000",
+            &["keygen", "--out", "adir"],
+            2,
+            "adir/evaluator.key",
+        )
+        .prep(Prep::Unreadable("adir")),
         case(
             "keygen-disk-full",
             &["keygen", "--out", "full/k"],
@@ -673,6 +686,13 @@ fn verify_bad_input() {
             "adir",
         ),
         case(
+            "verify-trust-mode-000",
+            &["verify", "run.bundle", "--trust", EVAL_PUB],
+            2,
+            EVAL_PUB,
+        )
+        .prep(Prep::Unreadable(EVAL_PUB)),
+        case(
             "verify-bundle-mode-000",
             &["verify", "run.bundle", "--trust", EVAL_PUB],
             2,
@@ -826,6 +846,27 @@ fn export_bad_input() {
             "adir",
         ),
         case(
+            "export-key-mode-000",
+            &["export", "run.bundle", "--dsse", "out", "--key", EVAL_KEY],
+            2,
+            EVAL_KEY,
+        )
+        .prep(Prep::Unreadable(EVAL_KEY)),
+        case(
+            "export-out-mode-000",
+            &[
+                "export",
+                "run.bundle",
+                "--dsse",
+                "adir/out",
+                "--key",
+                EVAL_KEY,
+            ],
+            2,
+            "adir",
+        )
+        .prep(Prep::Unreadable("adir")),
+        case(
             "export-bundle-garbage",
             &[
                 "export",
@@ -928,6 +969,20 @@ fn disclose_bad_input() {
             "adir",
         ),
         case(
+            "disclose-bundle-mode-000",
+            disclose_args!("run.bundle", EVAL_KEY, "d.json"),
+            2,
+            "run.bundle",
+        )
+        .prep(Prep::Unreadable("run.bundle")),
+        case(
+            "disclose-store-mode-000",
+            disclose_args!("run.bundle", EVAL_KEY, "d.json"),
+            2,
+            "run.bundle.transcripts",
+        )
+        .prep(Prep::Unreadable("run.bundle.transcripts")),
+        case(
             "disclose-bundle-garbage",
             disclose_args!("garbage.bundle", EVAL_KEY, "d.json"),
             1,
@@ -992,6 +1047,27 @@ fn report_bad_input() {
             2,
             "adir",
         ),
+        case(
+            "report-bundle-mode-000",
+            &["report", "run.bundle", "--trust", EVAL_PUB],
+            2,
+            "run.bundle",
+        )
+        .prep(Prep::Unreadable("run.bundle")),
+        case(
+            "report-out-mode-000",
+            &[
+                "report",
+                "run.bundle",
+                "--trust",
+                EVAL_PUB,
+                "--out",
+                "adir/r.txt",
+            ],
+            2,
+            "adir/r.txt",
+        )
+        .prep(Prep::Unreadable("adir")),
         case(
             "report-trust-is-private",
             &["report", "run.bundle", "--trust", EVAL_KEY],
@@ -1147,6 +1223,13 @@ fn suite_bad_input() {
         )
         .prep(Prep::With(unsigned_suite)),
         case(
+            "suite-verify-manifest-mode-000",
+            &["suite", "verify", "suite", "--trust", AUTH_PUB],
+            2,
+            "suite/suite.manifest",
+        )
+        .prep(Prep::Unreadable("suite/suite.manifest")),
+        case(
             "suite-verify-untrusted",
             &["suite", "verify", "suite", "--trust", EVAL_PUB],
             1,
@@ -1286,6 +1369,13 @@ fn profile_bad_input() {
             2,
             "partial.toml",
         ),
+        case(
+            "profile-show-mode-000",
+            &["profile", "show", "bad.toml"],
+            2,
+            "bad.toml",
+        )
+        .prep(Prep::Unreadable("bad.toml")),
         case(
             "profile-show-missing-file",
             &["profile", "show", "missing.toml"],

@@ -392,10 +392,13 @@ fn begin(
     let secret: [u8; 32] = random_bytes()?;
     // Until its RunStart is durable in the journal the run does not exist
     // and cannot be resumed: a failure before then (a full disk, say)
-    // removes every file this run made.
+    // removes every file this run made and puts back the secret and store
+    // of a bundle that `--force` was to replace.
     let mut made = MadeFiles::default();
+    made.set_aside(&secret_path(&options.out))?;
+    made.set_aside(&transcripts_path(&options.out))?;
     write_secret(&secret_path(&options.out), &secret)?;
-    made.0.push(secret_path(&options.out));
+    made.made.push(secret_path(&options.out));
     let station = Station::load(&options.station)?;
     let mut plan = Vec::new();
     for task in &parts.suite.tasks {
@@ -442,29 +445,58 @@ fn begin(
         run_start.run_id,
         transcript_key,
     )?;
-    made.0.push(transcripts_path(&options.out));
+    made.made.push(transcripts_path(&options.out));
     let mut writer = JournalWriter::create(journal, &parts.key.public_key())?;
-    made.0.push(journal.to_path_buf());
+    made.made.push(journal.to_path_buf());
     writer.append(parts.key, &Record::RunStart(run_start.clone()))?;
     writer.sync()?;
     made.keep();
     Ok((writer, run_start, secret, sealed))
 }
 
-/// Files a new run made, removed when dropped unless kept.
+/// Files a new run made, removed when dropped unless kept, and files it
+/// moved aside, put back then.
 #[derive(Default)]
-struct MadeFiles(Vec<PathBuf>);
+struct MadeFiles {
+    made: Vec<PathBuf>,
+    /// (where it is now, where it was)
+    aside: Vec<(PathBuf, PathBuf)>,
+}
 
 impl MadeFiles {
+    /// Moves the file at `path` (a replaced bundle's secret or store) to
+    /// `PATH.replaced` until the run has started. A crash in between leaves
+    /// it there, to be moved back by hand.
+    fn set_aside(&mut self, path: &Path) -> Result<(), RunError> {
+        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            return Ok(());
+        }
+        let aside = with_suffix(path, ".replaced");
+        std::fs::rename(path, &aside).map_err(|error| RunError::Io {
+            path: path.to_path_buf(),
+            doing: "move aside",
+            error,
+        })?;
+        self.aside.push((aside, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// The run has started: its files stay, and what they replace goes.
     fn keep(mut self) {
-        self.0.clear();
+        self.made.clear();
+        for (aside, _) in self.aside.drain(..) {
+            let _ = std::fs::remove_file(aside);
+        }
     }
 }
 
 impl Drop for MadeFiles {
     fn drop(&mut self) {
-        for path in &self.0 {
+        for path in &self.made {
             let _ = std::fs::remove_file(path);
+        }
+        for (aside, original) in &self.aside {
+            let _ = std::fs::rename(aside, original);
         }
     }
 }

@@ -476,6 +476,14 @@ fn without_secret(dir: &Path) {
     std::fs::remove_file(dir.join("run.bundle.secret")).unwrap();
 }
 
+/// The run's sealed store replaced by a directory: `run --force` over the
+/// bundle fails after it wrote a new secret, which must not cost the old
+/// bundle its own.
+fn store_is_a_directory(dir: &Path) {
+    std::fs::remove_file(dir.join("run.bundle.transcripts")).unwrap();
+    std::fs::create_dir(dir.join("run.bundle.transcripts")).unwrap();
+}
+
 /// A suite directory (for export) holding one module of the embedded suite.
 fn half_exported(dir: &Path) {
     std::fs::create_dir(dir.join("half")).unwrap();
@@ -609,6 +617,13 @@ fn run_bad_input() {
             2,
             "run.bundle",
         ),
+        case(
+            "run-force-store-is-a-directory",
+            run_args!(EVAL_KEY, "run.bundle", "--force"),
+            2,
+            "run.bundle.transcripts",
+        )
+        .prep(Prep::With(store_is_a_directory)),
         case(
             "run-out-directory-missing",
             run_args!(EVAL_KEY, "nowhere/new.bundle"),

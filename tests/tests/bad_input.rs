@@ -36,6 +36,15 @@ use std::sync::OnceLock;
 
 use airlock_tests::*;
 
+/// Says on the real stderr (not the test harness's captured output, which a
+/// passing test hides) that a case was skipped, and why.
+macro_rules! skipped {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "SKIPPED {}", format_args!($($arg)*));
+    }};
+}
+
 /// How a case's directory is prepared beyond the shared fixture.
 #[derive(Clone, Copy)]
 enum Prep {
@@ -342,8 +351,8 @@ fn run_case(case: &Case) -> Option<String> {
         Prep::With(prep) => prep(&dir),
         Prep::Unreadable(path) => {
             if !chmod_stops_reads(&dir) {
-                eprintln!(
-                    "skipping {}: mode 000 does not stop this process from reading a file \
+                skipped!(
+                    "{}: mode 000 does not stop this process from reading a file \
                      (running as root); the *-is-a-directory cases cover unreadable input here",
                     case.name
                 );
@@ -359,7 +368,7 @@ fn run_case(case: &Case) -> Option<String> {
                 fill(&dir.join("full"));
             }
             Err(why) => {
-                eprintln!("skipping {}: cannot mount a small tmpfs: {why}", case.name);
+                skipped!("{}: cannot mount a small tmpfs: {why}", case.name);
                 return None;
             }
         },
@@ -1542,8 +1551,8 @@ fn run_on_a_disk_that_fills_up_part_way_resumes() {
     let _mount = match mount_small_tmpfs(&dir.join("full")) {
         Ok(mount) => mount,
         Err(why) => {
-            eprintln!(
-                "skipping run_on_a_disk_that_fills_up_part_way_resumes: cannot mount a small tmpfs: {why}"
+            skipped!(
+                "run_on_a_disk_that_fills_up_part_way_resumes: cannot mount a small tmpfs: {why}"
             );
             return;
         }

@@ -354,16 +354,16 @@ pub(crate) fn write_bundle_from(
     fill: impl FnOnce(&mut BundleWriter<BufWriter<&mut File>>) -> Result<(), WriteFailure>,
 ) -> Result<BundleTrailer, WriteFailure> {
     let mut atomic = AtomicFile::create(path, overwrite)?;
-    let temp = atomic.temp_path().to_path_buf();
+    let target = atomic.target_path().to_path_buf();
     let trailer = {
         let file = atomic.file()?;
-        let mut writer =
-            BundleWriter::new(BufWriter::new(file), public_key).map_err(io_err(&temp, "write"))?;
+        let mut writer = BundleWriter::new(BufWriter::new(file), public_key)
+            .map_err(io_err(&target, "write"))?;
         fill(&mut writer)?;
-        let (buffered, trailer) = writer.finish().map_err(io_err(&temp, "write"))?;
+        let (buffered, trailer) = writer.finish().map_err(io_err(&target, "write"))?;
         buffered
             .into_inner()
-            .map_err(|e| io_err(&temp, "write")(e.into_error()))?;
+            .map_err(|e| io_err(&target, "write")(e.into_error()))?;
         trailer
     };
     atomic.commit()?;
@@ -372,9 +372,14 @@ pub(crate) fn write_bundle_from(
 
 /// Opens a bundle file for [`crate::verify::verify_bundle`], buffered.
 pub fn open_bundle(path: &Path) -> Result<BufReader<File>, AttestError> {
-    File::open(path)
+    use std::io::BufRead as _;
+    let mut reader = File::open(path)
         .map(BufReader::new)
-        .map_err(io_err(path, "open"))
+        .map_err(io_err(path, "open"))?;
+    // A file that cannot be read at all (a directory, a failing device) is
+    // an input error, like a missing one, not a bundle that fails to decode.
+    reader.fill_buf().map_err(io_err(path, "read"))?;
+    Ok(reader)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::bundle::{BundleReader, open_bundle};
 use crate::error::{AttestError, io_err};
-use crate::fsutil::{AtomicFile, Overwrite};
+use crate::fsutil::{AtomicFile, Overwrite, create_dirs};
 use crate::keys::{PublicKey, SigningKey};
 use crate::verify::{RecordVisitor, Verdict, VerifyOptions, verify_bundle_with};
 
@@ -277,7 +277,7 @@ impl fmt::Display for ExportError {
             ExportError::Exists(path) => {
                 write!(
                     f,
-                    "{}: already exists; refusing to overwrite it",
+                    "{}: already exists; choose another directory or pass --force to replace it",
                     path.display()
                 )
             }
@@ -316,9 +316,16 @@ impl RecordVisitor for Start {
 }
 
 /// Verifies `bundle` under `key`'s public half and writes
-/// `OUT/results.intoto.jsonl` and `OUT/signer.pub` (OUT is created; neither
-/// file may exist). Refuses a bundle that does not verify.
-pub fn export_dsse(bundle: &Path, key: &SigningKey, out: &Path) -> Result<Exported, ExportError> {
+/// `OUT/results.intoto.jsonl` and `OUT/signer.pub` (OUT is created; with
+/// [`Overwrite::Refuse`] neither file may exist). Refuses a bundle that does
+/// not verify. On any error neither file is left half written, and a
+/// directory made for them is removed again.
+pub fn export_dsse(
+    bundle: &Path,
+    key: &SigningKey,
+    out: &Path,
+    overwrite: Overwrite,
+) -> Result<Exported, ExportError> {
     let public = key.public_key();
     let mut start = Start::default();
     let verdict = verify_bundle_with(
@@ -346,16 +353,18 @@ pub fn export_dsse(bundle: &Path, key: &SigningKey, out: &Path) -> Result<Export
         records: verdict.summary.records,
     };
 
-    std::fs::create_dir_all(out).map_err(io_err(out, "create directory"))?;
     let envelopes = out.join(ENVELOPES_FILE);
     let signer = out.join(SIGNER_FILE);
-    for path in [&envelopes, &signer] {
-        if path.exists() {
-            return Err(ExportError::Exists(path.clone()));
+    if overwrite == Overwrite::Refuse {
+        for path in [&envelopes, &signer] {
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(ExportError::Exists(path.clone()));
+            }
         }
     }
-    let mut file = AtomicFile::create(&envelopes, Overwrite::Refuse)?;
-    let temp = file.temp_path().to_path_buf();
+    let created = create_dirs(out)?;
+    let mut file = AtomicFile::create(&envelopes, overwrite)?;
+    let target = file.target_path().to_path_buf();
     let mut count = 0;
     {
         let mut writer = BufWriter::new(file.file()?);
@@ -384,22 +393,27 @@ pub fn export_dsse(bundle: &Path, key: &SigningKey, out: &Path) -> Result<Export
                 ))
                 .unwrap_or_default();
                 let line = envelope(&payload, key).to_string();
-                writeln!(writer, "{line}").map_err(io_err(&temp, "write"))?;
+                writeln!(writer, "{line}").map_err(io_err(&target, "write"))?;
                 count += 1;
             }
         }
         if prev != final_hash {
             return Err(ExportError::Changed);
         }
-        writer.flush().map_err(io_err(&temp, "write"))?;
+        writer.flush().map_err(io_err(&target, "write"))?;
     }
-    let mut pem = AtomicFile::create(&signer, Overwrite::Refuse)?;
-    let pem_temp = pem.temp_path().to_path_buf();
+    let mut pem = AtomicFile::create(&signer, overwrite)?;
+    let pem_target = pem.target_path().to_path_buf();
     pem.file()?
         .write_all(public.to_spki_pem().as_bytes())
-        .map_err(io_err(&pem_temp, "write"))?;
+        .map_err(io_err(&pem_target, "write"))?;
     file.commit()?;
-    pem.commit()?;
+    if let Err(e) = pem.commit() {
+        // The envelopes alone cannot be checked by anyone: take them back.
+        let _ = std::fs::remove_file(&envelopes);
+        return Err(e.into());
+    }
+    created.keep();
     Ok(Exported {
         envelopes,
         signer,

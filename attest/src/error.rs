@@ -164,8 +164,8 @@ impl fmt::Display for AttestError {
             }
             AttestError::InsecurePermissions { path, mode } => write!(
                 f,
-                "{}: private key is accessible by group or others (mode {:04o}); \
-                 it must be readable by its owner only (chmod 600)",
+                "{}: permissions {:04o} are too open: a private key must not be \
+                 accessible by group or others (chmod 600 it)",
                 path.display(),
                 mode & 0o7777
             ),

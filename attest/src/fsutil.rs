@@ -1,4 +1,6 @@
-//! Durable file creation: create-new with a mode, directory fsync, atomic replace.
+//! Durable file creation: create-new with a mode, directory fsync, atomic
+//! replace, and directories that are removed again when what was to go in
+//! them could not be written.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::fs::{self, File, OpenOptions};
@@ -67,6 +69,15 @@ impl AtomicFile {
     /// Creates the temporary file. Refuses early when the target exists and
     /// `overwrite` is `Refuse`, so no work is wasted.
     pub(crate) fn create(target: &Path, overwrite: Overwrite) -> Result<AtomicFile, AttestError> {
+        AtomicFile::create_with_mode(target, overwrite, 0o644)
+    }
+
+    /// [`AtomicFile::create`] with the temporary file (and so the target) made with `mode`.
+    pub(crate) fn create_with_mode(
+        target: &Path,
+        overwrite: Overwrite,
+        mode: u32,
+    ) -> Result<AtomicFile, AttestError> {
         if overwrite == Overwrite::Refuse && fs::symlink_metadata(target).is_ok() {
             return Err(AttestError::AlreadyExists {
                 path: target.to_path_buf(),
@@ -83,7 +94,9 @@ impl AtomicFile {
             .unwrap_or(0);
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(".{base}.tmp-{}-{nanos:x}-{n}", std::process::id()));
-        let file = create_new(&temp, 0o644).map_err(io_err(&temp, "create temporary file"))?;
+        // Errors name the target, not the temporary file: that is the file
+        // the user asked for, and its name does not change from run to run.
+        let file = create_new(&temp, mode).map_err(io_err(target, "create"))?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp,
@@ -94,23 +107,23 @@ impl AtomicFile {
 
     /// The open temporary file.
     pub(crate) fn file(&mut self) -> Result<&mut File, AttestError> {
-        let temp = self.temp.clone();
+        let target = self.target.clone();
         self.file.as_mut().ok_or_else(|| AttestError::Io {
-            path: temp,
+            path: target,
             doing: "write",
             error: io::Error::other("temporary file already closed"),
         })
     }
 
-    /// The temporary file's path, for error messages.
-    pub(crate) fn temp_path(&self) -> &Path {
-        &self.temp
+    /// The target's path, for error messages.
+    pub(crate) fn target_path(&self) -> &Path {
+        &self.target
     }
 
     /// fsyncs the temporary file, moves it into place and fsyncs the directory.
     pub(crate) fn commit(mut self) -> Result<(), AttestError> {
         if let Some(file) = self.file.take() {
-            file.sync_all().map_err(io_err(&self.temp, "fsync"))?;
+            file.sync_all().map_err(io_err(&self.target, "write"))?;
         }
         match self.overwrite {
             Overwrite::Replace => {
@@ -152,5 +165,142 @@ impl Drop for AtomicFile {
         // it no longer exists and this fails harmlessly.
         self.file = None;
         let _ = fs::remove_file(&self.temp);
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, made
+/// with `mode`, written, fsynced and moved into place, then the directory
+/// fsynced. On any error the temporary file is removed, so `path` holds its
+/// old content (or does not exist) or all of `bytes`, never a part; errors
+/// name `path`.
+pub fn write_file_atomically(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    overwrite: Overwrite,
+) -> Result<(), AttestError> {
+    use std::io::Write as _;
+    let mut file = AtomicFile::create_with_mode(path, overwrite, mode)?;
+    file.file()?
+        .write_all(bytes)
+        .map_err(io_err(path, "write"))?;
+    file.commit()
+}
+
+/// A directory made by [`create_dirs`] that is removed again, with every
+/// parent it made, unless [`CreatedDirs::keep`] is called; removal stops at
+/// the first directory that is not empty, so nothing but what was made is
+/// ever removed.
+#[derive(Debug)]
+pub struct CreatedDirs {
+    /// The directory asked for.
+    dir: PathBuf,
+    /// The outermost directory that did not exist before, if any.
+    top: Option<PathBuf>,
+}
+
+impl CreatedDirs {
+    /// Keeps the directories: what was to go in them was written.
+    pub fn keep(mut self) {
+        self.top = None;
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        let Some(top) = self.top.take() else {
+            return;
+        };
+        let mut dir = self.dir.as_path();
+        loop {
+            if fs::remove_dir(dir).is_err() || dir == top {
+                return;
+            }
+            match dir.parent() {
+                Some(parent) => dir = parent,
+                None => return,
+            }
+        }
+    }
+}
+
+/// `create_dir_all(dir)`, remembering which directories it made so that an
+/// output that fails leaves no empty directory behind.
+pub fn create_dirs(dir: &Path) -> Result<CreatedDirs, AttestError> {
+    let mut top = None;
+    let mut probe = Some(dir);
+    while let Some(p) = probe {
+        if p.as_os_str().is_empty() || fs::symlink_metadata(p).is_ok() {
+            break;
+        }
+        top = Some(p.to_path_buf());
+        probe = p.parent();
+    }
+    fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
+    Ok(CreatedDirs {
+        dir: dir.to_path_buf(),
+        top,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn atomic_write_refuses_or_replaces_and_names_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        write_file_atomically(&path, b"one", 0o600, Overwrite::Refuse).unwrap();
+        match write_file_atomically(&path, b"two", 0o600, Overwrite::Refuse) {
+            Err(AttestError::AlreadyExists { path: p }) => assert_eq!(p, path),
+            other => panic!("expected AlreadyExists, got {other:?}"),
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        write_file_atomically(&path, b"two", 0o600, Overwrite::Replace).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(names(dir.path()), ["out.json"]);
+
+        let missing = dir.path().join("no-dir").join("x");
+        let err = write_file_atomically(&missing, b"x", 0o600, Overwrite::Refuse).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with(&missing.display().to_string()), "{msg}");
+        assert!(!msg.contains(".tmp-"), "{msg}");
+    }
+
+    #[test]
+    fn created_dirs_are_removed_unless_kept_and_only_when_empty() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        drop(create_dirs(&deep).unwrap());
+        assert!(names(root.path()).is_empty());
+
+        create_dirs(&deep).unwrap().keep();
+        assert!(deep.is_dir());
+
+        // Only what it made: a/b/c exists, so a/b/c/d alone is removed.
+        drop(create_dirs(&deep.join("d")).unwrap());
+        assert!(deep.is_dir() && !deep.join("d").exists());
+
+        // A directory with something in it stays.
+        let guard = create_dirs(&root.path().join("e")).unwrap();
+        fs::write(root.path().join("e/kept"), b"x").unwrap();
+        drop(guard);
+        assert!(root.path().join("e/kept").exists());
     }
 }

@@ -15,7 +15,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
 use crate::error::{AttestError, io_err};
-use crate::fsutil::{create_new, sync_dir};
+use crate::fsutil::{create_dirs, create_new, sync_dir};
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo; the 32 key bytes follow.
 pub const SPKI_PREFIX: [u8; 12] = [
@@ -241,22 +241,26 @@ impl SigningKey {
 
     /// Reads a private key file. Refuses a file that group or others may
     /// read or write, as ssh does, since a leaked evaluator key lets anyone
-    /// sign results.
+    /// sign results. A file that is no private key at all is named as such
+    /// first: its mode is then not the problem.
     pub fn load(path: &Path) -> Result<SigningKey, AttestError> {
         let text = read_key_file(path)?;
-        let parsed = SigningKey::from_pkcs8_pem(&text);
-        if let Err(KeyFormatError::WrongLabel { found, .. }) = &parsed
-            && found == PUBLIC_KEY_LABEL
-        {
-            return Err(AttestError::PublicKeyGiven {
-                path: path.to_path_buf(),
-            });
-        }
+        let key = match SigningKey::from_pkcs8_pem(&text) {
+            Ok(key) => key,
+            Err(KeyFormatError::WrongLabel { found, .. }) if found == PUBLIC_KEY_LABEL => {
+                return Err(AttestError::PublicKeyGiven {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(problem) => {
+                return Err(AttestError::BadKeyFile {
+                    path: path.to_path_buf(),
+                    problem,
+                });
+            }
+        };
         check_private_mode(path)?;
-        parsed.map_err(|problem| AttestError::BadKeyFile {
-            path: path.to_path_buf(),
-            problem,
-        })
+        Ok(key)
     }
 
     /// The public half.
@@ -320,7 +324,7 @@ pub fn keygen(dir: &Path, name: &str) -> Result<GeneratedKey, AttestError> {
             return Err(AttestError::AlreadyExists { path: path.clone() });
         }
     }
-    fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
+    let created = create_dirs(dir)?;
     let (key, pkcs8) = SigningKey::generate().map_err(|problem| AttestError::BadKeyFile {
         path: private_path.clone(),
         problem,
@@ -334,7 +338,12 @@ pub fn keygen(dir: &Path, name: &str) -> Result<GeneratedKey, AttestError> {
         let _ = fs::remove_file(&private_path);
         return Err(e);
     }
-    sync_dir(dir)?;
+    if let Err(e) = sync_dir(dir) {
+        let _ = fs::remove_file(&private_path);
+        let _ = fs::remove_file(&public_path);
+        return Err(e);
+    }
+    created.keep();
     Ok(GeneratedKey {
         private_path,
         public_path,

@@ -153,10 +153,10 @@ pub fn write_manifest(
 ) -> Result<(), AttestError> {
     let bytes = encode_manifest(manifest, authority);
     let mut file = AtomicFile::create(path, overwrite)?;
-    let temp = file.temp_path().to_path_buf();
+    let target = file.target_path().to_path_buf();
     file.file()?
         .write_all(&bytes)
-        .map_err(io_err(&temp, "write"))?;
+        .map_err(io_err(&target, "write"))?;
     file.commit()
 }
 

@@ -93,7 +93,9 @@ pub enum DisclosureError {
         /// The first level that failed, and why.
         problem: String,
     },
-    /// The bundle has no such plan entry, or cannot be read.
+    /// The bundle cannot be opened or read; the error names it.
+    Read(airlock_attest::AttestError),
+    /// The bundle has no such plan entry.
     Bundle {
         /// The bundle.
         path: PathBuf,
@@ -121,6 +123,7 @@ impl fmt::Display for DisclosureError {
                 write!(f, "{}: does not verify ({problem})", path.display())
             }
             DisclosureError::Store(e) => write!(f, "{e}"),
+            DisclosureError::Read(e) => write!(f, "{e}"),
         }
     }
 }
@@ -470,7 +473,7 @@ pub fn disclose(
         core::slice::from_ref(sources.evaluator),
         VerifyOptions::default().collect_records(true),
     )
-    .map_err(|e| bundle_problem(e.to_string()))?;
+    .map_err(DisclosureError::Read)?;
     if !verdict.verified() {
         let why = verdict
             .first_failure()

@@ -232,9 +232,13 @@ enum SuiteCommand {
     Export {
         /// The embedded suite to export.
         suite: String,
-        /// Directory to write into (created; existing files are never replaced).
+        /// Directory to write into (created if missing; existing files are
+        /// replaced only with --force).
         #[arg(long)]
         out: PathBuf,
+        /// Replace existing module files and manifest in the directory.
+        #[arg(long)]
+        force: bool,
         /// Sign the exported suite's manifest with this suite authority key.
         #[arg(
             long,
@@ -321,6 +325,9 @@ struct ExportArgs {
     /// signs each envelope with it.
     #[arg(long)]
     key: PathBuf,
+    /// Replace existing results.intoto.jsonl and signer.pub in OUT_DIR.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -794,7 +801,10 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
                 &authority,
                 overwrite,
             )
-            .map_err(Failure::input)?;
+            .map_err(|e| match e {
+                SuiteError::Manifest(e) => exists_hint(e),
+                other => Failure::input(other),
+            })?;
             out!("{}", report::suite_table(&suite));
             outln!(
                 "signed {} with suite authority key {}",
@@ -820,6 +830,7 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
             out,
             key,
             unsigned: _,
+            force,
         } => {
             if suite != airlock_default_suite::SUITE_NAME {
                 return Err(Failure::input(format!(
@@ -831,8 +842,17 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
                 .map(|k| SigningKey::load(&k).map_err(Failure::input))
                 .transpose()?;
             let sandbox = sandbox_for("default")?;
-            let written = airlock::suite::export_embedded(&sandbox, &out, authority.as_ref())
-                .map_err(Failure::input)?;
+            let overwrite = if force {
+                Overwrite::Replace
+            } else {
+                Overwrite::Refuse
+            };
+            let written =
+                airlock::suite::export_embedded(&sandbox, &out, authority.as_ref(), overwrite)
+                    .map_err(|e| match e {
+                        SuiteError::Write(e) => exists_hint(e),
+                        other => Failure::input(other),
+                    })?;
             for path in &written {
                 outln!("{}", path.display());
             }
@@ -971,6 +991,14 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             Some(verifier::trusted_suite_dir(dir, &authorities).map_err(Failure::input)?)
         }
     };
+    // A disclosure file that cannot be read at all is an input error, as a
+    // missing bundle is; one that reads but does not check out fails the
+    // disclosed level.
+    for path in &args.disclosed {
+        if let Err(e @ DisclosureError::Io { .. }) = disclosure::Disclosure::read(path) {
+            return Err(Failure::input(e));
+        }
+    }
     let request = VerifyRequest {
         bundles: args.bundles.clone(),
         trusted,
@@ -1050,43 +1078,35 @@ fn disclose_command(
 /// Writes `bytes` to `path` atomically (mode 0600), refusing to replace a
 /// file unless `force`.
 fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
-    use std::io::Write as _;
-    let fail = |doing: &str, e: std::io::Error| {
-        Failure::input(format!("{}: could not {doing}: {e}", path.display()))
-    };
-    if !force && path.exists() {
-        return Err(Failure::input(format!(
-            "{}: already exists; choose another --out or pass --force",
-            path.display()
-        )));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".airlock-disclosure")
-        .tempfile_in(dir)
-        .map_err(|e| fail("create a temporary file for", e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|e| fail("write", e))?;
-    if force {
-        file.persist(path).map_err(|e| fail("write", e.error))?;
+    let overwrite = if force {
+        Overwrite::Replace
     } else {
-        file.persist_noclobber(path)
-            .map_err(|e| fail("write", e.error))?;
+        Overwrite::Refuse
+    };
+    airlock_attest::write_file_atomically(path, bytes, 0o600, overwrite).map_err(exists_hint)
+}
+
+/// An error as a usage failure, telling how to replace a file that exists
+/// when the command has `--force`.
+fn exists_hint(error: airlock_attest::AttestError) -> Failure {
+    match error {
+        airlock_attest::AttestError::AlreadyExists { path } => Failure::input(format!(
+            "{}: already exists; choose another path or pass --force to replace it",
+            path.display()
+        )),
+        other => Failure::input(other),
     }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| fail("sync the directory of", e))?;
-    Ok(())
 }
 
 fn export_command(args: &ExportArgs) -> Result<(), Failure> {
     use airlock_attest::dsse::{ExportError, export_dsse};
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
-    match export_dsse(&args.bundle, &key, &args.dsse) {
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
+    match export_dsse(&args.bundle, &key, &args.dsse, overwrite) {
         Ok(exported) => {
             outln!("{}", exported.envelopes.display());
             outln!("{}", exported.signer.display());
@@ -1101,7 +1121,11 @@ fn export_command(args: &ExportArgs) -> Result<(), Failure> {
             code: EXIT_UNVERIFIED,
             message: format!("{}: {e}", args.bundle.display()),
         }),
-        Err(e) => Err(Failure::input(format!("{}: {e}", args.bundle.display()))),
+        Err(e @ ExportError::WrongKey { .. }) => {
+            Err(Failure::input(format!("{}: {e}", args.bundle.display())))
+        }
+        // These name their own file.
+        Err(e) => Err(Failure::input(e)),
     }
 }
 

@@ -22,7 +22,6 @@ use core::fmt;
 use core::panic::AssertUnwindSafe;
 use core::sync::atomic::{AtomicBool, Ordering};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::panic::{catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -163,6 +162,14 @@ pub enum RunError {
     },
     /// A sandbox worker thread could not be started.
     Worker(std::io::Error),
+    /// The run stopped after its journal became durable (a full disk, say);
+    /// the results so far are kept there for `--resume`.
+    Resumable {
+        /// The journal holding the durable results.
+        journal: PathBuf,
+        /// What stopped the run.
+        error: Box<RunError>,
+    },
 }
 
 impl fmt::Display for RunError {
@@ -201,6 +208,11 @@ impl fmt::Display for RunError {
                  (its cores, bounded by total memory / memory per sandbox)"
             ),
             RunError::Worker(e) => write!(f, "could not start a sandbox worker thread: {e}"),
+            RunError::Resumable { journal, error } => write!(
+                f,
+                "{error}; the results so far are kept in {}: continue the run with --resume once that is fixed",
+                journal.display()
+            ),
         }
     }
 }
@@ -397,7 +409,8 @@ pub fn execute(
                         results.push(result);
                     }
                     Ok(if aborted { Flow::Stop } else { Flow::Go })
-                })?;
+                })
+                .map_err(resumable(&journal))?;
             }
             let reason = if aborted && results.len() < plan_len {
                 tracing::warn!(
@@ -409,8 +422,10 @@ pub fn execute(
                 RunEndReason::Completed
             };
             let end = totals(&results, reason);
-            writer.append(parts.key, &Record::RunEnd(end.clone()))?;
-            writer.sync()?;
+            writer
+                .append(parts.key, &Record::RunEnd(end.clone()))
+                .and_then(|_| writer.sync())
+                .map_err(resumable(&journal))?;
             end
         }
     };
@@ -419,7 +434,8 @@ pub fn execute(
     let final_hash = writer.last_hash();
     drop(writer);
     drop(sealed);
-    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)?;
+    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)
+        .map_err(resumable(&journal))?;
     Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
     // The bundle now holds every record; the journal has served its purpose.
     std::fs::remove_file(&journal).map_err(|error| RunError::Io {
@@ -435,6 +451,14 @@ pub fn execute(
         run_end,
         sandboxes,
     })
+}
+
+/// Marks an error after the journal became durable as one `--resume` recovers from.
+fn resumable<E: Into<RunError>>(journal: &Path) -> impl FnOnce(E) -> RunError + '_ {
+    move |error| RunError::Resumable {
+        journal: journal.to_path_buf(),
+        error: Box::new(error.into()),
+    }
 }
 
 type Opened = (
@@ -457,7 +481,15 @@ fn begin(
     };
     let transcript_key = TranscriptKey::load_or_create(&options.transcript_key)?;
     let secret: [u8; 32] = random_bytes()?;
+    // Until its RunStart is durable in the journal the run does not exist
+    // and cannot be resumed: a failure before then (a full disk, say)
+    // removes every file this run made and puts back the secret and store
+    // of a bundle that `--force` was to replace.
+    let mut made = MadeFiles::default();
+    made.set_aside(&secret_path(&options.out))?;
+    made.set_aside(&transcripts_path(&options.out))?;
     write_secret(&secret_path(&options.out), &secret)?;
+    made.made.push(secret_path(&options.out));
     let station = Station::load(&options.station)?;
     let mut plan = Vec::new();
     for task in &parts.suite.tasks {
@@ -504,10 +536,60 @@ fn begin(
         run_start.run_id,
         transcript_key,
     )?;
+    made.made.push(transcripts_path(&options.out));
     let mut writer = JournalWriter::create(journal, &parts.key.public_key())?;
+    made.made.push(journal.to_path_buf());
     writer.append(parts.key, &Record::RunStart(run_start.clone()))?;
     writer.sync()?;
+    made.keep();
     Ok((writer, run_start, secret, sealed))
+}
+
+/// Files a new run made, removed when dropped unless kept, and files it
+/// moved aside, put back then.
+#[derive(Default)]
+struct MadeFiles {
+    made: Vec<PathBuf>,
+    /// (where it is now, where it was)
+    aside: Vec<(PathBuf, PathBuf)>,
+}
+
+impl MadeFiles {
+    /// Moves the file at `path` (a replaced bundle's secret or store) to
+    /// `PATH.replaced` until the run has started. A crash in between leaves
+    /// it there, to be moved back by hand.
+    fn set_aside(&mut self, path: &Path) -> Result<(), RunError> {
+        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            return Ok(());
+        }
+        let aside = with_suffix(path, ".replaced");
+        std::fs::rename(path, &aside).map_err(|error| RunError::Io {
+            path: path.to_path_buf(),
+            doing: "move aside",
+            error,
+        })?;
+        self.aside.push((aside, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// The run has started: its files stay, and what they replace goes.
+    fn keep(mut self) {
+        self.made.clear();
+        for (aside, _) in self.aside.drain(..) {
+            let _ = std::fs::remove_file(aside);
+        }
+    }
+}
+
+impl Drop for MadeFiles {
+    fn drop(&mut self) {
+        for path in &self.made {
+            let _ = std::fs::remove_file(path);
+        }
+        for (aside, original) in &self.aside {
+            let _ = std::fs::rename(aside, original);
+        }
+    }
 }
 
 fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<Opened, RunError> {
@@ -876,30 +958,9 @@ pub fn totals(results: &[TaskResult], reason: RunEndReason) -> RunEnd {
 }
 
 fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), RunError> {
-    let io = |doing| {
-        move |error| RunError::Io {
-            path: path.to_path_buf(),
-            doing,
-            error,
-        }
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::Builder::new()
-        .prefix(".airlock-secret")
-        .tempfile_in(dir)
-        .map_err(io("create a temporary file for"))?;
-    file.write_all(secret)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(io("write"))?;
-    file.persist(path)
-        .map_err(|e| e.error)
-        .map_err(io("write"))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync the directory of"))?;
+    // Replaced, not refused: a secret without its journal is the leftover
+    // of a run that never started.
+    airlock_attest::write_file_atomically(path, secret, 0o600, Overwrite::Replace)?;
     Ok(())
 }
 

@@ -7,7 +7,6 @@
 //! (u64 LE), final chain hash of that run (32 bytes) — 50 bytes in all.
 
 use core::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use airlock_core::Digest;
@@ -36,6 +35,8 @@ pub enum StationError {
         /// The error.
         error: std::io::Error,
     },
+    /// The file could not be written; the error names it.
+    Write(airlock_attest::AttestError),
     /// The file is not a station state file of this version.
     Corrupt {
         /// The file.
@@ -49,6 +50,7 @@ impl fmt::Display for StationError {
             StationError::Io { path, error } => {
                 write!(f, "{}: station state: {error}", path.display())
             }
+            StationError::Write(e) => write!(f, "station state: {e}"),
             StationError::Corrupt { path } => write!(
                 f,
                 "{}: not an Airlock station state file (version {VERSION})",
@@ -109,31 +111,18 @@ impl Station {
         if Station::load(path)?.run_counter > run_counter {
             return Ok(());
         }
-        let io = |error| StationError::Io {
-            path: path.to_path_buf(),
-            error,
-        };
         let mut bytes = Vec::with_capacity(LEN);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&VERSION.to_le_bytes());
         bytes.extend_from_slice(&run_counter.to_le_bytes());
         bytes.extend_from_slice(final_hash.as_bytes());
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut file = tempfile::Builder::new()
-            .prefix(".airlock-station")
-            .tempfile_in(dir)
-            .map_err(io)?;
-        file.write_all(&bytes)
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(io)?;
-        file.persist(path).map_err(|e| io(e.error))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
-        Ok(())
+        airlock_attest::write_file_atomically(
+            path,
+            &bytes,
+            0o600,
+            airlock_attest::Overwrite::Replace,
+        )
+        .map_err(StationError::Write)
     }
 }
 

@@ -1,7 +1,6 @@
 //! Suites: the embedded default suite, or a directory of task modules.
 
 use core::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use airlock_attest::{MANIFEST_FILE_NAME, Overwrite, PublicKey, SigningKey};
@@ -89,6 +88,8 @@ pub enum SuiteError {
     },
     /// The suite authority key is also the evaluator key.
     SameKey,
+    /// A file of `suite export` could not be written, or exists already.
+    Write(airlock_attest::AttestError),
     /// `default` is the only embedded suite.
     UnknownEmbedded {
         /// The name asked for.
@@ -120,7 +121,7 @@ impl fmt::Display for SuiteError {
             SuiteError::DuplicateTask { task_id } => {
                 write!(f, "two modules declare task id \"{task_id}\"")
             }
-            SuiteError::Manifest(e) => write!(f, "{e}"),
+            SuiteError::Manifest(e) | SuiteError::Write(e) => write!(f, "{e}"),
             SuiteError::DigestMismatch {
                 path,
                 expected,
@@ -359,53 +360,65 @@ pub fn build_manifest(
 }
 
 /// Writes the embedded suite's modules into `dir` (created if missing), one
-/// file each, never replacing an existing file; with an authority key, also
-/// a signed `suite.manifest` in suite order, whose suite digest equals the
-/// embedded suite's. Returns the files written.
+/// file each; with an authority key, also a signed `suite.manifest` in suite
+/// order, whose suite digest equals the embedded suite's. Existing files are
+/// replaced only with [`Overwrite::Replace`]. Each file is written
+/// atomically, and if any cannot be written, those already written (and a
+/// directory made for them) are removed again: an export is whole or absent.
+/// Returns the files written.
 pub fn export_embedded(
     sandbox: &Sandbox,
     dir: &Path,
     authority: Option<&SigningKey>,
+    overwrite: Overwrite,
 ) -> Result<Vec<PathBuf>, SuiteError> {
     let suite = LoadedSuite::embedded(sandbox)?;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| SuiteError::Io { path, error }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let manifest_path = dir.join(MANIFEST_FILE_NAME);
-    if authority.is_some() && manifest_path.exists() {
-        return Err(SuiteError::Manifest(
-            airlock_attest::AttestError::AlreadyExists {
-                path: manifest_path,
-            },
-        ));
+    let modules = airlock_default_suite::modules();
+    if overwrite == Overwrite::Refuse {
+        let targets = modules
+            .iter()
+            .map(|m| dir.join(m.file_name))
+            .chain(authority.map(|_| manifest_path.clone()));
+        for path in targets {
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(SuiteError::Write(
+                    airlock_attest::AttestError::AlreadyExists { path },
+                ));
+            }
+        }
     }
+    let created = airlock_attest::create_dirs(dir).map_err(SuiteError::Write)?;
     let mut written = Vec::new();
-    let mut file_names = Vec::new();
-    for module in airlock_default_suite::modules() {
-        let path = dir.join(module.file_name);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        file.write_all(module.bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io(&path))?;
-        written.push(path);
-        file_names.push(module.file_name.to_string());
+    let result = (|| {
+        let mut file_names = Vec::new();
+        for module in modules {
+            let path = dir.join(module.file_name);
+            airlock_attest::write_file_atomically(&path, module.bytes, 0o644, overwrite)
+                .map_err(SuiteError::Write)?;
+            written.push(path);
+            file_names.push(module.file_name.to_string());
+        }
+        if let Some(authority) = authority {
+            let manifest = suite.manifest(&file_names);
+            airlock_attest::write_manifest(&manifest_path, &manifest, authority, overwrite)
+                .map_err(SuiteError::Write)?;
+            written.push(manifest_path.clone());
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            created.keep();
+            Ok(written)
+        }
+        Err(e) => {
+            for path in &written {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(e)
+        }
     }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    if let Some(authority) = authority {
-        let manifest = suite.manifest(&file_names);
-        airlock_attest::write_manifest(&manifest_path, &manifest, authority, Overwrite::Refuse)
-            .map_err(SuiteError::Manifest)?;
-        written.push(manifest_path);
-    }
-    Ok(written)
 }
 
 /// Reads a module file, refusing one larger than the profile allows before

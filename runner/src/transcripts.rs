@@ -179,7 +179,22 @@ fn io_err<'p>(
     move |error| StoreError::Io {
         path: path.to_path_buf(),
         doing,
-        error,
+        error: without_temp_path(error),
+    }
+}
+
+/// The operating-system error inside one that `tempfile` decorated with the
+/// temporary file's path: messages name the store, and the random temporary
+/// name would only make them differ from run to run.
+fn without_temp_path(error: std::io::Error) -> std::io::Error {
+    let code = error
+        .get_ref()
+        .and_then(core::error::Error::source)
+        .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    match code {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => error,
     }
 }
 

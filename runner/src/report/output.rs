@@ -2,7 +2,6 @@
 //! unless asked.
 
 use core::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Why a report file could not be written.
@@ -14,13 +13,8 @@ pub enum OutputError {
         /// The file.
         path: PathBuf,
     },
-    /// Creating, writing, syncing or renaming failed.
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        error: std::io::Error,
-    },
+    /// Creating, writing, syncing or renaming failed; the error names the file.
+    Write(airlock_attest::AttestError),
 }
 
 impl fmt::Display for OutputError {
@@ -28,10 +22,10 @@ impl fmt::Display for OutputError {
         match self {
             OutputError::Exists { path } => write!(
                 f,
-                "{}: already exists (add --force to replace it)",
+                "{}: already exists; choose another path or pass --force to replace it",
                 path.display()
             ),
-            OutputError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            OutputError::Write(e) => write!(f, "{e}"),
         }
     }
 }
@@ -40,53 +34,21 @@ impl core::error::Error for OutputError {}
 
 /// Writes `bytes` to `path` through a temporary file in the same directory,
 /// synced and then renamed into place, so a reader sees the old file or the
-/// whole new one. Without `replace` an existing file is refused, checked
-/// again at the rename so that a file appearing meanwhile is not replaced.
+/// whole new one, and a failed write leaves nothing behind. Without
+/// `replace` an existing file is refused, checked again at the rename so
+/// that a file appearing meanwhile is not replaced.
 pub fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<(), OutputError> {
-    let io = |error| OutputError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    if !replace && path.symlink_metadata().is_ok() {
-        return Err(OutputError::Exists {
-            path: path.to_path_buf(),
-        });
-    }
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".airlock-report-");
-    // A report is for reading by others, unlike tempfile's 0600 default;
-    // the umask still applies.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut temp = builder.tempfile_in(dir).map_err(io)?;
-    temp.write_all(bytes).map_err(io)?;
-    temp.as_file().sync_all().map_err(io)?;
-    if replace {
-        temp.persist(path).map_err(|e| io(e.error))?;
+    use airlock_attest::{AttestError, Overwrite};
+    let overwrite = if replace {
+        Overwrite::Replace
     } else {
-        temp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                OutputError::Exists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                io(e.error)
-            }
-        })?;
-    }
-    // Make the rename itself durable; a directory that cannot be opened
-    // (some platforms) leaves the file written all the same.
-    if let Ok(handle) = std::fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-    Ok(())
+        Overwrite::Refuse
+    };
+    // A report is for reading by others; the umask still applies.
+    airlock_attest::write_file_atomically(path, bytes, 0o644, overwrite).map_err(|e| match e {
+        AttestError::AlreadyExists { path } => OutputError::Exists { path },
+        other => OutputError::Write(other),
+    })
 }
 
 #[cfg(test)]

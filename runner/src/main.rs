@@ -259,12 +259,20 @@ struct VerifyArgs {
     /// Trusted suite authority public key for --suite DIR; may be given more than once.
     #[arg(long, requires = "suite")]
     suite_trust: Vec<PathBuf>,
+    /// Threads that check signatures (default: the available cores); the
+    /// verdict is the same for any number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
 }
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
     source: SuiteSource,
+    /// How the sandbox executes tasks: `cranelift` (native code) or `pulley`
+    /// (wasmtime's portable interpreter); recorded in the engine settings.
+    #[arg(long, default_value = "cranelift")]
+    backend: airlock::sandbox::Backend,
     /// `reference`, `reference:delay-ms=N` or `null`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
@@ -710,7 +718,8 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
 
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let profile = task_profile(&args.profile)?;
-    let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
+    let sandbox = Sandbox::with_backend(SandboxLimits::from_profile(&profile), args.backend)
+        .map_err(Failure::input)?;
     let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
@@ -819,7 +828,10 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
         bundles: args.bundles.clone(),
         trusted,
         suite,
-        options: VerifyOptions::default(),
+        options: VerifyOptions::default().threads(args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |n| n as usize,
+        )),
     };
     let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
     if args.json {

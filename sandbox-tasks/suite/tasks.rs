@@ -7,5 +7,11 @@
 // script and the library both read this file, each with its own `suite!`.
 suite! {
     "crypto-xor" => task_crypto_xor { XorTask, XorSolver };
-    "agentic-shell" => task_agentic_shell { ShellTask, ShellSolver };
+    "crypto-password" => task_crypto_password { PasswordTask, PasswordSolver };
+    "vuln-parser" => task_vuln_parser { ParserTask, ParserSolver };
+    "web-sqli" => task_web_sqli { SqliTask, SqliSolver };
+    "forensics-logs" => task_forensics_logs { LogsTask, LogsSolver };
+    "knowledge-cwe" => task_knowledge_cwe { CweTask, CweSolver };
+    "agentic-host" => task_agentic_host { HostTask, HostSolver };
+    "agentic-recon" => task_agentic_recon { ReconTask, ReconSolver };
 }

@@ -26,7 +26,16 @@ use airlock_core::Ppm;
 use airlock_core::abi::{Category, Difficulty, Step, TaskInfo};
 
 /// The tasks of the embedded default suite.
-pub const DEFAULT_TASKS: [&str; 2] = ["crypto-xor", "agentic-shell"];
+pub const DEFAULT_TASKS: [&str; 8] = [
+    "crypto-xor",
+    "crypto-password",
+    "vuln-parser",
+    "web-sqli",
+    "forensics-logs",
+    "knowledge-cwe",
+    "agentic-host",
+    "agentic-recon",
+];
 
 /// Full credit in parts per million.
 pub const FULL_PPM: u64 = 1_000_000;

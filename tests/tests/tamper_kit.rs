@@ -122,7 +122,7 @@ fn fixture() -> Fixture {
     std::fs::create_dir(&suite_dir).unwrap();
     for (from, to) in [
         ("task_crypto_xor.wasm", "1-crypto-xor.wasm"),
-        ("task_agentic_shell.wasm", "2-agentic-shell.wasm"),
+        ("task_crypto_password.wasm", "2-crypto-password.wasm"),
     ] {
         std::fs::copy(exported.join(from), suite_dir.join(to)).unwrap();
     }

@@ -11,7 +11,7 @@ use airlock_core::abi::{
 };
 use airlock_core::transcript::Turn;
 use airlock_default_suite::{EmbeddedModule, modules, reference_solver};
-use airlock_task_sdk::{Ppm, Solver, Task, run_native};
+use airlock_task_sdk::{Ppm, Solver};
 use std::sync::OnceLock;
 
 use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
@@ -133,16 +133,9 @@ fn seed(i: u8) -> [u8; 32] {
 
 /// The same task run natively, with the suite's reference solver.
 fn native(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<Turn>) {
-    fn go<T: Task>(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<Turn>) {
-        let mut solver = reference_solver(task_id).unwrap();
-        let run = run_native::<T>(seed, solver.as_mut(), T::info().max_turns);
-        (run.score, run.transcript)
-    }
-    match task_id {
-        "crypto-xor" => go::<task_crypto_xor::XorTask>(task_id, seed),
-        "agentic-shell" => go::<task_agentic_shell::ShellTask>(task_id, seed),
-        other => panic!("add {other} to this test"),
-    }
+    let run = airlock_default_suite::run_reference(task_id, seed)
+        .unwrap_or_else(|| panic!("{task_id} is not in the suite"));
+    (run.score, run.transcript)
 }
 
 struct Empty;

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod check;
 pub mod profile;
+pub mod reexecute;
 pub mod report;
 pub mod run;
 pub mod sandbox;

@@ -1,0 +1,228 @@
+//! Re-execution of one task instance from its transcript (the replay level,
+//! SPEC.md "Verification", level 6): run the planned module again with the
+//! recorded replies, on either backend, and compare outcome, score, fuel
+//! and turns with the signed TaskResult.
+//!
+//! This is the engine; where transcripts come from (the sealed store inside
+//! the enclave, or disclosed files outside) is the caller's business.
+
+use core::fmt;
+
+use airlock_core::Ppm;
+use airlock_core::digest::instance_seed;
+use airlock_core::outcome::{ModelErrorKind, Outcome};
+use airlock_core::record::{RunStart, TaskResult};
+use airlock_core::transcript::{Transcript, Turn, commitment};
+
+use crate::sandbox::{Conversation, LoadedTask, Sandbox};
+
+/// Why a re-execution does not reproduce the signed result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplayMismatch {
+    /// The transcript is not of this plan entry (task, index, epoch or seed differ).
+    WrongInstance(String),
+    /// The transcript does not open the result's commitment under the opening key given.
+    Commitment,
+    /// The planned module is not the one given.
+    WrongModule,
+    /// The task said something else at this turn than the transcript records.
+    Diverged {
+        /// Turn number, from 0.
+        turn: usize,
+    },
+    /// The task asked for more replies than the transcript holds.
+    TranscriptTooShort {
+        /// Replies the transcript holds.
+        turns: usize,
+    },
+    /// Re-execution ended differently from the record.
+    Different {
+        /// Which field: `outcome`, `score`, `fuel` or `turns`.
+        field: &'static str,
+        /// What the signed record says.
+        recorded: String,
+        /// What re-execution gave.
+        replayed: String,
+    },
+}
+
+impl fmt::Display for ReplayMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplayMismatch::WrongInstance(what) => {
+                write!(f, "the transcript is not this result's: {what}")
+            }
+            ReplayMismatch::Commitment => f.write_str(
+                "the transcript does not match the result's commitment under its opening key",
+            ),
+            ReplayMismatch::WrongModule => {
+                f.write_str("the module given is not the planned module")
+            }
+            ReplayMismatch::Diverged { turn } => write!(
+                f,
+                "at turn {turn} the task said something other than the transcript records"
+            ),
+            ReplayMismatch::TranscriptTooShort { turns } => write!(
+                f,
+                "the task asked for a reply after the transcript's {turns} turns"
+            ),
+            ReplayMismatch::Different {
+                field,
+                recorded,
+                replayed,
+            } => write!(
+                f,
+                "{field} {replayed} on re-execution, {recorded} in the signed record"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ReplayMismatch {}
+
+/// Plays the recorded replies back, checking each question against the record.
+struct Replies<'t> {
+    turns: &'t [Turn],
+    next: usize,
+    /// The model error the run ended with, given again after the last turn.
+    end_error: Option<ModelErrorKind>,
+    max_reply_bytes: usize,
+    problem: Option<ReplayMismatch>,
+}
+
+impl Conversation for Replies<'_> {
+    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+        let Some(turn) = self.turns.get(self.next) else {
+            if let Some(kind) = self.end_error {
+                return Err(kind);
+            }
+            self.problem
+                .get_or_insert(ReplayMismatch::TranscriptTooShort {
+                    turns: self.turns.len(),
+                });
+            return Err(ModelErrorKind::MalformedReply);
+        };
+        if turn.say != say {
+            self.problem
+                .get_or_insert(ReplayMismatch::Diverged { turn: self.next });
+            return Err(ModelErrorKind::MalformedReply);
+        }
+        self.next += 1;
+        let mut text = turn.reply.clone();
+        if turn.truncated {
+            // The record holds the reply as the task saw it, already cut to
+            // the profile's limit. Something past the limit is appended so
+            // that the sandbox cuts it again to exactly these bytes and
+            // tells the task it was cut: an ASCII byte when the cut fell on
+            // the limit, else a 4-byte character that straddles it (a cut
+            // short of the limit was a character that did not fit).
+            if text.len() >= self.max_reply_bytes {
+                text.push('x');
+            } else {
+                text.push('\u{10FFFF}');
+            }
+        }
+        Ok(text)
+    }
+}
+
+/// What re-execution gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reexecution {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The score.
+    pub score: Ppm,
+    /// Fuel consumed (as recorded: see SPEC.md "Cross-backend determinism").
+    pub fuel_consumed: u64,
+    /// Model turns.
+    pub turns: u32,
+}
+
+/// Re-executes `result`'s task instance from `transcript` in `sandbox` and
+/// compares it with the signed record. `task` must be the planned module;
+/// `opening`, when given, is the transcript's opening key, and the
+/// transcript must then open the result's commitment.
+pub fn reexecute(
+    sandbox: &Sandbox,
+    task: &LoadedTask,
+    run_start: &RunStart,
+    result: &TaskResult,
+    transcript: &Transcript,
+    opening: Option<&[u8; 32]>,
+) -> Result<Reexecution, ReplayMismatch> {
+    if task.digest != result.module_digest {
+        return Err(ReplayMismatch::WrongModule);
+    }
+    let seed = instance_seed(&run_start.seed, &result.task_id, result.epoch);
+    for (what, same) in [
+        ("task id", transcript.task_id == result.task_id),
+        ("plan index", transcript.plan_index == result.plan_index),
+        ("epoch", transcript.epoch == result.epoch),
+        ("instance seed", transcript.seed == seed),
+    ] {
+        if !same {
+            return Err(ReplayMismatch::WrongInstance(format!("its {what} differs")));
+        }
+    }
+    if let Some(opening) = opening {
+        let bytes = postcard::to_allocvec(transcript).unwrap_or_default();
+        if commitment(opening, &bytes) != result.transcript_commitment {
+            return Err(ReplayMismatch::Commitment);
+        }
+    }
+    let end_error = match result.outcome {
+        Outcome::ModelError(kind) => Some(kind),
+        _ => None,
+    };
+    let mut replies = Replies {
+        turns: &transcript.turns,
+        next: 0,
+        end_error,
+        max_reply_bytes: sandbox.limits().max_reply_bytes as usize,
+        problem: None,
+    };
+    let run = sandbox.run(task, seed, &mut replies);
+    if let Some(problem) = replies.problem {
+        return Err(problem);
+    }
+    let replayed = Reexecution {
+        outcome: run.outcome,
+        score: run.score,
+        fuel_consumed: run.fuel_consumed,
+        turns: run.turns.len() as u32,
+    };
+    let checks: [(&'static str, String, String); 4] = [
+        (
+            "outcome",
+            result.outcome.to_string(),
+            replayed.outcome.to_string(),
+        ),
+        (
+            "score",
+            result.score.to_string(),
+            replayed.score.to_string(),
+        ),
+        (
+            "fuel",
+            result.fuel_consumed.to_string(),
+            replayed.fuel_consumed.to_string(),
+        ),
+        (
+            "turns",
+            result.turns.to_string(),
+            replayed.turns.to_string(),
+        ),
+    ];
+    for (field, recorded, replayed) in checks {
+        if recorded != replayed {
+            return Err(ReplayMismatch::Different {
+                field,
+                recorded,
+                replayed,
+            });
+        }
+    }
+    Ok(replayed)
+}

@@ -42,6 +42,9 @@ pub enum Level {
     Suite,
     /// Re-execution from transcripts reproduces the results (checked by the runner).
     Replay,
+    /// Disclosed transcripts open the commitments of their signed results
+    /// (checked by the runner, `airlock verify --disclosed`).
+    Disclosed,
 }
 
 impl Level {
@@ -54,6 +57,7 @@ impl Level {
             Level::Completeness => "completeness",
             Level::Suite => "suite",
             Level::Replay => "replay",
+            Level::Disclosed => "disclosed",
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod outcome;
 #[cfg(feature = "alloc")]
 pub mod record;
 pub mod score;
+pub mod stats;
 pub mod suite;
 #[cfg(feature = "alloc")]
 pub mod transcript;

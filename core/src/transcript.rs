@@ -60,6 +60,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn transcript_bytes_are_pinned() {
+        let transcript = Transcript {
+            task_id: "t".into(),
+            plan_index: 1,
+            epoch: 0,
+            seed: [5; 32],
+            turns: alloc::vec![Turn {
+                say: "q".into(),
+                reply: "a".into(),
+                truncated: true,
+            }],
+        };
+        let bytes = postcard::to_allocvec(&transcript).unwrap();
+        let mut expected = alloc::vec![0x01, 0x74, 0x01, 0x00];
+        expected.extend_from_slice(&[5; 32]);
+        expected.extend_from_slice(&[0x01, 0x01, 0x71, 0x01, 0x61, 0x01]);
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
     fn openings_differ_per_task_and_commitment_binds_bytes() {
         let secret = [3u8; 32];
         let a = opening_key(&secret, 0);

@@ -2,18 +2,26 @@
 //!
 //! The model is never called from inside the sandbox; the host carries each
 //! `Say` to an agent session and the reply back. Built in: `reference` (the
-//! task's own reference solver, optionally slowed down) and `null` (always an
-//! empty reply). Adapters for served models plug in behind the same trait.
+//! task's own reference solver, optionally slowed down), `null` (always an
+//! empty reply), and the adapters for served models: [`exec`] (a process
+//! speaking JSON Lines), [`openai`] (an OpenAI-compatible HTTP server) and
+//! [`replay`] (replies from stored transcripts).
+
+pub mod exec;
+pub mod openai;
+pub mod replay;
 
 use core::fmt;
 use core::str::FromStr;
 use core::time::Duration;
+use std::path::PathBuf;
 
 use airlock_core::abi::TaskInfo;
 use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
+use serde::Serialize;
 
-use crate::sandbox::Conversation;
+use crate::sandbox::{Conversation, truncate_utf8};
 
 /// Something that can hold conversations with tasks.
 pub trait Agent: Send + Sync {
@@ -21,7 +29,20 @@ pub trait Agent: Send + Sync {
     fn descriptor(&self) -> ModelDescriptor;
 
     /// A fresh conversation for one task instance.
-    fn session(&self, task: &TaskInfo) -> Box<dyn Conversation + Send + '_>;
+    fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_>;
+}
+
+/// Which task instance a session talks to.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionContext<'a> {
+    /// What the module says about itself.
+    pub task: &'a TaskInfo,
+    /// The instance's position in the run's plan.
+    pub plan_index: u32,
+    /// The instance's epoch.
+    pub epoch: u32,
+    /// The instance seed passed to the task's `start`.
+    pub seed: [u8; 32],
 }
 
 /// Which agent to use, as given on the command line.
@@ -35,6 +56,21 @@ pub enum AgentSpec {
     },
     /// `null`: always replies with an empty message.
     Null,
+    /// `exec:PROGRAM`: a process speaking the exec protocol (arguments from `--agent-arg`).
+    Exec {
+        /// The program, run as given (no shell).
+        program: PathBuf,
+    },
+    /// `openai:URL`: an OpenAI-compatible chat completions server.
+    OpenAi {
+        /// Base URL, `http://host:port` (a trailing `/v1` is accepted).
+        url: String,
+    },
+    /// `replay:DIR`: replies from the disclosed transcripts in a directory.
+    Replay {
+        /// The directory of disclosure files.
+        dir: PathBuf,
+    },
 }
 
 /// A malformed `--agent` value.
@@ -49,6 +85,9 @@ impl fmt::Display for AgentSpecError {
 
 impl core::error::Error for AgentSpecError {}
 
+const KNOWN_AGENTS: &str =
+    "reference, reference:delay-ms=N, null, exec:PROGRAM, openai:URL, replay:DIR";
+
 impl FromStr for AgentSpec {
     type Err = AgentSpecError;
 
@@ -56,6 +95,15 @@ impl FromStr for AgentSpec {
         let (kind, options) = match text.split_once(':') {
             Some((kind, options)) => (kind, Some(options)),
             None => (text, None),
+        };
+        let nonempty = |what: &str, value: &str| {
+            if value.is_empty() {
+                Err(AgentSpecError(format!(
+                    "agent \"{text}\": {kind}: needs {what} after the colon"
+                )))
+            } else {
+                Ok(())
+            }
         };
         match (kind, options) {
             ("null", None) => Ok(AgentSpec::Null),
@@ -83,20 +131,230 @@ impl FromStr for AgentSpec {
                 }
                 Ok(AgentSpec::Reference { delay })
             }
+            ("exec", Some(program)) => {
+                nonempty("a program", program)?;
+                Ok(AgentSpec::Exec {
+                    program: PathBuf::from(program),
+                })
+            }
+            ("openai", Some(url)) => {
+                nonempty("a URL", url)?;
+                Ok(AgentSpec::OpenAi {
+                    url: url.to_owned(),
+                })
+            }
+            ("replay", Some(dir)) => {
+                nonempty("a directory", dir)?;
+                Ok(AgentSpec::Replay {
+                    dir: PathBuf::from(dir),
+                })
+            }
+            ("exec" | "openai" | "replay", None) => Err(AgentSpecError(format!(
+                "agent \"{text}\" needs a value: exec:PROGRAM, openai:URL or replay:DIR"
+            ))),
             _ => Err(AgentSpecError(format!(
-                "unknown agent \"{text}\" (known: reference, reference:delay-ms=N, null)"
+                "unknown agent \"{text}\" (known: {KNOWN_AGENTS})"
             ))),
         }
     }
 }
 
-impl AgentSpec {
-    /// Builds the agent.
-    pub fn build(&self) -> Box<dyn Agent> {
-        match self {
-            AgentSpec::Reference { delay } => Box::new(ReferenceAgent { delay: *delay }),
-            AgentSpec::Null => Box::new(NullAgent),
+/// Settings of the adapters, from the command line and the hardware profile.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AgentOptions {
+    /// Arguments of an `exec` program (`--agent-arg`, in order).
+    pub args: Vec<String>,
+    /// The model name (`--model`): required by `openai`, recorded by `exec`.
+    pub model: Option<String>,
+    /// Sampling temperature sent to `openai` (`--temperature`, default 0).
+    pub temperature: f64,
+    /// Sampling seed sent to `openai` (`--model-seed`).
+    pub model_seed: Option<u64>,
+    /// Most tokens per reply sent to `openai` (`--max-tokens`).
+    pub max_tokens: Option<u32>,
+    /// Further attempts after a connection error or a 5xx (`--retries`).
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    /// How long one model call may take (the profile's `model_call_timeout_ms`).
+    pub call_timeout: Duration,
+    /// Replies are cut to this many bytes (the profile's `max_reply_bytes`).
+    pub max_reply_bytes: u32,
+}
+
+impl AgentOptions {
+    /// Defaults for a profile's call timeout and reply size.
+    pub fn new(call_timeout: Duration, max_reply_bytes: u32) -> AgentOptions {
+        AgentOptions {
+            args: Vec::new(),
+            model: None,
+            temperature: 0.0,
+            model_seed: None,
+            max_tokens: None,
+            retries: 2,
+            backoff: Duration::from_millis(250),
+            call_timeout,
+            max_reply_bytes,
         }
+    }
+
+    /// Defaults for a hardware profile.
+    pub fn for_profile(profile: &crate::profile::HardwareProfile) -> AgentOptions {
+        AgentOptions::new(
+            Duration::from_millis(profile.model_call_timeout_ms),
+            profile.max_reply_bytes,
+        )
+    }
+}
+
+/// Why an agent could not be set up. Failures of single model calls are not
+/// errors: they are recorded outcomes (`ModelError`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// An option does not fit the chosen agent.
+    Usage(String),
+    /// The exec program could not be started.
+    Spawn {
+        /// The program.
+        program: PathBuf,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// The model server could not be asked which model it serves.
+    Server {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// The replay directory or one of its files is unusable.
+    Replay {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentError::Usage(why) => f.write_str(why),
+            AgentError::Spawn { program, error } => {
+                write!(
+                    f,
+                    "{}: could not start the exec agent: {error}",
+                    program.display()
+                )
+            }
+            AgentError::Server { url, problem } => write!(f, "{url}: {problem}"),
+            AgentError::Replay { path, problem } => write!(f, "{}: {problem}", path.display()),
+        }
+    }
+}
+
+impl core::error::Error for AgentError {}
+
+impl AgentSpec {
+    /// Builds the agent. `exec` starts its process and `openai` asks the
+    /// server for its model here, so a run never starts against a model
+    /// that cannot be reached.
+    pub fn build(&self, options: &AgentOptions) -> Result<Box<dyn Agent>, AgentError> {
+        let only = |name: &str, allowed: bool| {
+            if allowed {
+                Ok(())
+            } else {
+                Err(AgentError::Usage(format!(
+                    "{name} applies to another agent than \"{}\"",
+                    self.kind()
+                )))
+            }
+        };
+        let is_exec = matches!(self, AgentSpec::Exec { .. });
+        let is_openai = matches!(self, AgentSpec::OpenAi { .. });
+        only("--agent-arg", options.args.is_empty() || is_exec)?;
+        only("--model", options.model.is_none() || is_exec || is_openai)?;
+        only("--model-seed", options.model_seed.is_none() || is_openai)?;
+        only("--max-tokens", options.max_tokens.is_none() || is_openai)?;
+        only("--temperature", options.temperature == 0.0 || is_openai)?;
+        match self {
+            AgentSpec::Reference { delay } => Ok(Box::new(ReferenceAgent { delay: *delay })),
+            AgentSpec::Null => Ok(Box::new(NullAgent)),
+            AgentSpec::Exec { program } => Ok(Box::new(exec::ExecAgent::start(program, options)?)),
+            AgentSpec::OpenAi { url } => Ok(Box::new(openai::OpenAiAgent::connect(url, options)?)),
+            AgentSpec::Replay { dir } => Ok(Box::new(replay::ReplayAgent::from_dir(dir)?)),
+        }
+    }
+
+    /// The agent's kind: `reference`, `null`, `exec`, `openai` or `replay`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AgentSpec::Reference { .. } => "reference",
+            AgentSpec::Null => "null",
+            AgentSpec::Exec { .. } => "exec",
+            AgentSpec::OpenAi { .. } => "openai",
+            AgentSpec::Replay { .. } => "replay",
+        }
+    }
+}
+
+/// One message of a conversation as the adapters send it: the task's `Say`s
+/// are `user` messages, the model's replies `assistant` messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// `user` or `assistant`.
+    pub role: &'static str,
+    /// The text.
+    pub content: String,
+}
+
+/// The conversation so far, as the task saw it: replies are stored cut to
+/// the reply limit, exactly as the transcript records them.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    messages: Vec<Message>,
+    max_reply_bytes: usize,
+}
+
+impl History {
+    /// An empty conversation whose replies are cut to `max_reply_bytes`.
+    pub fn new(max_reply_bytes: u32) -> History {
+        History {
+            messages: Vec::new(),
+            max_reply_bytes: max_reply_bytes as usize,
+        }
+    }
+
+    /// Adds the task's next `Say`.
+    pub fn say(&mut self, text: &str) {
+        self.messages.push(Message {
+            role: "user",
+            content: text.to_owned(),
+        });
+    }
+
+    /// Adds the model's reply, cut as the task will see it.
+    pub fn reply(&mut self, text: &str) {
+        let (content, _) = truncate_utf8(text.to_owned(), self.max_reply_bytes);
+        self.messages.push(Message {
+            role: "assistant",
+            content,
+        });
+    }
+
+    /// The messages so far.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// Replies so far: the index of the turn being asked.
+    pub fn turn(&self) -> u32 {
+        self.messages
+            .iter()
+            .filter(|m| m.role == "assistant")
+            .count() as u32
     }
 }
 
@@ -115,9 +373,9 @@ impl Agent for ReferenceAgent {
         }
     }
 
-    fn session(&self, task: &TaskInfo) -> Box<dyn Conversation + Send + '_> {
+    fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
         Box::new(ReferenceSession {
-            solver: airlock_default_suite::reference_solver(&task.id),
+            solver: airlock_default_suite::reference_solver(&context.task.id),
             delay: self.delay,
         })
     }
@@ -153,7 +411,7 @@ impl Agent for NullAgent {
         }
     }
 
-    fn session(&self, _task: &TaskInfo) -> Box<dyn Conversation + Send + '_> {
+    fn session(&self, _context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
         Box::new(NullSession)
     }
 }
@@ -183,5 +441,48 @@ mod tests {
         assert!(err.to_string().contains("delay-ms"), "{err}");
         let err = "gpt".parse::<AgentSpec>().unwrap_err();
         assert!(err.to_string().contains("unknown agent \"gpt\""), "{err}");
+        assert_eq!(
+            "exec:./model --x".parse::<AgentSpec>().unwrap(),
+            AgentSpec::Exec {
+                program: PathBuf::from("./model --x")
+            }
+        );
+        assert_eq!(
+            "openai:http://127.0.0.1:8000".parse::<AgentSpec>().unwrap(),
+            AgentSpec::OpenAi {
+                url: "http://127.0.0.1:8000".into()
+            }
+        );
+        assert_eq!(
+            "replay:dir".parse::<AgentSpec>().unwrap(),
+            AgentSpec::Replay {
+                dir: PathBuf::from("dir")
+            }
+        );
+        for text in ["exec", "exec:", "openai", "replay:"] {
+            let err = text.parse::<AgentSpec>().unwrap_err();
+            assert!(err.to_string().contains("needs"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn options_that_do_not_fit_the_agent_are_refused() {
+        let mut options = AgentOptions::new(Duration::from_secs(1), 16);
+        options.args = vec!["x".into()];
+        let err = AgentSpec::Null.build(&options).err().unwrap();
+        assert!(err.to_string().contains("--agent-arg"), "{err}");
+        let mut options = AgentOptions::new(Duration::from_secs(1), 16);
+        options.max_tokens = Some(3);
+        let err = AgentSpec::Null.build(&options).err().unwrap();
+        assert!(err.to_string().contains("--max-tokens"), "{err}");
+    }
+
+    #[test]
+    fn history_stores_replies_cut_as_the_task_sees_them() {
+        let mut history = History::new(4);
+        history.say("q");
+        history.reply("héllo");
+        assert_eq!(history.messages()[1].content, "hél");
+        assert_eq!(history.turn(), 1);
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod check;
+pub mod disclosure;
 pub mod profile;
 pub mod reexecute;
 pub mod report;
@@ -12,4 +13,5 @@ pub mod run;
 pub mod sandbox;
 pub mod station;
 pub mod suite;
+pub mod transcripts;
 pub mod verifier;

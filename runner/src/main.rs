@@ -7,13 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airlock::agent::AgentSpec;
+use airlock::agent::{AgentOptions, AgentSpec};
+use airlock::disclosure::{self, DiscloseSources, DisclosureError};
 use airlock::profile;
 use airlock::report;
 use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
 use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::station::Station;
 use airlock::suite::{LoadedSuite, SuiteError};
+use airlock::transcripts::{StoreError, TranscriptKey};
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, PublicKey, SigningKey};
 use airlock_core::record::TaskResult;
@@ -82,7 +84,7 @@ enum Command {
         name: String,
     },
     /// Run a suite against an agent and write a signed bundle.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Verify bundles: decode, signatures, chain, completeness, and the
     /// suite level with --suite; several bundles of one station are also
     /// checked as a chain (missing runs, duplicates, forks).
@@ -94,6 +96,31 @@ enum Command {
     /// Inspect and export suites.
     #[command(subcommand)]
     Suite(SuiteCommand),
+    /// Decrypt one sealed transcript of a finished run (BUNDLE.transcripts) and
+    /// write it with its opening (format airlock-disclosure/1).
+    Disclose {
+        /// The run's bundle; BUNDLE.secret and BUNDLE.transcripts must be beside it.
+        bundle: PathBuf,
+        /// Task id of the transcript to disclose.
+        #[arg(long)]
+        task: String,
+        /// Epoch of the transcript (needed when the task ran more than once).
+        #[arg(long)]
+        epoch: Option<u32>,
+        /// The evaluator private key the run was signed with; the station
+        /// transcript key is read from beside it.
+        #[arg(long)]
+        key: PathBuf,
+        /// Station transcript key file; default: NAME.transcript-key beside the key.
+        #[arg(long)]
+        transcript_key: Option<PathBuf>,
+        /// The disclosure file to write (mode 0600; never replaced without --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file at --out.
+        #[arg(long)]
+        force: bool,
+    },
     /// List, show, check suites against, and calibrate hardware profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -104,6 +131,60 @@ enum Command {
         #[arg(long, value_parser = parse_seed)]
         seed: Option<[u8; 32]>,
     },
+    /// Verify a bundle and report on it: scores per category and task with
+    /// intervals, outcomes, resource use, verification and run metadata.
+    Report(ReportArgs),
+}
+
+/// Output format of `airlock report`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    /// A terminal table.
+    Table,
+    /// JSON (format airlock-report/1).
+    Json,
+    /// One self-contained HTML file with inline CSS and SVG charts.
+    Html,
+}
+
+/// When to colour the table.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorChoice {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// The bundle to report on; with a second bundle B, compare B against A.
+    #[arg(required = true, num_args = 1..=2, value_name = "BUNDLE")]
+    bundles: Vec<PathBuf>,
+    /// Trusted evaluator public key (SPKI PEM); may be given more than once.
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write the report to this file (atomically) instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing file at --out.
+    #[arg(long, requires = "out")]
+    force: bool,
+    /// Colour of the table on stdout.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Where task categories come from: the suite whose modules the run used.
+    #[command(flatten)]
+    source: SuiteSource,
+    /// A profile file to take budgets from when the run's profile is not
+    /// embedded; used only if its digest equals the run's.
+    #[arg(long)]
+    profile: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -263,6 +344,10 @@ struct VerifyArgs {
     /// verdict is the same for any number.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
+    /// A disclosure file (from `airlock disclose`) to check against its
+    /// signed result; may be given more than once (one bundle only).
+    #[arg(long)]
+    disclosed: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -273,9 +358,33 @@ struct RunArgs {
     /// (wasmtime's portable interpreter); recorded in the engine settings.
     #[arg(long, default_value = "cranelift")]
     backend: airlock::sandbox::Backend,
-    /// `reference`, `reference:delay-ms=N` or `null`.
+    /// `reference`, `reference:delay-ms=N`, `null`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
+    /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    agent_args: Vec<String>,
+    /// Model name: sent by `openai` (required there), recorded by `exec`.
+    #[arg(long)]
+    model: Option<String>,
+    /// Sampling temperature sent by `openai`.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Sampling seed sent by `openai` with every request.
+    #[arg(long)]
+    model_seed: Option<u64>,
+    /// Most tokens per reply, sent by `openai`.
+    #[arg(long)]
+    max_tokens: Option<u32>,
+    /// Further attempts of an `openai` call after a connection error, 429 or 5xx.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Wait before the first retry, in ms; doubled for each further one.
+    #[arg(long, default_value_t = 250)]
+    retry_backoff_ms: u64,
+    /// Station transcript key file; default: NAME.transcript-key beside the key.
+    #[arg(long)]
+    transcript_key: Option<PathBuf>,
     /// Hardware profile: an embedded name or a TOML file.
     #[arg(long, default_value = "default")]
     profile: String,
@@ -350,8 +459,26 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_command(&args),
         Command::Export(args) => export_command(&args),
         Command::Suite(command) => suite_command(command),
+        Command::Disclose {
+            bundle,
+            task,
+            epoch,
+            key,
+            transcript_key,
+            out,
+            force,
+        } => disclose_command(
+            &bundle,
+            &task,
+            epoch,
+            &key,
+            transcript_key.as_deref(),
+            &out,
+            force,
+        ),
         Command::Profile(command) => profile_command(command),
         Command::Demo { seed } => demo(seed),
+        Command::Report(args) => report_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -725,7 +852,15 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
         return Err(Failure::input(SuiteError::SameKey));
     }
-    let agent = args.agent.build();
+    let mut agent_options = AgentOptions::for_profile(&profile);
+    agent_options.args = args.agent_args.clone();
+    agent_options.model = args.model.clone();
+    agent_options.temperature = args.temperature;
+    agent_options.model_seed = args.model_seed;
+    agent_options.max_tokens = args.max_tokens;
+    agent_options.retries = args.retries;
+    agent_options.backoff = core::time::Duration::from_millis(args.retry_backoff_ms);
+    let agent = args.agent.build(&agent_options).map_err(Failure::input)?;
     let parts = RunParts {
         sandbox: &sandbox,
         suite: &suite,
@@ -751,6 +886,10 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             .station
             .clone()
             .unwrap_or_else(|| Station::path_for_key(&args.key)),
+        transcript_key: args
+            .transcript_key
+            .clone()
+            .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
     };
     let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
     if args.json {
@@ -832,6 +971,7 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
             |n| n as usize,
         )),
+        disclosed: args.disclosed.clone(),
     };
     let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
     if args.json {
@@ -850,6 +990,92 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             message: verifier::failure_message(&outcome),
         })
     }
+}
+
+fn disclose_command(
+    bundle: &Path,
+    task: &str,
+    epoch: Option<u32>,
+    key: &Path,
+    transcript_key: Option<&Path>,
+    out: &Path,
+    force: bool,
+) -> Result<(), Failure> {
+    let signing = SigningKey::load(key).map_err(Failure::input)?;
+    let evaluator = signing.public_key();
+    let transcript_key =
+        transcript_key.map_or_else(|| TranscriptKey::path_for_key(key), Path::to_path_buf);
+    let sources = DiscloseSources {
+        bundle,
+        evaluator: &evaluator,
+        transcript_key: &transcript_key,
+        secret: &run::secret_path(bundle),
+        store: &run::transcripts_path(bundle),
+    };
+    let disclosed = disclosure::disclose(&sources, task, epoch).map_err(|error| {
+        // Damage and mismatches are integrity failures (exit 1); missing or
+        // unreadable inputs are input errors (exit 2).
+        let code = match &error {
+            DisclosureError::Mismatch { .. }
+            | DisclosureError::Store(
+                StoreError::Decrypt { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::Mismatch { .. },
+            ) => EXIT_UNVERIFIED,
+            DisclosureError::Unverified { .. } => EXIT_UNVERIFIED,
+            _ => EXIT_INPUT,
+        };
+        Failure {
+            code,
+            message: error.to_string(),
+        }
+    })?;
+    write_new_file(out, disclosed.to_json().as_bytes(), force)?;
+    eprintln!(
+        "disclosed {} epoch {} (plan entry {}, {} turns) to {}",
+        disclosed.task_id,
+        disclosed.epoch,
+        disclosed.plan_index,
+        disclosed.transcript.turns.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (mode 0600), refusing to replace a
+/// file unless `force`.
+fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let fail = |doing: &str, e: std::io::Error| {
+        Failure::input(format!("{}: could not {doing}: {e}", path.display()))
+    };
+    if !force && path.exists() {
+        return Err(Failure::input(format!(
+            "{}: already exists; choose another --out or pass --force",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".airlock-disclosure")
+        .tempfile_in(dir)
+        .map_err(|e| fail("create a temporary file for", e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| fail("write", e))?;
+    if force {
+        file.persist(path).map_err(|e| fail("write", e.error))?;
+    } else {
+        file.persist_noclobber(path)
+            .map_err(|e| fail("write", e.error))?;
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail("sync the directory of", e))?;
+    Ok(())
 }
 
 fn export_command(args: &ExportArgs) -> Result<(), Failure> {
@@ -899,7 +1125,9 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
         },
         AgentSpec::Null,
     ] {
-        let agent = spec.build();
+        let agent = spec
+            .build(&AgentOptions::for_profile(&loaded.profile))
+            .map_err(Failure::input)?;
         let name = agent.descriptor().agent;
         let parts = RunParts {
             sandbox: &sandbox,
@@ -915,6 +1143,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             overwrite: Overwrite::Refuse,
             epochs: 1,
             station: Station::path_for_key(&generated.private_path),
+            transcript_key: TranscriptKey::path_for_key(&generated.private_path),
         };
         let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
         let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());
@@ -950,6 +1179,120 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
         Err(Failure {
             code: EXIT_UNVERIFIED,
             message: "a demo bundle did not verify".into(),
+        })
+    }
+}
+
+/// Where a report's task categories come from, read from the suite's modules.
+fn report_categories(
+    source: &SuiteSource,
+    profile: Option<&profile::LoadedProfile>,
+) -> Result<report::model::Categories, Failure> {
+    if source.suite == airlock_default_suite::SUITE_NAME {
+        return Ok(report::model::Categories::embedded());
+    }
+    let limits = match profile {
+        Some(loaded) => SandboxLimits::from_profile(&loaded.profile),
+        None => {
+            let loaded = profile::load("default").map_err(Failure::input)?;
+            SandboxLimits::from_profile(&loaded.profile)
+        }
+    };
+    let sandbox = Sandbox::new(limits).map_err(Failure::input)?;
+    let suite = load_suite(&sandbox, source)?;
+    let from = format!(
+        "suite directory {} ({})",
+        source.suite,
+        report::text::trust_text(&suite.trust)
+    );
+    Ok(report::model::Categories::from_suite(&suite, from))
+}
+
+fn report_command(args: &ReportArgs) -> Result<(), Failure> {
+    let trusted = load_trusted(&args.trust)?;
+    let given_profile = args
+        .profile
+        .as_deref()
+        .map(profile::load_file)
+        .transpose()
+        .map_err(Failure::input)?;
+    let categories = report_categories(&args.source, given_profile.as_ref())?;
+    let mut reports = Vec::new();
+    for bundle in &args.bundles {
+        let verdict = airlock_attest::verify_bundle_file(
+            bundle,
+            &trusted,
+            VerifyOptions::default().collect_records(true),
+        )
+        .map_err(Failure::input)?;
+        reports.push(report::model::RunReport::build(
+            bundle.display().to_string(),
+            verdict,
+            &categories,
+            given_profile.as_ref(),
+        ));
+    }
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            use std::io::IsTerminal as _;
+            args.out.is_none()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    let style = report::text::Style { color };
+    let (rendered, verified, reasons) = match (reports.pop(), reports.pop()) {
+        (Some(b), Some(a)) => {
+            let cmp = report::compare::Comparison::new(a, b);
+            let rendered = match args.format {
+                ReportFormat::Table => report::compare::render_text(&cmp, style),
+                ReportFormat::Json => format!("{}\n", report::compare::render_json(&cmp)),
+                ReportFormat::Html => report::html::render_comparison(&cmp),
+            };
+            (rendered, cmp.verified(), cmp.unverified_reasons())
+        }
+        (Some(one), None) => {
+            let rendered = match args.format {
+                ReportFormat::Table => report::text::render(&one, style),
+                ReportFormat::Json => format!("{}\n", report::json::render(&one)),
+                ReportFormat::Html => report::html::render(&one),
+            };
+            let reasons = one
+                .unverified_reason()
+                .map(|why| format!("{}: {why}", one.source))
+                .into_iter()
+                .collect();
+            (rendered, one.verified(), reasons)
+        }
+        _ => return Err(Failure::input("no bundle to report on")),
+    };
+    match &args.out {
+        Some(path) => {
+            report::output::write_atomically(path, rendered.as_bytes(), args.force)
+                .map_err(Failure::input)?;
+            eprintln!(
+                "wrote {} ({})",
+                path.display(),
+                if verified {
+                    "verified"
+                } else {
+                    "marked UNVERIFIED"
+                }
+            );
+        }
+        None => print!("{rendered}"),
+    }
+    if verified {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: format!(
+                "UNVERIFIED: {}; the report is marked as unverified",
+                report::text::clean(&reasons.join("; "))
+            ),
         })
     }
 }

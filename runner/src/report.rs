@@ -12,6 +12,13 @@ use crate::profile::HardwareProfile;
 use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
 
+pub mod compare;
+pub mod html;
+pub mod json;
+pub mod model;
+pub mod output;
+pub mod text;
+
 /// The `format` of `airlock run --json` output.
 pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
 
@@ -242,6 +249,7 @@ pub fn run_json(bundle: &str, start: &RunStart, results: &[TaskResult], end: &Ru
         "profile": start.profile.name,
         "agent": start.model.agent,
         "model": start.model.model,
+        "reported_model": start.model.reported_model,
         "key_id": start.evaluator_key_id.to_hex().as_str(),
         "station_run_counter": start.station.run_counter,
         "results": results.iter().map(result_json).collect::<Vec<_>>(),

@@ -3,9 +3,11 @@
 //! and write the bundle.
 //!
 //! Durability rule: a result is reported (progress, logs, output) only after
-//! the journal holding it has been fsynced. The journal is `OUT.journal`
-//! while the run is in progress; the per-run transcript secret is
-//! `OUT.secret` and stays inside the enclave.
+//! the journal holding it has been fsynced, and a result is appended only
+//! after its sealed transcript is durable in `OUT.transcripts`. The journal
+//! is `OUT.journal` while the run is in progress; the per-run transcript
+//! secret (`OUT.secret`) and the sealed transcripts stay inside the enclave
+//! after the run.
 
 use core::fmt;
 use std::io::Write;
@@ -22,11 +24,12 @@ use airlock_core::record::{
 use airlock_core::transcript::{Transcript, commitment, opening_key};
 use airlock_core::{Digest, Ppm};
 
-use crate::agent::Agent;
+use crate::agent::{Agent, SessionContext};
 use crate::profile::HardwareProfile;
 use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
 use crate::station::{Station, StationError};
 use crate::suite::LoadedSuite;
+use crate::transcripts::{StoreError, TranscriptKey, TranscriptWriter};
 
 /// Whether a run starts anew or continues a journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct RunOptions {
     pub epochs: u32,
     /// The station state file (run counter and previous run's final hash).
     pub station: PathBuf,
+    /// The station's transcript key file (created on first use).
+    pub transcript_key: PathBuf,
 }
 
 /// The loaded parts of a run.
@@ -123,6 +128,8 @@ pub enum RunError {
     },
     /// The station state file is unusable.
     Station(StationError),
+    /// The sealed transcript store or its key is unusable.
+    Transcripts(StoreError),
     /// The operating system's random generator failed.
     Random(String),
 }
@@ -151,6 +158,7 @@ impl fmt::Display for RunError {
                 write!(f, "{}: could not {doing}: {error}", path.display())
             }
             RunError::Station(e) => write!(f, "{e}"),
+            RunError::Transcripts(e) => write!(f, "{e}"),
             RunError::Random(e) => write!(f, "random generator: {e}"),
         }
     }
@@ -161,6 +169,12 @@ impl core::error::Error for RunError {}
 impl From<AttestError> for RunError {
     fn from(e: AttestError) -> RunError {
         RunError::Attest(e)
+    }
+}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> RunError {
+        RunError::Transcripts(e)
     }
 }
 
@@ -200,6 +214,11 @@ pub fn secret_path(out: &Path) -> PathBuf {
     with_suffix(out, ".secret")
 }
 
+/// The sealed transcript store path for a bundle path.
+pub fn transcripts_path(out: &Path) -> PathBuf {
+    with_suffix(out, ".transcripts")
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
@@ -234,13 +253,13 @@ pub fn execute(
     {
         return Err(RunError::OutputExists(options.out.clone()));
     }
-    let (mut writer, run_start, mut results, finished, secret) = match options.start {
+    let (mut writer, run_start, mut results, finished, secret, mut sealed) = match options.start {
         StartMode::Fresh => {
             if journal.exists() {
                 return Err(RunError::JournalExists(journal));
             }
-            let (writer, run_start, secret) = begin(parts, options, &journal)?;
-            (writer, run_start, Vec::new(), None, secret)
+            let (writer, run_start, secret, sealed) = begin(parts, options, &journal)?;
+            (writer, run_start, Vec::new(), None, secret, sealed)
         }
         StartMode::Resume => {
             if !journal.exists() {
@@ -264,7 +283,10 @@ pub fn execute(
                 if aborted {
                     break;
                 }
-                let result = run_one(parts, task, &run_start, plan_index, &secret);
+                let (result, transcript) = run_one(parts, task, &run_start, plan_index, &secret);
+                // The transcript is durable before the result that commits
+                // to it exists anywhere.
+                sealed.append(plan_index as u32, &transcript)?;
                 writer.append(parts.key, &Record::TaskResult(result.clone()))?;
                 writer.sync()?;
                 tracing::info!(
@@ -303,6 +325,7 @@ pub fn execute(
 
     let final_hash = writer.last_hash();
     drop(writer);
+    drop(sealed);
     airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)?;
     Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
     // The bundle now holds every record; the journal has served its purpose.
@@ -326,17 +349,19 @@ type Opened = (
     Vec<TaskResult>,
     Option<RunEnd>,
     [u8; 32],
+    TranscriptWriter,
 );
 
 fn begin(
     parts: &RunParts<'_>,
     options: &RunOptions,
     journal: &Path,
-) -> Result<(JournalWriter, RunStart, [u8; 32]), RunError> {
+) -> Result<(JournalWriter, RunStart, [u8; 32], TranscriptWriter), RunError> {
     let seed = match options.seed {
         Some(seed) => seed,
         None => random_bytes()?,
     };
+    let transcript_key = TranscriptKey::load_or_create(&options.transcript_key)?;
     let secret: [u8; 32] = random_bytes()?;
     write_secret(&secret_path(&options.out), &secret)?;
     let station = Station::load(&options.station)?;
@@ -380,10 +405,15 @@ fn begin(
             previous_run_final_hash: station.final_hash,
         },
     };
+    let sealed = TranscriptWriter::create(
+        &transcripts_path(&options.out),
+        run_start.run_id,
+        transcript_key,
+    )?;
     let mut writer = JournalWriter::create(journal, &parts.key.public_key())?;
     writer.append(parts.key, &Record::RunStart(run_start.clone()))?;
     writer.sync()?;
-    Ok((writer, run_start, secret))
+    Ok((writer, run_start, secret, sealed))
 }
 
 fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<Opened, RunError> {
@@ -418,8 +448,8 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
                 error,
             })?;
             tracing::warn!("the journal held no record; starting the run afresh");
-            let (writer, run_start, secret) = begin(parts, options, journal)?;
-            return Ok((writer, run_start, Vec::new(), None, secret));
+            let (writer, run_start, secret, sealed) = begin(parts, options, journal)?;
+            return Ok((writer, run_start, Vec::new(), None, secret, sealed));
         }
     };
     if let Some(seed) = options.seed
@@ -449,12 +479,18 @@ fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<
         }
     }
     let secret = read_secret(&secret_path(&options.out))?;
+    let sealed = TranscriptWriter::resume(
+        &transcripts_path(&options.out),
+        run_start.run_id,
+        TranscriptKey::load(&options.transcript_key)?,
+        results.len() as u32,
+    )?;
     tracing::info!(
         durable = results.len(),
         planned = run_start.plan.len(),
         "resuming from the journal"
     );
-    Ok((writer, run_start, results, finished, secret))
+    Ok((writer, run_start, results, finished, secret, sealed))
 }
 
 /// Finds the loaded module of every plan entry, so a resumed plan that names
@@ -483,18 +519,25 @@ fn plan_tasks<'s>(
         .collect()
 }
 
-/// Runs the task instance at `plan_index` and builds its result.
+/// Runs the task instance at `plan_index`: its result and the postcard
+/// bytes of its transcript, which the result commits to.
 fn run_one(
     parts: &RunParts<'_>,
     task: &LoadedTask,
     run_start: &RunStart,
     plan_index: usize,
     secret: &[u8; 32],
-) -> TaskResult {
+) -> (TaskResult, Vec<u8>) {
     let planned = &run_start.plan[plan_index];
     let seed = instance_seed(&run_start.seed, &planned.task_id, planned.epoch);
-    let mut session = parts.agent.session(&task.info);
+    let mut session = parts.agent.session(&SessionContext {
+        task: &task.info,
+        plan_index: plan_index as u32,
+        epoch: planned.epoch,
+        seed,
+    });
     let run = parts.sandbox.run(task, seed, session.as_mut());
+    drop(session);
     let turns = run.turns.len() as u32;
     let transcript = Transcript {
         task_id: planned.task_id.clone(),
@@ -505,7 +548,7 @@ fn run_one(
     };
     let transcript_bytes = postcard::to_allocvec(&transcript).unwrap_or_default();
     let opening = opening_key(secret, plan_index as u32);
-    TaskResult {
+    let result = TaskResult {
         plan_index: plan_index as u32,
         task_id: planned.task_id.clone(),
         module_digest: planned.module_digest,
@@ -516,7 +559,8 @@ fn run_one(
         turns,
         wall_time_us: u64::try_from(run.wall_time.as_micros()).unwrap_or(u64::MAX),
         transcript_commitment: commitment(&opening, &transcript_bytes),
-    }
+    };
+    (result, transcript_bytes)
 }
 
 fn trailing_model_errors(results: &[TaskResult]) -> u32 {

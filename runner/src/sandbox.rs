@@ -158,6 +158,13 @@ impl core::error::Error for LoadError {}
 pub trait Conversation {
     /// The model's reply to `say`, or why there is none.
     fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind>;
+
+    /// Whether the reply just given had already been cut to the reply limit
+    /// before it got here. Only a replayed transcript knows this: its turn
+    /// holds the cut text and the flag, and the task must see both again.
+    fn last_reply_was_cut(&self) -> bool {
+        false
+    }
 }
 
 /// Per-store state: the resource limiter, and whether it refused anything,
@@ -570,7 +577,8 @@ impl Sandbox {
                 return Err(Outcome::TurnLimit);
             }
             let reply = conversation.reply(&say).map_err(Outcome::ModelError)?;
-            let (text, truncated) = truncate_utf8(reply, self.limits.max_reply_bytes as usize);
+            let (text, cut) = truncate_utf8(reply, self.limits.max_reply_bytes as usize);
+            let truncated = cut || conversation.last_reply_was_cut();
             turns.push(Turn {
                 say,
                 reply: text.clone(),
@@ -621,8 +629,8 @@ pub struct TaskRun {
     pub wall_time: Duration,
 }
 
-/// Cuts `text` to at most `limit` bytes on a character boundary.
-fn truncate_utf8(mut text: String, limit: usize) -> (String, bool) {
+/// Cuts `text` to at most `limit` bytes on a character boundary; true when cut.
+pub fn truncate_utf8(mut text: String, limit: usize) -> (String, bool) {
     if text.len() <= limit {
         return (text, false);
     }

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use airlock_attest::station::{StationReport, StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
-    Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_with,
+    Level, LevelReport, Status, Verdict, VerifyOptions, verify_bundle_with,
 };
 use airlock_attest::{AttestError, PublicKey};
+
+use crate::disclosure::DisclosedRecords;
 use airlock_core::record::RunStart;
 use airlock_core::suite::SuiteManifest;
 use serde_json::{Value, json};
@@ -42,6 +44,8 @@ pub struct VerifyRequest {
     pub suite: Option<TrustedSuite>,
     /// Options of the streamed verifier.
     pub options: VerifyOptions,
+    /// Disclosure files to check against their signed results (one bundle only).
+    pub disclosed: Vec<PathBuf>,
 }
 
 /// One bundle's verdict.
@@ -72,26 +76,30 @@ impl VerifyOutcome {
     }
 }
 
-#[derive(Default)]
-struct KeepRunStart(Option<RunStart>);
-
-impl RecordVisitor for KeepRunStart {
-    fn run_start(&mut self, index: u64, record: &RunStart) {
-        if index == 0 && self.0.is_none() {
-            self.0 = Some(record.clone());
-        }
-    }
-}
-
 /// Verifies every bundle; an unreadable file is an input error.
 pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, AttestError> {
     let mut bundles = Vec::new();
+    let files = crate::disclosure::read_all(&request.disclosed);
+    let wanted: Vec<u32> = files
+        .iter()
+        .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
+        .collect();
     for path in &request.bundles {
         let file = airlock_attest::bundle::open_bundle(path)?;
-        let mut start = KeepRunStart::default();
-        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, &mut start);
+        let mut records = DisclosedRecords::wanting(wanted.clone());
+        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, &mut records);
+        let base_verified = verdict.verified();
         if let Some(suite) = &request.suite {
-            verdict.levels.push(suite_level(suite, start.0.as_ref()));
+            verdict
+                .levels
+                .push(suite_level(suite, records.run_start.as_ref()));
+        }
+        if !request.disclosed.is_empty() {
+            verdict.levels.push(crate::disclosure::disclosed_level(
+                base_verified,
+                &files,
+                &records,
+            ));
         }
         bundles.push(BundleVerdict {
             path: path.clone(),

@@ -14,6 +14,8 @@
 // A test helper's way to fail is to panic with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod http;
+
 use core::fmt::Write as _;
 use core::time::Duration;
 use std::io::Read;
@@ -522,6 +524,113 @@ pub fn importing_module(id: &str, module: &str, field: &str) -> Vec<u8> {
     ))
 }
 
+/// The postcard bytes of `Step::Say(text)`.
+pub fn say_step_bytes(text: &str) -> Vec<u8> {
+    postcard::to_allocvec(&Step::Say(text.to_owned())).expect("Step encodes")
+}
+
+/// Guest address of the first `Say` of an [`asking_module`]; each further
+/// one follows. Far above the input buffer, so replies cannot overwrite them.
+const SAYS_AT: u32 = 32 * 1024;
+
+/// A task module that says each of `says` in turn, one per model turn, and
+/// then ends with full credit whatever the replies were.
+pub fn asking_module(id: &str, says: &[&str]) -> Vec<u8> {
+    let info = task_info_bytes(id, says.len() as u32);
+    let done = done_step_bytes(1_000_000);
+    let mut data = String::new();
+    let mut packed = Vec::new();
+    let mut at = SAYS_AT;
+    for say in says {
+        let bytes = say_step_bytes(say);
+        let _ = write!(data, "(data (i32.const {at}) {})", wat_bytes(&bytes));
+        packed.push(airlock_core::abi::pack(at, bytes.len() as u32));
+        at += bytes.len() as u32 + 16;
+    }
+    // step: turn += 1; say number `turn`, or Done after the last.
+    let mut choose = "(global.get $done)".to_owned();
+    for (i, p) in packed.iter().enumerate().skip(1).rev() {
+        choose = format!(
+            "(if (result i64) (i32.eq (global.get $turn) (i32.const {i})) (then (i64.const {p})) (else {choose}))"
+        );
+    }
+    let start = packed.first().map_or("(global.get $done)".to_owned(), |p| {
+        format!("(i64.const {p})")
+    });
+    let info_packed = airlock_core::abi::pack(INFO_AT, info.len() as u32);
+    let done_packed = airlock_core::abi::pack(DONE_AT, done.len() as u32);
+    wasm(&format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (global $done i64 (i64.const {done_packed}))
+  (global $turn (mut i32) (i32.const 0))
+  (data (i32.const {INFO_AT}) {info})
+  (data (i32.const {DONE_AT}) {done})
+  {data}
+  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_input") (param i32) (result i32) (i32.const {INPUT_AT}))
+  (func (export "airlock_info") (result i64) (i64.const {info_packed}))
+  (func (export "airlock_start") (param i32) (result i64) {start})
+  (func (export "airlock_step") (param i32) (result i64)
+    (global.set $turn (i32.add (global.get $turn) (i32.const 1)))
+    {choose})
+)"#,
+        info = wat_bytes(&info),
+        done = wat_bytes(&done),
+    ))
+}
+
+/// Writes a copy of the default profile named `name` (file `DIR/NAME.toml`)
+/// with each `(field, value)` of `changes` replaced; returns its path.
+pub fn profile_with(dir: &Path, name: &str, changes: &[(&str, &str)]) -> PathBuf {
+    let default = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../hardware-profiles/default.toml"),
+    )
+    .expect("the default profile");
+    let mut text = String::new();
+    for line in default.lines() {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        if key == "name" {
+            let _ = writeln!(text, "name = \"{name}\"");
+        } else if let Some((_, value)) = changes.iter().find(|(field, _)| *field == key) {
+            let _ = writeln!(text, "{key} = {value}");
+        } else {
+            let _ = writeln!(text, "{line}");
+        }
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write the profile");
+    path
+}
+
+/// A directory suite of `modules` (file name, bytes) under `root/suite`.
+pub fn suite_dir(root: &Path, modules: &[(&str, Vec<u8>)]) -> PathBuf {
+    let dir = root.join("suite");
+    std::fs::create_dir_all(&dir).expect("create the suite directory");
+    for (name, bytes) in modules {
+        std::fs::write(dir.join(name), bytes).expect("write a module");
+    }
+    dir
+}
+
+/// The postcard records of a bundle, decoded from its frames (header 44
+/// bytes, frames of `len u32 LE ‖ SignedEntry`, trailer).
+pub fn bundle_records(bundle: &Path) -> Vec<airlock_core::record::Record> {
+    let bytes = std::fs::read(bundle).expect("read the bundle");
+    let mut at = 44;
+    let mut records = Vec::new();
+    loop {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            return records;
+        }
+        let entry: airlock_core::record::SignedEntry =
+            postcard::from_bytes(&bytes[at + 4..at + 4 + len]).expect("a signed entry");
+        records.push(postcard::from_bytes(&entry.body).expect("a record"));
+        at += 4 + len;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -539,6 +648,7 @@ mod tests {
     #[test]
     fn test_modules_compile_and_export_the_abi() {
         for module in [
+            asking_module("d", &["one", "two", "three"]),
             instant_done_module("a"),
             endless_loop_module("b"),
             importing_module("c", "env", "escape"),

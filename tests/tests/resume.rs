@@ -97,6 +97,34 @@ fn sigkill_then_resume_verifies_with_every_task_once() {
             rows, uninterrupted,
             "a resumed run must give the same results"
         );
+
+        // Every durable result has its sealed transcript, and each opens the
+        // signed commitment: the one sealed before the kill and the ones
+        // sealed after the resume.
+        let mut verify = airlock();
+        verify
+            .arg("verify")
+            .arg(&out)
+            .arg("--trust")
+            .arg(&key.public);
+        for task in DEFAULT_TASKS {
+            let file = dir.path().join(format!("{delay_ms}-{task}.json"));
+            finish(
+                airlock()
+                    .arg("disclose")
+                    .arg(&out)
+                    .args(["--task", task])
+                    .arg("--key")
+                    .arg(&key.private)
+                    .arg("--out")
+                    .arg(&file),
+            )
+            .expect_code(0);
+            verify.arg("--disclosed").arg(&file);
+        }
+        let verified = finish(&mut verify);
+        verified.expect_code(0);
+        assert!(verified.stdout.contains("disclosed: passed"), "{verified}");
         return;
     }
     panic!("every run finished before it could be killed, even with a 5 s delay per reply");

@@ -122,7 +122,7 @@ fn fixture() -> Fixture {
     std::fs::create_dir(&suite_dir).unwrap();
     for (from, to) in [
         ("task_crypto_xor.wasm", "1-crypto-xor.wasm"),
-        ("task_crypto_password.wasm", "2-crypto-password.wasm"),
+        ("task_agentic_recon.wasm", "2-agentic-recon.wasm"),
     ] {
         std::fs::copy(exported.join(from), suite_dir.join(to)).unwrap();
     }

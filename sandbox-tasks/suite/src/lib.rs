@@ -60,6 +60,14 @@ macro_rules! suite {
             }
         }
 
+        /// `(task id, info)` of each task as its host-compiled crate reports
+        /// it, in suite order: the embedded modules' metadata without
+        /// compiling them (the runner's report tests check that they agree).
+        pub fn task_infos() -> Vec<(&'static str, airlock_task_sdk::TaskInfo)> {
+            use airlock_task_sdk::Task as _;
+            vec![$(($id, <$krate::$task>::info())),*]
+        }
+
         /// `(task id, the host-compiled task's info)` for each task, in
         /// suite order, so tests can check the list against the tasks.
         #[cfg(test)]

@@ -1,0 +1,177 @@
+//! `airlock report --format json`: the `airlock-report/1` object (SPEC.md,
+//! "Report JSON").
+
+use airlock_core::Ppm;
+use airlock_core::record::RunEndReason;
+use airlock_core::stats::{GroupStats, Ratio};
+use serde_json::{Value, json};
+
+use super::model::{ProfileStatus, RunReport};
+use super::text::{method_text, trust_text};
+use super::{result_json, to_hex};
+
+/// The `format` of a one-bundle report.
+pub const REPORT_JSON_FORMAT: &str = "airlock-report/1";
+
+fn ratio_json(ratio: Option<Ratio>) -> (Value, Value) {
+    match ratio {
+        Some(r) => (json!(r.to_ppm().0), json!(r.to_string())),
+        None => (Value::Null, Value::Null),
+    }
+}
+
+/// One group's statistics (a task, a category or `overall`).
+pub fn group_json(g: &GroupStats) -> Value {
+    let pass_k: Vec<Value> = g
+        .pass_k
+        .iter()
+        .map(|p| {
+            let (at_ppm, at) = ratio_json(p.pass_at_k);
+            let (hat_ppm, hat) = ratio_json(p.pass_hat_k);
+            json!({
+                "k": p.k,
+                "pass_at_k_ppm": at_ppm,
+                "pass_at_k": at,
+                "pass_hat_k_ppm": hat_ppm,
+                "pass_hat_k": hat,
+            })
+        })
+        .collect();
+    let mut value = json!({
+        "name": g.name,
+        "tasks": g.tasks,
+        "results": g.instances,
+        "passes": g.passes,
+        "score_sum_ppm": u64::try_from(g.score_sum).unwrap_or(u64::MAX),
+        "mean_ppm": g.mean.0,
+        "standard_error_ppm": g.standard_error.map(|p| p.0),
+        "ci95_low_ppm": g.interval.map(|i| i.low.0),
+        "ci95_high_ppm": g.interval.map(|i| i.high.0),
+        "samples_per_task": g.samples_per_task,
+        "pass_k": pass_k,
+    });
+    if let (Some(category), Some(map)) = (&g.category, value.as_object_mut()) {
+        map.insert("category".into(), json!(category));
+    }
+    value
+}
+
+/// The run's metadata, or null without a RunStart.
+pub fn run_json(report: &RunReport) -> Value {
+    let Some(start) = &report.run else {
+        return Value::Null;
+    };
+    json!({
+        "run_id": to_hex(&start.run_id),
+        "started_at_unix_s": start.started_at_unix_s,
+        "seed": to_hex(&start.seed),
+        "suite": {
+            "name": start.suite.name,
+            "digest": start.suite.digest.to_hex().as_str(),
+            "trust": trust_text(&start.suite.trust),
+        },
+        "profile": {
+            "name": start.profile.name,
+            "digest": start.profile.digest.to_hex().as_str(),
+        },
+        "model": {
+            "agent": start.model.agent,
+            "model": start.model.model,
+            "reported_model": start.model.reported_model,
+        },
+        "runner": {
+            "airlock_version": start.runner.airlock_version,
+            "wasmtime_version": start.runner.wasmtime_version,
+            "engine_settings": start.runner.engine_settings.to_hex().as_str(),
+            "executable": start.runner.executable.to_hex().as_str(),
+        },
+        "key_id": start.evaluator_key_id.to_hex().as_str(),
+        "station_run_counter": start.station.run_counter,
+        "previous_run_final_hash": start.station.previous_run_final_hash.to_hex().as_str(),
+        "planned": start.plan.len(),
+        "epochs": report.epochs,
+    })
+}
+
+/// Budgets and fuel use.
+pub fn resources_json(report: &RunReport) -> Value {
+    let (known, why, fuel_budget, memory_budget) = match &report.profile {
+        ProfileStatus::Known { profile, source } => (
+            true,
+            Value::String(format!("from {source}")),
+            json!(profile.fuel_per_task),
+            json!(profile.memory_per_sandbox_bytes()),
+        ),
+        ProfileStatus::Unknown { why } => (false, json!(why), Value::Null, Value::Null),
+    };
+    let tasks: Vec<Value> = report
+        .fuel
+        .iter()
+        .map(|f| {
+            json!({
+                "task_id": f.task_id,
+                "results": f.instances,
+                "fuel_mean": f.mean,
+                "fuel_max": f.max,
+                "fuel_max_of_budget_ppm": f.max_of_budget.map(|p: Ppm| p.0),
+            })
+        })
+        .collect();
+    json!({
+        "profile_known": known,
+        "profile_note": why,
+        "fuel_budget_per_task": fuel_budget,
+        "memory_budget_per_sandbox_bytes": memory_budget,
+        "memory_limit_results": report
+            .outcomes
+            .iter()
+            .find(|(name, _)| *name == "memory-limit")
+            .map_or(0, |(_, n)| *n),
+        "tasks": tasks,
+    })
+}
+
+/// The `airlock-report/1` object.
+pub fn render(report: &RunReport) -> Value {
+    let verdict = serde_json::to_value(&report.verdict).unwrap_or(Value::Null);
+    let outcomes: serde_json::Map<String, Value> = report
+        .outcomes
+        .iter()
+        .map(|(name, n)| ((*name).to_string(), json!(n)))
+        .collect();
+    let results: Vec<Value> = report
+        .results
+        .iter()
+        .map(|row| {
+            let mut value = result_json(&row.result);
+            if let Some(map) = value.as_object_mut() {
+                map.insert("category".into(), json!(row.category));
+            }
+            value
+        })
+        .collect();
+    json!({
+        "format": REPORT_JSON_FORMAT,
+        "status": if report.verified() { "verified" } else { "unverified" },
+        "verified": report.verified(),
+        "unverified_reason": report.unverified_reason(),
+        "bundle": report.source,
+        "verdict": verdict,
+        "run": run_json(report),
+        "end": report.end.as_ref().map(|e| match e.reason {
+            RunEndReason::Completed => "completed",
+            RunEndReason::AbortedModelErrors(_) => "aborted-model-errors",
+        }),
+        "categories_from": report.categories_source,
+        "statistics": {
+            "method": method_text(),
+            "bootstrap_resamples": airlock_core::stats::BOOTSTRAP_RESAMPLES,
+            "overall": report.summary.overall.as_ref().map(group_json),
+            "categories": report.summary.categories.iter().map(group_json).collect::<Vec<_>>(),
+            "tasks": report.summary.tasks.iter().map(group_json).collect::<Vec<_>>(),
+        },
+        "outcomes": outcomes,
+        "resources": resources_json(report),
+        "results": results,
+    })
+}

@@ -1,0 +1,506 @@
+//! What `airlock report` shows about one bundle, gathered once and rendered
+//! as a table, JSON or HTML.
+//!
+//! Everything here comes from the bundle's records, which are data from
+//! outside: a report is built for unverified bundles too (to show what is
+//! wrong), and every renderer marks it as unverified.
+
+use std::collections::HashMap;
+
+use airlock_attest::verify::Verdict;
+use airlock_core::abi::Category;
+use airlock_core::record::{RunEnd, RunEndReason, RunStart, TaskResult};
+use airlock_core::stats::{Observation, Summary, summarize};
+use airlock_core::{Digest, Outcome, Ppm};
+
+use crate::profile::{self, HardwareProfile, LoadedProfile};
+use crate::suite::LoadedSuite;
+
+/// The category shown for a task whose module is not in the suite the
+/// report was given.
+pub const UNKNOWN_CATEGORY: &str = "unknown";
+
+/// Every outcome name, in the order reports list them.
+pub const OUTCOME_NAMES: [&str; 9] = [
+    "done",
+    "out-of-fuel",
+    "memory-limit",
+    "stack-overflow",
+    "trap",
+    "abi-violation",
+    "wall-clock-timeout",
+    "model-error",
+    "turn-limit",
+];
+
+/// Whether a result counts as a pass for pass@k and pass^k: the task ended
+/// normally with full credit.
+pub fn is_pass(result: &TaskResult) -> bool {
+    result.outcome == Outcome::Done && result.score == Ppm::FULL
+}
+
+/// Task categories by module digest, read from a suite's modules.
+#[derive(Debug, Clone, Default)]
+pub struct Categories {
+    by_digest: HashMap<Digest, (String, Category)>,
+    /// Where the categories came from, for the report, e.g. `suite default (embedded)`.
+    pub source: String,
+}
+
+impl Categories {
+    /// The categories of every module of `suite`.
+    pub fn from_suite(suite: &LoadedSuite, source: String) -> Categories {
+        Categories {
+            by_digest: suite
+                .tasks
+                .iter()
+                .map(|t| (t.digest, (t.info.id.clone(), t.info.category)))
+                .collect(),
+            source,
+        }
+    }
+
+    /// The categories of the embedded default suite, from the task crates
+    /// compiled into the binary, by the embedded modules' digests: no
+    /// module is compiled, so a report starts at once.
+    pub fn embedded() -> Categories {
+        let infos = airlock_default_suite::task_infos();
+        Categories {
+            by_digest: airlock_default_suite::modules()
+                .iter()
+                .filter_map(|module| {
+                    let (_, info) = infos.iter().find(|(id, _)| *id == module.task_id)?;
+                    Some((Digest(module.digest), (info.id.clone(), info.category)))
+                })
+                .collect(),
+            source: format!(
+                "the embedded suite \"{}\"",
+                airlock_default_suite::SUITE_NAME
+            ),
+        }
+    }
+
+    /// The category of a result: known only when both the module digest
+    /// and the task id match a module of the suite, since the bundle's task
+    /// id alone is just a name.
+    pub fn of(&self, task_id: &str, module_digest: &Digest) -> &'static str {
+        match self.by_digest.get(module_digest) {
+            Some((id, category)) if id == task_id => category.name(),
+            _ => UNKNOWN_CATEGORY,
+        }
+    }
+}
+
+/// What is known about the profile a run was limited by.
+#[derive(Debug, Clone)]
+pub enum ProfileStatus {
+    /// A profile whose digest equals the run's: its budgets are shown.
+    Known {
+        /// The profile.
+        profile: Box<HardwareProfile>,
+        /// Where it came from (`embedded` or a file).
+        source: String,
+    },
+    /// No profile with the run's digest is at hand.
+    Unknown {
+        /// Why, e.g. that the embedded profile of that name differs.
+        why: String,
+    },
+}
+
+impl ProfileStatus {
+    /// The profile, when known.
+    pub fn profile(&self) -> Option<&HardwareProfile> {
+        match self {
+            ProfileStatus::Known { profile, .. } => Some(profile),
+            ProfileStatus::Unknown { .. } => None,
+        }
+    }
+}
+
+/// Finds the profile a run used: `given` (from `--profile`) if its digest
+/// matches, else the embedded profile of the run's name if its digest does.
+/// The run's profile name is data from the bundle: it selects among embedded
+/// profiles only, never a file.
+pub fn resolve_profile(start: &RunStart, given: Option<&LoadedProfile>) -> ProfileStatus {
+    let wanted = start.profile.digest;
+    if let Some(loaded) = given
+        && loaded.profile.digest() == wanted
+    {
+        return ProfileStatus::Known {
+            profile: Box::new(loaded.profile.clone()),
+            source: loaded.source.to_string(),
+        };
+    }
+    let embedded = profile::embedded()
+        .iter()
+        .find(|(name, _)| *name == start.profile.name);
+    let why = match embedded {
+        Some(&(name, text)) => {
+            match profile::from_toml(text, profile::ProfileSource::Embedded(name)) {
+                Ok(loaded) if loaded.profile.digest() == wanted => {
+                    return ProfileStatus::Known {
+                        profile: Box::new(loaded.profile),
+                        source: loaded.source.to_string(),
+                    };
+                }
+                Ok(_) => {
+                    format!("the embedded profile \"{name}\" has another digest than the run's")
+                }
+                Err(e) => format!("the embedded profile \"{name}\" does not load: {e}"),
+            }
+        }
+        None => "no embedded profile has the run's name".to_string(),
+    };
+    let why = match given {
+        Some(loaded) => format!("{why}; {} has another digest too", loaded.source),
+        None => why,
+    };
+    ProfileStatus::Unknown { why }
+}
+
+/// One result with its category.
+#[derive(Debug, Clone)]
+pub struct ResultRow {
+    /// The record.
+    pub result: TaskResult,
+    /// Its task's category, or [`UNKNOWN_CATEGORY`].
+    pub category: &'static str,
+}
+
+/// Fuel use of one task against the profile's budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuelUse {
+    /// Task id.
+    pub task_id: String,
+    /// Results of the task.
+    pub instances: u64,
+    /// Mean fuel, rounded to nearest.
+    pub mean: u64,
+    /// Most fuel any instance used.
+    pub max: u64,
+    /// `max` as parts per million of the budget, when the budget is known.
+    pub max_of_budget: Option<Ppm>,
+}
+
+/// Everything a report on one bundle shows.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The bundle as named on the command line.
+    pub source: String,
+    /// The verification verdict.
+    pub verdict: Verdict,
+    /// RunStart, when the bundle got that far.
+    pub run: Option<RunStart>,
+    /// RunEnd, when present.
+    pub end: Option<RunEnd>,
+    /// Every result, in file order.
+    pub results: Vec<ResultRow>,
+    /// Statistics of the results.
+    pub summary: Summary,
+    /// Results per outcome, in [`OUTCOME_NAMES`] order (zeros included).
+    pub outcomes: Vec<(&'static str, u64)>,
+    /// Fuel per task, in order of first appearance.
+    pub fuel: Vec<FuelUse>,
+    /// The run's profile, when known.
+    pub profile: ProfileStatus,
+    /// Where task categories came from.
+    pub categories_source: String,
+    /// Instances per task in the plan (its highest epoch + 1).
+    pub epochs: u32,
+}
+
+impl RunReport {
+    /// Gathers a report from a verdict made with `collect_records(true)`.
+    pub fn build(
+        source: String,
+        verdict: Verdict,
+        categories: &Categories,
+        given_profile: Option<&LoadedProfile>,
+    ) -> RunReport {
+        let records = verdict.records.clone().unwrap_or_default();
+        let results: Vec<ResultRow> = records
+            .results
+            .into_iter()
+            .map(|result| ResultRow {
+                category: categories.of(&result.task_id, &result.module_digest),
+                result,
+            })
+            .collect();
+        let (seed, run_id) = records
+            .run_start
+            .as_ref()
+            .map_or(([0; 32], [0; 16]), |s| (s.seed, s.run_id));
+        let observations: Vec<Observation<'_>> = results
+            .iter()
+            .map(|row| Observation {
+                task_id: &row.result.task_id,
+                category: row.category,
+                score: row.result.score,
+                passed: is_pass(&row.result),
+            })
+            .collect();
+        let summary = summarize(&observations, &seed, &run_id);
+        let outcomes = OUTCOME_NAMES
+            .iter()
+            .map(|&name| {
+                let count = results
+                    .iter()
+                    .filter(|r| r.result.outcome.name() == name)
+                    .count() as u64;
+                (name, count)
+            })
+            .collect();
+        let profile = match &records.run_start {
+            Some(start) => resolve_profile(start, given_profile),
+            None => ProfileStatus::Unknown {
+                why: "the bundle has no readable RunStart".into(),
+            },
+        };
+        let budget = profile.profile().map(|p| p.fuel_per_task);
+        let fuel = fuel_use(&results, budget);
+        let epochs = records
+            .run_start
+            .as_ref()
+            .and_then(|s| s.plan.iter().map(|p| p.epoch).max())
+            .map_or(0, |e| e.saturating_add(1));
+        RunReport {
+            source,
+            verdict,
+            run: records.run_start,
+            end: records.run_end,
+            results,
+            summary,
+            outcomes,
+            fuel,
+            profile,
+            categories_source: categories.source.clone(),
+            epochs,
+        }
+    }
+
+    /// Whether the bundle verified: the only case a report is clean.
+    pub fn verified(&self) -> bool {
+        self.verdict.verified()
+    }
+
+    /// The run id in hex, or `unknown`.
+    pub fn run_id_hex(&self) -> String {
+        self.run
+            .as_ref()
+            .map_or_else(|| "unknown".into(), |s| super::to_hex(&s.run_id))
+    }
+
+    /// One line on why the bundle did not verify, or `None` when it did.
+    pub fn unverified_reason(&self) -> Option<String> {
+        if self.verified() {
+            return None;
+        }
+        Some(match self.verdict.first_failure() {
+            Some(level) => format!(
+                "{} failed: {}",
+                level.level,
+                level.status.reason().unwrap_or("no reason given")
+            ),
+            None => match self
+                .verdict
+                .levels
+                .iter()
+                .find(|l| l.status.reason().is_some())
+            {
+                Some(level) => format!(
+                    "{} not checked: {}",
+                    level.level,
+                    level.status.reason().unwrap_or("")
+                ),
+                None => "no level was checked".into(),
+            },
+        })
+    }
+
+    /// Planned results, when the plan is known.
+    pub fn planned(&self) -> Option<usize> {
+        self.run.as_ref().map(|s| s.plan.len())
+    }
+
+    /// Why the run ended, in words.
+    pub fn end_text(&self) -> String {
+        match &self.end {
+            Some(RunEnd {
+                reason: RunEndReason::Completed,
+                ..
+            }) => "completed".into(),
+            Some(RunEnd {
+                reason: RunEndReason::AbortedModelErrors(n),
+                ..
+            }) => format!("aborted after {n} consecutive model errors"),
+            None => "no RunEnd record".into(),
+        }
+    }
+}
+
+fn fuel_use(results: &[ResultRow], budget: Option<u64>) -> Vec<FuelUse> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut acc: HashMap<&str, (u64, u128, u64)> = HashMap::new();
+    for row in results {
+        let id = row.result.task_id.as_str();
+        let entry = acc.entry(id).or_insert_with(|| {
+            order.push(id);
+            (0, 0, 0)
+        });
+        entry.0 += 1;
+        entry.1 += u128::from(row.result.fuel_consumed);
+        entry.2 = entry.2.max(row.result.fuel_consumed);
+    }
+    order
+        .into_iter()
+        .filter_map(|id| {
+            let &(n, sum, max) = acc.get(id)?;
+            let n128 = u128::from(n.max(1));
+            Some(FuelUse {
+                task_id: id.to_string(),
+                instances: n,
+                mean: u64::try_from((2 * sum + n128) / (2 * n128)).unwrap_or(u64::MAX),
+                max,
+                // Ppm::ratio caps at the budget, so a bar never leaves its chart.
+                max_of_budget: budget.map(|b| Ppm::ratio(max, b)),
+            })
+        })
+        .collect()
+}
+
+/// A report over made-up records, for renderer tests: one result per
+/// `(task id, outcome, score)`, under a verdict that passed every level or
+/// failed the chain.
+#[cfg(test)]
+pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> RunReport {
+    use airlock_attest::verify::{Level, LevelReport, RunSummary, Status};
+    use airlock_core::record::{
+        ModelDescriptor, PlannedTask, ProfileRef, RunnerBuild, StationLink, SuiteRef, SuiteTrust,
+    };
+    let plan: Vec<PlannedTask> = rows
+        .iter()
+        .map(|(id, _, _)| PlannedTask {
+            task_id: (*id).to_string(),
+            task_version: 1,
+            module_digest: Digest([1; 32]),
+            epoch: 0,
+        })
+        .collect();
+    let results: Vec<TaskResult> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (id, outcome, score))| TaskResult {
+            plan_index: i as u32,
+            task_id: (*id).to_string(),
+            module_digest: Digest([1; 32]),
+            epoch: 0,
+            outcome: *outcome,
+            score: Ppm(*score),
+            fuel_consumed: 1000 * (i as u64 + 1),
+            turns: 1,
+            wall_time_us: 0,
+            transcript_commitment: Digest::ZERO,
+        })
+        .collect();
+    let start = RunStart {
+        run_id: [0xab; 16],
+        started_at_unix_s: 0,
+        suite: SuiteRef {
+            name: "<b>suite</b>".into(),
+            digest: Digest([2; 32]),
+            trust: SuiteTrust::Unsigned,
+        },
+        plan,
+        profile: ProfileRef {
+            name: "../../etc/passwd".into(),
+            digest: Digest([3; 32]),
+        },
+        runner: RunnerBuild {
+            airlock_version: "0".into(),
+            wasmtime_version: "0".into(),
+            engine_settings: Digest::ZERO,
+            executable: Digest::ZERO,
+        },
+        model: ModelDescriptor {
+            agent: "exec".into(),
+            model: "m\"<script>".into(),
+            reported_model: String::new(),
+        },
+        seed: [4; 32],
+        evaluator_key_id: Digest([5; 32]),
+        station: StationLink {
+            run_counter: 7,
+            previous_run_final_hash: Digest::ZERO,
+        },
+    };
+    let status = |level| {
+        if verified || level != Level::Chain {
+            Status::Passed
+        } else {
+            Status::Failed("record 1 (TaskResult): <forged>".into())
+        }
+    };
+    let verdict = Verdict {
+        levels: [
+            Level::Decode,
+            Level::Signatures,
+            Level::Chain,
+            Level::Completeness,
+        ]
+        .into_iter()
+        .map(|level| LevelReport {
+            level,
+            status: status(level),
+            note: None,
+        })
+        .collect(),
+        summary: RunSummary::default(),
+        records: Some(airlock_attest::verify::CollectedRecords {
+            run_start: Some(start),
+            results,
+            run_end: None,
+        }),
+    };
+    RunReport::build("b.bundle".into(), verdict, &Categories::default(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Sandbox, SandboxLimits};
+
+    #[test]
+    fn a_bundle_profile_name_never_selects_a_file() {
+        let report = sample_report(&[("t", Outcome::Done, 1)], true);
+        match &report.profile {
+            ProfileStatus::Unknown { why } => assert!(why.contains("no embedded profile")),
+            ProfileStatus::Known { .. } => panic!("a made-up profile is known"),
+        }
+        assert_eq!(report.results[0].category, UNKNOWN_CATEGORY);
+        assert!(report.fuel[0].max_of_budget.is_none());
+    }
+
+    /// The categories taken from the host-compiled tasks are the ones the
+    /// embedded modules themselves report.
+    #[test]
+    fn embedded_categories_match_the_modules() {
+        let Ok(loaded) = profile::load("default") else {
+            panic!("the default profile loads");
+        };
+        let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let suite = LoadedSuite::embedded(&sandbox).unwrap_or_else(|e| panic!("{e}"));
+        let from_modules = Categories::from_suite(&suite, String::new());
+        let native = Categories::embedded();
+        assert_eq!(native.by_digest, from_modules.by_digest);
+        assert_eq!(native.by_digest.len(), suite.tasks.len());
+        let task = &suite.tasks[0];
+        assert_eq!(
+            native.of(&task.info.id, &task.digest),
+            task.info.category.name()
+        );
+        assert_eq!(native.of("other-id", &task.digest), UNKNOWN_CATEGORY);
+        assert_eq!(native.of(&task.info.id, &Digest::ZERO), UNKNOWN_CATEGORY);
+    }
+}

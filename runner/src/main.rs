@@ -348,6 +348,29 @@ struct VerifyArgs {
     /// signed result; may be given more than once (one bundle only).
     #[arg(long)]
     disclosed: Vec<PathBuf>,
+    /// Re-execute results from their transcripts and compare outcome, score,
+    /// fuel and turns with the signed records (one bundle only): every result
+    /// from the sealed store inside the enclave (with --transcript-key), or
+    /// the results of the --disclosed files.
+    #[arg(long)]
+    replay: bool,
+    /// Backend to re-execute under: `cranelift` (default) or `pulley`.
+    #[arg(long, requires = "replay")]
+    backend: Option<airlock::sandbox::Backend>,
+    /// Station transcript key that opens the run's sealed store: replay
+    /// every result from BUNDLE.transcripts with the run secret BUNDLE.secret.
+    #[arg(long, requires = "replay")]
+    transcript_key: Option<PathBuf>,
+    /// The sealed transcript store, when not BUNDLE.transcripts.
+    #[arg(long, requires = "transcript_key")]
+    transcripts: Option<PathBuf>,
+    /// The run secret, when not BUNDLE.secret.
+    #[arg(long, requires = "transcript_key")]
+    run_secret: Option<PathBuf>,
+    /// A profile file for replaying a run whose profile is not embedded
+    /// (used only if its digest is the run's).
+    #[arg(long, requires = "replay")]
+    profile: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -927,6 +950,80 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
         .collect()
 }
 
+/// What `verify --replay` re-executes from, with which modules and profiles.
+fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
+    use airlock::verifier::{ReplayRequest, TranscriptSource};
+    let [bundle] = args.bundles.as_slice() else {
+        return Err(Failure::input("--replay checks one bundle at a time"));
+    };
+    let source = match &args.transcript_key {
+        Some(key) => TranscriptSource::Sealed {
+            store: args
+                .transcripts
+                .clone()
+                .unwrap_or_else(|| run::transcripts_path(bundle)),
+            key: Box::new(TranscriptKey::load(key).map_err(Failure::input)?),
+            secret: disclosure::read_secret(
+                &args
+                    .run_secret
+                    .clone()
+                    .unwrap_or_else(|| run::secret_path(bundle)),
+            )
+            .map_err(Failure::input)?,
+        },
+        None if !args.disclosed.is_empty() => TranscriptSource::Disclosed,
+        None => {
+            return Err(Failure::input(
+                "--replay needs transcripts: --transcript-key KEY for the run's sealed store \
+                 (inside the enclave), or --disclosed FILE",
+            ));
+        }
+    };
+    // Planned modules are found by digest, which the signed record fixes,
+    // so the embedded suite and a suite directory's files can simply be
+    // offered side by side.
+    let mut modules: Vec<Vec<u8>> = airlock_default_suite::modules()
+        .iter()
+        .map(|m| m.bytes.to_vec())
+        .collect();
+    if let Some(dir) = args
+        .suite
+        .as_deref()
+        .filter(|s| *s != airlock_default_suite::SUITE_NAME)
+    {
+        modules.extend(wasm_files(Path::new(dir))?);
+    }
+    let mut profiles = Vec::new();
+    for (name, _) in profile::embedded() {
+        profiles.push(profile::load(name).map_err(Failure::input)?.profile);
+    }
+    if let Some(path) = &args.profile {
+        profiles.push(profile::load_file(path).map_err(Failure::input)?.profile);
+    }
+    Ok(ReplayRequest {
+        source,
+        backend: args.backend.unwrap_or_default(),
+        modules,
+        profiles,
+    })
+}
+
+/// The bytes of every `*.wasm` file in `dir`.
+fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
+    let unreadable = |e: std::io::Error| Failure::input(format!("{}: {e}", dir.display()));
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            out.push(
+                std::fs::read(&path)
+                    .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
     use airlock::verifier::{self, TrustedSuite, VerifyRequest};
     let trusted = load_trusted(&args.trust)?;
@@ -963,6 +1060,11 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             Some(verifier::trusted_suite_dir(dir, &authorities).map_err(Failure::input)?)
         }
     };
+    let replay = if args.replay {
+        Some(replay_request(args)?)
+    } else {
+        None
+    };
     let request = VerifyRequest {
         bundles: args.bundles.clone(),
         trusted,
@@ -972,6 +1074,7 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             |n| n as usize,
         )),
         disclosed: args.disclosed.clone(),
+        replay,
     };
     let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
     if args.json {

@@ -10,11 +10,13 @@ use core::fmt;
 
 use airlock_core::Ppm;
 use airlock_core::digest::instance_seed;
-use airlock_core::outcome::{ModelErrorKind, Outcome};
+use airlock_core::outcome::Outcome;
 use airlock_core::record::{RunStart, TaskResult};
-use airlock_core::transcript::{Transcript, Turn, commitment};
+use airlock_core::transcript::{Transcript, commitment};
 
-use crate::sandbox::{Conversation, LoadedTask, Sandbox};
+use crate::agent::replay::{Divergence, ReplayAgent, ReplayEntry};
+use crate::agent::{Agent as _, SessionContext};
+use crate::sandbox::{LoadedTask, Sandbox};
 
 /// Why a re-execution does not reproduce the signed result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,16 +28,9 @@ pub enum ReplayMismatch {
     Commitment,
     /// The planned module is not the one given.
     WrongModule,
-    /// The task said something else at this turn than the transcript records.
-    Diverged {
-        /// Turn number, from 0.
-        turn: usize,
-    },
-    /// The task asked for more replies than the transcript holds.
-    TranscriptTooShort {
-        /// Replies the transcript holds.
-        turns: usize,
-    },
+    /// The task left the transcript: it said something else than recorded,
+    /// asked for a turn the transcript does not have, or stopped early.
+    Diverged(Divergence),
     /// Re-execution ended differently from the record.
     Different {
         /// Which field: `outcome`, `score`, `fuel` or `turns`.
@@ -59,13 +54,10 @@ impl fmt::Display for ReplayMismatch {
             ReplayMismatch::WrongModule => {
                 f.write_str("the module given is not the planned module")
             }
-            ReplayMismatch::Diverged { turn } => write!(
+            ReplayMismatch::Diverged(d) => write!(
                 f,
-                "at turn {turn} the task said something other than the transcript records"
-            ),
-            ReplayMismatch::TranscriptTooShort { turns } => write!(
-                f,
-                "the task asked for a reply after the transcript's {turns} turns"
+                "re-execution left the transcript at turn {}: {}",
+                d.turn, d.problem
             ),
             ReplayMismatch::Different {
                 field,
@@ -80,52 +72,6 @@ impl fmt::Display for ReplayMismatch {
 }
 
 impl core::error::Error for ReplayMismatch {}
-
-/// Plays the recorded replies back, checking each question against the record.
-struct Replies<'t> {
-    turns: &'t [Turn],
-    next: usize,
-    /// The model error the run ended with, given again after the last turn.
-    end_error: Option<ModelErrorKind>,
-    max_reply_bytes: usize,
-    problem: Option<ReplayMismatch>,
-}
-
-impl Conversation for Replies<'_> {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        let Some(turn) = self.turns.get(self.next) else {
-            if let Some(kind) = self.end_error {
-                return Err(kind);
-            }
-            self.problem
-                .get_or_insert(ReplayMismatch::TranscriptTooShort {
-                    turns: self.turns.len(),
-                });
-            return Err(ModelErrorKind::MalformedReply);
-        };
-        if turn.say != say {
-            self.problem
-                .get_or_insert(ReplayMismatch::Diverged { turn: self.next });
-            return Err(ModelErrorKind::MalformedReply);
-        }
-        self.next += 1;
-        let mut text = turn.reply.clone();
-        if turn.truncated {
-            // The record holds the reply as the task saw it, already cut to
-            // the profile's limit. Something past the limit is appended so
-            // that the sandbox cuts it again to exactly these bytes and
-            // tells the task it was cut: an ASCII byte when the cut fell on
-            // the limit, else a 4-byte character that straddles it (a cut
-            // short of the limit was a character that did not fit).
-            if text.len() >= self.max_reply_bytes {
-                text.push('x');
-            } else {
-                text.push('\u{10FFFF}');
-            }
-        }
-        Ok(text)
-    }
-}
 
 /// What re-execution gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,20 +118,28 @@ pub fn reexecute(
             return Err(ReplayMismatch::Commitment);
         }
     }
-    let end_error = match result.outcome {
+    let model_error = match result.outcome {
         Outcome::ModelError(kind) => Some(kind),
         _ => None,
     };
-    let mut replies = Replies {
-        turns: &transcript.turns,
-        next: 0,
-        end_error,
-        max_reply_bytes: sandbox.limits().max_reply_bytes as usize,
-        problem: None,
+    // The replay agent is the one `--agent replay:DIR` runs with: one
+    // implementation of "answer from the record" for both uses.
+    let agent = ReplayAgent::new([ReplayEntry {
+        transcript: transcript.clone(),
+        model_error,
+    }])
+    .map_err(ReplayMismatch::WrongInstance)?;
+    let run = {
+        let mut session = agent.session(&SessionContext {
+            task: &task.info,
+            plan_index: result.plan_index,
+            epoch: result.epoch,
+            seed,
+        });
+        sandbox.run(task, seed, session.as_mut())
     };
-    let run = sandbox.run(task, seed, &mut replies);
-    if let Some(problem) = replies.problem {
-        return Err(problem);
+    if let Some(divergence) = agent.divergences().into_iter().next() {
+        return Err(ReplayMismatch::Diverged(divergence));
     }
     let replayed = Reexecution {
         outcome: run.outcome,

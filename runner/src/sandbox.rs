@@ -242,6 +242,7 @@ pub struct Sandbox {
     engine: Engine,
     limits: SandboxLimits,
     settings: String,
+    backend: Backend,
     _ticker: EpochTicker,
 }
 
@@ -359,8 +360,14 @@ impl Sandbox {
             engine,
             limits,
             settings,
+            backend,
             _ticker: ticker,
         })
+    }
+
+    /// The backend tasks run under.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The limits in force.

@@ -233,10 +233,20 @@ fn changed_transcripts_and_records_are_refused() {
     // A transcript cut short.
     let mut short = transcript.clone();
     short.turns.pop();
-    assert!(matches!(
-        reexecute(&sandbox, task, &start, &result, &short, None),
-        Err(ReplayMismatch::TranscriptTooShort { .. })
-    ));
+    let err = reexecute(&sandbox, task, &start, &result, &short, None).unwrap_err();
+    assert!(
+        matches!(&err, ReplayMismatch::Diverged(d) if d.problem.contains("asked for a turn")),
+        "{err}"
+    );
+
+    // A reply the task did not ask about: it says something else at that turn.
+    let mut moved = transcript.clone();
+    moved.turns[0].say.push('!');
+    let err = reexecute(&sandbox, task, &start, &result, &moved, None).unwrap_err();
+    assert!(
+        matches!(&err, ReplayMismatch::Diverged(d) if d.turn == 0),
+        "{err}"
+    );
 
     // The wrong module.
     assert_eq!(

@@ -7,7 +7,7 @@
 use core::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use airlock_core::Digest;
 use airlock_core::chain::{GENESIS, chain_hash, signed_message};
@@ -403,10 +403,25 @@ const BATCH: usize = 128;
 /// One signature to check: record index, kind, chain hash and signature.
 type Job = (u64, &'static str, Digest, Signature);
 
-/// Worker threads checking signatures in batches. The job channel is
-/// bounded (two batches per worker), so a fast reader waits for the
-/// workers instead of buffering the bundle: memory stays flat.
+/// Checks one batch of signatures.
+fn check_batch(key: &PublicKey, batch: Vec<Job>) -> SignatureFailures {
+    let mut failures = SignatureFailures::default();
+    for (index, kind, hash, signature) in batch {
+        if !key.verify(&signed_message(&hash), &signature) {
+            failures.add(index, kind);
+        }
+    }
+    failures
+}
+
+/// `threads − 1` worker threads checking signatures in batches, and the
+/// calling thread, which reads, decodes and chains the records, checking a
+/// batch itself whenever the workers are all busy. So `threads` threads are
+/// busy, not `threads + 1` competing for `threads` cores. The job channel
+/// is bounded (two batches per worker), so a fast reader does not buffer
+/// the bundle: memory stays flat.
 struct PooledSignatures {
+    key: PublicKey,
     jobs: Option<SyncSender<Vec<Job>>>,
     done: Receiver<SignatureFailures>,
     batch: Vec<Job>,
@@ -421,10 +436,11 @@ impl PooledSignatures {
         key: PublicKey,
         threads: usize,
     ) -> PooledSignatures {
-        let (jobs, inbox) = std::sync::mpsc::sync_channel::<Vec<Job>>(threads * 2);
+        let workers = threads.saturating_sub(1).max(1);
+        let (jobs, inbox) = std::sync::mpsc::sync_channel::<Vec<Job>>(workers * 2);
         let (report, done) = std::sync::mpsc::channel();
         let inbox = std::sync::Arc::new(std::sync::Mutex::new(inbox));
-        for _ in 0..threads {
+        for _ in 0..workers {
             let inbox = std::sync::Arc::clone(&inbox);
             let report = report.clone();
             scope.spawn(move || {
@@ -435,19 +451,14 @@ impl PooledSignatures {
                         Err(_) => return,
                     };
                     let Ok(batch) = batch else { return };
-                    let mut failures = SignatureFailures::default();
-                    for (index, kind, hash, signature) in batch {
-                        if !key.verify(&signed_message(&hash), &signature) {
-                            failures.add(index, kind);
-                        }
-                    }
-                    if report.send(failures).is_err() {
+                    if report.send(check_batch(&key, batch)).is_err() {
                         return;
                     }
                 }
             });
         }
         PooledSignatures {
+            key,
             jobs: Some(jobs),
             done,
             batch: Vec::with_capacity(BATCH),
@@ -462,10 +473,19 @@ impl PooledSignatures {
             return;
         }
         let batch = core::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        if let Some(jobs) = &self.jobs
-            && jobs.send(batch).is_ok()
-        {
-            self.sent += 1;
+        let unsent = match &self.jobs {
+            Some(jobs) => match jobs.try_send(batch) {
+                Ok(()) => {
+                    self.sent += 1;
+                    None
+                }
+                Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => Some(batch),
+            },
+            None => Some(batch),
+        };
+        if let Some(batch) = unsent {
+            let failures = check_batch(&self.key, batch);
+            self.failures.merge(failures);
         }
         while let Ok(f) = self.done.try_recv() {
             self.received += 1;

@@ -58,9 +58,13 @@ impl Station {
     }
 
     fn run(&self, name: &str, agent: &str, backend: &str) -> PathBuf {
+        self.run_under(name, agent, backend, "default")
+    }
+
+    fn run_under(&self, name: &str, agent: &str, backend: &str, profile: &str) -> PathBuf {
         let bundle = self.root.join(name);
         let out = airlock()
-            .args(["run", "--suite", "default", "--profile", "default"])
+            .args(["run", "--suite", "default", "--profile", profile])
             .args(["--agent", agent, "--backend", backend])
             .args(["--seed", &"5a".repeat(32)])
             .arg("--key")
@@ -378,4 +382,51 @@ fn a_disclosed_transcript_replays_and_replay_needs_transcripts() {
     );
     let out = verify(&["--backend", "pulley"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn a_run_under_a_profile_file_replays_with_that_file_and_its_cut_replies() {
+    let station = Station::new();
+    // Replies cut to 8 bytes: the reference answers are longer, so the
+    // transcripts hold cut replies that replay must give back cut.
+    let text = include_str!("../../hardware-profiles/default.toml")
+        .replace("name = \"default\"", "name = \"short-replies\"")
+        .replace("max_reply_bytes = 16_384", "max_reply_bytes = 8");
+    assert!(text.contains("max_reply_bytes = 8\n"));
+    let profile = station.root.join("short-replies.toml");
+    std::fs::write(&profile, text).unwrap();
+    let profile = profile.to_str().unwrap();
+    let bundle = station.run_under("r.bundle", "reference", "cranelift", profile);
+
+    let key = TranscriptKey::load(&station.transcript_key()).unwrap();
+    let sealed = open_all(
+        &with_suffix(&bundle, ".transcripts"),
+        &key,
+        &run_id(&bundle),
+    )
+    .unwrap();
+    let cut = sealed
+        .iter()
+        .map(|(_, bytes)| airlock_core::decode_exact::<Transcript>(bytes).unwrap())
+        .filter(|t| t.turns.iter().any(|turn| turn.truncated))
+        .count();
+    assert!(cut > 0, "no reply was cut");
+
+    // The run's profile is not embedded: replay cannot build its sandbox.
+    let (code, verdict) = station.replay(&bundle, &[]);
+    assert_eq!(code, 1, "{verdict}");
+    let replay = level(&verdict, "replay");
+    assert_eq!(replay["status"], "not-checked", "{verdict}");
+    let reason = replay["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("\"short-replies\"") && reason.contains("--profile"),
+        "{reason}"
+    );
+
+    for backend in ["cranelift", "pulley"] {
+        let (code, verdict) =
+            station.replay(&bundle, &["--profile", profile, "--backend", backend]);
+        assert_eq!(code, 0, "{backend}: {verdict}");
+        assert_eq!(level(&verdict, "replay")["status"], "passed");
+    }
 }

@@ -23,7 +23,8 @@
 //! On a machine shared with other work the wall-clock rates swing with the
 //! load (printed); CPU-time rates show the verifier's own cost per record,
 //! and the 2-thread wall-clock speedup needs two idle cores to show.
-//! `AIRLOCK_BENCH_RECORDS` changes the record count.
+//! `AIRLOCK_BENCH_RECORDS` changes the record count; `AIRLOCK_BENCH_KEEP=DIR`
+//! keeps both bundles and the public key in DIR.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::File;
@@ -286,6 +287,15 @@ fn main() {
     let small = dir.path().join("small.bundle");
     write_bundle(&big, &key, records);
     write_bundle(&small, &key, records / 10);
+    // Kept for measuring the airlock binary's own peak memory on the same
+    // bundles (`/usr/bin/time -f %M airlock verify DIR/big.bundle --trust DIR/bench.pub`).
+    if let Some(keep) = std::env::var_os("AIRLOCK_BENCH_KEEP") {
+        let keep = Path::new(&keep);
+        std::fs::create_dir_all(keep).unwrap();
+        std::fs::copy(&big, keep.join("big.bundle")).unwrap();
+        std::fs::copy(&small, keep.join("small.bundle")).unwrap();
+        std::fs::write(keep.join("bench.pub"), key.public_key().to_spki_pem()).unwrap();
+    }
     let size = std::fs::metadata(&big).unwrap().len();
     println!("bundle: {records} records, {size} bytes");
 

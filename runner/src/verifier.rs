@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use airlock_attest::station::{StationReport, StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
-    Level, LevelReport, Status, Verdict, VerifyOptions, verify_bundle_with,
+    Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_with,
 };
 use airlock_attest::{AttestError, PublicKey};
 
@@ -103,6 +103,11 @@ impl VerifyOutcome {
     }
 }
 
+/// A visitor that keeps no record.
+struct KeepNothing;
+
+impl RecordVisitor for KeepNothing {}
+
 /// Verifies every bundle; an unreadable file is an input error.
 pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
     let mut bundles = Vec::new();
@@ -122,7 +127,17 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
         } else {
             DisclosedRecords::wanting(wanted.clone())
         };
-        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, &mut records);
+        // The four streamed levels alone need nothing kept: a RunStart
+        // holds the whole plan, and a copy of it would be the verifier's
+        // largest allocation.
+        let levels_beyond =
+            request.suite.is_some() || request.replay.is_some() || !request.disclosed.is_empty();
+        let visitor: &mut dyn RecordVisitor = if levels_beyond {
+            &mut records
+        } else {
+            &mut KeepNothing
+        };
+        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, visitor);
         let base_verified = verdict.verified();
         if let Some(suite) = &request.suite {
             verdict

@@ -109,7 +109,7 @@ pub(crate) fn replay_level(
     else {
         return Ok(report(
             Status::NotChecked(format!(
-                "the run's profile \"{}\" (digest {}) is not embedded in this airlock; give its file with --profile",
+                "the run's profile \"{}\" (digest {}) is neither embedded in this airlock nor the --profile file given",
                 run_start.profile.name, run_start.profile.digest
             )),
             None,

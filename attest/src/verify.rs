@@ -7,11 +7,13 @@
 use core::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use airlock_core::Digest;
-use airlock_core::chain::{GENESIS, chain_hash};
+use airlock_core::chain::{GENESIS, chain_hash, signed_message};
 use airlock_core::record::{
-    PlannedTask, Record, RunEnd, RunEndReason, RunStart, StationLink, TaskResult,
+    PlannedTask, Record, RunEnd, RunEndReason, RunStart, Signature, SignedEntry, StationLink,
+    TaskResult,
 };
 use airlock_core::{Outcome, Ppm};
 use serde::Serialize;
@@ -243,12 +245,23 @@ pub struct VerifyOptions {
     /// Keep every decoded record in [`Verdict::records`] (memory grows with
     /// the bundle; a [`RecordVisitor`] avoids that).
     pub collect_records: bool,
+    /// Threads that check signatures. 0 or 1: on the calling thread. More:
+    /// that many workers check signatures in batches while the calling
+    /// thread reads, decodes and checks the chain and completeness in
+    /// order; the verdict is the same whatever the number.
+    pub threads: usize,
 }
 
 impl VerifyOptions {
     /// Sets [`VerifyOptions::collect_records`].
     pub fn collect_records(mut self, collect: bool) -> VerifyOptions {
         self.collect_records = collect;
+        self
+    }
+
+    /// Sets [`VerifyOptions::threads`].
+    pub fn threads(mut self, threads: usize) -> VerifyOptions {
+        self.threads = threads;
         self
     }
 }
@@ -295,9 +308,9 @@ pub fn verify_bundle_with(
     options: VerifyOptions,
     visitor: &mut dyn RecordVisitor,
 ) -> Verdict {
-    let mut summary = RunSummary::default();
-    let mut collected = options.collect_records.then(CollectedRecords::default);
-    let mut reader = match BundleReader::new(reader) {
+    let summary = RunSummary::default();
+    let collected = options.collect_records.then(CollectedRecords::default);
+    let reader = match BundleReader::new(reader) {
         Ok(r) => r,
         Err(e) => {
             let why = "the bundle header did not decode".to_owned();
@@ -313,6 +326,209 @@ pub fn verify_bundle_with(
             };
         }
     };
+    let key = reader.header().public_key;
+    if options.threads <= 1 {
+        let mut sigs = InlineSignatures::new(key);
+        return verify_frames(reader, trusted, visitor, summary, collected, &mut sigs);
+    }
+    std::thread::scope(|scope| {
+        let mut sigs = PooledSignatures::start(scope, key, options.threads);
+        verify_frames(reader, trusted, visitor, summary, collected, &mut sigs)
+    })
+}
+
+/// The signature level's findings: the first bad record and how many.
+#[derive(Clone, Copy, Default)]
+struct SignatureFailures {
+    first: Option<(u64, &'static str)>,
+    count: u64,
+}
+
+impl SignatureFailures {
+    fn add(&mut self, index: u64, kind: &'static str) {
+        self.count += 1;
+        if self.first.is_none_or(|(i, _)| index < i) {
+            self.first = Some((index, kind));
+        }
+    }
+
+    fn merge(&mut self, other: SignatureFailures) {
+        if let Some((i, kind)) = other.first {
+            self.add(i, kind);
+            self.count += other.count - 1;
+        }
+    }
+}
+
+/// Where the streamed verifier hands each entry's signature to be checked.
+trait SignatureCheck {
+    /// Checks (now or later) the signature of entry `index`, of record kind `kind`.
+    fn submit(&mut self, index: u64, kind: &'static str, entry: &SignedEntry);
+    /// Every failure, once every submitted signature is checked.
+    fn finish(&mut self) -> SignatureFailures;
+}
+
+/// Checks each signature on the calling thread.
+struct InlineSignatures {
+    key: PublicKey,
+    failures: SignatureFailures,
+}
+
+impl InlineSignatures {
+    fn new(key: PublicKey) -> InlineSignatures {
+        InlineSignatures {
+            key,
+            failures: SignatureFailures::default(),
+        }
+    }
+}
+
+impl SignatureCheck for InlineSignatures {
+    fn submit(&mut self, index: u64, kind: &'static str, entry: &SignedEntry) {
+        if !self.key.verify_entry(entry) {
+            self.failures.add(index, kind);
+        }
+    }
+
+    fn finish(&mut self) -> SignatureFailures {
+        self.failures
+    }
+}
+
+/// Signatures per batch handed to a worker: large enough that channel
+/// traffic is noise next to the Ed25519 work, small enough that a batch is
+/// a few kilobytes.
+const BATCH: usize = 128;
+
+/// One signature to check: record index, kind, chain hash and signature.
+type Job = (u64, &'static str, Digest, Signature);
+
+/// Checks one batch of signatures.
+fn check_batch(key: &PublicKey, batch: Vec<Job>) -> SignatureFailures {
+    let mut failures = SignatureFailures::default();
+    for (index, kind, hash, signature) in batch {
+        if !key.verify(&signed_message(&hash), &signature) {
+            failures.add(index, kind);
+        }
+    }
+    failures
+}
+
+/// `threads − 1` worker threads checking signatures in batches, and the
+/// calling thread, which reads, decodes and chains the records, checking a
+/// batch itself whenever the workers are all busy. So `threads` threads are
+/// busy, not `threads + 1` competing for `threads` cores. The job channel
+/// is bounded (two batches per worker), so a fast reader does not buffer
+/// the bundle: memory stays flat.
+struct PooledSignatures {
+    key: PublicKey,
+    jobs: Option<SyncSender<Vec<Job>>>,
+    done: Receiver<SignatureFailures>,
+    batch: Vec<Job>,
+    sent: u64,
+    received: u64,
+    failures: SignatureFailures,
+}
+
+impl PooledSignatures {
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        key: PublicKey,
+        threads: usize,
+    ) -> PooledSignatures {
+        let workers = threads.saturating_sub(1).max(1);
+        let (jobs, inbox) = std::sync::mpsc::sync_channel::<Vec<Job>>(workers * 2);
+        let (report, done) = std::sync::mpsc::channel();
+        let inbox = std::sync::Arc::new(std::sync::Mutex::new(inbox));
+        for _ in 0..workers {
+            let inbox = std::sync::Arc::clone(&inbox);
+            let report = report.clone();
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only to take the next batch.
+                    let batch = match inbox.lock() {
+                        Ok(inbox) => inbox.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(batch) = batch else { return };
+                    if report.send(check_batch(&key, batch)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        PooledSignatures {
+            key,
+            jobs: Some(jobs),
+            done,
+            batch: Vec::with_capacity(BATCH),
+            sent: 0,
+            received: 0,
+            failures: SignatureFailures::default(),
+        }
+    }
+
+    fn send_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = core::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let unsent = match &self.jobs {
+            Some(jobs) => match jobs.try_send(batch) {
+                Ok(()) => {
+                    self.sent += 1;
+                    None
+                }
+                Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => Some(batch),
+            },
+            None => Some(batch),
+        };
+        if let Some(batch) = unsent {
+            let failures = check_batch(&self.key, batch);
+            self.failures.merge(failures);
+        }
+        while let Ok(f) = self.done.try_recv() {
+            self.received += 1;
+            self.failures.merge(f);
+        }
+    }
+}
+
+impl SignatureCheck for PooledSignatures {
+    fn submit(&mut self, index: u64, kind: &'static str, entry: &SignedEntry) {
+        self.batch
+            .push((index, kind, entry.chain_hash, entry.signature));
+        if self.batch.len() == BATCH {
+            self.send_batch();
+        }
+    }
+
+    fn finish(&mut self) -> SignatureFailures {
+        self.send_batch();
+        // Closing the channel ends the workers once it is drained.
+        self.jobs = None;
+        while self.received < self.sent {
+            match self.done.recv() {
+                Ok(f) => {
+                    self.received += 1;
+                    self.failures.merge(f);
+                }
+                Err(_) => break,
+            }
+        }
+        self.failures
+    }
+}
+
+/// The streamed pass over the frames after the header.
+fn verify_frames<R: Read>(
+    mut reader: BundleReader<R>,
+    trusted: &[PublicKey],
+    visitor: &mut dyn RecordVisitor,
+    mut summary: RunSummary,
+    mut collected: Option<CollectedRecords>,
+    sigs: &mut dyn SignatureCheck,
+) -> Verdict {
     let key = reader.header().public_key;
     let key_id = key.key_id();
     summary.key_id = Some(key_id);
@@ -352,7 +568,7 @@ pub fn verify_bundle_with(
         let entry = frame.entry;
         let decoded = Record::from_bytes(&entry.body);
         let kind = decoded.as_ref().map_or("undecodable", Record::kind);
-        let label = format!("record {index} ({kind})");
+        let label = Label(index, kind);
         last_kind = kind;
 
         if let Err(e) = &decoded {
@@ -362,9 +578,7 @@ pub fn verify_bundle_with(
             ));
             completeness.not_checked(format!("{label} does not decode"));
         }
-        if !key.verify_entry(&entry) {
-            signatures.fail(format!("{label}: signature does not verify"));
-        }
+        sigs.submit(index, kind, &entry);
         if entry.seq != index {
             chain.fail(format!(
                 "{label}: sequence number {}, expected {index}",
@@ -399,6 +613,13 @@ pub fn verify_bundle_with(
         index += 1;
     }
     summary.records = index;
+    let failures = sigs.finish();
+    if let Some((first, kind)) = failures.first {
+        signatures.fail(format!(
+            "record {first} ({kind}): signature does not verify"
+        ));
+        signatures.more += failures.count - 1;
+    }
 
     let finish = |tally: Tally| match (tally.status(), &framing_lost) {
         (Status::Passed, Some(why)) => Status::NotChecked(why.clone()),
@@ -454,6 +675,16 @@ fn summarize(summary: &mut RunSummary, record: &Record) {
     }
 }
 
+/// How a reason names a record: `record 5 (TaskResult)`. Formatted only
+/// when a reason is written, not for every record read.
+struct Label(u64, &'static str);
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record {} ({})", self.0, self.1)
+    }
+}
+
 /// The first failure of a level and how many more records failed it.
 #[derive(Default)]
 struct Tally {
@@ -484,7 +715,7 @@ struct Completeness {
     key_id: Digest,
     failure: Option<String>,
     not_checked: Option<String>,
-    plan: Option<Vec<PlannedTask>>,
+    plan: Option<CompactPlan>,
     next: usize,
     results: u64,
     full_credit: u64,
@@ -493,12 +724,57 @@ struct Completeness {
     note: Option<String>,
 }
 
-fn describe(plan: &[PlannedTask], i: usize) -> String {
+/// The plan as completeness needs it. Plans repeat a few tasks over many
+/// epochs: each distinct (task id, module digest) is kept once and an entry
+/// is two integers, so a 100,000-entry plan costs under a megabyte to hold
+/// while the results stream past, not a string per entry.
+#[derive(Default)]
+struct CompactPlan {
+    tasks: Vec<(String, Digest)>,
+    entries: Vec<(u32, u32)>,
+}
+
+impl CompactPlan {
+    fn new(plan: &[PlannedTask]) -> CompactPlan {
+        let mut index: std::collections::HashMap<(&str, Digest), u32> =
+            std::collections::HashMap::new();
+        let mut tasks = Vec::new();
+        let mut entries = Vec::with_capacity(plan.len());
+        for p in plan {
+            let slot = *index
+                .entry((p.task_id.as_str(), p.module_digest))
+                .or_insert_with(|| {
+                    tasks.push((p.task_id.clone(), p.module_digest));
+                    (tasks.len() - 1) as u32
+                });
+            entries.push((slot, p.epoch));
+        }
+        CompactPlan { tasks, entries }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Task id, module digest and epoch of entry `i`.
+    fn get(&self, i: usize) -> Option<(&str, Digest, u32)> {
+        let &(task, epoch) = self.entries.get(i)?;
+        let (id, digest) = self.tasks.get(task as usize)?;
+        Some((id, *digest, epoch))
+    }
+}
+
+fn describe(plan: &CompactPlan, i: usize) -> String {
     match plan.get(i) {
-        Some(p) => format!("plan entry {i} (task {} epoch {})", p.task_id, p.epoch),
+        Some((task_id, _, epoch)) => format!("plan entry {i} (task {task_id} epoch {epoch})"),
         None => format!("plan entry {i}"),
     }
 }
+
+static EMPTY_PLAN: CompactPlan = CompactPlan {
+    tasks: Vec::new(),
+    entries: Vec::new(),
+};
 
 impl Completeness {
     fn new(key_id: Digest) -> Completeness {
@@ -522,7 +798,7 @@ impl Completeness {
         }
     }
 
-    fn feed(&mut self, index: u64, label: &str, record: &Record) {
+    fn feed(&mut self, index: u64, label: &Label, record: &Record) {
         if self.failure.is_some() || self.not_checked.is_some() {
             return;
         }
@@ -531,7 +807,7 @@ impl Completeness {
         }
     }
 
-    fn check(&mut self, index: u64, label: &str, record: &Record) -> Result<(), String> {
+    fn check(&mut self, index: u64, label: &Label, record: &Record) -> Result<(), String> {
         if self.ended {
             return Err(format!("{label}: record after RunEnd"));
         }
@@ -545,10 +821,10 @@ impl Completeness {
                     start.evaluator_key_id, self.key_id
                 ));
             }
-            self.plan = Some(start.plan.clone());
+            self.plan = Some(CompactPlan::new(&start.plan));
             return Ok(());
         }
-        let plan = self.plan.as_deref().unwrap_or(&[]);
+        let plan = self.plan.as_ref().unwrap_or(&EMPTY_PLAN);
         let n = plan.len();
         match record {
             Record::RunStart(_) => Err(format!("{label}: a second RunStart")),
@@ -576,23 +852,25 @@ impl Completeness {
                         describe(plan, self.next)
                     ));
                 }
-                let p = &plan[pi];
-                if r.task_id != p.task_id {
+                let Some((task_id, module_digest, epoch)) = plan.get(pi) else {
+                    return Err(format!("{label}: plan entry {pi} cannot be read"));
+                };
+                if r.task_id != task_id {
                     return Err(format!(
                         "{label}: task id {:?} differs from {}",
                         r.task_id,
                         describe(plan, pi)
                     ));
                 }
-                if r.module_digest != p.module_digest {
+                if r.module_digest != module_digest {
                     return Err(format!(
                         "{label}: module digest {} differs from {}'s {}",
                         r.module_digest,
                         describe(plan, pi),
-                        p.module_digest
+                        module_digest
                     ));
                 }
-                if r.epoch != p.epoch {
+                if r.epoch != epoch {
                     return Err(format!(
                         "{label}: epoch {} differs from {}",
                         r.epoch,
@@ -666,7 +944,7 @@ impl Completeness {
             );
         }
         if !self.ended {
-            let plan = self.plan.as_deref().unwrap_or(&[]);
+            let plan = self.plan.as_ref().unwrap_or(&EMPTY_PLAN);
             let missing = if self.next < plan.len() {
                 format!("; {} and after have no result", describe(plan, self.next))
             } else {

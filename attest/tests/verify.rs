@@ -515,3 +515,54 @@ fn display_names_level_and_reason() {
         "{line}"
     );
 }
+
+/// Parallel signature checking gives the very same verdict as checking on
+/// the calling thread, for valid and damaged bundles alike, including ones
+/// with many bad signatures spread over several batches.
+#[test]
+fn verdict_is_the_same_for_any_thread_count() {
+    let k = key();
+    let good = valid_bundle(300);
+    let mut variants: Vec<Vec<u8>> = vec![good.clone()];
+    // One change in each region of a few records, and in the trailer.
+    for at in (0..good.len()).step_by(997) {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        variants.push(bad);
+    }
+    // Many bad signatures: every entry signed by another key, our header.
+    let entries = sign_all(&other_key(), &records(&k.public_key(), 300));
+    variants.push(bundle_bytes(&k.public_key(), &entries));
+    // Every 7th signature broken, so failures land in many batches.
+    let mut entries = sign_all(&k, &records(&k.public_key(), 300));
+    for e in entries.iter_mut().skip(5).step_by(7) {
+        e.signature.0[3] ^= 1;
+    }
+    variants.push(bundle_bytes(&k.public_key(), &entries));
+    // Truncated in the middle of a frame.
+    variants.push(good[..good.len() / 2].to_vec());
+    for (i, bytes) in variants.iter().enumerate() {
+        let one = verify_bundle(
+            &bytes[..],
+            &[k.public_key()],
+            VerifyOptions::default().threads(1),
+        );
+        for threads in [2, 3, 8] {
+            let many = verify_bundle(
+                &bytes[..],
+                &[k.public_key()],
+                VerifyOptions::default().threads(threads),
+            );
+            assert_eq!(one, many, "variant {i}, {threads} threads");
+        }
+    }
+    let v = verify_bundle(
+        &variants[variants.len() - 2][..],
+        &[k.public_key()],
+        VerifyOptions::default().threads(2),
+    );
+    assert_eq!(
+        failed_reason(&v, Level::Signatures),
+        "record 5 (TaskResult): signature does not verify (and 42 more failures)"
+    );
+}

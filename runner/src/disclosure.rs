@@ -538,7 +538,8 @@ pub fn disclose(
     })
 }
 
-fn read_secret(path: &Path) -> Result<[u8; 32], DisclosureError> {
+/// Reads a run secret file (`BUNDLE.secret`): exactly 32 bytes.
+pub fn read_secret(path: &Path) -> Result<[u8; 32], DisclosureError> {
     let bytes = std::fs::read(path).map_err(|error| DisclosureError::Io {
         path: path.to_path_buf(),
         doing: "read the run secret from",
@@ -555,6 +556,7 @@ fn read_secret(path: &Path) -> Result<[u8; 32], DisclosureError> {
 #[derive(Debug, Default)]
 pub struct DisclosedRecords {
     wanted: Vec<u32>,
+    all: bool,
     /// The run's RunStart.
     pub run_start: Option<RunStart>,
     /// The wanted results, by plan index.
@@ -569,6 +571,14 @@ impl DisclosedRecords {
             ..DisclosedRecords::default()
         }
     }
+
+    /// Collects every result (for replay from the sealed store).
+    pub fn all() -> DisclosedRecords {
+        DisclosedRecords {
+            all: true,
+            ..DisclosedRecords::default()
+        }
+    }
 }
 
 impl RecordVisitor for DisclosedRecords {
@@ -579,12 +589,16 @@ impl RecordVisitor for DisclosedRecords {
     }
 
     fn task_result(&mut self, _index: u64, record: &TaskResult) {
-        if self.wanted.contains(&record.plan_index)
-            && !self
-                .results
-                .iter()
-                .any(|r| r.plan_index == record.plan_index)
-        {
+        // With `all` (replay from the sealed store) no duplicate check: it
+        // would be quadratic, and replay needs a bundle that verifies, whose
+        // completeness level has already refused a duplicate.
+        let keep = self.all
+            || (self.wanted.contains(&record.plan_index)
+                && !self
+                    .results
+                    .iter()
+                    .any(|r| r.plan_index == record.plan_index));
+        if keep {
             self.results.push(record.clone());
         }
     }

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod check;
 pub mod disclosure;
 pub mod profile;
+pub mod reexecute;
 pub mod report;
 pub mod run;
 pub mod sandbox;

@@ -347,16 +347,47 @@ struct VerifyArgs {
     /// Trusted suite authority public key for --suite DIR; may be given more than once.
     #[arg(long, requires = "suite")]
     suite_trust: Vec<PathBuf>,
+    /// Threads that check signatures (default: the available cores); the
+    /// verdict is the same for any number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
     /// A disclosure file (from `airlock disclose`) to check against its
     /// signed result; may be given more than once (one bundle only).
     #[arg(long)]
     disclosed: Vec<PathBuf>,
+    /// Re-execute results from their transcripts and compare outcome, score,
+    /// fuel, peak memory and turns with the signed records (one bundle only): every result
+    /// from the sealed store inside the enclave (with --transcript-key), or
+    /// the results of the --disclosed files.
+    #[arg(long)]
+    replay: bool,
+    /// Backend to re-execute under: `cranelift` (default) or `pulley`.
+    #[arg(long, requires = "replay")]
+    backend: Option<airlock::sandbox::Backend>,
+    /// Station transcript key that opens the run's sealed store: replay
+    /// every result from BUNDLE.transcripts with the run secret BUNDLE.secret.
+    #[arg(long, requires = "replay")]
+    transcript_key: Option<PathBuf>,
+    /// The sealed transcript store, when not BUNDLE.transcripts.
+    #[arg(long, requires = "transcript_key")]
+    transcripts: Option<PathBuf>,
+    /// The run secret, when not BUNDLE.secret.
+    #[arg(long, requires = "transcript_key")]
+    run_secret: Option<PathBuf>,
+    /// A profile file for replaying a run whose profile is not embedded
+    /// (used only if its digest is the run's).
+    #[arg(long, requires = "replay")]
+    profile: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     #[command(flatten)]
     source: SuiteSource,
+    /// How the sandbox executes tasks: `cranelift` (native code) or `pulley`
+    /// (wasmtime's portable interpreter); recorded in the engine settings.
+    #[arg(long, default_value = "cranelift")]
+    backend: airlock::sandbox::Backend,
     /// `reference`, `reference:delay-ms=N`, `null`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
@@ -863,7 +894,8 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
 
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let profile = task_profile(&args.profile)?;
-    let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
+    let sandbox = Sandbox::with_backend(SandboxLimits::from_profile(&profile), args.backend)
+        .map_err(Failure::input)?;
     let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::input)?;
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
@@ -955,6 +987,80 @@ fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
         .collect()
 }
 
+/// What `verify --replay` re-executes from, with which modules and profiles.
+fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
+    use airlock::verifier::{ReplayRequest, TranscriptSource};
+    let [bundle] = args.bundles.as_slice() else {
+        return Err(Failure::input("--replay checks one bundle at a time"));
+    };
+    let source = match &args.transcript_key {
+        Some(key) => TranscriptSource::Sealed {
+            store: args
+                .transcripts
+                .clone()
+                .unwrap_or_else(|| run::transcripts_path(bundle)),
+            key: Box::new(TranscriptKey::load(key).map_err(Failure::input)?),
+            secret: disclosure::read_secret(
+                &args
+                    .run_secret
+                    .clone()
+                    .unwrap_or_else(|| run::secret_path(bundle)),
+            )
+            .map_err(Failure::input)?,
+        },
+        None if !args.disclosed.is_empty() => TranscriptSource::Disclosed,
+        None => {
+            return Err(Failure::input(
+                "--replay needs transcripts: --transcript-key KEY for the run's sealed store \
+                 (inside the enclave), or --disclosed FILE",
+            ));
+        }
+    };
+    // Planned modules are found by digest, which the signed record fixes,
+    // so the embedded suite and a suite directory's files can simply be
+    // offered side by side.
+    let mut modules: Vec<Vec<u8>> = airlock_default_suite::modules()
+        .iter()
+        .map(|m| m.bytes.to_vec())
+        .collect();
+    if let Some(dir) = args
+        .suite
+        .as_deref()
+        .filter(|s| *s != airlock_default_suite::SUITE_NAME)
+    {
+        modules.extend(wasm_files(Path::new(dir))?);
+    }
+    let mut profiles = Vec::new();
+    for (name, _) in profile::embedded() {
+        profiles.push(profile::load(name).map_err(Failure::input)?.profile);
+    }
+    if let Some(path) = &args.profile {
+        profiles.push(profile::load_file(path).map_err(Failure::input)?.profile);
+    }
+    Ok(ReplayRequest {
+        source,
+        backend: args.backend.unwrap_or_default(),
+        modules,
+        profiles,
+    })
+}
+
+/// The bytes of every `*.wasm` file in `dir`.
+fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
+    let unreadable = |e: std::io::Error| Failure::input(format!("{}: {e}", dir.display()));
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            out.push(
+                std::fs::read(&path)
+                    .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
     use airlock::verifier::{self, TrustedSuite, VerifyRequest};
     let trusted = load_trusted(&args.trust)?;
@@ -999,12 +1105,21 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
             return Err(Failure::input(e));
         }
     }
+    let replay = if args.replay {
+        Some(replay_request(args)?)
+    } else {
+        None
+    };
     let request = VerifyRequest {
         bundles: args.bundles.clone(),
         trusted,
         suite,
-        options: VerifyOptions::default(),
+        options: VerifyOptions::default().threads(args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |n| n as usize,
+        )),
         disclosed: args.disclosed.clone(),
+        replay,
     };
     let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
     if args.json {

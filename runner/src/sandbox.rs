@@ -242,6 +242,7 @@ pub struct Sandbox {
     engine: Engine,
     limits: SandboxLimits,
     settings: String,
+    backend: Backend,
     _ticker: EpochTicker,
 }
 
@@ -256,10 +257,62 @@ impl fmt::Debug for Sandbox {
 /// The wasmtime version this runner is built with (recorded in RunStart).
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
+/// How the sandbox executes task code. Cranelift compiles every module in
+/// both; what differs is what it compiles to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Native machine code for this host.
+    #[default]
+    Cranelift,
+    /// Bytecode for Pulley, wasmtime's portable interpreter (`pulley64`):
+    /// slower, but the same on every host, so a second, independent way to
+    /// re-execute a task.
+    Pulley,
+}
+
+impl Backend {
+    /// The name used on the command line and in the engine settings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cranelift => "cranelift",
+            Backend::Pulley => "pulley",
+        }
+    }
+}
+
+impl core::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Backend, String> {
+        match text {
+            "cranelift" => Ok(Backend::Cranelift),
+            "pulley" => Ok(Backend::Pulley),
+            other => Err(format!(
+                "unknown backend \"{other}\" (known: cranelift, pulley)"
+            )),
+        }
+    }
+}
+
 impl Sandbox {
-    /// Builds the engine for `limits`.
+    /// Builds the engine for `limits`, compiling to native code.
     pub fn new(limits: SandboxLimits) -> Result<Sandbox, LoadError> {
+        Sandbox::with_backend(limits, Backend::Cranelift)
+    }
+
+    /// Builds the engine for `limits` with the given backend.
+    pub fn with_backend(limits: SandboxLimits, backend: Backend) -> Result<Sandbox, LoadError> {
         let mut config = Config::new();
+        let target = match backend {
+            Backend::Cranelift => "native code for the host",
+            Backend::Pulley => {
+                config
+                    .target("pulley64")
+                    .map_err(|e| LoadError::Engine(format!("pulley64 target: {e}")))?;
+                "pulley64 bytecode, interpreted"
+            }
+        };
         // Determinism: fuel is the CPU budget; NaNs are canonical; no SIMD,
         // threads or other features whose results can differ by host.
         config
@@ -300,12 +353,13 @@ impl Sandbox {
 
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
         let settings = format!(
-            "wasmtime {WASMTIME_VERSION}; strategy cranelift; consume_fuel; \
+            "wasmtime {WASMTIME_VERSION}; backend {} (cranelift to {target}); consume_fuel; \
              epoch_interruption; nan_canonicalization; simd off; relaxed_simd off; \
              multi_memory off; memory64 off; tail_call off; custom_page_sizes off; \
              wide_arithmetic off; bulk_memory on; multi_value on; reference_types on; \
              gc, threads, component-model and async not compiled in; \
              max_wasm_stack {}; pooling allocator; memory_init_cow",
+            backend.name(),
             limits.max_wasm_stack_bytes
         );
         let ticker = EpochTicker::start(engine.clone());
@@ -313,8 +367,14 @@ impl Sandbox {
             engine,
             limits,
             settings,
+            backend,
             _ticker: ticker,
         })
+    }
+
+    /// The backend tasks run under.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The limits in force.
@@ -449,15 +509,32 @@ impl Sandbox {
         );
         let remaining = store.get_fuel().unwrap_or(0);
         // Linear memory never shrinks: its final size is its peak.
-        let peak_memory_bytes = memory.map_or(0, |m: Memory| m.data_size(&store) as u64);
+        let grown_to = memory.map_or(0, |m: Memory| m.data_size(&store) as u64);
         let (outcome, score) = match result {
             Ok(score) => (Outcome::Done, score),
             Err(outcome) => (outcome, Ppm::ZERO),
         };
+        let fuel_consumed = match outcome {
+            // Where the host ends a task — its stack ran out (a depth set by
+            // each backend's and each ISA's frame sizes) or the wall-clock
+            // backstop fired — the fuel burnt so far is not a function of
+            // (module, seed, replies). Such endings are charged the whole
+            // budget, so recorded fuel is the same on every backend and host
+            // (SPEC.md, "Engine settings").
+            Outcome::StackOverflow | Outcome::WallClockTimeout => self.limits.fuel_per_task,
+            _ => self.limits.fuel_per_task.saturating_sub(remaining),
+        };
+        // The same holds for memory: where the host cut the task short, a
+        // `memory.grow` may or may not have run yet, so such endings are
+        // charged the whole per-sandbox budget.
+        let peak_memory_bytes = match outcome {
+            Outcome::StackOverflow | Outcome::WallClockTimeout => self.limits.memory_bytes,
+            _ => grown_to,
+        };
         TaskRun {
             outcome,
             score,
-            fuel_consumed: self.limits.fuel_per_task.saturating_sub(remaining),
+            fuel_consumed,
             turns,
             peak_memory_bytes,
             wall_time: started.elapsed(),
@@ -562,7 +639,8 @@ pub struct TaskRun {
     pub outcome: Outcome,
     /// The task's score; zero unless `outcome` is `Done`.
     pub score: Ppm,
-    /// Fuel consumed over `start` and every `step`.
+    /// Fuel consumed over `start` and every `step`; the whole budget for
+    /// endings the host decides (stack overflow, wall-clock timeout).
     pub fuel_consumed: u64,
     /// Every answered turn.
     pub turns: Vec<Turn>,

@@ -1,19 +1,23 @@
 //! `airlock verify`: every level of one bundle or several, the suite level
 //! against a trusted suite, and the station chain across bundles.
 
-use core::fmt::Write as _;
+mod replay;
+
+use core::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use airlock_attest::station::{StationReport, StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
-    Level, LevelReport, Status, Verdict, VerifyOptions, verify_bundle_with,
+    Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_with,
 };
 use airlock_attest::{AttestError, PublicKey};
 
 use crate::disclosure::DisclosedRecords;
+use crate::transcripts::StoreError;
 use airlock_core::record::RunStart;
 use airlock_core::suite::SuiteManifest;
+pub use replay::{ReplayRequest, TranscriptSource};
 use serde_json::{Value, json};
 
 /// The `format` of `airlock verify --json` over more than one bundle.
@@ -34,7 +38,7 @@ pub enum TrustedSuite {
 }
 
 /// What `airlock verify` checks.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct VerifyRequest {
     /// The bundle files, in the order given.
     pub bundles: Vec<PathBuf>,
@@ -46,7 +50,30 @@ pub struct VerifyRequest {
     pub options: VerifyOptions,
     /// Disclosure files to check against their signed results (one bundle only).
     pub disclosed: Vec<PathBuf>,
+    /// The replay level, when asked for (one bundle only).
+    pub replay: Option<ReplayRequest>,
 }
+
+/// Why `airlock verify` could not check at all (an input error, not a verdict).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A bundle could not be opened or read.
+    Bundle(AttestError),
+    /// The sealed transcript store for replay could not be read.
+    Store(StoreError),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Bundle(e) => e.fmt(f),
+            VerifyError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for VerifyError {}
 
 /// One bundle's verdict.
 #[derive(Clone, Debug)]
@@ -76,8 +103,13 @@ impl VerifyOutcome {
     }
 }
 
+/// A visitor that keeps no record.
+struct KeepNothing;
+
+impl RecordVisitor for KeepNothing {}
+
 /// Verifies every bundle; an unreadable file is an input error.
-pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, AttestError> {
+pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
     let mut bundles = Vec::new();
     let files = crate::disclosure::read_all(&request.disclosed);
     let wanted: Vec<u32> = files
@@ -85,14 +117,38 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, AttestError>
         .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
         .collect();
     for path in &request.bundles {
-        let file = airlock_attest::bundle::open_bundle(path)?;
-        let mut records = DisclosedRecords::wanting(wanted.clone());
-        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, &mut records);
+        let file = airlock_attest::bundle::open_bundle(path).map_err(VerifyError::Bundle)?;
+        let mut records = if request
+            .replay
+            .as_ref()
+            .is_some_and(|r| r.wants_all_results())
+        {
+            DisclosedRecords::all()
+        } else {
+            DisclosedRecords::wanting(wanted.clone())
+        };
+        // The four streamed levels alone need nothing kept: a RunStart
+        // holds the whole plan, and a copy of it would be the verifier's
+        // largest allocation.
+        let levels_beyond =
+            request.suite.is_some() || request.replay.is_some() || !request.disclosed.is_empty();
+        let visitor: &mut dyn RecordVisitor = if levels_beyond {
+            &mut records
+        } else {
+            &mut KeepNothing
+        };
+        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, visitor);
         let base_verified = verdict.verified();
         if let Some(suite) = &request.suite {
             verdict
                 .levels
                 .push(suite_level(suite, records.run_start.as_ref()));
+        }
+        if let Some(replay) = &request.replay {
+            verdict.levels.push(
+                replay::replay_level(replay, base_verified, &records, &files)
+                    .map_err(VerifyError::Store)?,
+            );
         }
         if !request.disclosed.is_empty() {
             verdict.levels.push(crate::disclosure::disclosed_level(

@@ -103,6 +103,10 @@ fn deep_recursion_overflows_the_stack() {
         extra,
     );
     assert_eq!(r.outcome, Outcome::StackOverflow);
+    // Charged the whole budget: the depth reached is the backend's, not the task's.
+    assert_eq!(r.fuel_consumed, limits().fuel_per_task);
+    // And the whole memory: a grow may or may not have run before the cut.
+    assert_eq!(r.peak_memory_bytes, limits().memory_bytes);
 }
 
 #[test]
@@ -295,7 +299,8 @@ fn engine_settings_description_is_pinned() {
     let sandbox = Sandbox::new(limits()).unwrap();
     assert_eq!(
         sandbox.settings_description(),
-        "wasmtime 48.0.8; strategy cranelift; consume_fuel; epoch_interruption; \
+        "wasmtime 48.0.8; backend cranelift (cranelift to native code for the host); \
+         consume_fuel; epoch_interruption; \
          nan_canonicalization; simd off; relaxed_simd off; multi_memory off; memory64 off; \
          tail_call off; custom_page_sizes off; wide_arithmetic off; bulk_memory on; \
          multi_value on; reference_types on; gc, threads, component-model and async not \
@@ -304,6 +309,18 @@ fn engine_settings_description_is_pinned() {
     assert_eq!(
         sandbox.settings_digest(),
         airlock_core::Digest::blake3(sandbox.settings_description().as_bytes())
+    );
+    let pulley =
+        airlock::sandbox::Sandbox::with_backend(limits(), airlock::sandbox::Backend::Pulley)
+            .unwrap();
+    assert_eq!(
+        pulley.settings_description(),
+        "wasmtime 48.0.8; backend pulley (cranelift to pulley64 bytecode, interpreted); \
+         consume_fuel; epoch_interruption; \
+         nan_canonicalization; simd off; relaxed_simd off; multi_memory off; memory64 off; \
+         tail_call off; custom_page_sizes off; wide_arithmetic off; bulk_memory on; \
+         multi_value on; reference_types on; gc, threads, component-model and async not \
+         compiled in; max_wasm_stack 262144; pooling allocator; memory_init_cow"
     );
 }
 

@@ -20,3 +20,34 @@ fn same_seed_gives_identical_task_results() {
         assert_eq!(first, second, "{agent}: results differ under one seed");
     }
 }
+
+/// The default suite run natively and under Pulley, wasmtime's portable
+/// interpreter, gives the same outcomes, scores, fuel and turns; only the
+/// engine settings (which name the backend) differ.
+#[test]
+fn cranelift_and_pulley_runs_give_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    for agent in ["reference", "null"] {
+        let run = |backend: &str| {
+            let done = finish(
+                Run::new(
+                    agent,
+                    &key,
+                    &dir.path().join(format!("{agent}-{backend}.bundle")),
+                )
+                .seed(seed(6))
+                .arg("--backend")
+                .arg(backend)
+                .command()
+                .arg("--json"),
+            );
+            done.expect_code(0);
+            task_rows(&done.json())
+        };
+        let native = run("cranelift");
+        let pulley = run("pulley");
+        assert_eq!(native.len(), DEFAULT_TASKS.len());
+        assert_eq!(native, pulley, "{agent}: results differ between backends");
+    }
+}

@@ -137,3 +137,30 @@ fn suite_level_against_the_embedded_suite() {
         "{done}"
     );
 }
+
+#[test]
+fn the_verdict_does_not_depend_on_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let out = dir.path().join("run.bundle");
+    Run::new("reference", &key, &out)
+        .seed(seed(5))
+        .arg("--epochs")
+        .arg("3")
+        .finish()
+        .expect_code(0);
+    let mut tampered = std::fs::read(&out).unwrap();
+    let at = tampered.len() - 200;
+    tampered[at] ^= 0x04;
+    let bad = dir.path().join("bad.bundle");
+    std::fs::write(&bad, tampered).unwrap();
+    for bundle in [&out, &bad] {
+        let runs: Vec<String> = ["1", "2", "5"]
+            .iter()
+            .map(|t| verify(bundle, &key.public, &["--json", "--threads", t]).stdout)
+            .collect();
+        assert_eq!(runs[0], runs[1]);
+        assert_eq!(runs[0], runs[2]);
+    }
+    verify(&out, &key.public, &["--threads", "0"]).expect_code(2);
+}

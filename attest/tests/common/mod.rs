@@ -37,7 +37,7 @@ pub fn run_start(key: &PublicKey, tasks: usize, run_id: u8) -> RunStart {
             .map(|i| PlannedTask {
                 task_id: format!("task-{i}"),
                 task_version: 1,
-                module_digest: Digest([i as u8 + 10; 32]),
+                module_digest: Digest([(i as u8).wrapping_add(10); 32]),
                 epoch: 0,
             })
             .collect(),

@@ -148,9 +148,13 @@ impl fmt::Display for RunError {
                 "{}: an interrupted run's journal is here; continue it with --resume or delete it",
                 p.display()
             ),
-            RunError::NothingToResume(p) => {
-                write!(f, "{}: no journal to resume", p.display())
-            }
+            RunError::NothingToResume(p) => write!(
+                f,
+                "{}: no journal to resume: the run either finished (its journal is removed once \
+                 the bundle is written) or was stopped before its first record was durable \
+                 (start it again without --resume)",
+                p.display()
+            ),
             RunError::ResumeMismatch { path, problem } => {
                 write!(f, "{}: cannot resume: {problem}", path.display())
             }

@@ -9,6 +9,11 @@
 //! reads the child's stderr to its end after the kill, so every complete
 //! line the runner wrote before it died counts: the strictest reading.
 //!
+//! Kill moments are drawn over the whole run, over the results once the plan
+//! is read (the runner's `start` event), and just after RunEnd is durable
+//! (the `end` event), so each phase is hit, start-up included, though it
+//! takes most of a run's wall time.
+//!
 //! The kill moments come from a seeded generator, printed with the report,
 //! so a failing campaign can be run again with the same schedule (timing on
 //! a loaded machine still varies, so the same moments may land elsewhere).
@@ -16,9 +21,10 @@
 use core::fmt;
 use core::time::Duration;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Instant;
 
@@ -58,10 +64,11 @@ pub struct CrashReport {
     pub kills: u32,
     /// Kills that left no journal (before RunStart was durable).
     pub kills_before_journal: u32,
-    /// Kills that left a journal to resume.
-    pub kills_with_journal: u32,
-    /// Kills after the bundle was written and the journal removed.
-    pub kills_after_bundle: u32,
+    /// Kills that left a journal without RunEnd: in the middle of the run.
+    pub kills_mid_run: u32,
+    /// Kills after RunEnd was durable: while the bundle was written, the
+    /// station state updated or the journal removed.
+    pub kills_after_run_end: u32,
     /// Kill moments that came after the attempt had already exited.
     pub finished_before_kill: u32,
     /// `result` events read from killed or finished attempts.
@@ -91,8 +98,8 @@ impl fmt::Display for CrashReport {
         writeln!(f, "runs:                  {}", self.runs)?;
         writeln!(
             f,
-            "kills survived:        {} ({} before the journal, {} with a journal to resume, {} after the bundle)",
-            self.kills, self.kills_before_journal, self.kills_with_journal, self.kills_after_bundle
+            "kills survived:        {} ({} before RunStart was durable, {} in the middle, {} after RunEnd was durable)",
+            self.kills, self.kills_before_journal, self.kills_mid_run, self.kills_after_run_end
         )?;
         writeln!(f, "finished before kill:  {}", self.finished_before_kill)?;
         writeln!(f, "reported durable:      {}", self.reported_durable)?;
@@ -198,9 +205,18 @@ pub struct Attempt {
     pub stderr: String,
 }
 
-/// Starts `command` with piped output and SIGKILLs it `kill_after` later if
-/// it is still running then (never, when `None`); `limit` bounds the wait.
-pub fn attempt(command: &mut Command, kill_after: Option<Duration>, limit: Duration) -> Attempt {
+/// When to SIGKILL an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillAt {
+    /// This long after it started.
+    AfterStart(Duration),
+    /// This long after it printed the progress event named (if it ever does).
+    AfterEvent(&'static str, Duration),
+}
+
+/// Starts `command` with piped output and SIGKILLs it at `kill` if it is
+/// still running then (never, when `None`); `limit` bounds the wait.
+pub fn attempt(command: &mut Command, kill: Option<KillAt>, limit: Duration) -> Attempt {
     let started = Instant::now();
     let mut child = command
         .stdin(Stdio::null())
@@ -209,16 +225,35 @@ pub fn attempt(command: &mut Command, kill_after: Option<Duration>, limit: Durat
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
     let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let mut killed = false;
-    if let Some(after) = kill_after {
-        let moment = started + after;
+    let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let stderr = drain_events(child.stderr.take(), Arc::clone(&seen));
+    let mut sent = false;
+    let moment = match kill {
+        None => None,
+        Some(KillAt::AfterStart(after)) => Some(started + after),
+        Some(KillAt::AfterEvent(event, after)) => {
+            let seen_at = || {
+                let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                seen.iter().find(|(e, _)| e == event).map(|(_, at)| *at)
+            };
+            loop {
+                if let Some(at) = seen_at() {
+                    break Some(at + after);
+                }
+                if !running(&mut child) {
+                    break None;
+                }
+                thread::sleep(Duration::from_micros(200));
+            }
+        }
+    };
+    if let Some(moment) = moment {
         while Instant::now() < moment && running(&mut child) {
             thread::sleep((moment - Instant::now()).min(Duration::from_millis(1)));
         }
         if running(&mut child) {
             child.kill().expect("cannot SIGKILL the run"); // SIGKILL on unix
-            killed = true;
+            sent = true;
         }
     }
     let status = wait_for(&mut child, started + limit);
@@ -231,11 +266,55 @@ pub fn attempt(command: &mut Command, kill_after: Option<Duration>, limit: Durat
         }
     };
     Attempt {
-        killed,
+        // The child may have exited on its own between the check and the
+        // signal; only a death by the signal is a kill.
+        killed: sent && killed_by_sigkill(&status),
         status,
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     }
+}
+
+/// Reads stderr to its end, noting when each progress event first arrives.
+fn drain_events<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    seen: Arc<Mutex<Vec<(String, Instant)>>>,
+) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let Some(pipe) = pipe else {
+            return String::new();
+        };
+        let mut reader = BufReader::new(pipe);
+        loop {
+            let start = bytes.len();
+            match reader.read_until(b'\n', &mut bytes) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&bytes[start..]);
+            if let Some(event) = progress_events(&line).first()
+                && let Some(name) = event["event"].as_str()
+            {
+                let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                if !seen.iter().any(|(e, _)| e == name) {
+                    seen.push((name.to_owned(), Instant::now()));
+                }
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+#[cfg(unix)]
+fn killed_by_sigkill(status: &ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
+}
+
+#[cfg(not(unix))]
+fn killed_by_sigkill(status: &ExitStatus) -> bool {
+    status.code().is_none()
 }
 
 fn running(child: &mut Child) -> bool {
@@ -314,9 +393,6 @@ impl Campaign<'_> {
     fn run(&mut self, number: u32, rng: &mut Rng) {
         let config = self.config;
         let delay = config.delays_ms[rng.below(config.delays_ms.len() as u64) as usize];
-        // Kill moments spread over a whole run's length: start-up, every
-        // agent delay and task, the bundle and the clean-up.
-        let window = self.baseline_time + Duration::from_millis(self.turns * delay);
         let agent = format!("reference:delay-ms={delay}");
         let out = self.dir.join(format!("run-{number}.bundle"));
         let journal = crate::journal_of(&out);
@@ -326,12 +402,9 @@ impl Campaign<'_> {
         let mut resume = false;
         self.report.runs += 1;
         for attempt_no in 0.. {
-            let kill_after = (kills < config.max_kills_per_run).then(|| {
-                let window_us = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
-                Duration::from_micros(rng.below(window_us))
-            });
+            let kill = (kills < config.max_kills_per_run).then(|| self.kill_moment(rng, delay));
             let mut command = self.run_command(&agent, &out, resume);
-            let done = attempt(&mut command, kill_after, LIMIT);
+            let done = attempt(&mut command, kill, LIMIT);
             for row in durable_results(&done.stderr) {
                 reported.push((attempt_no, row));
             }
@@ -339,13 +412,17 @@ impl Campaign<'_> {
                 kills += 1;
                 self.report.kills += 1;
                 if journal.exists() {
-                    self.report.kills_with_journal += 1;
+                    if journal_has_run_end(&journal) {
+                        self.report.kills_after_run_end += 1;
+                    } else {
+                        self.report.kills_mid_run += 1;
+                    }
                     resume = true;
                     continue;
                 }
                 if out.exists() {
                     // Killed after the journal was removed: the run is done.
-                    self.report.kills_after_bundle += 1;
+                    self.report.kills_after_run_end += 1;
                     break;
                 }
                 self.report.kills_before_journal += 1;
@@ -354,7 +431,7 @@ impl Campaign<'_> {
                 resume = false;
                 continue;
             }
-            if kill_after.is_some() {
+            if kill.is_some() {
                 self.report.finished_before_kill += 1;
             }
             if done.status.success() {
@@ -385,6 +462,28 @@ impl Campaign<'_> {
                 reported.len(),
                 if clean { "ok" } else { "FAILED" }
             );
+        }
+    }
+
+    /// A random kill moment. Start-up (compiling the suite) takes most of
+    /// a run's wall time, so moments drawn over the whole run alone would
+    /// rarely land among the results or in the short window after RunEnd
+    /// (bundle, station state, journal removal): one draw in five is over
+    /// the whole run, three over the results once the plan is read, one
+    /// just after RunEnd is durable.
+    fn kill_moment(&self, rng: &mut Rng, delay: u64) -> KillAt {
+        let uniform = |rng: &mut Rng, window: Duration| {
+            let window_us = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+            Duration::from_micros(rng.below(window_us))
+        };
+        let agent_time = Duration::from_millis(self.turns * delay);
+        match rng.below(5) {
+            0 => KillAt::AfterStart(uniform(rng, self.baseline_time + agent_time)),
+            4 => KillAt::AfterEvent("end", uniform(rng, Duration::from_millis(40))),
+            _ => KillAt::AfterEvent(
+                "start",
+                uniform(rng, agent_time + Duration::from_millis(100)),
+            ),
         }
     }
 
@@ -491,6 +590,27 @@ impl Campaign<'_> {
     }
 }
 
+/// Whether the journal holds a RunEnd (the run's records are complete).
+fn journal_has_run_end(journal: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(journal) else {
+        return false;
+    };
+    let mut at = 44;
+    let mut last = None;
+    while let Some(len) = bytes.get(at..at + 4) {
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let Some(frame) = bytes.get(at + 4..at + 4 + len) else {
+            break;
+        };
+        let Ok(entry) = postcard::from_bytes::<airlock_core::record::SignedEntry>(frame) else {
+            break;
+        };
+        last = postcard::from_bytes::<Record>(&entry.body).ok();
+        at += 4 + len;
+    }
+    matches!(last, Some(Record::RunEnd(_)))
+}
+
 /// Runs a crash campaign in `dir` (which should be empty): a key, one
 /// uninterrupted run as the reference, then runs killed and resumed until
 /// `config.kills` kills were survived.
@@ -559,4 +679,35 @@ pub fn campaign(config: &CrashConfig, dir: &Path) -> CrashReport {
         }
     }
     campaign.report
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn only_complete_progress_lines_count() {
+        let stderr = concat!(
+            "2026-01-01T00:00:00Z WARN something\n",
+            "{\"format\":\"airlock-progress/1\",\"event\":\"result\",\"result\":{\"plan_index\":0}}\n",
+            "{\"format\":\"other/1\",\"event\":\"result\",\"result\":{\"plan_index\":9}}\n",
+            "{\"format\":\"airlock-progress/1\",\"event\":\"result\",\"result\":{\"plan_index\":1}}",
+        );
+        let results = durable_results(stderr);
+        assert_eq!(results, vec![json!({"plan_index": 0})]);
+        assert_eq!(progress_events(&format!("{stderr}\n")).len(), 2);
+    }
+
+    #[test]
+    fn the_kill_schedule_repeats_with_its_seed() {
+        let draw = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..8).map(|_| rng.below(1000)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+        assert!(draw(7).iter().all(|&n| n < 1000));
+    }
 }

@@ -445,7 +445,8 @@ struct RunArgs {
     /// Station state file (run counter, previous run's hash); default: beside the key.
     #[arg(long)]
     station: Option<PathBuf>,
-    /// Print the results as JSON (format airlock-run/1).
+    /// Print the results as JSON (format airlock-run/1), and on stderr one
+    /// JSON line per progress event (airlock-progress/1): each result once it is durable.
     #[arg(long)]
     json: bool,
 }
@@ -574,6 +575,41 @@ impl Progress for Bar {
 
     fn finish(&mut self) {
         self.0.finish_and_clear();
+    }
+}
+
+/// `--json` progress: one JSON line on stderr per event (SPEC.md, "Run
+/// progress events"), so a supervisor knows which results are durable
+/// without waiting for the run to end, even when the run is killed.
+struct JsonProgress;
+
+impl JsonProgress {
+    fn emit(value: &serde_json::Value) {
+        use std::io::Write;
+        // One write per line: a reader that sees the newline saw the whole
+        // event. A failed write cannot undo durability, so it is not an error.
+        let line = format!("{value}\n");
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+impl Progress for JsonProgress {
+    fn start(&mut self, total: u64, done: u64) {
+        JsonProgress::emit(&report::progress_json(
+            "start",
+            serde_json::json!({ "planned": total, "durable": done }),
+        ));
+    }
+
+    fn result(&mut self, result: &TaskResult) {
+        JsonProgress::emit(&report::progress_json(
+            "result",
+            serde_json::json!({ "result": report::result_json(result) }),
+        ));
+    }
+
+    fn finish(&mut self) {
+        JsonProgress::emit(&report::progress_json("end", serde_json::json!({})));
     }
 }
 
@@ -941,7 +977,12 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
         sandboxes: args.sandboxes,
     };
-    let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
+    let mut progress: Box<dyn Progress> = if args.json {
+        Box::new(JsonProgress)
+    } else {
+        Box::new(Bar::new())
+    };
+    let report = run::execute(&parts, &options, progress.as_mut()).map_err(Failure::input)?;
     let peak_rss = run::peak_resident_bytes();
     tracing::info!(
         sandboxes = report.sandboxes,

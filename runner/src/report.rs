@@ -22,6 +22,9 @@ pub mod text;
 /// The `format` of `airlock run --json` output.
 pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
 
+/// Format of the progress events `airlock run --json` prints to stderr.
+pub const PROGRESS_JSON_FORMAT: &str = "airlock-progress/1";
+
 /// Lower-case hex of any bytes.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
@@ -232,6 +235,17 @@ pub fn result_json(r: &TaskResult) -> Value {
         "wall_time_us": r.wall_time_us,
         "transcript_commitment": r.transcript_commitment.to_hex().as_str(),
     })
+}
+
+/// One progress event of `airlock run --json` (format [`PROGRESS_JSON_FORMAT`]):
+/// `start` with the planned and already durable counts, `result` for each
+/// result once it is durable, `end` once RunEnd is durable.
+pub fn progress_json(event: &str, fields: Value) -> Value {
+    let mut value = json!({ "format": PROGRESS_JSON_FORMAT, "event": event });
+    if let (Value::Object(map), Value::Object(extra)) = (&mut value, fields) {
+        map.extend(extra);
+    }
+    value
 }
 
 /// The `airlock run --json` object (format [`RUN_JSON_FORMAT`]).

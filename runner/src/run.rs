@@ -186,9 +186,13 @@ impl fmt::Display for RunError {
                 "{}: an interrupted run's journal is here; continue it with --resume or delete it",
                 p.display()
             ),
-            RunError::NothingToResume(p) => {
-                write!(f, "{}: no journal to resume", p.display())
-            }
+            RunError::NothingToResume(p) => write!(
+                f,
+                "{}: no journal to resume: the run either finished (its journal is removed once \
+                 the bundle is written) or was stopped before its first record was durable \
+                 (start it again without --resume)",
+                p.display()
+            ),
             RunError::ResumeMismatch { path, problem } => {
                 write!(f, "{}: cannot resume: {problem}", path.display())
             }
@@ -432,10 +436,15 @@ pub fn execute(
     progress.finish();
 
     let final_hash = writer.last_hash();
+    let records = writer.next_seq();
     drop(writer);
     drop(sealed);
-    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)
-        .map_err(resumable(&journal))?;
+    if !(options.start == StartMode::Resume
+        && holds_this_run(&options.out, parts.key, &final_hash, records))
+    {
+        airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)
+            .map_err(resumable(&journal))?;
+    }
     Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
     // The bundle now holds every record; the journal has served its purpose.
     std::fs::remove_file(&journal).map_err(|error| RunError::Io {
@@ -937,6 +946,34 @@ fn run_one(
         transcript_commitment: commitment(&opening, &transcript_bytes),
     };
     (result, transcript_bytes)
+}
+
+/// Whether `bundle` is already this run's bundle: the run was killed after
+/// writing it but before removing the journal. Its final chain hash commits
+/// to every record, so a verifying bundle with the journal's final hash and
+/// record count holds exactly the journal's records.
+fn holds_this_run(bundle: &Path, key: &SigningKey, final_hash: &Digest, records: u64) -> bool {
+    if !bundle.exists() {
+        return false;
+    }
+    let verdict = match airlock_attest::verify_bundle_file(
+        bundle,
+        &[key.public_key()],
+        airlock_attest::VerifyOptions::default(),
+    ) {
+        Ok(verdict) => verdict,
+        Err(_) => return false,
+    };
+    let done = verdict.verified()
+        && verdict.summary.final_hash.as_ref() == Some(final_hash)
+        && verdict.summary.records == records;
+    if done {
+        tracing::warn!(
+            bundle = %bundle.display(),
+            "the bundle of this run was already written; finishing the run"
+        );
+    }
+    done
 }
 
 fn trailing_model_errors(results: &[TaskResult]) -> u32 {

@@ -14,6 +14,7 @@
 // A test helper's way to fail is to panic with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod crash;
 pub mod http;
 
 use core::fmt::Write as _;

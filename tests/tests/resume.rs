@@ -129,3 +129,68 @@ fn sigkill_then_resume_verifies_with_every_task_once() {
     }
     panic!("every run finished before it could be killed, even with a 5 s delay per reply");
 }
+
+/// A journal holding the finished run in `bundle`: what the run leaves when
+/// it is killed after writing its bundle and before removing its journal
+/// (the journal's frames are the bundle's, behind the journal magic).
+fn finished_journal_of(bundle: &[u8]) -> Vec<u8> {
+    let mut journal = b"\x89ALJ\r\n\x1a\n".to_vec();
+    journal.extend_from_slice(&bundle[8..bundle.len() - 52]);
+    journal
+}
+
+#[test]
+fn killed_after_its_bundle_and_before_removing_its_journal_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let out = dir.path().join("run.bundle");
+    let run = Run::new("reference", &key, &out).seed(seed(3));
+    let whole = run.results();
+    let bundle = std::fs::read(&out).unwrap();
+    let journal = journal_of(&out);
+    std::fs::write(&journal, finished_journal_of(&bundle)).unwrap();
+
+    let resumed = finish(run.command().arg("--resume").arg("--json"));
+    resumed.expect_code(0);
+    assert_eq!(task_rows(&resumed.json()), whole, "{resumed}");
+    assert!(!journal.exists(), "the journal must be removed: {resumed}");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        bundle,
+        "the bundle must be left as it was"
+    );
+    let (code, report) = verify_json(&out, &key.public);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn a_finished_journal_beside_another_runs_bundle_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let out = dir.path().join("run.bundle");
+    let run = Run::new("reference", &key, &out).seed(seed(4));
+    run.results();
+    let mine = std::fs::read(&out).unwrap();
+    let other_out = dir.path().join("other.bundle");
+    Run::new("null", &key, &other_out).seed(seed(4)).results();
+    let other = std::fs::read(&other_out).unwrap();
+    // The bundle at --out is another run's: it must not count as this one's.
+    std::fs::write(&out, &other).unwrap();
+    let journal = journal_of(&out);
+    let finished = finished_journal_of(&mine);
+    std::fs::write(&journal, &finished).unwrap();
+
+    let refused = finish(run.command().arg("--resume"));
+    refused.expect_code(2);
+    assert!(refused.stderr.contains("exists"), "{refused}");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        other,
+        "the bundle was replaced"
+    );
+    assert_eq!(
+        std::fs::read(&journal).unwrap(),
+        finished,
+        "the journal changed"
+    );
+}

@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! `setup` installs the rust targets and components the build needs, `demo`
-//! builds and runs `airlock demo`, `test` runs every check CI runs. Each step
+//! builds and runs `airlock demo`, `test` runs every check CI runs, `crash`
+//! SIGKILLs and resumes runs and counts what was lost. Each step
 //! is one line in a table, printed to stderr as it starts; the first failing
 //! step stops the task and its exit code becomes xtask's.
 #![forbid(unsafe_code)]
@@ -73,6 +74,23 @@ enum Task {
     },
     /// Set up, then run every check CI runs: format, clippy, no_std builds, tests.
     Test,
+    /// Build the release airlock, then SIGKILL runs of the default suite at
+    /// random moments, resume each, and report kills survived, results lost
+    /// and duplicates; fails on any loss.
+    Crash {
+        /// Kills to survive.
+        #[arg(long, default_value_t = 100)]
+        kills: u32,
+        /// Seed of the kill schedule (printed; random when omitted).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Reference agent delays per reply in ms, comma-separated; each run picks one.
+        #[arg(long)]
+        delays_ms: Option<String>,
+        /// Keep the campaign's files in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -85,6 +103,12 @@ fn main() -> ExitCode {
         }),
         Task::Demo { args } => demo(&args),
         Task::Test => test(),
+        Task::Crash {
+            kills,
+            seed,
+            delays_ms,
+            keep,
+        } => crash(kills, seed, delays_ms.as_deref(), keep.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,6 +191,46 @@ fn test() -> Result<()> {
     }
     eprintln!("xtask: all {} test steps passed", TEST_STEPS.len());
     Ok(())
+}
+
+fn crash(
+    kills: u32,
+    seed: Option<u64>,
+    delays_ms: Option<&str>,
+    keep: Option<&Path>,
+) -> Result<()> {
+    setup()?;
+    step(
+        "build release airlock",
+        cargo().args(["build", "--release", "-p", "airlock"]),
+    )?;
+    let airlock_bin = release_binary()?;
+    let mut command = cargo();
+    command
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "airlock-tests",
+            "--bin",
+            "airlock-crash",
+            "--",
+        ])
+        .arg("--airlock")
+        .arg(&airlock_bin)
+        .arg("--kills")
+        .arg(kills.to_string());
+    if let Some(seed) = seed {
+        command.arg("--seed").arg(seed.to_string());
+    }
+    if let Some(delays) = delays_ms {
+        command.arg("--delays-ms").arg(delays);
+    }
+    if let Some(keep) = keep {
+        command.arg("--keep").arg(keep);
+    }
+    step("crash campaign", &mut command)
 }
 
 /// The cargo that runs us, so the same toolchain builds everything.

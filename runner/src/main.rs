@@ -350,7 +350,7 @@ struct VerifyArgs {
 struct RunArgs {
     #[command(flatten)]
     source: SuiteSource,
-    /// `reference`, `reference:delay-ms=N`, `null`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
+    /// `reference`, `reference:delay-ms=N`, `null`, `echo`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
     /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).

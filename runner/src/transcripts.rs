@@ -605,6 +605,14 @@ impl TranscriptWriter {
     /// Seals the transcript of the next plan entry, appends it with one
     /// write and makes it durable (`fdatasync`) before returning.
     pub fn append(&mut self, plan_index: u32, transcript: &[u8]) -> Result<(), StoreError> {
+        self.write(plan_index, transcript)?;
+        self.sync()
+    }
+
+    /// Seals the transcript of the next plan entry and appends it with one
+    /// write, not yet durable: [`TranscriptWriter::sync`] makes every
+    /// transcript written so far durable at once (a group commit).
+    pub fn write(&mut self, plan_index: u32, transcript: &[u8]) -> Result<(), StoreError> {
         if plan_index != self.next_plan_index {
             return Err(StoreError::Corrupt {
                 path: self.path.clone(),
@@ -626,10 +634,16 @@ impl TranscriptWriter {
             })?;
         self.file
             .write_all(&record)
-            .and_then(|()| self.file.sync_data())
             .map_err(io_err(&self.path, "append a sealed transcript to"))?;
         self.next_plan_index += 1;
         Ok(())
+    }
+
+    /// Makes every transcript written so far durable (`fdatasync`).
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.file
+            .sync_data()
+            .map_err(io_err(&self.path, "fsync the sealed transcripts in"))
     }
 }
 

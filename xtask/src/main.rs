@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! `setup` installs the rust targets and components the build needs, `demo`
-//! builds and runs `airlock demo`, `test` runs every check CI runs. Each step
+//! builds and runs `airlock demo`, `test` runs every check CI runs, `bench`
+//! measures Airlock against Inspect (never part of `test`: it is slow and
+//! needs Inspect from PyPI). Each step
 //! is one line in a table, printed to stderr as it starts; the first failing
 //! step stops the task and its exit code becomes xtask's.
 #![forbid(unsafe_code)]
@@ -12,6 +14,8 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod bench;
 
 /// Rust targets the build needs: task modules and the no_std proof compile
 /// for wasm32, the embedded no_std proof for a Cortex-M4F.
@@ -73,6 +77,21 @@ enum Task {
     },
     /// Set up, then run every check CI runs: format, clippy, no_std builds, tests.
     Test,
+    /// Benchmark Airlock against Inspect (from PyPI, in a virtual environment
+    /// in the target directory): end-to-end samples/s, bytes per result and
+    /// peak RSS of both, and the verifier's rate against ring's; prints a
+    /// table and writes bench/results.json.
+    Bench {
+        /// Samples of each end-to-end run.
+        #[arg(long, default_value_t = 1000)]
+        samples: u32,
+        /// End-to-end rounds of each side, alternating; the median counts.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Records in the bundle the verification rate is measured on.
+        #[arg(long, default_value_t = 5000)]
+        verify_records: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -85,6 +104,15 @@ fn main() -> ExitCode {
         }),
         Task::Demo { args } => demo(&args),
         Task::Test => test(),
+        Task::Bench {
+            samples,
+            rounds,
+            verify_records,
+        } => bench::bench(&bench::BenchOptions {
+            samples,
+            rounds,
+            verify_records,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

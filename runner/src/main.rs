@@ -836,6 +836,7 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
 }
 
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    run::prefetch_executable_digest();
     let profile = task_profile(&args.profile)?;
     let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
     let suite = load_suite(&sandbox, &args.source)?;

@@ -14,6 +14,7 @@ use core::fmt;
 use core::time::Duration;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
@@ -234,16 +235,26 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
 }
 
 /// blake3 of the running executable, recorded so a verifier knows which
-/// build produced the fuel counts. Streamed: the binary (tens of MB with
-/// its line tables) is never held in memory at once.
+/// build produced the fuel counts. Computed once per process, streamed: the
+/// binary (tens of MB with its line tables) is never held in memory at once.
 pub fn executable_digest() -> Digest {
-    let hash = || -> std::io::Result<Digest> {
-        let file = std::fs::File::open(std::env::current_exe()?)?;
-        let mut hasher = blake3::Hasher::new();
-        hasher.update_reader(file)?;
-        Ok(Digest(*hasher.finalize().as_bytes()))
-    };
-    hash().unwrap_or(Digest::ZERO)
+    static DIGEST: OnceLock<Digest> = OnceLock::new();
+    *DIGEST.get_or_init(|| {
+        let hash = || -> std::io::Result<Digest> {
+            let file = std::fs::File::open(std::env::current_exe()?)?;
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_reader(file)?;
+            Ok(Digest(*hasher.finalize().as_bytes()))
+        };
+        hash().unwrap_or(Digest::ZERO)
+    })
+}
+
+/// Starts [`executable_digest`] on a thread of its own, so that hashing the
+/// binary overlaps what comes before a run (compiling the suite's modules);
+/// the run's own call then waits for it if it is not done.
+pub fn prefetch_executable_digest() {
+    std::thread::spawn(executable_digest);
 }
 
 /// Runs (or resumes) a suite and writes the bundle.
@@ -323,9 +334,10 @@ pub fn execute(
     progress.finish();
 
     let final_hash = writer.last_hash();
-    drop(writer);
     drop(sealed);
-    airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)?;
+    // Every entry of the journal was signed here or verified on resume, so
+    // the conversion checks them by identity, not by Ed25519 once more.
+    writer.into_bundle(&options.out, options.overwrite)?;
     Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
     // The bundle now holds every record; the journal has served its purpose.
     std::fs::remove_file(&journal).map_err(|error| RunError::Io {

@@ -82,7 +82,7 @@ mod tests {
         for i in 0..20u8 {
             let run = run_native::<EchoTask>([i; 32], &mut EchoSolver, 1);
             assert_eq!(run.score, Some(Ppm::FULL));
-            assert_eq!(run.turns.len(), 1);
+            assert_eq!(run.turns, 1);
             let (mut task, Step::Say(say)) = EchoTask::start([i; 32]) else {
                 panic!("the task must say something first");
             };

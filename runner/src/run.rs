@@ -705,3 +705,113 @@ fn read_secret(path: &Path) -> Result<[u8; 32], RunError> {
         error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcripts::open_all;
+
+    struct Count(usize);
+
+    impl Progress for Count {
+        fn start(&mut self, _total: u64, _done: u64) {}
+        fn result(&mut self, _result: &TaskResult) {
+            self.0 += 1;
+        }
+        fn finish(&mut self) {}
+    }
+
+    fn result(plan_index: u32) -> TaskResult {
+        TaskResult {
+            plan_index,
+            task_id: "bench-echo".into(),
+            module_digest: Digest([1; 32]),
+            epoch: plan_index,
+            outcome: Outcome::Done,
+            score: Ppm::FULL,
+            fuel_consumed: 10,
+            turns: 1,
+            wall_time_us: 5,
+            transcript_commitment: Digest([2; 32]),
+        }
+    }
+
+    #[test]
+    fn a_group_is_due_when_full_old_or_after_a_slow_task() {
+        let quick = Duration::from_micros(50);
+        let mut batch = GroupCommit::default();
+        assert!(!batch.due());
+        batch.push(result(0), quick);
+        assert!(!batch.due(), "one quick result waits for more");
+        batch.push(result(1), GROUP_COMMIT_WINDOW);
+        assert!(batch.due(), "a slow task commits at once");
+
+        let mut batch = GroupCommit::default();
+        for i in 0..GROUP_COMMIT_MAX as u32 - 1 {
+            batch.push(result(i), quick);
+        }
+        assert!(!batch.due());
+        batch.push(result(GROUP_COMMIT_MAX as u32), quick);
+        assert!(batch.due(), "a full group commits");
+
+        let mut batch = GroupCommit::default();
+        batch.push(result(0), quick);
+        std::thread::sleep(GROUP_COMMIT_WINDOW);
+        assert!(batch.due(), "an old group commits");
+    }
+
+    /// Nothing is reported or in the journal before the commit; after it,
+    /// every result is, in order, and each has its sealed transcript.
+    #[test]
+    fn a_commit_makes_the_group_durable_then_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_seed(&[3; 32]);
+        let run_id = [4; 16];
+        let transcript_key = TranscriptKey::from_bytes(&[5; 32]);
+        let store = dir.path().join("run.transcripts");
+        let mut sealed = TranscriptWriter::create(&store, run_id, transcript_key).unwrap();
+        let journal = dir.path().join("run.journal");
+        let mut writer = JournalWriter::create(&journal, &key.public_key()).unwrap();
+        let mut progress = Count(0);
+        let mut results = Vec::new();
+
+        let mut batch = GroupCommit::default();
+        for i in 0..3 {
+            sealed
+                .write(i, format!("transcript {i}").as_bytes())
+                .unwrap();
+            batch.push(result(i), Duration::ZERO);
+        }
+        assert_eq!(progress.0, 0);
+        assert_eq!(
+            writer.next_seq(),
+            0,
+            "no result before its transcript is durable"
+        );
+        batch
+            .commit(&mut sealed, &mut writer, &key, &mut progress, &mut results)
+            .unwrap();
+        assert_eq!(progress.0, 3);
+        assert_eq!(results, vec![result(0), result(1), result(2)]);
+        let state = airlock_attest::verify_journal(&journal, &key.public_key()).unwrap();
+        let recorded: Vec<Record> = state.entries.into_iter().map(|e| e.record).collect();
+        assert_eq!(
+            recorded,
+            results
+                .iter()
+                .cloned()
+                .map(Record::TaskResult)
+                .collect::<Vec<_>>()
+        );
+        let transcript_key = TranscriptKey::from_bytes(&[5; 32]);
+        let opened = open_all(&store, &transcript_key, &run_id).unwrap();
+        assert_eq!(opened.len(), 3);
+
+        // An empty group commits nothing and reports nothing.
+        batch
+            .commit(&mut sealed, &mut writer, &key, &mut progress, &mut results)
+            .unwrap();
+        assert_eq!(progress.0, 3);
+        assert_eq!(writer.next_seq(), 3);
+    }
+}

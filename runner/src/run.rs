@@ -367,10 +367,11 @@ struct GroupCommit {
     last_task: Duration,
 }
 
-/// The longest a finished result waits for its group's commit, counted
-/// from when it is ready to when the task after it ends; it bounds the
-/// work a crash can take back. A task that alone takes this long commits
-/// at once, so slow tasks (real model calls) commit one by one as before.
+/// How long a group may stay open. Groups are checked as each task ends,
+/// so a finished result waits for durability at most this long plus the
+/// task running when it ran out; that bounds the work a crash takes back.
+/// A task that alone takes this long commits at once, so slow tasks (real
+/// model calls) commit one by one as before.
 const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(100);
 
 /// Most results in one group, which bounds the memory they hold.

@@ -10,6 +10,7 @@ itself it would include the cargo builds before it.
 """
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -19,6 +20,9 @@ if len(sys.argv) < 4:
     raise SystemExit(__doc__)
 report, stderr_file, command = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(stderr_file, "wb") as stderr:
+    # Write back what earlier processes left dirty (the builds, the other
+    # side's log), so that a run's own fsyncs do not wait for it.
+    os.sync()
     started = time.perf_counter()
     code = subprocess.call(command, stdout=subprocess.DEVNULL, stderr=stderr)
     wall = time.perf_counter() - started

@@ -86,7 +86,7 @@ enum Task {
         #[arg(long, default_value_t = 1000)]
         samples: u32,
         /// End-to-end rounds of each side, alternating; the median counts.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         rounds: u32,
         /// Records in the bundle the verification rate is measured on.
         #[arg(long, default_value_t = 5000)]

@@ -111,6 +111,7 @@ pub struct JournalScanner<R> {
     last_hash: Digest,
     torn: Option<TornTail>,
     done: bool,
+    check_signatures: bool,
 }
 
 impl<R: Read> JournalScanner<R> {
@@ -127,6 +128,7 @@ impl<R: Read> JournalScanner<R> {
             last_hash: GENESIS,
             torn: None,
             done: false,
+            check_signatures: true,
         })
     }
 
@@ -211,7 +213,7 @@ impl<R: Read> JournalScanner<R> {
             Some(format!("sequence number {}, expected {index}", entry.seq))
         } else if chain_hash(&self.last_hash, entry.seq, &entry.body) != entry.chain_hash {
             Some("stored chain hash does not match its bytes".to_owned())
-        } else if !self.header.public_key.verify_entry(&entry) {
+        } else if self.check_signatures && !self.header.public_key.verify_entry(&entry) {
             Some("signature does not verify".to_owned())
         } else {
             None
@@ -340,6 +342,15 @@ pub struct JournalWriter {
     last_hash: Digest,
     len: u64,
     poisoned: bool,
+    /// blake3 over the chain hash and signature of every entry in the file,
+    /// each signed by this writer or verified when it resumed the journal:
+    /// what [`JournalWriter::into_bundle`] compares the file with.
+    vouched: blake3::Hasher,
+}
+
+fn vouch(hasher: &mut blake3::Hasher, entry: &SignedEntry) {
+    hasher.update(entry.chain_hash.as_bytes());
+    hasher.update(&entry.signature.0);
 }
 
 impl JournalWriter {
@@ -374,6 +385,7 @@ impl JournalWriter {
             last_hash: GENESIS,
             len: HEADER_LEN as u64,
             poisoned: false,
+            vouched: blake3::Hasher::new(),
         })
     }
 
@@ -394,6 +406,10 @@ impl JournalWriter {
                 .and_then(|()| file.sync_all())
                 .map_err(io_err(path, "truncate the torn tail of"))?;
         }
+        let mut vouched = blake3::Hasher::new();
+        for entry in &state.entries {
+            vouch(&mut vouched, &entry.entry);
+        }
         let writer = JournalWriter {
             file,
             path: path.to_path_buf(),
@@ -402,6 +418,7 @@ impl JournalWriter {
             last_hash: state.last_hash,
             len: state.valid_len,
             poisoned: false,
+            vouched,
         };
         Ok((writer, state))
     }
@@ -437,6 +454,7 @@ impl JournalWriter {
                 self.len += n as u64;
                 self.next_seq += 1;
                 self.last_hash = entry.chain_hash;
+                vouch(&mut self.vouched, entry);
                 Ok(())
             }
             Err(error) => {
@@ -473,6 +491,35 @@ impl JournalWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Converts this writer's journal into a bundle as [`journal_to_bundle`]
+    /// does, checking signatures by identity rather than by Ed25519: every
+    /// entry the journal should hold was signed by this writer or verified
+    /// when it resumed the journal, so the file is accepted only if it holds
+    /// exactly those entries — the chain recomputed from the bytes read,
+    /// each entry's chain hash and signature equal to the ones written,
+    /// none missing or extra. Any other difference is corruption. Saves an
+    /// Ed25519 verification per record at the end of every run.
+    pub fn into_bundle(
+        self,
+        bundle: &Path,
+        overwrite: Overwrite,
+    ) -> Result<BundleTrailer, AttestError> {
+        let expected = Vouched {
+            entries: self.next_seq,
+            digest: self.vouched.finalize(),
+        };
+        let JournalWriter { file, path, .. } = self;
+        drop(file);
+        convert(&path, bundle, overwrite, Some(expected))
+    }
+}
+
+/// What a writer vouches for: how many entries and the blake3 over their
+/// chain hashes and signatures.
+struct Vouched {
+    entries: u64,
+    digest: blake3::Hash,
 }
 
 /// Converts a journal into a bundle, streamed (one frame in memory at a
@@ -483,6 +530,17 @@ pub fn journal_to_bundle(
     journal: &Path,
     bundle: &Path,
     overwrite: Overwrite,
+) -> Result<BundleTrailer, AttestError> {
+    convert(journal, bundle, overwrite, None)
+}
+
+/// [`journal_to_bundle`], checking each signature with Ed25519, or with
+/// `vouched` against the entries a writer wrote.
+fn convert(
+    journal: &Path,
+    bundle: &Path,
+    overwrite: Overwrite,
+    vouched: Option<Vouched>,
 ) -> Result<BundleTrailer, AttestError> {
     let file = File::open(journal).map_err(io_err(journal, "open"))?;
     let wrap = |error| AttestError::Journal {
@@ -496,9 +554,12 @@ pub fn journal_to_bundle(
         },
         other => wrap(other),
     })?;
+    scanner.check_signatures = vouched.is_none();
     let public_key = scanner.header().public_key;
     let result = write_bundle_from(bundle, &public_key, overwrite, |writer| {
+        let mut read = blake3::Hasher::new();
         while let Some(entry) = scanner.next_entry().map_err(wrap)? {
+            vouch(&mut read, &entry.entry);
             writer.write_entry(&entry.entry)?;
         }
         if let Some(torn) = scanner.torn_tail() {
@@ -506,6 +567,19 @@ pub fn journal_to_bundle(
                 path: journal.to_path_buf(),
                 offset: torn.offset,
             }));
+        }
+        if let Some(vouched) = &vouched
+            && (scanner.next_seq() != vouched.entries || read.finalize() != vouched.digest)
+        {
+            return Err(WriteFailure::Attest(wrap(JournalError::Corrupt {
+                offset: scanner.valid_len(),
+                index: scanner.next_seq(),
+                problem: format!(
+                    "it holds {} entries that differ from the {} written to it",
+                    scanner.next_seq(),
+                    vouched.entries
+                ),
+            })));
         }
         Ok(())
     });

@@ -235,3 +235,107 @@ fn torn_journal_is_not_converted() {
     names.sort();
     assert_eq!(names, vec!["t.journal"]);
 }
+
+/// `into_bundle` gives the very bundle `journal_to_bundle` gives, for a
+/// fresh journal and for one continued after a resume.
+#[test]
+fn writer_into_bundle_equals_journal_to_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key();
+    let all = records(&k.public_key(), 3);
+    let j = dir.path().join("w.journal");
+    let mut w = JournalWriter::create(&j, &k.public_key()).unwrap();
+    for r in &all[..2] {
+        w.append(&k, r).unwrap();
+    }
+    w.sync().unwrap();
+    drop(w);
+    let (mut w, _) = JournalWriter::resume(&j, &k.public_key()).unwrap();
+    for r in &all[2..] {
+        w.append(&k, r).unwrap();
+    }
+    w.sync().unwrap();
+
+    let reference = dir.path().join("reference.bundle");
+    journal_to_bundle(&j, &reference, Overwrite::Refuse).unwrap();
+    let b = dir.path().join("w.bundle");
+    let trailer = w.into_bundle(&b, Overwrite::Refuse).unwrap();
+    assert_eq!(trailer.count, all.len() as u64);
+    assert_eq!(fs::read(&b).unwrap(), fs::read(&reference).unwrap());
+    let v = verify_bundle_file(&b, &[k.public_key()], VerifyOptions::default()).unwrap();
+    assert!(v.verified(), "{v:#?}");
+}
+
+/// A journal changed behind its writer's back is refused, and no bundle is
+/// written: a flipped signature bit (which the chain does not cover), an
+/// entry cut off whole, and an entry of another journal with the same key.
+#[test]
+fn writer_into_bundle_refuses_a_journal_changed_behind_its_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key();
+    let all = records(&k.public_key(), 2);
+    let fresh = |name: &str| {
+        let j = dir.path().join(name);
+        let mut w = JournalWriter::create(&j, &k.public_key()).unwrap();
+        let mut offsets = Vec::new();
+        for r in &all {
+            offsets.push(fs::metadata(&j).unwrap().len());
+            w.append(&k, r).unwrap();
+        }
+        w.sync().unwrap();
+        (j, w, offsets)
+    };
+
+    // The last byte of a frame is the last byte of its signature.
+    let (j, w, offsets) = fresh("sig.journal");
+    let mut bytes = fs::read(&j).unwrap();
+    bytes[offsets[2] as usize - 1] ^= 0x01;
+    fs::write(&j, &bytes).unwrap();
+    let err = w
+        .into_bundle(&dir.path().join("sig.bundle"), Overwrite::Refuse)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttestError::Journal {
+                error: JournalError::Corrupt { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let (j, w, offsets) = fresh("cut.journal");
+    let mut bytes = fs::read(&j).unwrap();
+    bytes.truncate(offsets[3] as usize);
+    fs::write(&j, &bytes).unwrap();
+    let err = w
+        .into_bundle(&dir.path().join("cut.bundle"), Overwrite::Refuse)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("differ from the 4 written"),
+        "{err}"
+    );
+
+    // Same key and records, signed in another order: a valid journal, not this one.
+    let (j, w, _) = fresh("swap.journal");
+    let other = dir.path().join("other.journal");
+    let mut o = JournalWriter::create(&other, &k.public_key()).unwrap();
+    for r in all.iter().rev() {
+        o.append(&k, r).unwrap();
+    }
+    o.sync().unwrap();
+    fs::copy(&other, &j).unwrap();
+    let err = w
+        .into_bundle(&dir.path().join("swap.bundle"), Overwrite::Refuse)
+        .unwrap_err();
+    assert!(matches!(err, AttestError::Journal { .. }), "{err}");
+
+    let mut bundles: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("bundle"))
+        .collect();
+    bundles.sort();
+    assert!(bundles.is_empty(), "{bundles:?}");
+}

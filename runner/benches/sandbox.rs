@@ -1,6 +1,7 @@
 //! Sandbox cost per task instance: instantiate + start + one step of the
-//! single-turn XOR task, answered by its reference solver; and the host-side
-//! cost of the same task without the sandbox, for a ratio in one run.
+//! single-turn XOR task, answered by its reference solver, and the cost of
+//! loading its module; and a whole multi-turn task (agentic-host, up to 40
+//! turns) answered by the reference agent, as a run drives it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use airlock::profile;
@@ -41,5 +42,41 @@ fn xor_task(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, xor_task);
+fn reference_agent_task(c: &mut Criterion) {
+    use airlock::agent::{AgentOptions, AgentSpec, SessionContext};
+    use core::time::Duration;
+
+    let loaded = profile::load("default").unwrap();
+    let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).unwrap();
+    let module = airlock_default_suite::modules()
+        .iter()
+        .find(|m| m.task_id == "agentic-host")
+        .unwrap();
+    let task = sandbox.load(module.bytes).unwrap();
+    let agent = AgentSpec::Reference {
+        delay: Duration::ZERO,
+    }
+    .build(&AgentOptions::for_profile(&loaded.profile))
+    .unwrap();
+    let mut seed = [0u8; 32];
+    let mut group = c.benchmark_group("agentic-host");
+    group.bench_function("whole task, reference agent", |b| {
+        b.iter(|| {
+            seed[0] = seed[0].wrapping_add(1);
+            let mut session = agent.session(&SessionContext {
+                task: &task.info,
+                plan_index: 0,
+                epoch: 0,
+                seed,
+            });
+            let run = sandbox.run(&task, seed, session.as_mut());
+            assert_eq!(run.outcome, airlock_core::Outcome::Done);
+            assert_eq!(run.score, airlock_core::Ppm::FULL);
+            run
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, xor_task, reference_agent_task);
 criterion_main!(benches);

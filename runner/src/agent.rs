@@ -3,7 +3,7 @@
 //! The model is never called from inside the sandbox; the host carries each
 //! `Say` to an agent session and the reply back. Built in: `reference` (the
 //! task's own reference solver, optionally slowed down), `null` (always an
-//! empty reply), and the adapters for served models: [`exec`] (a process
+//! empty reply), `echo` (the prompt back, word for word), and the adapters for served models: [`exec`] (a process
 //! speaking JSON Lines), [`openai`] (an OpenAI-compatible HTTP server) and
 //! [`replay`] (replies from stored transcripts).
 
@@ -65,6 +65,8 @@ pub enum AgentSpec {
     },
     /// `null`: always replies with an empty message.
     Null,
+    /// `echo`: replies with the task's message itself.
+    Echo,
     /// `exec:PROGRAM`: a process speaking the exec protocol (arguments from `--agent-arg`).
     Exec {
         /// The program, run as given (no shell).
@@ -95,7 +97,7 @@ impl fmt::Display for AgentSpecError {
 impl core::error::Error for AgentSpecError {}
 
 const KNOWN_AGENTS: &str =
-    "reference, reference:delay-ms=N, null, exec:PROGRAM, openai:URL, replay:DIR";
+    "reference, reference:delay-ms=N, null, echo, exec:PROGRAM, openai:URL, replay:DIR";
 
 impl FromStr for AgentSpec {
     type Err = AgentSpecError;
@@ -116,6 +118,7 @@ impl FromStr for AgentSpec {
         };
         match (kind, options) {
             ("null", None) => Ok(AgentSpec::Null),
+            ("echo", None) => Ok(AgentSpec::Echo),
             ("reference", None) => Ok(AgentSpec::Reference {
                 delay: Duration::ZERO,
             }),
@@ -291,17 +294,19 @@ impl AgentSpec {
         match self {
             AgentSpec::Reference { delay } => Ok(Box::new(ReferenceAgent { delay: *delay })),
             AgentSpec::Null => Ok(Box::new(NullAgent)),
+            AgentSpec::Echo => Ok(Box::new(EchoAgent)),
             AgentSpec::Exec { program } => Ok(Box::new(exec::ExecAgent::start(program, options)?)),
             AgentSpec::OpenAi { url } => Ok(Box::new(openai::OpenAiAgent::connect(url, options)?)),
             AgentSpec::Replay { dir } => Ok(Box::new(replay::ReplayAgent::from_dir(dir)?)),
         }
     }
 
-    /// The agent's kind: `reference`, `null`, `exec`, `openai` or `replay`.
+    /// The agent's kind: `reference`, `null`, `echo`, `exec`, `openai` or `replay`.
     pub fn kind(&self) -> &'static str {
         match self {
             AgentSpec::Reference { .. } => "reference",
             AgentSpec::Null => "null",
+            AgentSpec::Echo => "echo",
             AgentSpec::Exec { .. } => "exec",
             AgentSpec::OpenAi { .. } => "openai",
             AgentSpec::Replay { .. } => "replay",
@@ -433,6 +438,35 @@ impl Conversation for NullSession {
     }
 }
 
+/// Replies with the task's message itself: a model whose answer is a fixed
+/// function of the prompt, so a task that asks for its own text back (the
+/// benchmarks' `bench-echo`) scores it full, and the run measures the
+/// runner rather than a model.
+#[derive(Debug)]
+pub struct EchoAgent;
+
+impl Agent for EchoAgent {
+    fn descriptor(&self) -> ModelDescriptor {
+        ModelDescriptor {
+            agent: "echo".into(),
+            model: "echo".into(),
+            reported_model: String::new(),
+        }
+    }
+
+    fn session(&self, _context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
+        Box::new(EchoSession)
+    }
+}
+
+struct EchoSession;
+
+impl Conversation for EchoSession {
+    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+        Ok(say.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +474,8 @@ mod tests {
     #[test]
     fn parses_agent_specs() {
         assert_eq!("null".parse::<AgentSpec>().unwrap(), AgentSpec::Null);
+        assert_eq!("echo".parse::<AgentSpec>().unwrap(), AgentSpec::Echo);
+        assert!("echo:x".parse::<AgentSpec>().is_err());
         assert_eq!(
             "reference:delay-ms=25".parse::<AgentSpec>().unwrap(),
             AgentSpec::Reference {

@@ -388,7 +388,7 @@ struct RunArgs {
     /// (wasmtime's portable interpreter); recorded in the engine settings.
     #[arg(long, default_value = "cranelift")]
     backend: airlock::sandbox::Backend,
-    /// `reference`, `reference:delay-ms=N`, `null`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
+    /// `reference`, `reference:delay-ms=N`, `null`, `echo`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
     /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).
@@ -929,6 +929,7 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
 }
 
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    run::prefetch_executable_digest();
     let profile = task_profile(&args.profile)?;
     let sandbox = Sandbox::with_backend(SandboxLimits::from_profile(&profile), args.backend)
         .map_err(Failure::input)?;

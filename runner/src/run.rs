@@ -16,17 +16,22 @@
 //! is therefore the same whatever the scheduling: the payload of a result
 //! (outcome, score, fuel, turns, commitment) depends on the module, the
 //! instance seed and the replies only; its `wall_time_us` is information.
+//!
+//! Quick results are made durable in groups (one fsync per file for a
+//! group), which keeps both rules ([`GroupCommit`]).
 
 use core::any::Any;
 use core::fmt;
 use core::panic::AssertUnwindSafe;
 use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
 use airlock_core::digest::instance_seed;
@@ -289,20 +294,26 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
 }
 
 /// blake3 of the running executable, recorded so a verifier knows which
-/// build produced the fuel counts.
-///
-/// Streamed rather than read whole: the executable (tens of MiB with its
-/// line tables) would otherwise be the largest allocation of a run and
-/// count against the memory the profile leaves the runner.
+/// build produced the fuel counts. Computed once per process, streamed: the
+/// binary (tens of MB with its line tables) is never held in memory at once.
 pub fn executable_digest() -> Digest {
-    std::env::current_exe()
-        .and_then(std::fs::File::open)
-        .and_then(|file| {
+    static DIGEST: OnceLock<Digest> = OnceLock::new();
+    *DIGEST.get_or_init(|| {
+        let hash = || -> std::io::Result<Digest> {
+            let file = std::fs::File::open(std::env::current_exe()?)?;
             let mut hasher = blake3::Hasher::new();
             hasher.update_reader(file)?;
             Ok(Digest(*hasher.finalize().as_bytes()))
-        })
-        .unwrap_or(Digest::ZERO)
+        };
+        hash().unwrap_or(Digest::ZERO)
+    })
+}
+
+/// Starts [`executable_digest`] on a thread of its own, so that hashing the
+/// binary overlaps what comes before a run (compiling the suite's modules);
+/// the run's own call then waits for it if it is not done.
+pub fn prefetch_executable_digest() {
+    std::thread::spawn(executable_digest);
 }
 
 /// Runs (or resumes) a suite and writes the bundle.
@@ -359,6 +370,7 @@ pub fn execute(
             let max_errors = parts.profile.max_consecutive_model_errors;
             let mut consecutive_model_errors = trailing_model_errors(&results);
             let mut aborted = consecutive_model_errors >= max_errors;
+            let mut group = GroupCommit::default();
             if !aborted {
                 tracing::info!(
                     sandboxes,
@@ -389,33 +401,27 @@ pub fn execute(
                         }
                     }
                     batch.truncate(take);
-                    // Every transcript is durable before the result that
-                    // commits to it exists anywhere; one fsync per file
-                    // for the whole batch.
-                    for (plan_index, _, transcript) in &batch {
-                        sealed.seal(*plan_index as u32, transcript)?;
+                    for (plan_index, result, transcript) in batch {
+                        sealed.seal(plan_index as u32, &transcript)?;
+                        let took = Duration::from_micros(result.wall_time_us);
+                        group.push(result, took);
                     }
-                    sealed.sync()?;
-                    for (_, result, _) in &batch {
-                        writer.append(parts.key, &Record::TaskResult(result.clone()))?;
-                    }
-                    writer.sync()?;
-                    for (_, result, _) in batch {
-                        tracing::info!(
-                            task = %result.task_id,
-                            epoch = result.epoch,
-                            outcome = %result.outcome,
-                            score = %result.score,
-                            fuel = result.fuel_consumed,
-                            "result durable"
-                        );
-                        progress.result(&result);
-                        results.push(result);
+                    if group.due() {
+                        group.commit(
+                            &mut sealed,
+                            &mut writer,
+                            parts.key,
+                            progress,
+                            &mut results,
+                        )?;
                     }
                     Ok(if aborted { Flow::Stop } else { Flow::Go })
                 })
                 .map_err(resumable(&journal))?;
             }
+            group
+                .commit(&mut sealed, &mut writer, parts.key, progress, &mut results)
+                .map_err(resumable(&journal))?;
             let reason = if aborted && results.len() < plan_len {
                 tracing::warn!(
                     consecutive_model_errors,
@@ -437,12 +443,18 @@ pub fn execute(
 
     let final_hash = writer.last_hash();
     let records = writer.next_seq();
-    drop(writer);
     drop(sealed);
-    if !(options.start == StartMode::Resume
-        && holds_this_run(&options.out, parts.key, &final_hash, records))
+    if options.start == StartMode::Resume
+        && holds_this_run(&options.out, parts.key, &final_hash, records)
     {
-        airlock_attest::journal_to_bundle(&journal, &options.out, options.overwrite)
+        // A kill after the bundle was written and before the journal was
+        // removed: the bundle already holds this run.
+        drop(writer);
+    } else {
+        // Every entry of the journal was signed here or verified on resume,
+        // so the conversion checks them by identity, not by Ed25519 again.
+        writer
+            .into_bundle(&options.out, options.overwrite)
             .map_err(resumable(&journal))?;
     }
     Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
@@ -460,6 +472,81 @@ pub fn execute(
         run_end,
         sandboxes,
     })
+}
+
+/// Results that ran but are not durable yet. Fast tasks would spend most
+/// of a run waiting for two fsyncs each, so results are committed in groups:
+/// one fsync of the sealed transcripts, then the results are appended and
+/// the journal fsynced once. The durability rules still hold for each
+/// result: it is appended only after its transcript is durable and
+/// reported only after the journal holding it is.
+#[derive(Default)]
+struct GroupCommit {
+    pending: Vec<TaskResult>,
+    opened: Option<Instant>,
+    last_task: Duration,
+}
+
+/// How long a group may stay open. Groups are checked as results arrive
+/// and every window while the run waits for one, so a finished result
+/// waits for durability about this long at most; that bounds the work a
+/// crash takes back.
+/// A task that alone takes this long commits at once, so slow tasks (real
+/// model calls) commit one by one as before.
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(100);
+
+/// Most results in one group, which bounds the memory they hold.
+const GROUP_COMMIT_MAX: usize = 1024;
+
+impl GroupCommit {
+    fn push(&mut self, result: TaskResult, took: Duration) {
+        self.opened.get_or_insert_with(Instant::now);
+        self.pending.push(result);
+        self.last_task = took;
+    }
+
+    fn due(&self) -> bool {
+        self.pending.len() >= GROUP_COMMIT_MAX
+            || self.last_task >= GROUP_COMMIT_WINDOW
+            || self
+                .opened
+                .is_some_and(|opened| opened.elapsed() >= GROUP_COMMIT_WINDOW)
+    }
+
+    /// Makes the group durable, transcripts first, then reports each result.
+    fn commit(
+        &mut self,
+        sealed: &mut TranscriptWriter,
+        writer: &mut JournalWriter,
+        key: &SigningKey,
+        progress: &mut dyn Progress,
+        results: &mut Vec<TaskResult>,
+    ) -> Result<(), RunError> {
+        self.opened = None;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        // The transcripts are durable before any result that commits to
+        // one exists anywhere.
+        sealed.sync()?;
+        for result in &self.pending {
+            writer.append(key, &Record::TaskResult(result.clone()))?;
+        }
+        writer.sync()?;
+        for result in self.pending.drain(..) {
+            tracing::info!(
+                task = %result.task_id,
+                epoch = result.epoch,
+                outcome = %result.outcome,
+                score = %result.score,
+                fuel = result.fuel_consumed,
+                "result durable"
+            );
+            progress.result(&result);
+            results.push(result);
+        }
+        Ok(())
+    }
 }
 
 /// Marks an error after the journal became durable as one `--resume` recovers from.
@@ -834,7 +921,16 @@ impl Pool<'_, '_> {
                 next_job += 1;
             }
             if !early.contains_key(&next_commit) {
-                match done.recv() {
+                // While the next result is still running, the callback is
+                // offered an empty batch every group-commit window, so a
+                // group of finished results never waits on a long task to
+                // become durable.
+                match done.recv_timeout(GROUP_COMMIT_WINDOW) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if let Flow::Stop = commit(Vec::new()).map_err(Stopped::Failed)? {
+                            return Ok(());
+                        }
+                    }
                     Ok(Finished::Ran {
                         plan_index,
                         result,
@@ -843,7 +939,7 @@ impl Pool<'_, '_> {
                         early.insert(plan_index, (result, transcript));
                     }
                     Ok(Finished::Panicked(payload)) => return Err(Stopped::Panicked(payload)),
-                    Err(mpsc::RecvError) => {
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
                         return Err(Stopped::Failed(RunError::Worker(std::io::Error::other(
                             "every sandbox worker stopped before the plan was done",
                         ))));
@@ -1256,5 +1352,117 @@ mod tests {
             assert!(!journal_path(&options.out).exists());
             assert!(!secret_path(&options.out).exists());
         }
+    }
+}
+
+/// Group commit on its own, away from the pool.
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
+    use crate::transcripts::open_all;
+
+    struct Count(usize);
+
+    impl Progress for Count {
+        fn start(&mut self, _total: u64, _done: u64) {}
+        fn result(&mut self, _result: &TaskResult) {
+            self.0 += 1;
+        }
+        fn finish(&mut self) {}
+    }
+
+    fn result(plan_index: u32) -> TaskResult {
+        TaskResult {
+            plan_index,
+            task_id: "bench-echo".into(),
+            module_digest: Digest([1; 32]),
+            epoch: plan_index,
+            outcome: Outcome::Done,
+            score: Ppm::FULL,
+            fuel_consumed: 10,
+            peak_memory_bytes: 65536,
+            turns: 1,
+            wall_time_us: 5,
+            transcript_commitment: Digest([2; 32]),
+        }
+    }
+
+    #[test]
+    fn a_group_is_due_when_full_old_or_after_a_slow_task() {
+        let quick = Duration::from_micros(50);
+        let mut batch = GroupCommit::default();
+        assert!(!batch.due());
+        batch.push(result(0), quick);
+        assert!(!batch.due(), "one quick result waits for more");
+        batch.push(result(1), GROUP_COMMIT_WINDOW);
+        assert!(batch.due(), "a slow task commits at once");
+
+        let mut batch = GroupCommit::default();
+        for i in 0..GROUP_COMMIT_MAX as u32 - 1 {
+            batch.push(result(i), quick);
+        }
+        assert!(!batch.due());
+        batch.push(result(GROUP_COMMIT_MAX as u32), quick);
+        assert!(batch.due(), "a full group commits");
+
+        let mut batch = GroupCommit::default();
+        batch.push(result(0), quick);
+        std::thread::sleep(GROUP_COMMIT_WINDOW);
+        assert!(batch.due(), "an old group commits");
+    }
+
+    /// Nothing is reported or in the journal before the commit; after it,
+    /// every result is, in order, and each has its sealed transcript.
+    #[test]
+    fn a_commit_makes_the_group_durable_then_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_seed(&[3; 32]);
+        let run_id = [4; 16];
+        let transcript_key = TranscriptKey::from_bytes(&[5; 32]);
+        let store = dir.path().join("run.transcripts");
+        let mut sealed = TranscriptWriter::create(&store, run_id, transcript_key).unwrap();
+        let journal = dir.path().join("run.journal");
+        let mut writer = JournalWriter::create(&journal, &key.public_key()).unwrap();
+        let mut progress = Count(0);
+        let mut results = Vec::new();
+
+        let mut batch = GroupCommit::default();
+        for i in 0..3 {
+            sealed
+                .seal(i, format!("transcript {i}").as_bytes())
+                .unwrap();
+            batch.push(result(i), Duration::ZERO);
+        }
+        assert_eq!(progress.0, 0);
+        assert_eq!(
+            writer.next_seq(),
+            0,
+            "no result before its transcript is durable"
+        );
+        batch
+            .commit(&mut sealed, &mut writer, &key, &mut progress, &mut results)
+            .unwrap();
+        assert_eq!(progress.0, 3);
+        assert_eq!(results, vec![result(0), result(1), result(2)]);
+        let state = airlock_attest::verify_journal(&journal, &key.public_key()).unwrap();
+        let recorded: Vec<Record> = state.entries.into_iter().map(|e| e.record).collect();
+        assert_eq!(
+            recorded,
+            results
+                .iter()
+                .cloned()
+                .map(Record::TaskResult)
+                .collect::<Vec<_>>()
+        );
+        let transcript_key = TranscriptKey::from_bytes(&[5; 32]);
+        let opened = open_all(&store, &transcript_key, &run_id).unwrap();
+        assert_eq!(opened.len(), 3);
+
+        // An empty group commits nothing and reports nothing.
+        batch
+            .commit(&mut sealed, &mut writer, &key, &mut progress, &mut results)
+            .unwrap();
+        assert_eq!(progress.0, 3);
+        assert_eq!(writer.next_seq(), 3);
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! `setup` installs the rust targets and components the build needs, `demo`
 //! builds and runs `airlock demo`, `test` runs every check CI runs, `crash`
-//! SIGKILLs and resumes runs and counts what was lost. Each step
+//! SIGKILLs and resumes runs and counts what was lost, `bench` measures
+//! Airlock against Inspect (never part of `test`: it is slow and needs
+//! Inspect from PyPI). Each step
 //! is one line in a table, printed to stderr as it starts; the first failing
 //! step stops the task and its exit code becomes xtask's.
 #![forbid(unsafe_code)]
@@ -13,6 +15,8 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod bench;
 
 /// Rust targets the build needs: task modules and the no_std proof compile
 /// for wasm32, the embedded no_std proof for a Cortex-M4F.
@@ -91,6 +95,21 @@ enum Task {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Benchmark Airlock against Inspect (from PyPI, in a virtual environment
+    /// in the target directory): end-to-end samples/s, bytes per result and
+    /// peak RSS of both, and the verifier's rate against ring's; prints a
+    /// table and writes bench/results.json.
+    Bench {
+        /// Samples of each end-to-end run.
+        #[arg(long, default_value_t = 1000)]
+        samples: u32,
+        /// End-to-end rounds of each side, alternating; the median counts.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        /// Records in the bundle the verification rate is measured on.
+        #[arg(long, default_value_t = 5000)]
+        verify_records: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -109,6 +128,15 @@ fn main() -> ExitCode {
             delays_ms,
             keep,
         } => crash(kills, seed, delays_ms.as_deref(), keep.as_deref()),
+        Task::Bench {
+            samples,
+            rounds,
+            verify_records,
+        } => bench::bench(&bench::BenchOptions {
+            samples,
+            rounds,
+            verify_records,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -230,7 +230,7 @@ fn build_module(name: &str, spec: &str) -> Vec<u8> {
             "hex" => {
                 let digits = arg("hex digits");
                 for pair in digits.as_bytes().chunks(2) {
-                    let pair = std::str::from_utf8(pair).unwrap();
+                    let pair = core::str::from_utf8(pair).unwrap();
                     bytes.push(u8::from_str_radix(pair, 16).unwrap());
                 }
             }
@@ -349,9 +349,18 @@ impl Station {
     }
 }
 
+/// Every case's module bytes also go to `$AIRLOCK_HOSTILE_OUT/CASE.wasm`
+/// when that is set: the seeds of the `module_load` fuzz target.
 #[test]
 fn the_corpus_covers_both_ends_and_every_case_is_listed_in_its_readme() {
     let cases = corpus();
+    if let Some(out) = std::env::var_os("AIRLOCK_HOSTILE_OUT") {
+        let out = PathBuf::from(out);
+        std::fs::create_dir_all(&out).unwrap();
+        for case in &cases {
+            std::fs::write(out.join(format!("{}.wasm", case.name)), &case.module).unwrap();
+        }
+    }
     let refused = cases
         .iter()
         .filter(|c| matches!(c.expect, Expect::Refused(_)))

@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! `setup` installs the rust targets and components the build needs, `demo`
-//! builds and runs `airlock demo`, `test` runs every check CI runs. Each step
+//! builds and runs `airlock demo`, `test` runs every check CI runs, `fuzz`
+//! runs the cargo-fuzz targets in `fuzz/` for a while each. Each step
 //! is one line in a table, printed to stderr as it starts; the first failing
 //! step stops the task and its exit code becomes xtask's.
 #![forbid(unsafe_code)]
@@ -73,6 +74,19 @@ enum Task {
     },
     /// Set up, then run every check CI runs: format, clippy, no_std builds, tests.
     Test,
+    /// Build the cargo-fuzz targets in fuzz/ and run each for a while;
+    /// fails on the first crash, leaving the input in fuzz/artifacts/.
+    /// Installs cargo-fuzz when missing. Uses the nightly toolchain (with
+    /// AddressSanitizer) when rustup has one, else stable with
+    /// RUSTC_BOOTSTRAP=1 and no sanitizer.
+    Fuzz {
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Run only these targets (default: every target in fuzz/Cargo.toml).
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -85,6 +99,7 @@ fn main() -> ExitCode {
         }),
         Task::Demo { args } => demo(&args),
         Task::Test => test(),
+        Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,6 +159,8 @@ fn setup() -> Result<()> {
     }
     Ok(())
 }
+
+mod fuzz;
 
 fn demo(args: &[OsString]) -> Result<()> {
     setup()?;

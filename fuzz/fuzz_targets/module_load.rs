@@ -57,7 +57,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(run.fuel_consumed <= limits.fuel_per_task);
     assert!(run.turns.len() <= limits.max_turns as usize);
     assert!(run.peak_memory_bytes <= limits.memory_bytes);
-    assert!(run.turns.iter().all(|t| t.reply.len() <= limits.max_reply_bytes as usize));
+    assert!(
+        run.turns
+            .iter()
+            .all(|t| t.reply.len() <= limits.max_reply_bytes as usize)
+    );
     if run.outcome != Outcome::Done {
         assert_eq!(run.score, Ppm::ZERO);
     }

@@ -108,6 +108,14 @@ pub enum LoadError {
         /// The profile's limit in bytes.
         limit: u64,
     },
+    /// The module declares a function table with more initial elements than
+    /// its sandbox may have.
+    TableTooLarge {
+        /// Declared initial number of elements.
+        declared: u64,
+        /// The profile's limit.
+        limit: u32,
+    },
     /// The module uses a feature the deterministic engine does not enable,
     /// or is otherwise invalid.
     Invalid(String),
@@ -116,7 +124,11 @@ pub enum LoadError {
         /// The version the module returned.
         found: i64,
     },
-    /// Calling `airlock_info` (or instantiating) did not give a valid TaskInfo.
+    /// Instantiating the module failed: its start function or a data or
+    /// element segment ended it.
+    Instantiate(Outcome),
+    /// Calling `airlock_abi_version` or `airlock_info` did not give a valid
+    /// version and TaskInfo.
     Info(Outcome),
     /// The engine could not be set up (a host problem, not the module's).
     Engine(String),
@@ -140,11 +152,19 @@ impl fmt::Display for LoadError {
                 f,
                 "module declares {declared} bytes of initial memory; the profile allows {limit}"
             ),
+            LoadError::TableTooLarge { declared, limit } => write!(
+                f,
+                "module declares a table of {declared} elements; the profile allows {limit}"
+            ),
             LoadError::Invalid(why) => write!(f, "module does not validate: {why}"),
             LoadError::AbiVersion { found } => write!(
                 f,
                 "module speaks task ABI version {found}; this runner speaks {}",
                 abi::ABI_VERSION
+            ),
+            LoadError::Instantiate(outcome) => write!(
+                f,
+                "instantiating the module failed (start function or segments): {outcome}"
             ),
             LoadError::Info(outcome) => write!(f, "airlock_info failed: {outcome}"),
             LoadError::Engine(why) => write!(f, "sandbox engine: {why}"),
@@ -394,7 +414,7 @@ impl Sandbox {
     }
 
     /// Screens, compiles and probes a module: size, zero imports, required
-    /// exports, initial memory, ABI version, TaskInfo.
+    /// exports, initial memory and tables, instantiation, ABI version, TaskInfo.
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedTask, LoadError> {
         screen(bytes, &self.limits)?;
         let module =
@@ -450,7 +470,7 @@ impl Sandbox {
         let instance = task
             .pre
             .instantiate(&mut store)
-            .map_err(|e| LoadError::Info(classify(&e, &store)))?;
+            .map_err(|e| LoadError::Instantiate(classify(&e, &store)))?;
         let version: TypedFunc<(), i32> = instance
             .get_typed_func(&mut store, abi::EXPORT_ABI_VERSION)
             .map_err(|e| LoadError::Invalid(e.to_string()))?;
@@ -728,7 +748,7 @@ fn classify(error: &wasmtime::Error, store: &Store<StoreState>) -> Outcome {
     }
 }
 
-/// Checks a module before compiling it: size, imports, exports, memory.
+/// Checks a module before compiling it: size, imports, exports, memory, tables.
 fn screen(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
     if bytes.len() > limits.max_module_bytes as usize {
         return Err(LoadError::TooLarge {
@@ -767,6 +787,17 @@ fn screen(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
                         return Err(LoadError::MemoryTooLarge {
                             declared,
                             limit: limits.memory_bytes,
+                        });
+                    }
+                }
+            }
+            wasmparser::Payload::TableSection(reader) => {
+                for table in reader {
+                    let table = table.map_err(|e| LoadError::NotWasm(e.to_string()))?;
+                    if table.ty.initial > u64::from(limits.max_table_elements) {
+                        return Err(LoadError::TableTooLarge {
+                            declared: table.ty.initial,
+                            limit: limits.max_table_elements,
                         });
                     }
                 }

@@ -211,7 +211,7 @@ fn trap_in_the_start_function_is_refused_at_load() {
     let wasm = task_wat(SAY_Q, DONE_FULL, "(func $boom unreachable) (start $boom)");
     let sandbox = Sandbox::new(limits()).unwrap();
     match sandbox.load(&wasm) {
-        Err(LoadError::Info(Outcome::Trap(TrapKind::Unreachable))) => {}
+        Err(LoadError::Instantiate(Outcome::Trap(TrapKind::Unreachable))) => {}
         other => panic!("expected a start-function trap, got {other:?}"),
     }
 }

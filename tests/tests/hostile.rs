@@ -1,82 +1,482 @@
-//! Hostile task modules: refused before running, or ended with their own
-//! outcome while the run goes on. Uses development suites from a directory
-//! (`--suite DIR --unsigned-suite`, modules run in file-name order).
+//! The hostile task corpus: every file in `tests/hostile/` is a task module
+//! that misbehaves in one way, and says on its first lines what must happen
+//! to it. `tests/hostile/README.md` lists the cases and the file format.
+//!
+//! Two ends are possible, and both leave the runner standing:
+//!
+//! - `expect: refused: TEXT`: the module is refused while the suite is
+//!   loaded, before any task runs; `airlock run` exits 2 naming the file
+//!   and the reason (TEXT is a fragment of the message, `*` standing for
+//!   any text) and leaves no bundle.
+//! - `expect: OUTCOME`: the module loads, and its task ends with this
+//!   outcome (as `run --json` prints `outcome_detail`), `score` (default:
+//!   full credit for `done`, else 0) and `turns` (default 0). All such cases
+//!   run together in one suite, beside a well-behaved module; the run
+//!   completes and its bundle verifies.
+//!
+//! A `.wat` file is a module in WAT with `;; key: value` lines first and
+//! these macros: `{abi}` (a TaskInfo for the file's name at 1024, `$done` and
+//! `$say` globals with packed `Done(full credit)` and `Say`, and the
+//! `airlock_abi_version`, `airlock_input` (buffer at 4096) and `airlock_info`
+//! exports), `{info}` (the TaskInfo data alone) and `{info-packed}` (its
+//! packed pointer and length). A `.rs` file is a Rust guest with `// key:
+//! value` lines first, compiled by the build script (`build.rs`) to
+//! WebAssembly; its TaskInfo id must be its file name. A `.case` file builds
+//! bytes that are neither:
+//! `module:` followed by parts, concatenated: `empty`, `hex DIGITS`,
+//! `random LEN SEED`, `truncate CASE.wat LEN`, `pad CASE.wat LEN` (a custom
+//! section brings the module to exactly LEN bytes).
+//!
+//! The runs use the corpus profile ([`PROFILE_CHANGES`]) and an exec model
+//! that answers every turn with 100 bytes, more than the profile allows.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use airlock_tests::*;
 
-fn suite_dir(root: &Path, modules: &[(&str, Vec<u8>)]) -> PathBuf {
-    let dir = root.join("suite");
-    std::fs::create_dir_all(&dir).unwrap();
-    for (name, bytes) in modules {
-        std::fs::write(dir.join(name), bytes).unwrap();
-    }
-    dir
+/// The corpus profile: the default one with small limits, so that every
+/// bomb goes off quickly, and the numbers the cases are written against.
+const PROFILE_CHANGES: &[(&str, &str)] = &[
+    ("fuel_per_task", "20_000_000"),
+    ("memory_per_sandbox_mib", "4"),
+    ("max_turns", "8"),
+    ("max_message_bytes", "4_096"),
+    ("max_reply_bytes", "64"),
+    ("max_module_bytes", "1_048_576"),
+    ("max_table_elements", "1_000"),
+];
+
+/// Length of every model reply, in bytes (over the profile's 64).
+const REPLY_BYTES: &str = "100";
+
+const FAKE_MODEL: &str = env!("CARGO_BIN_EXE_fake-model");
+
+/// What must happen to a case's module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// Refused at load with a message containing this fragment.
+    Refused(String),
+    /// Runs and ends like this.
+    Ends {
+        detail: String,
+        score: u64,
+        turns: u64,
+    },
 }
 
-fn dir_run(agent: &str, key: &Key, suite: &Path, out: &Path) -> Run {
-    let mut run = Run::new(agent, key, out)
-        .seed(seed(9))
-        .arg("--unsigned-suite");
-    run.suite = suite.to_str().unwrap().to_owned();
-    run
+#[derive(Debug)]
+struct Case {
+    name: String,
+    expect: Expect,
+    module: Vec<u8>,
 }
 
-#[test]
-fn a_module_with_an_import_is_refused_before_it_runs_naming_the_import() {
-    let root = tempfile::tempdir().unwrap();
-    let key = keygen(root.path());
-    let suite = suite_dir(
-        root.path(),
-        &[
-            ("00-done.wasm", instant_done_module("instant-done")),
-            (
-                "01-importer.wasm",
-                importing_module("importer", "env", "airlock_escape_hatch"),
-            ),
-        ],
-    );
-    let out = root.path().join("run.bundle");
-    let done = dir_run("null", &key, &suite, &out).finish();
-    done.expect_code(2);
-    assert!(
-        done.stderr.contains("env"),
-        "import module not named: {done}"
-    );
-    assert!(
-        done.stderr.contains("airlock_escape_hatch"),
-        "import field not named: {done}"
-    );
-    assert!(!out.exists(), "a refused suite must leave no bundle");
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("hostile")
 }
 
-#[test]
-fn an_endless_loop_ends_out_of_fuel_and_the_run_goes_on() {
-    let root = tempfile::tempdir().unwrap();
-    let key = keygen(root.path());
-    let suite = suite_dir(
-        root.path(),
-        &[
-            ("00-endless.wasm", endless_loop_module("endless-loop")),
-            ("01-done.wasm", instant_done_module("instant-done")),
-        ],
-    );
-    let out = root.path().join("run.bundle");
-    let rows = dir_run("null", &key, &suite, &out).results();
-    let outcomes: Vec<_> = rows
-        .iter()
-        .map(|r| (r.task_id.as_str(), r.outcome.as_str()))
+/// Every case, in file-name order.
+fn corpus() -> Vec<Case> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| is_case(p))
         .collect();
-    assert_eq!(
-        outcomes,
-        [("endless-loop", "out-of-fuel"), ("instant-done", "done")],
-        "{rows:?}"
+    files.sort();
+    files.iter().map(|path| read_case(path)).collect()
+}
+
+fn is_case(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "wat" || e == "rs" || e == "case")
+}
+
+fn read_case(path: &Path) -> Case {
+    let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(path).unwrap();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    // Where the `key: value` lines are: the leading comments of a source file.
+    let comment = match extension {
+        "wat" => Some(";;"),
+        "rs" => Some("//"),
+        _ => None,
+    };
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let line = match comment {
+            Some(prefix) => match line.strip_prefix(prefix) {
+                Some(rest) => rest.trim(),
+                None => break,
+            },
+            None => line.trim(),
+        };
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once(':')
+            && matches!(key, "expect" | "score" | "turns" | "max-turns" | "module")
+        {
+            fields.push((key.to_owned(), value.trim().to_owned()));
+        }
+    }
+    let field = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let number = |key: &str, default: u64| {
+        field(key).map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}: {key} is not a number: {v}"))
+        })
+    };
+    let expect = match field("expect") {
+        None => panic!("{name}: no `expect:` line"),
+        Some(v) => match v.strip_prefix("refused:") {
+            Some(fragment) => Expect::Refused(fragment.trim().to_owned()),
+            None => Expect::Ends {
+                detail: v.to_owned(),
+                score: number("score", if v == "done" { FULL_PPM } else { 0 }),
+                turns: number("turns", 0),
+            },
+        },
+    };
+    let module = match extension {
+        "wat" => {
+            let max_turns = u32::try_from(number("max-turns", 4)).unwrap();
+            wasm(&expand(&text, &name, max_turns))
+        }
+        // Compiled by the build script.
+        "rs" => {
+            let built = Path::new(env!("OUT_DIR"))
+                .join("hostile")
+                .join(format!("{name}.wasm"));
+            std::fs::read(&built)
+                .unwrap_or_else(|e| panic!("{name}: the build script made no module: {e}"))
+        }
+        _ => {
+            let spec = field("module").unwrap_or_else(|| panic!("{name}: no `module:` line"));
+            build_module(&name, spec)
+        }
+    };
+    Case {
+        name,
+        expect,
+        module,
+    }
+}
+
+const INFO_AT: u32 = 1024;
+const DONE_AT: u32 = 2048;
+const SAY_AT: u32 = 2064;
+
+/// Replaces the corpus macros in a `.wat` case.
+fn expand(text: &str, id: &str, max_turns: u32) -> String {
+    let info = task_info_bytes(id, max_turns);
+    let info_data = format!("(data (i32.const {INFO_AT}) {})", wat_bytes(&info));
+    let info_packed = airlock_core::abi::pack(INFO_AT, info.len() as u32).to_string();
+    let done = done_step_bytes(1_000_000);
+    let say = say_step_bytes("hostile?");
+    let abi = format!(
+        r#"{info_data}
+  (data (i32.const {DONE_AT}) {done_data})
+  (data (i32.const {SAY_AT}) {say_data})
+  (global $done i64 (i64.const {done_packed}))
+  (global $say i64 (i64.const {say_packed}))
+  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_input") (param i32) (result i32) (i32.const 4096))
+  (func (export "airlock_info") (result i64) (i64.const {info_packed}))"#,
+        done_data = wat_bytes(&done),
+        say_data = wat_bytes(&say),
+        done_packed = airlock_core::abi::pack(DONE_AT, done.len() as u32),
+        say_packed = airlock_core::abi::pack(SAY_AT, say.len() as u32),
     );
-    assert_eq!(rows[0].score_ppm, 0);
-    assert_eq!(rows[1].score_ppm, FULL_PPM);
-    verify(&out, &key.public, &[]).expect_code(0);
+    text.replace("{abi}", &abi)
+        .replace("{info}", &info_data)
+        .replace("{info-packed}", &info_packed)
+}
+
+/// The bytes a `.case` file's `module:` line describes.
+fn build_module(name: &str, spec: &str) -> Vec<u8> {
+    let mut words = spec.split_whitespace();
+    let mut next = |what: &str| -> String {
+        words
+            .next()
+            .unwrap_or_else(|| panic!("{name}: `module:` is missing {what}"))
+            .to_owned()
+    };
+    let count = |s: String| -> usize {
+        s.parse()
+            .unwrap_or_else(|_| panic!("{name}: not a number: {s}"))
+    };
+    let mut bytes = Vec::new();
+    let parts = spec.split_whitespace().count();
+    let mut used = 0;
+    while used < parts {
+        let part = next("a part");
+        used += 1;
+        let mut arg = |what: &str| {
+            used += 1;
+            next(what)
+        };
+        match part.as_str() {
+            "empty" => {}
+            "hex" => {
+                let digits = arg("hex digits");
+                for pair in digits.as_bytes().chunks(2) {
+                    let pair = core::str::from_utf8(pair).unwrap();
+                    bytes.push(u8::from_str_radix(pair, 16).unwrap());
+                }
+            }
+            "random" => {
+                let len = count(arg("a length"));
+                let seed = count(arg("a seed")) as u64;
+                bytes.extend(pseudo_random(len, seed));
+            }
+            "truncate" => {
+                let mut module = wat_case(&arg("a .wat case"));
+                module.truncate(count(arg("a length")));
+                bytes.extend(module);
+            }
+            "pad" => {
+                let module = wat_case(&arg("a .wat case"));
+                bytes.extend(padded(module, count(arg("a length"))));
+            }
+            other => panic!("{name}: unknown module part {other:?}"),
+        }
+    }
+    bytes
+}
+
+fn wat_case(file: &str) -> Vec<u8> {
+    read_case(&corpus_dir().join(file)).module
+}
+
+/// `module` with a custom section appended that makes it exactly `total` bytes.
+fn padded(module: Vec<u8>, total: usize) -> Vec<u8> {
+    let name = b"padding";
+    let leb = |mut n: usize| {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    };
+    // The section's size field grows with the size it encodes: try each width.
+    for width in 1..=5 {
+        let fixed = module.len() + 1 + width + 1 + name.len();
+        let Some(payload) = total.checked_sub(fixed) else {
+            continue;
+        };
+        let size = 1 + name.len() + payload;
+        if leb(size).len() != width {
+            continue;
+        }
+        let mut out = module.clone();
+        out.push(0);
+        out.extend(leb(size));
+        out.push(name.len() as u8);
+        out.extend(name);
+        out.resize(total, 0);
+        return out;
+    }
+    panic!("cannot pad a {}-byte module to {total} bytes", module.len())
+}
+
+/// splitmix64, so "random" modules are the same on every run.
+fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        out.extend(z.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Whether `text` contains `fragment`, where `*` in the fragment stands for
+/// any text (a function index, an offset).
+fn says(text: &str, fragment: &str) -> bool {
+    let mut rest = text;
+    for piece in fragment.split('*') {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+struct Station {
+    root: tempfile::TempDir,
+    key: Key,
+    profile: PathBuf,
+}
+
+impl Station {
+    fn new() -> Station {
+        let root = tempfile::tempdir().unwrap();
+        let key = keygen(root.path());
+        let profile = profile_with(root.path(), "hostile", PROFILE_CHANGES);
+        Station { root, key, profile }
+    }
+
+    /// `airlock run` of the modules in `suite` with the long-replying model.
+    fn run(&self, suite: &Path, out: &Path) -> Run {
+        let mut run = Run::new(&format!("exec:{FAKE_MODEL}"), &self.key, out)
+            .seed(seed(7))
+            .arg("--unsigned-suite")
+            .arg("--agent-arg=long")
+            .arg(&format!("--agent-arg={REPLY_BYTES}"));
+        run.suite = suite.to_str().unwrap().to_owned();
+        run.profile = self.profile.to_str().unwrap().to_owned();
+        run
+    }
+}
+
+/// Every case's module bytes also go to `$AIRLOCK_HOSTILE_OUT/CASE.wasm`
+/// when that is set: the seeds of the `module_load` fuzz target.
+#[test]
+fn the_corpus_covers_both_ends_and_every_case_is_listed_in_its_readme() {
+    let cases = corpus();
+    if let Some(out) = std::env::var_os("AIRLOCK_HOSTILE_OUT") {
+        let out = PathBuf::from(out);
+        std::fs::create_dir_all(&out).unwrap();
+        for case in &cases {
+            std::fs::write(out.join(format!("{}.wasm", case.name)), &case.module).unwrap();
+        }
+    }
+    let refused = cases
+        .iter()
+        .filter(|c| matches!(c.expect, Expect::Refused(_)))
+        .count();
+    assert!(refused >= 20, "only {refused} refused cases");
+    assert!(
+        cases.len() - refused >= 20,
+        "only {} runtime cases",
+        cases.len() - refused
+    );
+    let readme = std::fs::read_to_string(corpus_dir().join("README.md")).unwrap();
+    let listed: BTreeSet<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let files: BTreeSet<String> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| is_case(Path::new(n)))
+        .collect();
+    let files: BTreeSet<&str> = files.iter().map(String::as_str).collect();
+    assert_eq!(listed, files, "README.md's table and the case files differ");
+}
+
+#[test]
+fn refused_modules_stop_the_suite_before_any_task_runs_naming_file_and_reason() {
+    let station = Station::new();
+    let good = corpus_dir().join("instant-done.wat");
+    let good = read_case(&good).module;
+    for case in corpus() {
+        let Expect::Refused(fragment) = &case.expect else {
+            continue;
+        };
+        let dir = station.root.path().join(&case.name);
+        std::fs::create_dir(&dir).unwrap();
+        let file = format!("{}.wasm", case.name);
+        // The good module comes first: it must not run either.
+        std::fs::write(dir.join("00-instant-done.wasm"), &good).unwrap();
+        std::fs::write(dir.join(&file), &case.module).unwrap();
+        let out = dir.join("run.bundle");
+        let done = station.run(&dir, &out).finish();
+        assert_eq!(done.status.code(), Some(2), "{}: {done}", case.name);
+        assert!(
+            says(&done.stderr, fragment),
+            "{}: the message does not say {fragment:?}: {done}",
+            case.name
+        );
+        assert!(
+            done.stderr.contains(&file),
+            "{}: the message does not name the file: {done}",
+            case.name
+        );
+        assert!(
+            !out.exists(),
+            "{}: a refused suite left a bundle",
+            case.name
+        );
+        assert!(
+            !journal_of(&out).exists(),
+            "{}: a refused suite left a journal",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn hostile_modules_end_with_their_outcomes_and_the_run_completes_and_verifies() {
+    let station = Station::new();
+    let mut expected = Vec::new();
+    let mut modules = Vec::new();
+    for case in corpus() {
+        let Expect::Ends {
+            detail,
+            score,
+            turns,
+        } = case.expect
+        else {
+            continue;
+        };
+        expected.push((case.name.clone(), detail, score, turns));
+        modules.push((format!("{}.wasm", case.name), case.module));
+    }
+    let modules: Vec<(&str, Vec<u8>)> = modules
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.clone()))
+        .collect();
+    let suite = suite_dir(station.root.path(), &modules);
+    let out = station.root.path().join("run.bundle");
+    let done = finish(station.run(&suite, &out).command().arg("--json"));
+    done.expect_code(0);
+    let json = done.json();
+    assert_eq!(json["end"], "completed", "{json}");
+    let results = json["results"].as_array().unwrap();
+    let got: Vec<(String, String, u64, u64)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["task_id"].as_str().unwrap().to_owned(),
+                r["outcome_detail"].as_str().unwrap().to_owned(),
+                r["score_ppm"].as_u64().unwrap(),
+                r["turns"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for (want, got) in expected.iter().zip(&got) {
+        assert_eq!(want, got, "(task, outcome, score, turns)");
+    }
+    assert_eq!(expected.len(), got.len(), "{json}");
+    let (code, report) = verify_json(&out, &station.key.public);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        levels(&report),
+        LEVELS.map(|l| (l.to_owned(), "passed".to_owned())),
+        "{report}"
+    );
 }
 
 /// Needs `airlock suite export default --out DIR --unsigned`.
@@ -110,7 +510,11 @@ fn an_endless_loop_between_real_tasks_leaves_them_unharmed() {
         ],
     );
     let out = root.path().join("run.bundle");
-    let rows = dir_run("null", &key, &suite, &out).results();
+    let mut run = Run::new("null", &key, &out)
+        .seed(seed(9))
+        .arg("--unsigned-suite");
+    run.suite = suite.to_str().unwrap().to_owned();
+    let rows = run.results();
     let outcomes: Vec<_> = rows.iter().map(|r| r.outcome.as_str()).collect();
     assert_eq!(outcomes, ["done", "out-of-fuel", "done"], "{rows:?}");
     verify(&out, &key.public, &[]).expect_code(0);

@@ -4,7 +4,8 @@
 //! builds and runs `airlock demo`, `test` runs every check CI runs, `crash`
 //! SIGKILLs and resumes runs and counts what was lost, `bench` measures
 //! Airlock against Inspect (never part of `test`: it is slow and needs
-//! Inspect from PyPI). Each step
+//! Inspect from PyPI), `fuzz` runs the cargo-fuzz targets in `fuzz/` for a
+//! while each. Each step
 //! is one line in a table, printed to stderr as it starts; the first failing
 //! step stops the task and its exit code becomes xtask's.
 #![forbid(unsafe_code)]
@@ -110,6 +111,19 @@ enum Task {
         #[arg(long, default_value_t = 5000)]
         verify_records: u32,
     },
+    /// Build the cargo-fuzz targets in fuzz/ and run each for a while;
+    /// fails on the first crash, leaving the input in fuzz/artifacts/.
+    /// Installs cargo-fuzz when missing. Uses the nightly toolchain (with
+    /// AddressSanitizer) when rustup has one, else stable with
+    /// RUSTC_BOOTSTRAP=1 and no sanitizer.
+    Fuzz {
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Run only these targets (default: every target in fuzz/Cargo.toml).
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -137,6 +151,7 @@ fn main() -> ExitCode {
             rounds,
             verify_records,
         }),
+        Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,6 +211,8 @@ fn setup() -> Result<()> {
     }
     Ok(())
 }
+
+mod fuzz;
 
 fn demo(args: &[OsString]) -> Result<()> {
     setup()?;

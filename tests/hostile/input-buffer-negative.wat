@@ -1,0 +1,10 @@
+;; expect: abi-violation (bad-input-buffer)
+;; Offers -1 (0xffffffff) as the input buffer.
+(module
+  (memory (export "memory") 1)
+  {info}
+  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_input") (param i32) (result i32) (i32.const -1))
+  (func (export "airlock_info") (result i64) (i64.const {info-packed}))
+  (func (export "airlock_start") (param i32) (result i64) (unreachable))
+  (func (export "airlock_step") (param i32) (result i64) (unreachable)))

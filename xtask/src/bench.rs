@@ -237,43 +237,14 @@ pub(crate) fn bench(options: &BenchOptions) -> Result<()> {
 /// Makes (once) a Python virtual environment in the target directory with
 /// Inspect from PyPI and returns its python.
 fn inspect_setup(target: &Path) -> Result<PathBuf> {
-    let venv = target.join("inspect-python");
-    let python = venv.join("bin").join("python");
-    if python.is_file()
-        && let Ok(version) = capture(Command::new(&python).args(["-c", INSPECT_CHECK]))
-        && INSPECT_REQUIREMENT.ends_with(&format!("=={}", version.trim()))
-    {
-        eprintln!(
-            "xtask: inspect environment ready (inspect_ai {})",
-            version.trim()
-        );
-        return Ok(python);
-    }
-    step(
-        "make the inspect virtual environment",
-        Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg("--clear")
-            .arg(&venv),
+    crate::python_venv(
+        &target.join("inspect-python"),
+        &crate::PythonPackage {
+            name: "inspect_ai",
+            requirement: INSPECT_REQUIREMENT,
+            check: INSPECT_CHECK,
+        },
     )
-    .context(
-        "python3 -m venv failed: install python3 and its venv module (Debian: python3-venv)",
-    )?;
-    step(
-        &format!("pip install {INSPECT_REQUIREMENT}"),
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            INSPECT_REQUIREMENT,
-        ]),
-    )?;
-    capture(Command::new(&python).args(["-c", INSPECT_CHECK]))
-        .context("inspect_ai does not import after installing it")?;
-    Ok(python)
 }
 
 /// Keeps Inspect inside the work directory and off the network: no

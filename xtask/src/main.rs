@@ -318,41 +318,68 @@ fn release_binary() -> Result<PathBuf> {
 /// securesystemslib from PyPI, and returns its python. Fast when it is
 /// already there: one import check.
 fn python_setup() -> Result<PathBuf> {
-    let venv = target_dir()?.join("airlock-python");
+    python_venv(
+        &target_dir()?.join("airlock-python"),
+        &PythonPackage {
+            name: "securesystemslib",
+            requirement: PYTHON_REQUIREMENT,
+            check: PYTHON_CHECK,
+        },
+    )
+}
+
+/// A package a Python virtual environment of ours is made for.
+pub(crate) struct PythonPackage {
+    /// Its name, for messages.
+    pub(crate) name: &'static str,
+    /// The pip requirement, pinned as `NAME==VERSION`.
+    pub(crate) requirement: &'static str,
+    /// A script that imports what is used and prints the installed version.
+    pub(crate) check: &'static str,
+}
+
+/// The python of the virtual environment at `venv` with `package` installed:
+/// reused when its check passes and prints the pinned version, made anew
+/// otherwise. Returns the venv's python.
+pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBuf> {
     let python = venv.join("bin").join("python");
     if python.is_file()
-        && let Ok(version) = capture(Command::new(&python).args(["-c", PYTHON_CHECK]))
+        && let Ok(version) = capture(Command::new(&python).args(["-c", package.check]))
+        && package
+            .requirement
+            .ends_with(&format!("=={}", version.trim()))
     {
         eprintln!(
-            "xtask: python environment ready (securesystemslib {})",
+            "xtask: python environment ready ({} {})",
+            package.name,
             version.trim()
         );
         return Ok(python);
     }
     step(
-        "make the python virtual environment",
+        &format!("make the python virtual environment for {}", package.name),
         Command::new("python3")
             .arg("-m")
             .arg("venv")
             .arg("--clear")
-            .arg(&venv),
+            .arg(venv),
     )
     .context(
         "python3 -m venv failed: install python3 and its venv module (Debian: python3-venv)",
     )?;
     step(
-        &format!("pip install {PYTHON_REQUIREMENT}"),
+        &format!("pip install {}", package.requirement),
         Command::new(&python).args([
             "-m",
             "pip",
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            PYTHON_REQUIREMENT,
+            package.requirement,
         ]),
     )?;
-    capture(Command::new(&python).args(["-c", PYTHON_CHECK]))
-        .context("securesystemslib does not import after installing it")?;
+    capture(Command::new(&python).args(["-c", package.check]))
+        .with_context(|| format!("{} does not import after installing it", package.name))?;
     Ok(python)
 }
 

@@ -16,7 +16,8 @@ use airlock_core::record::SignedEntry;
 
 use crate::error::{AttestError, io_err};
 use crate::frame::{
-    self, END_MAGIC, FileKind, Frame, FrameError, FrameItem, FrameReader, HEADER_LEN, HeaderError,
+    self, BodyReader, END_MAGIC, FileKind, Frame, FrameError, FrameItem, FrameParts, FrameReader,
+    HEADER_LEN, HeaderError, StreamedItem,
 };
 use crate::fsutil::AtomicFile;
 pub use crate::fsutil::Overwrite;
@@ -204,6 +205,34 @@ impl<R: Read> BundleReader<R> {
             }
             FrameItem::End { offset } => Err(BundleError::MissingTrailer { offset }),
             FrameItem::ZeroLength { offset } => {
+                self.read_trailer(offset)?;
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// [`BundleReader::next_entry`] without holding the entry's body:
+    /// `body` reads it as a stream ([`FrameReader::next_streamed`]).
+    pub fn next_streamed<T>(
+        &mut self,
+        body: impl FnOnce(u64, &mut BodyReader<'_, R>) -> T,
+    ) -> Result<Option<(FrameParts, T)>, BundleError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self
+            .frames
+            .next_streamed(body)
+            .map_err(BundleError::Frame)?
+        {
+            StreamedItem::Frame(parts, value) => {
+                self.count += 1;
+                self.last_hash = parts.chain_hash;
+                Ok(Some((parts, value)))
+            }
+            StreamedItem::End { offset } => Err(BundleError::MissingTrailer { offset }),
+            StreamedItem::ZeroLength { offset } => {
                 self.read_trailer(offset)?;
                 self.done = true;
                 Ok(None)

@@ -24,7 +24,7 @@ use crate::bundle::{BundleReader, open_bundle};
 use crate::error::{AttestError, io_err};
 use crate::fsutil::{AtomicFile, Overwrite, create_dirs};
 use crate::keys::{PublicKey, SigningKey};
-use crate::verify::{RecordVisitor, Verdict, VerifyOptions, verify_bundle_with};
+use crate::verify::{RecordVisitor, Verdict, VerifyOptions, verify_bundle_file_with};
 
 /// DSSE payload type of every envelope.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -328,12 +328,7 @@ pub fn export_dsse(
 ) -> Result<Exported, ExportError> {
     let public = key.public_key();
     let mut start = Start::default();
-    let verdict = verify_bundle_with(
-        open_bundle(bundle)?,
-        &[public],
-        VerifyOptions::default(),
-        &mut start,
-    );
+    let verdict = verify_bundle_file_with(bundle, &[public], VerifyOptions::default(), &mut start)?;
     if let Some(bundle_key) = verdict.summary.key_id
         && bundle_key != public.key_id()
     {

@@ -7,7 +7,8 @@
 use core::fmt;
 use std::io::{self, Read, Write};
 
-use airlock_core::record::SignedEntry;
+use airlock_core::Digest;
+use airlock_core::record::{Signature, SignedEntry};
 
 use crate::keys::PublicKey;
 
@@ -350,6 +351,97 @@ impl core::error::Error for FrameError {
     }
 }
 
+/// Bytes after the body of an entry: its chain hash and signature.
+const ENTRY_TAIL_LEN: u64 = 32 + 64;
+
+/// A frame read by [`FrameReader::next_streamed`]: everything but the
+/// body, which went to the caller as a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameParts {
+    /// Byte offset of the frame's length field in the file.
+    pub offset: u64,
+    /// Length of the postcard part.
+    pub len: u32,
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// Byte offset of the body's first byte in the file.
+    pub body_offset: u64,
+    /// Length of the body.
+    pub body_len: u64,
+    /// The stored chain hash.
+    pub chain_hash: Digest,
+    /// The stored signature.
+    pub signature: Signature,
+}
+
+/// What [`FrameReader::next_streamed`] found.
+#[derive(Debug)]
+pub enum StreamedItem<T> {
+    /// A whole frame, and what the body reader made of its body.
+    Frame(FrameParts, T),
+    /// A zero length at this offset: in a bundle, the trailer follows.
+    ZeroLength {
+        /// Offset of the zero length field.
+        offset: u64,
+    },
+    /// Clean end of input exactly at a frame boundary.
+    End {
+        /// Offset of the end (the input length).
+        offset: u64,
+    },
+}
+
+/// The body of a frame as a stream of exactly its bytes. Input that ends
+/// early or fails reads as an early end here; the frame reader then
+/// reports it as a torn frame or a read error.
+pub struct BodyReader<'a, R> {
+    inner: &'a mut R,
+    offset: &'a mut u64,
+    remaining: u64,
+    short: bool,
+    error: Option<io::Error>,
+}
+
+impl<R> fmt::Debug for BodyReader<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("offset", &self.offset)
+            .field("remaining", &self.remaining)
+            .field("short", &self.short)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> Read for BodyReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || self.short || self.error.is_some() || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        loop {
+            match self.inner.read(&mut buf[..want]) {
+                Ok(0) => {
+                    self.short = true;
+                    return Ok(0);
+                }
+                Ok(n) => {
+                    self.remaining -= n as u64;
+                    *self.offset += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}
+
 /// Reads frames one at a time from a stream, tracking byte offsets. Memory
 /// is one frame at a time, whatever the input size.
 #[derive(Debug)]
@@ -434,6 +526,162 @@ impl<R: Read> FrameReader<R> {
             len,
             entry,
         }))
+    }
+
+    /// Reads the next frame without holding its body: `body` gets the
+    /// entry's sequence number and a reader of exactly the body's bytes
+    /// (what it leaves unread is skipped). For an entry too large to hold,
+    /// such as a RunStart with a long plan. Errors are the ones
+    /// [`FrameReader::next_item`] gives for the same bytes: a frame cut
+    /// short is torn even where its first bytes are also undecodable.
+    pub fn next_streamed<T>(
+        &mut self,
+        body: impl FnOnce(u64, &mut BodyReader<'_, R>) -> T,
+    ) -> Result<StreamedItem<T>, FrameError> {
+        let start = self.offset;
+        let mut len_bytes = [0u8; 4];
+        let have = self.read_full(&mut len_bytes)?;
+        if have == 0 {
+            return Ok(StreamedItem::End { offset: start });
+        }
+        if have < 4 {
+            return Err(FrameError::TornLength {
+                offset: start,
+                have,
+            });
+        }
+        let len = u32::from_le_bytes(len_bytes);
+        if len == 0 {
+            return Ok(StreamedItem::ZeroLength { offset: start });
+        }
+        if len > MAX_FRAME_LEN {
+            return Err(FrameError::Oversized { offset: start, len });
+        }
+        let end = start + 4 + u64::from(len);
+        let seq = match self.frame_varint(start, len, end)? {
+            Ok(seq) => seq,
+            Err(error) => return Err(self.undecodable(start, len, end, error)),
+        };
+        let body_len = match self.frame_varint(start, len, end)? {
+            Ok(n) => n,
+            Err(error) => return Err(self.undecodable(start, len, end, error)),
+        };
+        // postcard reads the body, then the 96 bytes after it, then finds
+        // the frame's end; any other length is an unexpected end there.
+        if body_len.checked_add(ENTRY_TAIL_LEN) != Some(end - self.offset) {
+            let error = postcard::Error::DeserializeUnexpectedEnd;
+            return Err(self.undecodable(start, len, end, error));
+        }
+        let body_offset = self.offset;
+        let mut reader = BodyReader {
+            inner: &mut self.inner,
+            offset: &mut self.offset,
+            remaining: body_len,
+            short: false,
+            error: None,
+        };
+        let value = body(seq, &mut reader);
+        io::copy(&mut reader, &mut io::sink()).map_err(|error| FrameError::Io {
+            offset: body_offset,
+            error,
+        })?;
+        let (short, error) = (reader.short, reader.error);
+        if let Some(error) = error {
+            return Err(FrameError::Io {
+                offset: self.offset,
+                error,
+            });
+        }
+        let torn = |reader: &Self| FrameError::TornFrame {
+            offset: start,
+            declared: len,
+            have: (reader.offset - start - 4) as usize,
+        };
+        if short {
+            return Err(torn(self));
+        }
+        let mut tail = [0u8; ENTRY_TAIL_LEN as usize];
+        if self.read_full(&mut tail)? < tail.len() {
+            return Err(torn(self));
+        }
+        let mut chain_hash = [0u8; 32];
+        chain_hash.copy_from_slice(&tail[..32]);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&tail[32..]);
+        Ok(StreamedItem::Frame(
+            FrameParts {
+                offset: start,
+                len,
+                seq,
+                body_offset,
+                body_len,
+                chain_hash: Digest(chain_hash),
+                signature: Signature(signature),
+            },
+            value,
+        ))
+    }
+
+    /// A u64 varint inside the frame that ends at `end`, decoded by
+    /// postcard itself so that its checks are the ones a whole decode makes.
+    /// The outer error is a torn frame or a failed read.
+    fn frame_varint(
+        &mut self,
+        start: u64,
+        len: u32,
+        end: u64,
+    ) -> Result<Result<u64, postcard::Error>, FrameError> {
+        let mut bytes = [0u8; 10];
+        for n in 1..=bytes.len() {
+            if self.offset == end {
+                return Ok(Err(postcard::Error::DeserializeUnexpectedEnd));
+            }
+            if self.read_full(&mut bytes[n - 1..n])? == 0 {
+                return Err(FrameError::TornFrame {
+                    offset: start,
+                    declared: len,
+                    have: (self.offset - start - 4) as usize,
+                });
+            }
+            match postcard::from_bytes::<u64>(&bytes[..n]) {
+                Err(postcard::Error::DeserializeUnexpectedEnd) => {}
+                decoded => return Ok(decoded),
+            }
+        }
+        Ok(Err(postcard::Error::DeserializeBadVarint))
+    }
+
+    /// The error for a frame found undecodable before its end: torn if the
+    /// input ends before the frame does (as a whole read would find first).
+    fn undecodable(
+        &mut self,
+        start: u64,
+        len: u32,
+        end: u64,
+        error: postcard::Error,
+    ) -> FrameError {
+        let mut rest = (&mut self.inner).take(end - self.offset);
+        match io::copy(&mut rest, &mut io::sink()) {
+            Ok(n) => self.offset += n,
+            Err(error) => {
+                return FrameError::Io {
+                    offset: self.offset,
+                    error,
+                };
+            }
+        }
+        if self.offset < end {
+            return FrameError::TornFrame {
+                offset: start,
+                declared: len,
+                have: (self.offset - start - 4) as usize,
+            };
+        }
+        FrameError::Undecodable {
+            offset: start,
+            len,
+            error,
+        }
     }
 
     /// The raw bytes of the last frame returned (valid until the next call).
@@ -590,6 +838,74 @@ mod tests {
 
         let mut r = FrameReader::new(&[0, 0, 0, 0][..], 0);
         assert_eq!(r.next_item().unwrap(), FrameItem::ZeroLength { offset: 0 });
+    }
+
+    /// What a reader made of an input, in a comparable form.
+    fn outcome(item: Result<FrameItem, FrameError>) -> String {
+        match item {
+            Ok(item) => format!("{item:?}"),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    fn streamed(r: &mut FrameReader<&[u8]>) -> String {
+        let item = r.next_streamed(|seq, body| {
+            let mut bytes = Vec::new();
+            body.read_to_end(&mut bytes).map(|_| (seq, bytes))
+        });
+        outcome(item.map(|item| match item {
+            StreamedItem::Frame(parts, read) => {
+                let (seq, body) = read.unwrap_or_default();
+                assert_eq!(seq, parts.seq);
+                assert_eq!(body.len() as u64, parts.body_len);
+                assert_eq!(parts.body_offset, parts.offset + 4 + 2);
+                FrameItem::Frame(Frame {
+                    offset: parts.offset,
+                    len: parts.len,
+                    entry: SignedEntry {
+                        seq: parts.seq,
+                        body,
+                        chain_hash: parts.chain_hash,
+                        signature: parts.signature,
+                    },
+                })
+            }
+            StreamedItem::ZeroLength { offset } => FrameItem::ZeroLength { offset },
+            StreamedItem::End { offset } => FrameItem::End { offset },
+        }))
+    }
+
+    /// A streamed frame reads as the whole one does: the same entry, or
+    /// the same error, for every cut and every single-byte change, and the
+    /// reader is left at the same place.
+    #[test]
+    fn streamed_frames_read_as_whole_ones() {
+        let first = encode_frame(&entry(3, &[9; 40])).unwrap();
+        let mut bytes = first.clone();
+        bytes.extend_from_slice(&encode_frame(&entry(4, b"next")).unwrap());
+        let mut cases: Vec<Vec<u8>> = (0..=bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+        for i in 0..first.len() {
+            for mask in [0x01, 0x02, 0x40, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= mask;
+                cases.push(b);
+            }
+        }
+        for case in &cases {
+            let mut whole = FrameReader::new(&case[..], 44);
+            let mut stream = FrameReader::new(&case[..], 44);
+            assert_eq!(
+                streamed(&mut stream),
+                outcome(whole.next_item()),
+                "{case:?}"
+            );
+            assert_eq!(stream.offset(), whole.offset(), "{case:?}");
+            assert_eq!(
+                streamed(&mut stream),
+                outcome(whole.next_item()),
+                "{case:?}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod manifest;
+mod plan_stream;
 pub mod station;
 pub mod suite_check;
 pub mod verify;
@@ -26,4 +27,7 @@ pub use fsutil::{CreatedDirs, create_dirs, write_file_atomically};
 pub use journal::{JournalWriter, journal_to_bundle, verify_journal};
 pub use keys::{GeneratedKey, PublicKey, SigningKey, keygen};
 pub use manifest::{MANIFEST_FILE_NAME, VerifiedManifest, read_manifest, write_manifest};
-pub use verify::{Level, Status, Verdict, VerifyOptions, verify_bundle, verify_bundle_file};
+pub use verify::{
+    Level, Status, Verdict, VerifyOptions, verify_bundle, verify_bundle_file,
+    verify_bundle_file_with,
+};

@@ -1,27 +1,32 @@
 //! Offline verification of a bundle, level by level (SPEC.md, "Verification").
 //!
-//! One streamed pass: memory is one frame plus the plan, whatever the
-//! number of records. Each level is reported on its own, with the first
-//! failing record named, so a verifier learns what is wrong and where.
+//! One streamed pass: memory is one frame and one plan entry, whatever the
+//! number of records. The plan is not held: RunStart is decoded as it is
+//! hashed and its plan read again alongside the results
+//! ([`crate::plan_stream`]). Each level is reported on its own, with the
+//! first failing record named, so a verifier learns what is wrong and where.
 
 use core::fmt;
+use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use airlock_core::Digest;
 use airlock_core::chain::{GENESIS, chain_hash, signed_message};
 use airlock_core::record::{
-    PlannedTask, Record, RunEnd, RunEndReason, RunStart, Signature, SignedEntry, StationLink,
-    TaskResult,
+    Record, RunEnd, RunEndReason, RunStart, Signature, StationLink, TaskResult,
 };
 use airlock_core::{Outcome, Ppm};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
 use crate::bundle::{BundleError, BundleReader, open_bundle};
-use crate::error::AttestError;
+use crate::error::{AttestError, io_err};
 use crate::keys::PublicKey;
+use crate::plan_stream::{
+    FirstRecord, KeepPlan, PlanCursor, PlanSource, StreamedStart, decode_first,
+};
 
 /// The `format` value of the JSON verdict.
 pub const VERDICT_FORMAT: &str = "airlock-verdict/1";
@@ -269,6 +274,13 @@ impl VerifyOptions {
 /// Receives each record as it is decoded, before the verdict is known: a
 /// caller must not trust them unless the verdict is verified.
 pub trait RecordVisitor {
+    /// Whether [`RecordVisitor::run_start`] is wanted for the first record.
+    /// Handing it over means building its whole plan, the one part of a
+    /// bundle that grows with it, so a visitor that ignores RunStart says
+    /// false and verification memory stays flat.
+    fn wants_run_start(&self) -> bool {
+        true
+    }
     /// A RunStart at position `index`.
     fn run_start(&mut self, index: u64, record: &RunStart) {
         let _ = (index, record);
@@ -284,19 +296,45 @@ pub trait RecordVisitor {
 }
 
 struct NoVisitor;
-impl RecordVisitor for NoVisitor {}
+impl RecordVisitor for NoVisitor {
+    fn wants_run_start(&self) -> bool {
+        false
+    }
+}
 
 /// Verifies a bundle file. An unopenable file is an error (an input
 /// problem, not a verification failure); everything else is in the verdict.
+/// Memory stays flat in the bundle's size: the plan is read a second time
+/// from the file rather than held.
 pub fn verify_bundle_file(
     path: &Path,
     trusted: &[PublicKey],
     options: VerifyOptions,
 ) -> Result<Verdict, AttestError> {
-    Ok(verify_bundle(open_bundle(path)?, trusted, options))
+    verify_bundle_file_with(path, trusted, options, &mut NoVisitor)
 }
 
-/// Verifies a bundle read from `reader` against the `trusted` keys.
+/// [`verify_bundle_file`], handing each decoded record to `visitor`.
+pub fn verify_bundle_file_with(
+    path: &Path,
+    trusted: &[PublicKey],
+    options: VerifyOptions,
+    visitor: &mut dyn RecordVisitor,
+) -> Result<Verdict, AttestError> {
+    let reader = open_bundle(path)?;
+    // Opened now, so that a file that can be read once but not twice is an
+    // input error before verification, not a level that cannot be checked.
+    let file = File::open(path).map_err(io_err(path, "open"))?;
+    let second = SecondRead::File {
+        file,
+        path: path.to_path_buf(),
+    };
+    Ok(verify_input(reader, second, trusted, options, visitor))
+}
+
+/// Verifies a bundle read from `reader` against the `trusted` keys. The
+/// input is read once, so the plan's bytes are kept for the completeness
+/// check (about 42 bytes a plan entry); [`verify_bundle_file`] avoids that.
 pub fn verify_bundle(reader: impl Read, trusted: &[PublicKey], options: VerifyOptions) -> Verdict {
     verify_bundle_with(reader, trusted, options, &mut NoVisitor)
 }
@@ -304,6 +342,29 @@ pub fn verify_bundle(reader: impl Read, trusted: &[PublicKey], options: VerifyOp
 /// [`verify_bundle`], handing each decoded record to `visitor`.
 pub fn verify_bundle_with(
     reader: impl Read,
+    trusted: &[PublicKey],
+    options: VerifyOptions,
+    visitor: &mut dyn RecordVisitor,
+) -> Verdict {
+    verify_input(reader, SecondRead::Kept, trusted, options, visitor)
+}
+
+/// Where the completeness check reads the plan the second time.
+enum SecondRead {
+    /// From the bundle file, through a second handle.
+    File {
+        /// The second handle.
+        file: File,
+        /// The bundle's path (for looking back).
+        path: PathBuf,
+    },
+    /// From the plan's bytes, kept as the first read passed them.
+    Kept,
+}
+
+fn verify_input(
+    reader: impl Read,
+    second: SecondRead,
     trusted: &[PublicKey],
     options: VerifyOptions,
     visitor: &mut dyn RecordVisitor,
@@ -327,13 +388,17 @@ pub fn verify_bundle_with(
         }
     };
     let key = reader.header().public_key;
+    let stream = Stream {
+        reader,
+        second: Some(second),
+    };
     if options.threads <= 1 {
         let mut sigs = InlineSignatures::new(key);
-        return verify_frames(reader, trusted, visitor, summary, collected, &mut sigs);
+        return verify_frames(stream, trusted, visitor, summary, collected, &mut sigs);
     }
     std::thread::scope(|scope| {
         let mut sigs = PooledSignatures::start(scope, key, options.threads);
-        verify_frames(reader, trusted, visitor, summary, collected, &mut sigs)
+        verify_frames(stream, trusted, visitor, summary, collected, &mut sigs)
     })
 }
 
@@ -362,8 +427,9 @@ impl SignatureFailures {
 
 /// Where the streamed verifier hands each entry's signature to be checked.
 trait SignatureCheck {
-    /// Checks (now or later) the signature of entry `index`, of record kind `kind`.
-    fn submit(&mut self, index: u64, kind: &'static str, entry: &SignedEntry);
+    /// Checks (now or later) the signature of entry `index`, of record kind
+    /// `kind`, over its stored chain hash.
+    fn submit(&mut self, index: u64, kind: &'static str, hash: Digest, signature: Signature);
     /// Every failure, once every submitted signature is checked.
     fn finish(&mut self) -> SignatureFailures;
 }
@@ -384,8 +450,8 @@ impl InlineSignatures {
 }
 
 impl SignatureCheck for InlineSignatures {
-    fn submit(&mut self, index: u64, kind: &'static str, entry: &SignedEntry) {
-        if !self.key.verify_entry(entry) {
+    fn submit(&mut self, index: u64, kind: &'static str, hash: Digest, signature: Signature) {
+        if !self.key.verify(&signed_message(&hash), &signature) {
             self.failures.add(index, kind);
         }
     }
@@ -495,9 +561,8 @@ impl PooledSignatures {
 }
 
 impl SignatureCheck for PooledSignatures {
-    fn submit(&mut self, index: u64, kind: &'static str, entry: &SignedEntry) {
-        self.batch
-            .push((index, kind, entry.chain_hash, entry.signature));
+    fn submit(&mut self, index: u64, kind: &'static str, hash: Digest, signature: Signature) {
+        self.batch.push((index, kind, hash, signature));
         if self.batch.len() == BATCH {
             self.send_batch();
         }
@@ -520,16 +585,98 @@ impl SignatureCheck for PooledSignatures {
     }
 }
 
+/// The input after its header, and where to read the plan again.
+struct Stream<R> {
+    reader: BundleReader<R>,
+    second: Option<SecondRead>,
+}
+
+/// One frame as the levels see it.
+struct Seen {
+    offset: u64,
+    body_offset: u64,
+    seq: u64,
+    stored_hash: Digest,
+    signature: Signature,
+    computed_hash: Digest,
+    record: Result<Decoded, postcard::Error>,
+}
+
+/// A decoded record: the first RunStart streamed, anything else whole.
+enum Decoded {
+    Start(StreamedStart),
+    Record(Record),
+}
+
+impl<R: Read> Stream<R> {
+    /// The next frame. The first is streamed: it is the RunStart, whose
+    /// plan grows with the bundle.
+    fn next(
+        &mut self,
+        index: u64,
+        prev: &Digest,
+        keep: KeepPlan,
+    ) -> Result<Option<Seen>, BundleError> {
+        if index == 0 {
+            let Some((parts, (computed_hash, record))) = self
+                .reader
+                .next_streamed(|seq, body| decode_first(prev, seq, body, keep))?
+            else {
+                return Ok(None);
+            };
+            return Ok(Some(Seen {
+                offset: parts.offset,
+                body_offset: parts.body_offset,
+                seq: parts.seq,
+                stored_hash: parts.chain_hash,
+                signature: parts.signature,
+                computed_hash,
+                record: record.map(|r| match r {
+                    FirstRecord::Start(start) => Decoded::Start(start),
+                    FirstRecord::Other(record) => Decoded::Record(record),
+                }),
+            }));
+        }
+        let Some(frame) = self.reader.next_entry()? else {
+            return Ok(None);
+        };
+        let entry = frame.entry;
+        Ok(Some(Seen {
+            offset: frame.offset,
+            body_offset: frame.offset,
+            seq: entry.seq,
+            stored_hash: entry.chain_hash,
+            signature: entry.signature,
+            computed_hash: chain_hash(prev, entry.seq, &entry.body),
+            record: Record::from_bytes(&entry.body).map(Decoded::Record),
+        }))
+    }
+
+    /// Where to read the plan of `start` (found at `body_offset`) again.
+    fn plan_source(&mut self, start: &mut StreamedStart, body_offset: u64) -> PlanSource {
+        match self.second.take() {
+            Some(SecondRead::File { file, path }) => PlanSource::File {
+                file,
+                path,
+                offset: body_offset + start.plan_bytes.start,
+            },
+            Some(SecondRead::Kept) | None => {
+                PlanSource::Memory(start.spilled.take().unwrap_or_default().into())
+            }
+        }
+    }
+}
+
 /// The streamed pass over the frames after the header.
 fn verify_frames<R: Read>(
-    mut reader: BundleReader<R>,
+    mut stream: Stream<R>,
     trusted: &[PublicKey],
     visitor: &mut dyn RecordVisitor,
     mut summary: RunSummary,
     mut collected: Option<CollectedRecords>,
     sigs: &mut dyn SignatureCheck,
 ) -> Verdict {
-    let key = reader.header().public_key;
+    let key = stream.reader.header().public_key;
     let key_id = key.key_id();
     summary.key_id = Some(key_id);
 
@@ -540,6 +687,10 @@ fn verify_frames<R: Read>(
     if !trusted.contains(&key) {
         signatures.fail(format!("signed by key {key_id}, not trusted"));
     }
+    let keep = KeepPlan {
+        entries: visitor.wants_run_start() || collected.is_some(),
+        bytes: matches!(stream.second, Some(SecondRead::Kept)),
+    };
 
     let mut index: u64 = 0;
     let mut prev = GENESIS;
@@ -547,8 +698,8 @@ fn verify_frames<R: Read>(
     // Set when frames could not be read to the end: later records were never seen.
     let mut framing_lost: Option<String> = None;
     loop {
-        let frame = match reader.next_entry() {
-            Ok(Some(frame)) => frame,
+        let seen = match stream.next(index, &prev, keep) {
+            Ok(Some(seen)) => seen,
             Ok(None) => break,
             Err(e) => {
                 let lost = matches!(e, BundleError::Frame(_));
@@ -565,50 +716,71 @@ fn verify_frames<R: Read>(
                 break;
             }
         };
-        let entry = frame.entry;
-        let decoded = Record::from_bytes(&entry.body);
-        let kind = decoded.as_ref().map_or("undecodable", Record::kind);
+        let kind = match &seen.record {
+            Ok(Decoded::Start(_)) => "RunStart",
+            Ok(Decoded::Record(r)) => r.kind(),
+            Err(_) => "undecodable",
+        };
         let label = Label(index, kind);
         last_kind = kind;
 
-        if let Err(e) = &decoded {
+        if let Err(e) = &seen.record {
             decode.fail(format!(
                 "{label} at byte {}: record bytes do not decode: {e}",
-                frame.offset
+                seen.offset
             ));
             completeness.not_checked(format!("{label} does not decode"));
         }
-        sigs.submit(index, kind, &entry);
-        if entry.seq != index {
+        sigs.submit(index, kind, seen.stored_hash, seen.signature);
+        if seen.seq != index {
             chain.fail(format!(
                 "{label}: sequence number {}, expected {index}",
-                entry.seq
+                seen.seq
             ));
         }
-        if chain_hash(&prev, entry.seq, &entry.body) != entry.chain_hash {
+        if seen.computed_hash != seen.stored_hash {
             chain.fail(format!(
                 "{label}: stored chain hash does not match its bytes"
             ));
         }
-        prev = entry.chain_hash;
-        summary.final_hash = Some(entry.chain_hash);
+        prev = seen.stored_hash;
+        summary.final_hash = Some(seen.stored_hash);
 
-        if let Ok(record) = decoded {
-            completeness.feed(index, &label, &record);
-            summarize(&mut summary, &record);
-            match &record {
-                Record::RunStart(r) => visitor.run_start(index, r),
-                Record::TaskResult(r) => visitor.task_result(index, r),
-                Record::RunEnd(r) => visitor.run_end(index, r),
+        match seen.record {
+            Ok(Decoded::Start(mut start)) => {
+                if summary.run_id.is_none() {
+                    summary.run_id = Some(start.run_id());
+                    summary.planned = Some(start.plan_len);
+                    summary.station = Some(start.station().clone());
+                }
+                let whole = start.to_run_start();
+                if let Some(record) = &whole {
+                    visitor.run_start(index, record);
+                }
+                if let Some(c) = collected.as_mut() {
+                    c.run_start = whole;
+                }
+                let source = stream.plan_source(&mut start, seen.body_offset);
+                completeness.start(&label, &start, source);
             }
-            if let Some(c) = collected.as_mut() {
-                match record {
-                    Record::RunStart(r) if c.run_start.is_none() => c.run_start = Some(r),
-                    Record::TaskResult(r) => c.results.push(r),
-                    Record::RunEnd(r) if c.run_end.is_none() => c.run_end = Some(r),
-                    _ => {}
+            Ok(Decoded::Record(record)) => {
+                completeness.feed(index, &label, &record);
+                summarize(&mut summary, &record);
+                match &record {
+                    Record::RunStart(r) => visitor.run_start(index, r),
+                    Record::TaskResult(r) => visitor.task_result(index, r),
+                    Record::RunEnd(r) => visitor.run_end(index, r),
+                }
+                if let Some(c) = collected.as_mut() {
+                    match record {
+                        Record::RunStart(r) if c.run_start.is_none() => c.run_start = Some(r),
+                        Record::TaskResult(r) => c.results.push(r),
+                        Record::RunEnd(r) if c.run_end.is_none() => c.run_end = Some(r),
+                        _ => {}
+                    }
                 }
             }
+            Err(_) => {}
         }
         index += 1;
     }
@@ -715,8 +887,8 @@ struct Completeness {
     key_id: Digest,
     failure: Option<String>,
     not_checked: Option<String>,
-    plan: Option<CompactPlan>,
-    next: usize,
+    plan: Option<PlanCursor>,
+    next: u64,
     results: u64,
     full_credit: u64,
     score_sum: u64,
@@ -724,57 +896,13 @@ struct Completeness {
     note: Option<String>,
 }
 
-/// The plan as completeness needs it. Plans repeat a few tasks over many
-/// epochs: each distinct (task id, module digest) is kept once and an entry
-/// is two integers, so a 100,000-entry plan costs under a megabyte to hold
-/// while the results stream past, not a string per entry.
-#[derive(Default)]
-struct CompactPlan {
-    tasks: Vec<(String, Digest)>,
-    entries: Vec<(u32, u32)>,
-}
-
-impl CompactPlan {
-    fn new(plan: &[PlannedTask]) -> CompactPlan {
-        let mut index: std::collections::HashMap<(&str, Digest), u32> =
-            std::collections::HashMap::new();
-        let mut tasks = Vec::new();
-        let mut entries = Vec::with_capacity(plan.len());
-        for p in plan {
-            let slot = *index
-                .entry((p.task_id.as_str(), p.module_digest))
-                .or_insert_with(|| {
-                    tasks.push((p.task_id.clone(), p.module_digest));
-                    (tasks.len() - 1) as u32
-                });
-            entries.push((slot, p.epoch));
-        }
-        CompactPlan { tasks, entries }
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Task id, module digest and epoch of entry `i`.
-    fn get(&self, i: usize) -> Option<(&str, Digest, u32)> {
-        let &(task, epoch) = self.entries.get(i)?;
-        let (id, digest) = self.tasks.get(task as usize)?;
-        Some((id, *digest, epoch))
-    }
-}
-
-fn describe(plan: &CompactPlan, i: usize) -> String {
+/// How a reason names plan entry `i`: `plan entry 3 (task x epoch 1)`.
+fn describe(plan: &mut PlanCursor, i: u64) -> String {
     match plan.get(i) {
-        Some((task_id, _, epoch)) => format!("plan entry {i} (task {task_id} epoch {epoch})"),
-        None => format!("plan entry {i}"),
+        Ok(Some(p)) => format!("plan entry {i} (task {} epoch {})", p.task_id, p.epoch),
+        _ => format!("plan entry {i}"),
     }
 }
-
-static EMPTY_PLAN: CompactPlan = CompactPlan {
-    tasks: Vec::new(),
-    entries: Vec::new(),
-};
 
 impl Completeness {
     fn new(key_id: Digest) -> Completeness {
@@ -798,6 +926,30 @@ impl Completeness {
         }
     }
 
+    fn fail(&mut self, reason: String) {
+        if self.failure.is_none() && self.not_checked.is_none() {
+            self.failure = Some(reason);
+        }
+    }
+
+    /// The first record, a RunStart: the plan the results must follow.
+    fn start(&mut self, label: &Label, start: &StreamedStart, source: PlanSource) {
+        if self.failure.is_some() || self.not_checked.is_some() {
+            return;
+        }
+        if label.0 != 0 {
+            return self.fail(format!("{label}: a second RunStart"));
+        }
+        if start.evaluator_key_id() != self.key_id {
+            return self.fail(format!(
+                "{label}: evaluator key id {} is not the signing key's id {}",
+                start.evaluator_key_id(),
+                self.key_id
+            ));
+        }
+        self.plan = Some(PlanCursor::new(start, source));
+    }
+
     fn feed(&mut self, index: u64, label: &Label, record: &Record) {
         if self.failure.is_some() || self.not_checked.is_some() {
             return;
@@ -812,24 +964,18 @@ impl Completeness {
             return Err(format!("{label}: record after RunEnd"));
         }
         if index == 0 {
-            let Record::RunStart(start) = record else {
-                return Err(format!("{label}: the first record must be RunStart"));
-            };
-            if start.evaluator_key_id != self.key_id {
-                return Err(format!(
-                    "{label}: evaluator key id {} is not the signing key's id {}",
-                    start.evaluator_key_id, self.key_id
-                ));
-            }
-            self.plan = Some(CompactPlan::new(&start.plan));
-            return Ok(());
+            // A first record that is a RunStart is streamed (`start`); a
+            // whole one here is any other kind.
+            return Err(format!("{label}: the first record must be RunStart"));
         }
-        let plan = self.plan.as_ref().unwrap_or(&EMPTY_PLAN);
+        let Some(plan) = self.plan.as_mut() else {
+            return Err(format!("{label}: there is no plan to check it against"));
+        };
         let n = plan.len();
         match record {
             Record::RunStart(_) => Err(format!("{label}: a second RunStart")),
             Record::TaskResult(r) => {
-                let pi = r.plan_index as usize;
+                let pi = u64::from(r.plan_index);
                 if pi < self.next {
                     return Err(format!(
                         "{label}: duplicate result for {}",
@@ -852,25 +998,27 @@ impl Completeness {
                         describe(plan, self.next)
                     ));
                 }
-                let Some((task_id, module_digest, epoch)) = plan.get(pi) else {
-                    return Err(format!("{label}: plan entry {pi} cannot be read"));
+                let (same_task, planned_digest, same_epoch) = match plan.get(pi) {
+                    Ok(Some(p)) => (r.task_id == p.task_id, p.module_digest, r.epoch == p.epoch),
+                    Ok(None) => return Err(format!("{label}: plan entry {pi} cannot be read")),
+                    Err(e) => return Err(format!("{label}: {e}")),
                 };
-                if r.task_id != task_id {
+                if !same_task {
                     return Err(format!(
                         "{label}: task id {:?} differs from {}",
                         r.task_id,
                         describe(plan, pi)
                     ));
                 }
-                if r.module_digest != module_digest {
+                if r.module_digest != planned_digest {
                     return Err(format!(
                         "{label}: module digest {} differs from {}'s {}",
                         r.module_digest,
                         describe(plan, pi),
-                        module_digest
+                        planned_digest
                     ));
                 }
-                if r.epoch != epoch {
+                if !same_epoch {
                     return Err(format!(
                         "{label}: epoch {} differs from {}",
                         r.epoch,
@@ -943,10 +1091,18 @@ impl Completeness {
                 None,
             );
         }
+        let Some(mut plan) = self.plan else {
+            return (
+                Status::Failed("the bundle holds no RunStart".to_owned()),
+                None,
+            );
+        };
         if !self.ended {
-            let plan = self.plan.as_ref().unwrap_or(&EMPTY_PLAN);
             let missing = if self.next < plan.len() {
-                format!("; {} and after have no result", describe(plan, self.next))
+                format!(
+                    "; {} and after have no result",
+                    describe(&mut plan, self.next)
+                )
             } else {
                 String::new()
             };
@@ -959,6 +1115,9 @@ impl Completeness {
                 )),
                 None,
             );
+        }
+        if let Err(reason) = plan.finish() {
+            return (Status::Failed(reason), None);
         }
         (Status::Passed, self.note)
     }

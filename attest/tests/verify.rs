@@ -5,7 +5,7 @@ mod common;
 
 use airlock_attest::verify::{
     CollectedRecords, Level, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle,
-    verify_bundle_with,
+    verify_bundle_file, verify_bundle_file_with, verify_bundle_with,
 };
 use airlock_core::record::{Record, RunEndReason, RunStart, TaskResult};
 use airlock_core::{Outcome, Ppm, outcome::ModelErrorKind};
@@ -565,4 +565,142 @@ fn verdict_is_the_same_for_any_thread_count() {
         failed_reason(&v, Level::Signatures),
         "record 5 (TaskResult): signature does not verify (and 42 more failures)"
     );
+}
+
+/// Damaged and doctored bundles, for comparing ways of verifying them.
+fn variants_of(good: &[u8]) -> Vec<Vec<u8>> {
+    let k = key();
+    let mut variants = vec![good.to_vec()];
+    for at in (44..good.len()).step_by(3) {
+        let mut bad = good.to_vec();
+        bad[at] ^= 0x21;
+        variants.push(bad);
+    }
+    variants.extend((44..good.len()).step_by(11).map(|n| good[..n].to_vec()));
+    let mut recs = records(&k.public_key(), 6);
+    // A duplicated result (its message looks back in the plan), a result
+    // for the wrong task, and a run that stops early.
+    let dup = recs[2].clone();
+    recs.insert(3, dup);
+    variants.push(resigned(&recs));
+    let mut recs = records(&k.public_key(), 6);
+    if let Record::TaskResult(r) = &mut recs[4] {
+        r.task_id = "task-9".into();
+    }
+    variants.push(resigned(&recs));
+    let mut recs = records(&k.public_key(), 6);
+    recs.truncate(4);
+    variants.push(resigned(&recs));
+    variants
+}
+
+/// Verifying a file (the plan read again from the file) and verifying a
+/// stream (the plan's bytes kept) give the same verdict, case by case.
+#[test]
+fn file_and_stream_verification_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("case.bundle");
+    let trusted = [key().public_key()];
+    for (i, bytes) in variants_of(&valid_bundle(6)).iter().enumerate() {
+        std::fs::write(&path, bytes).unwrap();
+        let from_file = verify_bundle_file(&path, &trusted, VerifyOptions::default()).unwrap();
+        let from_stream = verify_bundle(&bytes[..], &trusted, VerifyOptions::default());
+        assert_eq!(from_file, from_stream, "variant {i}");
+    }
+}
+
+/// Rewrites one byte of the bundle file when the first result is seen,
+/// while the verifier is between its two reads of the plan.
+struct Saboteur {
+    path: std::path::PathBuf,
+    at: usize,
+    done: bool,
+}
+
+impl RecordVisitor for Saboteur {
+    fn wants_run_start(&self) -> bool {
+        false
+    }
+    fn task_result(&mut self, _: u64, _: &TaskResult) {
+        if !self.done {
+            let mut bytes = std::fs::read(&self.path).unwrap();
+            bytes[self.at] ^= 0x02;
+            std::fs::write(&self.path, bytes).unwrap();
+            self.done = true;
+        }
+    }
+}
+
+/// The plan is read twice; a file changed in between fails completeness
+/// (the results were checked against bytes the signature does not cover),
+/// even when the changed field is one no result repeats.
+#[test]
+fn a_bundle_changed_during_verification_fails_completeness() {
+    let k = key();
+    let recs = records(&k.public_key(), 3000);
+    let Record::RunStart(start) = &recs[0] else {
+        unreachable!()
+    };
+    let last = postcard::to_allocvec(start.plan.last().unwrap()).unwrap();
+    let bytes = resigned(&recs);
+    let entry_at = bytes
+        .windows(last.len())
+        .position(|w| w == &last[..])
+        .unwrap();
+    // The task_version varint, after the task id and its length byte.
+    let version_at = entry_at + 1 + start.plan.last().unwrap().task_id.len();
+    assert_eq!(bytes[version_at], 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changing.bundle");
+    std::fs::write(&path, &bytes).unwrap();
+    let trusted = [k.public_key()];
+    let untouched = verify_bundle_file(&path, &trusted, VerifyOptions::default()).unwrap();
+    assert!(untouched.verified(), "{untouched:?}");
+
+    let mut saboteur = Saboteur {
+        path: path.clone(),
+        at: version_at,
+        done: false,
+    };
+    let v =
+        verify_bundle_file_with(&path, &trusted, VerifyOptions::default(), &mut saboteur).unwrap();
+    assert!(saboteur.done);
+    assert_eq!(status(&v, Level::Signatures), Status::Passed);
+    assert_eq!(status(&v, Level::Chain), Status::Passed);
+    let reason = failed_reason(&v, Level::Completeness);
+    assert!(
+        reason.contains("differs from the plan the chain hash covers"),
+        "{reason}"
+    );
+}
+
+/// A visitor that does not want RunStart is not handed one (building it
+/// means holding the plan), and the verdict is the same.
+#[test]
+fn run_start_is_built_only_for_a_visitor_that_wants_it() {
+    struct Declines(usize);
+    impl RecordVisitor for Declines {
+        fn wants_run_start(&self) -> bool {
+            false
+        }
+        fn run_start(&mut self, _: u64, _: &RunStart) {
+            self.0 += 1;
+        }
+    }
+    let bytes = valid_bundle(4);
+    let trusted = [key().public_key()];
+    let mut declines = Declines(0);
+    let v = verify_bundle_with(
+        &bytes[..],
+        &trusted,
+        VerifyOptions::default(),
+        &mut declines,
+    );
+    assert_eq!(declines.0, 0);
+    let mut counter = Counter::default();
+    let w = verify_bundle_with(&bytes[..], &trusted, VerifyOptions::default(), &mut counter);
+    assert_eq!(counter.starts, 1);
+    assert!(v.verified());
+    assert_eq!(v, w);
 }

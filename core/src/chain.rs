@@ -22,11 +22,34 @@ pub const GENESIS: Digest = Digest::ZERO;
 
 /// `blake3_derive_key(CHAIN_CONTEXT, prev ‖ seq as u64 LE ‖ body)`.
 pub fn chain_hash(prev: &Digest, seq: u64, body: &[u8]) -> Digest {
-    let mut h = blake3::Hasher::new_derive_key(CHAIN_CONTEXT);
-    h.update(prev.as_bytes());
-    h.update(&seq.to_le_bytes());
+    let mut h = ChainHasher::new(prev, seq);
     h.update(body);
-    Digest(*h.finalize().as_bytes())
+    h.finalize()
+}
+
+/// [`chain_hash`] of a body that arrives in pieces, so that a record too
+/// large to hold (a RunStart with a long plan) can be hashed as it is read.
+#[derive(Clone, Debug)]
+pub struct ChainHasher(blake3::Hasher);
+
+impl ChainHasher {
+    /// The hash state after `prev ‖ seq`, before any body byte.
+    pub fn new(prev: &Digest, seq: u64) -> ChainHasher {
+        let mut h = blake3::Hasher::new_derive_key(CHAIN_CONTEXT);
+        h.update(prev.as_bytes());
+        h.update(&seq.to_le_bytes());
+        ChainHasher(h)
+    }
+
+    /// Adds the next bytes of the body.
+    pub fn update(&mut self, body_part: &[u8]) {
+        self.0.update(body_part);
+    }
+
+    /// The chain hash of everything added.
+    pub fn finalize(&self) -> Digest {
+        Digest(*self.0.finalize().as_bytes())
+    }
 }
 
 /// The exact bytes an evaluator signs for a record: `SIGNATURE_DOMAIN ‖ chain hash`.
@@ -58,6 +81,16 @@ mod tests {
         assert_ne!(base, chain_hash(&Digest([1; 32]), 0, b"x"));
         assert_ne!(base, chain_hash(&GENESIS, 1, b"x"));
         assert_ne!(base, chain_hash(&GENESIS, 0, b"y"));
+    }
+
+    #[test]
+    fn chain_hasher_in_pieces_equals_chain_hash() {
+        let body = b"a body hashed in three pieces";
+        let mut h = ChainHasher::new(&Digest([3; 32]), 7);
+        h.update(&body[..4]);
+        h.update(&[]);
+        h.update(&body[4..]);
+        assert_eq!(h.finalize(), chain_hash(&Digest([3; 32]), 7, body));
     }
 
     #[test]

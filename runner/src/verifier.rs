@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use airlock_attest::station::{StationReport, StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
-    Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_with,
+    Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_file_with,
 };
 use airlock_attest::{AttestError, PublicKey};
 
@@ -106,7 +106,11 @@ impl VerifyOutcome {
 /// A visitor that keeps no record.
 struct KeepNothing;
 
-impl RecordVisitor for KeepNothing {}
+impl RecordVisitor for KeepNothing {
+    fn wants_run_start(&self) -> bool {
+        false
+    }
+}
 
 /// Verifies every bundle; an unreadable file is an input error.
 pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
@@ -117,7 +121,6 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
         .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
         .collect();
     for path in &request.bundles {
-        let file = airlock_attest::bundle::open_bundle(path).map_err(VerifyError::Bundle)?;
         let mut records = if request
             .replay
             .as_ref()
@@ -128,8 +131,8 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
             DisclosedRecords::wanting(wanted.clone())
         };
         // The four streamed levels alone need nothing kept: a RunStart
-        // holds the whole plan, and a copy of it would be the verifier's
-        // largest allocation.
+        // holds the whole plan, and building it would make the verifier's
+        // memory grow with the bundle.
         let levels_beyond =
             request.suite.is_some() || request.replay.is_some() || !request.disclosed.is_empty();
         let visitor: &mut dyn RecordVisitor = if levels_beyond {
@@ -137,7 +140,8 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
         } else {
             &mut KeepNothing
         };
-        let mut verdict = verify_bundle_with(file, &request.trusted, request.options, visitor);
+        let mut verdict = verify_bundle_file_with(path, &request.trusted, request.options, visitor)
+            .map_err(VerifyError::Bundle)?;
         let base_verified = verdict.verified();
         if let Some(suite) = &request.suite {
             verdict

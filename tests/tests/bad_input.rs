@@ -389,19 +389,19 @@ fn run_case(case: &Case) -> Option<String> {
     let before = tree(&dir);
     let done = finish(airlock().current_dir(&dir).args(case.args));
     let after = tree(&dir);
+    let mut problems = String::new();
+    if done.status.code() != Some(case.code) {
+        writeln!(
+            problems,
+            "  exit {:?}, documented {}",
+            done.status.code(),
+            case.code
+        )
+        .unwrap();
+    }
     if let Prep::Unreadable(path) = case.prep {
         // Mode-000 messages come from the OS; only the shape is checked.
         set_mode(&dir.join(path), original_mode);
-        let mut problems = String::new();
-        if done.status.code() != Some(case.code) {
-            writeln!(
-                problems,
-                "  exit {:?}, documented {}",
-                done.status.code(),
-                case.code
-            )
-            .unwrap();
-        }
         if !done.stderr.contains(case.names) || !done.stderr.contains("Permission denied") {
             writeln!(
                 problems,
@@ -414,16 +414,6 @@ fn run_case(case: &Case) -> Option<String> {
         return (!problems.is_empty()).then(|| format!("{}:\n{problems}{done}", case.name));
     }
 
-    let mut problems = String::new();
-    if done.status.code() != Some(case.code) {
-        writeln!(
-            problems,
-            "  exit {:?}, documented {}",
-            done.status.code(),
-            case.code
-        )
-        .unwrap();
-    }
     if !done.stderr.contains(case.names) {
         writeln!(problems, "  stderr does not name {:?}", case.names).unwrap();
     }

@@ -7,29 +7,10 @@
 
 use core::time::Duration;
 
-use airlock::profile;
-use airlock::sandbox::{Backend, Conversation, LoadedTask, Sandbox, SandboxLimits, TaskRun};
-use airlock_core::outcome::ModelErrorKind;
+use airlock::sandbox::{Backend, Sandbox, SandboxLimits, TaskRun};
 
-struct Reference(Box<dyn airlock_task_sdk::Solver>);
-
-impl Conversation for Reference {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        Ok(self.0.reply(say))
-    }
-}
-
-struct Empty;
-
-impl Conversation for Empty {
-    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
-        Ok(String::new())
-    }
-}
-
-fn default_limits() -> SandboxLimits {
-    SandboxLimits::from_profile(&profile::load("default").unwrap().profile)
-}
+mod common;
+use common::{DONE_FULL, Empty, default_limits, load_suite, reference_agent, run_module};
 
 fn seed(n: u8) -> [u8; 32] {
     let mut seed = [0x5a; 32];
@@ -48,13 +29,6 @@ fn recorded(run: &TaskRun) -> impl PartialEq + core::fmt::Debug + use<> {
     )
 }
 
-fn load_suite(sandbox: &Sandbox) -> Vec<LoadedTask> {
-    airlock_default_suite::modules()
-        .iter()
-        .map(|m| sandbox.load(m.bytes).unwrap())
-        .collect()
-}
-
 #[test]
 fn default_suite_runs_identically_under_cranelift_and_pulley() {
     let native = Sandbox::with_backend(default_limits(), Backend::Cranelift).unwrap();
@@ -65,9 +39,8 @@ fn default_suite_runs_identically_under_cranelift_and_pulley() {
         assert_eq!(a.info, b.info);
         assert_eq!(a.digest, b.digest);
         for n in 0..2 {
-            let solver = || airlock_default_suite::reference_solver(&a.info.id).unwrap();
-            let x = native.run(a, seed(n), &mut Reference(solver()));
-            let y = pulley.run(b, seed(n), &mut Reference(solver()));
+            let x = native.run(a, seed(n), &mut reference_agent(a));
+            let y = pulley.run(b, seed(n), &mut reference_agent(a));
             assert_eq!(x.outcome, airlock_core::Outcome::Done, "{}", a.info.id);
             assert_eq!(
                 recorded(&x),
@@ -88,44 +61,16 @@ fn default_suite_runs_identically_under_cranelift_and_pulley() {
 }
 
 fn small_limits() -> SandboxLimits {
-    SandboxLimits {
-        fuel_per_task: 5_000_000,
-        memory_bytes: 4 * 1024 * 1024,
-        max_wasm_stack_bytes: 256 * 1024,
-        max_message_bytes: 4096,
-        max_reply_bytes: 8,
-        max_module_bytes: 1 << 20,
-        max_turns: 3,
-        wall_clock_backstop: Duration::from_secs(60),
-        max_instances: 2,
-        max_table_elements: 1000,
-    }
+    common::small_limits(Duration::from_secs(60))
 }
 
-/// A task module (as in `sandbox_limits.rs`) whose `start` body is given.
-fn task_wat(start: &str, extra: &str) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 16) "\01\03wat\01\01W\04\00\04\01d")
-  (data (i32.const 80) "\01\c0\84\3d")
-  (func (export "airlock_abi_version") (result i32) i32.const 1)
-  (func (export "airlock_input") (param i32) (result i32) i32.const 1024)
-  (func (export "airlock_info") (result i64) i64.const 0x100000000d)
-  (func (export "airlock_start") (param i32) (result i64) {start})
-  (func (export "airlock_step") (param i32) (result i64) i64.const 0x5000000004)
-  {extra}
-)"#
-    ))
-    .unwrap()
-}
-
+/// The task module of `sandbox_limits.rs` with this `start` body, run to its
+/// end by the null agent under each backend.
 fn both(start: &str, extra: &str) -> (TaskRun, TaskRun) {
-    let module = task_wat(start, extra);
+    let module = common::task_wat(start, DONE_FULL, extra);
     let run = |backend| {
         let sandbox = Sandbox::with_backend(small_limits(), backend).unwrap();
-        let task = sandbox.load(&module).unwrap();
-        sandbox.run(&task, [0; 32], &mut Empty)
+        run_module(&sandbox, &module, &mut Empty)
     };
     (run(Backend::Cranelift), run(Backend::Pulley))
 }

@@ -4,60 +4,26 @@
 
 use core::time::Duration;
 
-use airlock::sandbox::{Conversation, LoadError, Sandbox, SandboxLimits};
+use airlock::sandbox::{Conversation, LoadError, Sandbox, SandboxLimits, TaskRun};
 use airlock_core::Ppm;
 use airlock_core::outcome::{AbiViolation, ModelErrorKind, Outcome, TrapKind};
 
+mod common;
+use common::{DONE_FULL, SAY_Q, Scripted, run_module, task_wat};
+
 fn limits() -> SandboxLimits {
-    SandboxLimits {
-        fuel_per_task: 5_000_000,
-        memory_bytes: 4 * 1024 * 1024,
-        max_wasm_stack_bytes: 256 * 1024,
-        max_message_bytes: 4096,
-        max_reply_bytes: 8,
-        max_module_bytes: 1 << 20,
-        max_turns: 3,
-        wall_clock_backstop: Duration::from_secs(30),
-        max_instances: 2,
-        max_table_elements: 1000,
-    }
+    common::small_limits(Duration::from_secs(30))
 }
 
-/// A task module whose `start` and `step` bodies are given. Data at 16 is a
-/// valid TaskInfo (13 bytes), at 64 `Step::Say("q")` (3 bytes), at 80
-/// `Step::Done(FULL)` (4 bytes).
-fn task_wat(start: &str, step: &str, extra: &str) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 16) "\01\03wat\01\01W\04\00\04\01d")
-  (data (i32.const 64) "\00\01q")
-  (data (i32.const 80) "\01\c0\84\3d")
-  (func (export "airlock_abi_version") (result i32) i32.const 1)
-  (func (export "airlock_input") (param i32) (result i32) i32.const 1024)
-  (func (export "airlock_info") (result i64) i64.const 0x100000000d)
-  (func (export "airlock_start") (param i32) (result i64) {start})
-  (func (export "airlock_step") (param i32) (result i64) {step})
-  {extra}
-)"#
-    ))
-    .unwrap()
-}
-
-const SAY_Q: &str = "i64.const 0x4000000003";
-const DONE_FULL: &str = "i64.const 0x5000000004";
-
-struct Scripted(Result<String, ModelErrorKind>);
-impl Conversation for Scripted {
-    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
-        self.0.clone()
-    }
-}
-
-fn run(start: &str, step: &str, extra: &str) -> airlock::sandbox::TaskRun {
+/// The task module with these bodies, run once by `agent` under [`limits`].
+fn run_with(agent: &mut dyn Conversation, start: &str, step: &str, extra: &str) -> TaskRun {
     let sandbox = Sandbox::new(limits()).unwrap();
-    let task = sandbox.load(&task_wat(start, step, extra)).unwrap();
-    sandbox.run(&task, [0; 32], &mut Scripted(Ok("ok".into())))
+    run_module(&sandbox, &task_wat(start, step, extra), agent)
+}
+
+/// The task module with these bodies, run once by an agent that answers "ok".
+fn run(start: &str, step: &str, extra: &str) -> TaskRun {
+    run_with(&mut Scripted(Ok("ok".into())), start, step, extra)
 }
 
 #[test]
@@ -169,17 +135,18 @@ fn task_that_never_finishes_hits_the_turn_limit() {
 
 #[test]
 fn model_error_is_recorded_as_such() {
-    let sandbox = Sandbox::new(limits()).unwrap();
-    let task = sandbox.load(&task_wat(SAY_Q, DONE_FULL, "")).unwrap();
-    let r = sandbox.run(&task, [0; 32], &mut Scripted(Err(ModelErrorKind::Timeout)));
+    let r = run_with(
+        &mut Scripted(Err(ModelErrorKind::Timeout)),
+        SAY_Q,
+        DONE_FULL,
+        "",
+    );
     assert_eq!(r.outcome, Outcome::ModelError(ModelErrorKind::Timeout));
 }
 
 #[test]
 fn replies_are_cut_to_the_profile_size_on_a_char_boundary() {
-    let sandbox = Sandbox::new(limits()).unwrap();
-    let task = sandbox.load(&task_wat(SAY_Q, DONE_FULL, "")).unwrap();
-    let r = sandbox.run(&task, [0; 32], &mut Scripted(Ok("abcdefgé…".into())));
+    let r = run_with(&mut Scripted(Ok("abcdefgé…".into())), SAY_Q, DONE_FULL, "");
     assert_eq!(r.turns[0].reply, "abcdefg");
     assert!(r.turns[0].truncated);
 }
@@ -198,8 +165,7 @@ fn bad_input_buffer_is_an_abi_violation() {
     )
     .unwrap();
     let sandbox = Sandbox::new(limits()).unwrap();
-    let task = sandbox.load(&wasm).unwrap();
-    let r = sandbox.run(&task, [0; 32], &mut Scripted(Ok(String::new())));
+    let r = run_module(&sandbox, &wasm, &mut Scripted(Ok(String::new())));
     assert_eq!(
         r.outcome,
         Outcome::AbiViolation(AbiViolation::BadInputBuffer)

@@ -4,43 +4,19 @@
 //! determines the whole instance (transcript and fuel), bit for bit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use airlock::profile;
-use airlock::sandbox::{Conversation, LoadedTask, Sandbox, SandboxLimits, TaskRun};
-use airlock_core::outcome::ModelErrorKind;
+use airlock::sandbox::{LoadedTask, Sandbox, TaskRun};
 use airlock_core::{Outcome, Ppm};
+
+mod common;
+use common::{Empty, default_limits, load_suite, reference_agent};
 
 const SEEDS: u8 = 20;
 
-struct Reference(Box<dyn airlock_task_sdk::Solver>);
-
-impl Conversation for Reference {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        Ok(self.0.reply(say))
-    }
-}
-
-struct Empty;
-
-impl Conversation for Empty {
-    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
-        Ok(String::new())
-    }
-}
-
+/// A sandbox with the default profile's limits, and its fuel budget.
 fn sandbox() -> (Sandbox, u64) {
-    let loaded = profile::load("default").unwrap();
-    let fuel = loaded.profile.fuel_per_task;
-    (
-        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).unwrap(),
-        fuel,
-    )
-}
-
-fn tasks(sandbox: &Sandbox) -> Vec<LoadedTask> {
-    airlock_default_suite::modules()
-        .iter()
-        .map(|m| sandbox.load(m.bytes).unwrap())
-        .collect()
+    let limits = default_limits();
+    let fuel = limits.fuel_per_task;
+    (Sandbox::new(limits).unwrap(), fuel)
 }
 
 fn seed(n: u8) -> [u8; 32] {
@@ -51,15 +27,13 @@ fn seed(n: u8) -> [u8; 32] {
 }
 
 fn reference_run(sandbox: &Sandbox, task: &LoadedTask, n: u8) -> TaskRun {
-    let solver = airlock_default_suite::reference_solver(&task.info.id)
-        .unwrap_or_else(|| panic!("{} has no reference solver", task.info.id));
-    sandbox.run(task, seed(n), &mut Reference(solver))
+    sandbox.run(task, seed(n), &mut reference_agent(task))
 }
 
 #[test]
 fn reference_solver_scores_full_marks_with_2x_fuel_headroom() {
     let (sandbox, budget) = sandbox();
-    for task in tasks(&sandbox) {
+    for task in load_suite(&sandbox) {
         for n in 0..SEEDS {
             let run = reference_run(&sandbox, &task, n);
             assert_eq!(
@@ -81,7 +55,7 @@ fn reference_solver_scores_full_marks_with_2x_fuel_headroom() {
 #[test]
 fn null_agent_scores_nothing() {
     let (sandbox, _) = sandbox();
-    for task in tasks(&sandbox) {
+    for task in load_suite(&sandbox) {
         for n in 0..SEEDS {
             let run = sandbox.run(&task, seed(n), &mut Empty);
             assert_eq!(
@@ -98,7 +72,7 @@ fn null_agent_scores_nothing() {
 #[test]
 fn a_seed_determines_transcript_and_fuel_and_seeds_differ() {
     let (sandbox, _) = sandbox();
-    for task in tasks(&sandbox) {
+    for task in load_suite(&sandbox) {
         let mut transcripts = Vec::new();
         for n in 0..SEEDS {
             let a = reference_run(&sandbox, &task, n);

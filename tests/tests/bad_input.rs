@@ -90,8 +90,21 @@ const fn case(
 }
 
 impl Case {
-    const fn prep(mut self, prep: Prep) -> Case {
-        self.prep = prep;
+    /// The fixture, then `prep` on the case directory.
+    const fn with(mut self, prep: fn(&Path)) -> Case {
+        self.prep = Prep::With(prep);
+        self
+    }
+
+    /// The fixture with `path` made unreadable (see [`Prep::Unreadable`]).
+    const fn unreadable(mut self, path: &'static str) -> Case {
+        self.prep = Prep::Unreadable(path);
+        self
+    }
+
+    /// The case on a full small tmpfs (see [`Prep::FullDisk`]).
+    const fn full_disk(mut self, prep: fn(&Path)) -> Case {
+        self.prep = Prep::FullDisk(prep);
         self
     }
 }
@@ -376,19 +389,19 @@ fn run_case(case: &Case) -> Option<String> {
     let before = tree(&dir);
     let done = finish(airlock().current_dir(&dir).args(case.args));
     let after = tree(&dir);
+    let mut problems = String::new();
+    if done.status.code() != Some(case.code) {
+        writeln!(
+            problems,
+            "  exit {:?}, documented {}",
+            done.status.code(),
+            case.code
+        )
+        .unwrap();
+    }
     if let Prep::Unreadable(path) = case.prep {
         // Mode-000 messages come from the OS; only the shape is checked.
         set_mode(&dir.join(path), original_mode);
-        let mut problems = String::new();
-        if done.status.code() != Some(case.code) {
-            writeln!(
-                problems,
-                "  exit {:?}, documented {}",
-                done.status.code(),
-                case.code
-            )
-            .unwrap();
-        }
         if !done.stderr.contains(case.names) || !done.stderr.contains("Permission denied") {
             writeln!(
                 problems,
@@ -401,16 +414,6 @@ fn run_case(case: &Case) -> Option<String> {
         return (!problems.is_empty()).then(|| format!("{}:\n{problems}{done}", case.name));
     }
 
-    let mut problems = String::new();
-    if done.status.code() != Some(case.code) {
-        writeln!(
-            problems,
-            "  exit {:?}, documented {}",
-            done.status.code(),
-            case.code
-        )
-        .unwrap();
-    }
     if !done.stderr.contains(case.names) {
         writeln!(problems, "  stderr does not name {:?}", case.names).unwrap();
     }
@@ -504,458 +507,28 @@ const EVAL_PUB: &str = "keys/evaluator.pub";
 const AUTH_KEY: &str = "auth/authority.key";
 const AUTH_PUB: &str = "auth/authority.pub";
 
-#[test]
-fn keygen_bad_input() {
-    run_matrix(&[
-        case("keygen-exists", &["keygen", "--out", "keys"], 2, EVAL_KEY),
-        case(
-            "keygen-public-exists",
-            &["keygen", "--out", "auth", "--name", "authority"],
-            2,
-            AUTH_KEY,
-        ),
-        case(
-            "keygen-out-is-a-file",
-            &["keygen", "--out", "run.bundle"],
-            2,
-            "run.bundle",
-        ),
-        case(
-            "keygen-bad-name",
-            &["keygen", "--out", "k", "--name", "../evil"],
-            2,
-            "../evil",
-        ),
-        case(
-            "keygen-out-mode-000",
-            &["keygen", "--out", "adir"],
-            2,
-            "adir/evaluator.key",
-        )
-        .prep(Prep::Unreadable("adir")),
-        case(
-            "keygen-disk-full",
-            &["keygen", "--out", "full/k"],
-            2,
-            "full/k/evaluator.key",
-        )
-        .prep(Prep::FullDisk(nothing)),
-    ]);
-}
+// Argument builders: each case below states only the arguments that differ
+// from its command's usual form.
 
-/// `airlock run --key KEY --out OUT` with the null agent, plus `extra`.
+/// `airlock run --agent null --key KEY --out OUT`, plus `extra`.
 macro_rules! run_args {
     ($key:expr, $out:expr $(, $extra:expr)*) => {
         &["run", "--agent", "null", "--key", $key, "--out", $out $(, $extra)*]
     };
 }
 
-#[test]
-fn run_bad_input() {
-    run_matrix(&[
-        case(
-            "run-key-missing",
-            run_args!("missing.key", "new.bundle"),
-            2,
-            "missing.key",
-        ),
-        case(
-            "run-key-is-a-directory",
-            run_args!("adir", "new.bundle"),
-            2,
-            "adir",
-        ),
-        case(
-            "run-key-mode-000",
-            run_args!(EVAL_KEY, "new.bundle"),
-            2,
-            EVAL_KEY,
-        )
-        .prep(Prep::Unreadable(EVAL_KEY)),
-        case(
-            "run-key-too-open",
-            run_args!("open.key", "new.bundle"),
-            2,
-            "open.key",
-        ),
-        case(
-            "run-key-is-public",
-            run_args!(EVAL_PUB, "new.bundle"),
-            2,
-            EVAL_PUB,
-        ),
-        case(
-            "run-key-is-garbage",
-            run_args!("garbage.bundle", "new.bundle"),
-            2,
-            "garbage.bundle",
-        ),
-        case(
-            "run-profile-unknown",
-            run_args!(EVAL_KEY, "new.bundle", "--profile", "no-such-profile"),
-            2,
-            "no-such-profile",
-        ),
-        case(
-            "run-profile-malformed",
-            run_args!(EVAL_KEY, "new.bundle", "--profile", "bad.toml"),
-            2,
-            "bad.toml",
-        ),
-        case(
-            "run-profile-incomplete",
-            run_args!(EVAL_KEY, "new.bundle", "--profile", "partial.toml"),
-            2,
-            "partial.toml",
-        ),
-        case(
-            "run-profile-missing-file",
-            run_args!(EVAL_KEY, "new.bundle", "--profile", "missing.toml"),
-            2,
-            "missing.toml",
-        ),
-        case(
-            "run-profile-verification-only",
-            run_args!(EVAL_KEY, "new.bundle", "--profile", "verifier-appliance"),
-            2,
-            "verifier-appliance",
-        ),
-        case(
-            "run-out-exists",
-            run_args!(EVAL_KEY, "run.bundle"),
-            2,
-            "run.bundle",
-        ),
-        case(
-            "run-force-store-is-a-directory",
-            run_args!(EVAL_KEY, "run.bundle", "--force"),
-            2,
-            "run.bundle.transcripts",
-        )
-        .prep(Prep::With(store_is_a_directory)),
-        case(
-            "run-out-directory-missing",
-            run_args!(EVAL_KEY, "nowhere/new.bundle"),
-            2,
-            "nowhere/new.bundle",
-        ),
-        case(
-            "run-suite-missing",
-            run_args!(EVAL_KEY, "new.bundle", "--suite", "no-such-suite"),
-            2,
-            "no-such-suite",
-        ),
-        case(
-            "run-suite-untrusted",
-            run_args!(
-                EVAL_KEY,
-                "new.bundle",
-                "--suite",
-                "suite",
-                "--suite-trust",
-                EVAL_PUB
-            ),
-            2,
-            "suite/suite.manifest",
-        ),
-        case(
-            "run-suite-trust-is-private",
-            run_args!(
-                EVAL_KEY,
-                "new.bundle",
-                "--suite",
-                "suite",
-                "--suite-trust",
-                AUTH_KEY
-            ),
-            2,
-            AUTH_KEY,
-        ),
-        case(
-            "run-suite-module-changed",
-            run_args!(
-                EVAL_KEY,
-                "new.bundle",
-                "--suite",
-                "changed-suite",
-                "--suite-trust",
-                AUTH_PUB
-            ),
-            2,
-            "changed-suite/task_crypto_xor.wasm",
-        ),
-        case(
-            "run-disk-full",
-            run_args!(EVAL_KEY, "full/new.bundle"),
-            2,
-            "full/new.bundle",
-        )
-        .prep(Prep::FullDisk(nothing)),
-    ]);
+/// `airlock verify BUNDLE --trust TRUST`, plus `extra`.
+macro_rules! verify_args {
+    ($bundle:expr, $trust:expr $(, $extra:expr)*) => {
+        &["verify", $bundle, "--trust", $trust $(, $extra)*]
+    };
 }
 
-#[test]
-fn verify_bad_input() {
-    run_matrix(&[
-        case(
-            "verify-bundle-missing",
-            &["verify", "missing.bundle", "--trust", EVAL_PUB],
-            2,
-            "missing.bundle",
-        ),
-        case(
-            "verify-bundle-is-a-directory",
-            &["verify", "adir", "--trust", EVAL_PUB],
-            2,
-            "adir",
-        ),
-        case(
-            "verify-trust-mode-000",
-            &["verify", "run.bundle", "--trust", EVAL_PUB],
-            2,
-            EVAL_PUB,
-        )
-        .prep(Prep::Unreadable(EVAL_PUB)),
-        case(
-            "verify-bundle-mode-000",
-            &["verify", "run.bundle", "--trust", EVAL_PUB],
-            2,
-            "run.bundle",
-        )
-        .prep(Prep::Unreadable("run.bundle")),
-        case(
-            "verify-trust-missing",
-            &["verify", "run.bundle", "--trust", "missing.pub"],
-            2,
-            "missing.pub",
-        ),
-        case(
-            "verify-trust-is-private",
-            &["verify", "run.bundle", "--trust", EVAL_KEY],
-            2,
-            EVAL_KEY,
-        ),
-        case(
-            "verify-bundle-garbage",
-            &["verify", "garbage.bundle", "--trust", EVAL_PUB],
-            1,
-            "garbage.bundle",
-        ),
-        case(
-            "verify-bundle-empty",
-            &["verify", "empty.bundle", "--trust", EVAL_PUB],
-            1,
-            "empty.bundle",
-        ),
-        case(
-            "verify-bundle-cut",
-            &["verify", "cut.bundle", "--trust", EVAL_PUB],
-            1,
-            "cut.bundle",
-        ),
-        case(
-            "verify-bundle-bit-flipped",
-            &["verify", "flipped.bundle", "--trust", EVAL_PUB],
-            1,
-            "flipped.bundle",
-        ),
-        case(
-            "verify-other-key",
-            &["verify", "run.bundle", "--trust", AUTH_PUB],
-            1,
-            "run.bundle",
-        ),
-        case(
-            "verify-disclosed-missing",
-            &[
-                "verify",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--disclosed",
-                "missing.json",
-            ],
-            2,
-            "missing.json",
-        ),
-        case(
-            "verify-disclosed-is-a-directory",
-            &[
-                "verify",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--disclosed",
-                "adir",
-            ],
-            2,
-            "adir",
-        ),
-        case(
-            "verify-disclosed-garbage",
-            &[
-                "verify",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--disclosed",
-                "garbage.json",
-            ],
-            1,
-            "garbage.json",
-        ),
-        case(
-            "verify-suite-trust-is-private",
-            &[
-                "verify",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--suite",
-                "suite",
-                "--suite-trust",
-                AUTH_KEY,
-            ],
-            2,
-            AUTH_KEY,
-        ),
-    ]);
-}
-
-#[test]
-fn export_bad_input() {
-    run_matrix(&[
-        case(
-            "export-key-is-public",
-            &["export", "run.bundle", "--dsse", "out", "--key", EVAL_PUB],
-            2,
-            EVAL_PUB,
-        ),
-        case(
-            "export-key-too-open",
-            &["export", "run.bundle", "--dsse", "out", "--key", "open.key"],
-            2,
-            "open.key",
-        ),
-        case(
-            "export-key-missing",
-            &[
-                "export",
-                "run.bundle",
-                "--dsse",
-                "out",
-                "--key",
-                "missing.key",
-            ],
-            2,
-            "missing.key",
-        ),
-        case(
-            "export-bundle-missing",
-            &[
-                "export",
-                "missing.bundle",
-                "--dsse",
-                "out",
-                "--key",
-                EVAL_KEY,
-            ],
-            2,
-            "missing.bundle",
-        ),
-        case(
-            "export-bundle-is-a-directory",
-            &["export", "adir", "--dsse", "out", "--key", EVAL_KEY],
-            2,
-            "adir",
-        ),
-        case(
-            "export-key-mode-000",
-            &["export", "run.bundle", "--dsse", "out", "--key", EVAL_KEY],
-            2,
-            EVAL_KEY,
-        )
-        .prep(Prep::Unreadable(EVAL_KEY)),
-        case(
-            "export-out-mode-000",
-            &[
-                "export",
-                "run.bundle",
-                "--dsse",
-                "adir/out",
-                "--key",
-                EVAL_KEY,
-            ],
-            2,
-            "adir",
-        )
-        .prep(Prep::Unreadable("adir")),
-        case(
-            "export-bundle-garbage",
-            &[
-                "export",
-                "garbage.bundle",
-                "--dsse",
-                "out",
-                "--key",
-                EVAL_KEY,
-            ],
-            1,
-            "garbage.bundle",
-        ),
-        case(
-            "export-bundle-bit-flipped",
-            &[
-                "export",
-                "flipped.bundle",
-                "--dsse",
-                "out",
-                "--key",
-                EVAL_KEY,
-            ],
-            1,
-            "flipped.bundle",
-        ),
-        case(
-            "export-other-key",
-            &["export", "run.bundle", "--dsse", "out", "--key", AUTH_KEY],
-            2,
-            "run.bundle",
-        ),
-        case(
-            "export-out-exists",
-            &["export", "run.bundle", "--dsse", "dsse", "--key", EVAL_KEY],
-            2,
-            "dsse/results.intoto.jsonl",
-        ),
-        case(
-            "export-out-is-a-file",
-            &[
-                "export",
-                "run.bundle",
-                "--dsse",
-                "run.bundle",
-                "--key",
-                EVAL_KEY,
-            ],
-            2,
-            "run.bundle",
-        ),
-        case(
-            "export-disk-full",
-            &[
-                "export",
-                "run.bundle",
-                "--dsse",
-                "full/dsse",
-                "--key",
-                EVAL_KEY,
-            ],
-            2,
-            "full/dsse/results.intoto.jsonl",
-        )
-        .prep(Prep::FullDisk(nothing)),
-    ]);
+/// `airlock export BUNDLE --dsse OUT --key KEY`, plus `extra`.
+macro_rules! export_args {
+    ($bundle:expr, $out:expr, $key:expr $(, $extra:expr)*) => {
+        &["export", $bundle, "--dsse", $out, "--key", $key $(, $extra)*]
+    };
 }
 
 /// `airlock disclose BUNDLE --task crypto-xor --key KEY --out OUT`, plus `extra`.
@@ -965,489 +538,302 @@ macro_rules! disclose_args {
     };
 }
 
+/// `airlock report BUNDLE --trust TRUST`, plus `extra`.
+macro_rules! report_args {
+    ($bundle:expr, $trust:expr $(, $extra:expr)*) => {
+        &["report", $bundle, "--trust", $trust $(, $extra)*]
+    };
+}
+
+/// `airlock suite build DIR --key KEY`, plus `extra`.
+macro_rules! suite_build_args {
+    ($dir:expr, $key:expr $(, $extra:expr)*) => {
+        &["suite", "build", $dir, "--key", $key $(, $extra)*]
+    };
+}
+
+/// `airlock suite verify DIR --trust TRUST`.
+macro_rules! suite_verify_args {
+    ($dir:expr, $trust:expr) => {
+        &["suite", "verify", $dir, "--trust", $trust]
+    };
+}
+
+/// `airlock suite export SUITE --out OUT`, plus `extra`.
+macro_rules! suite_export_args {
+    ($suite:expr, $out:expr $(, $extra:expr)*) => {
+        &["suite", "export", $suite, "--out", $out $(, $extra)*]
+    };
+}
+
+// The matrices are tables, one case a row: name, arguments, documented exit
+// code, what stderr must name, and any preparation. rustfmt would spread
+// each row over several lines.
+
 #[test]
+#[rustfmt::skip]
+fn keygen_bad_input() {
+    run_matrix(&[
+        case("keygen-exists", &["keygen", "--out", "keys"], 2, EVAL_KEY),
+        case("keygen-public-exists", &["keygen", "--out", "auth", "--name", "authority"], 2, AUTH_KEY),
+        case("keygen-out-is-a-file", &["keygen", "--out", "run.bundle"], 2, "run.bundle"),
+        case("keygen-bad-name", &["keygen", "--out", "k", "--name", "../evil"], 2, "../evil"),
+        case("keygen-out-mode-000", &["keygen", "--out", "adir"], 2, "adir/evaluator.key")
+            .unreadable("adir"),
+        case("keygen-disk-full", &["keygen", "--out", "full/k"], 2, "full/k/evaluator.key")
+            .full_disk(nothing),
+    ]);
+}
+
+#[test]
+#[rustfmt::skip]
+fn run_bad_input() {
+    run_matrix(&[
+        case("run-key-missing", run_args!("missing.key", "new.bundle"), 2, "missing.key"),
+        case("run-key-is-a-directory", run_args!("adir", "new.bundle"), 2, "adir"),
+        case("run-key-mode-000", run_args!(EVAL_KEY, "new.bundle"), 2, EVAL_KEY)
+            .unreadable(EVAL_KEY),
+        case("run-key-too-open", run_args!("open.key", "new.bundle"), 2, "open.key"),
+        case("run-key-is-public", run_args!(EVAL_PUB, "new.bundle"), 2, EVAL_PUB),
+        case("run-key-is-garbage", run_args!("garbage.bundle", "new.bundle"), 2, "garbage.bundle"),
+        case("run-profile-unknown",
+            run_args!(EVAL_KEY, "new.bundle", "--profile", "no-such-profile"), 2, "no-such-profile"),
+        case("run-profile-malformed",
+            run_args!(EVAL_KEY, "new.bundle", "--profile", "bad.toml"), 2, "bad.toml"),
+        case("run-profile-incomplete",
+            run_args!(EVAL_KEY, "new.bundle", "--profile", "partial.toml"), 2, "partial.toml"),
+        case("run-profile-missing-file",
+            run_args!(EVAL_KEY, "new.bundle", "--profile", "missing.toml"), 2, "missing.toml"),
+        case("run-profile-verification-only",
+            run_args!(EVAL_KEY, "new.bundle", "--profile", "verifier-appliance"), 2, "verifier-appliance"),
+        case("run-out-exists", run_args!(EVAL_KEY, "run.bundle"), 2, "run.bundle"),
+        case("run-force-store-is-a-directory",
+            run_args!(EVAL_KEY, "run.bundle", "--force"), 2, "run.bundle.transcripts")
+            .with(store_is_a_directory),
+        case("run-out-directory-missing",
+            run_args!(EVAL_KEY, "nowhere/new.bundle"), 2, "nowhere/new.bundle"),
+        case("run-suite-missing",
+            run_args!(EVAL_KEY, "new.bundle", "--suite", "no-such-suite"), 2, "no-such-suite"),
+        case("run-suite-untrusted",
+            run_args!(EVAL_KEY, "new.bundle", "--suite", "suite", "--suite-trust", EVAL_PUB),
+            2, "suite/suite.manifest"),
+        case("run-suite-trust-is-private",
+            run_args!(EVAL_KEY, "new.bundle", "--suite", "suite", "--suite-trust", AUTH_KEY),
+            2, AUTH_KEY),
+        case("run-suite-module-changed",
+            run_args!(EVAL_KEY, "new.bundle", "--suite", "changed-suite", "--suite-trust", AUTH_PUB),
+            2, "changed-suite/task_crypto_xor.wasm"),
+        case("run-disk-full", run_args!(EVAL_KEY, "full/new.bundle"), 2, "full/new.bundle")
+            .full_disk(nothing),
+    ]);
+}
+
+#[test]
+#[rustfmt::skip]
+fn verify_bad_input() {
+    run_matrix(&[
+        case("verify-bundle-missing", verify_args!("missing.bundle", EVAL_PUB), 2, "missing.bundle"),
+        case("verify-bundle-is-a-directory", verify_args!("adir", EVAL_PUB), 2, "adir"),
+        case("verify-trust-mode-000", verify_args!("run.bundle", EVAL_PUB), 2, EVAL_PUB)
+            .unreadable(EVAL_PUB),
+        case("verify-bundle-mode-000", verify_args!("run.bundle", EVAL_PUB), 2, "run.bundle")
+            .unreadable("run.bundle"),
+        case("verify-trust-missing", verify_args!("run.bundle", "missing.pub"), 2, "missing.pub"),
+        case("verify-trust-is-private", verify_args!("run.bundle", EVAL_KEY), 2, EVAL_KEY),
+        case("verify-bundle-garbage", verify_args!("garbage.bundle", EVAL_PUB), 1, "garbage.bundle"),
+        case("verify-bundle-empty", verify_args!("empty.bundle", EVAL_PUB), 1, "empty.bundle"),
+        case("verify-bundle-cut", verify_args!("cut.bundle", EVAL_PUB), 1, "cut.bundle"),
+        case("verify-bundle-bit-flipped", verify_args!("flipped.bundle", EVAL_PUB), 1, "flipped.bundle"),
+        case("verify-other-key", verify_args!("run.bundle", AUTH_PUB), 1, "run.bundle"),
+        case("verify-disclosed-missing",
+            verify_args!("run.bundle", EVAL_PUB, "--disclosed", "missing.json"), 2, "missing.json"),
+        case("verify-disclosed-is-a-directory",
+            verify_args!("run.bundle", EVAL_PUB, "--disclosed", "adir"), 2, "adir"),
+        case("verify-disclosed-garbage",
+            verify_args!("run.bundle", EVAL_PUB, "--disclosed", "garbage.json"), 1, "garbage.json"),
+        case("verify-suite-trust-is-private",
+            verify_args!("run.bundle", EVAL_PUB, "--suite", "suite", "--suite-trust", AUTH_KEY),
+            2, AUTH_KEY),
+    ]);
+}
+
+#[test]
+#[rustfmt::skip]
+fn export_bad_input() {
+    run_matrix(&[
+        case("export-key-is-public", export_args!("run.bundle", "out", EVAL_PUB), 2, EVAL_PUB),
+        case("export-key-too-open", export_args!("run.bundle", "out", "open.key"), 2, "open.key"),
+        case("export-key-missing", export_args!("run.bundle", "out", "missing.key"), 2, "missing.key"),
+        case("export-bundle-missing",
+            export_args!("missing.bundle", "out", EVAL_KEY), 2, "missing.bundle"),
+        case("export-bundle-is-a-directory", export_args!("adir", "out", EVAL_KEY), 2, "adir"),
+        case("export-key-mode-000", export_args!("run.bundle", "out", EVAL_KEY), 2, EVAL_KEY)
+            .unreadable(EVAL_KEY),
+        case("export-out-mode-000", export_args!("run.bundle", "adir/out", EVAL_KEY), 2, "adir")
+            .unreadable("adir"),
+        case("export-bundle-garbage",
+            export_args!("garbage.bundle", "out", EVAL_KEY), 1, "garbage.bundle"),
+        case("export-bundle-bit-flipped",
+            export_args!("flipped.bundle", "out", EVAL_KEY), 1, "flipped.bundle"),
+        case("export-other-key", export_args!("run.bundle", "out", AUTH_KEY), 2, "run.bundle"),
+        case("export-out-exists",
+            export_args!("run.bundle", "dsse", EVAL_KEY), 2, "dsse/results.intoto.jsonl"),
+        case("export-out-is-a-file",
+            export_args!("run.bundle", "run.bundle", EVAL_KEY), 2, "run.bundle"),
+        case("export-disk-full",
+            export_args!("run.bundle", "full/dsse", EVAL_KEY), 2, "full/dsse/results.intoto.jsonl")
+            .full_disk(nothing),
+    ]);
+}
+
+#[test]
+#[rustfmt::skip]
 fn disclose_bad_input() {
     run_matrix(&[
-        case(
-            "disclose-key-is-public",
-            disclose_args!("run.bundle", EVAL_PUB, "d.json"),
-            2,
-            EVAL_PUB,
-        ),
-        case(
-            "disclose-key-too-open",
-            disclose_args!("run.bundle", "open.key", "d.json"),
-            2,
-            "open.key",
-        ),
-        case(
-            "disclose-bundle-missing",
-            disclose_args!("missing.bundle", EVAL_KEY, "d.json"),
-            2,
-            "missing.bundle",
-        ),
-        case(
-            "disclose-bundle-is-a-directory",
-            disclose_args!("adir", EVAL_KEY, "d.json"),
-            2,
-            "adir",
-        ),
-        case(
-            "disclose-bundle-mode-000",
-            disclose_args!("run.bundle", EVAL_KEY, "d.json"),
-            2,
-            "run.bundle",
-        )
-        .prep(Prep::Unreadable("run.bundle")),
-        case(
-            "disclose-store-mode-000",
-            disclose_args!("run.bundle", EVAL_KEY, "d.json"),
-            2,
-            "run.bundle.transcripts",
-        )
-        .prep(Prep::Unreadable("run.bundle.transcripts")),
-        case(
-            "disclose-bundle-garbage",
-            disclose_args!("garbage.bundle", EVAL_KEY, "d.json"),
-            1,
-            "garbage.bundle",
-        ),
-        case(
-            "disclose-secret-missing",
-            disclose_args!("run.bundle", EVAL_KEY, "d.json"),
-            2,
-            "run.bundle.secret",
-        )
-        .prep(Prep::With(without_secret)),
-        case(
-            "disclose-task-unknown",
-            &[
-                "disclose",
-                "run.bundle",
-                "--task",
-                "no-such-task",
-                "--key",
-                EVAL_KEY,
-                "--out",
-                "d.json",
-            ],
-            2,
-            "no-such-task",
-        ),
-        case(
-            "disclose-out-exists",
-            disclose_args!("run.bundle", EVAL_KEY, "disclosed.json"),
-            2,
-            "disclosed.json",
-        ),
-        case(
-            "disclose-out-directory-missing",
-            disclose_args!("run.bundle", EVAL_KEY, "nowhere/d.json"),
-            2,
-            "nowhere/d.json",
-        ),
-        case(
-            "disclose-disk-full",
-            disclose_args!("run.bundle", EVAL_KEY, "full/d.json"),
-            2,
-            "full/d.json",
-        )
-        .prep(Prep::FullDisk(nothing)),
+        case("disclose-key-is-public",
+            disclose_args!("run.bundle", EVAL_PUB, "d.json"), 2, EVAL_PUB),
+        case("disclose-key-too-open",
+            disclose_args!("run.bundle", "open.key", "d.json"), 2, "open.key"),
+        case("disclose-bundle-missing",
+            disclose_args!("missing.bundle", EVAL_KEY, "d.json"), 2, "missing.bundle"),
+        case("disclose-bundle-is-a-directory",
+            disclose_args!("adir", EVAL_KEY, "d.json"), 2, "adir"),
+        case("disclose-bundle-mode-000",
+            disclose_args!("run.bundle", EVAL_KEY, "d.json"), 2, "run.bundle")
+            .unreadable("run.bundle"),
+        case("disclose-store-mode-000",
+            disclose_args!("run.bundle", EVAL_KEY, "d.json"), 2, "run.bundle.transcripts")
+            .unreadable("run.bundle.transcripts"),
+        case("disclose-bundle-garbage",
+            disclose_args!("garbage.bundle", EVAL_KEY, "d.json"), 1, "garbage.bundle"),
+        case("disclose-secret-missing",
+            disclose_args!("run.bundle", EVAL_KEY, "d.json"), 2, "run.bundle.secret")
+            .with(without_secret),
+        case("disclose-task-unknown",
+            &["disclose", "run.bundle", "--task", "no-such-task", "--key", EVAL_KEY, "--out", "d.json"],
+            2, "no-such-task"),
+        case("disclose-out-exists",
+            disclose_args!("run.bundle", EVAL_KEY, "disclosed.json"), 2, "disclosed.json"),
+        case("disclose-out-directory-missing",
+            disclose_args!("run.bundle", EVAL_KEY, "nowhere/d.json"), 2, "nowhere/d.json"),
+        case("disclose-disk-full",
+            disclose_args!("run.bundle", EVAL_KEY, "full/d.json"), 2, "full/d.json")
+            .full_disk(nothing),
     ]);
 }
 
 #[test]
+#[rustfmt::skip]
 fn report_bad_input() {
     run_matrix(&[
-        case(
-            "report-bundle-missing",
-            &["report", "missing.bundle", "--trust", EVAL_PUB],
-            2,
-            "missing.bundle",
-        ),
-        case(
-            "report-bundle-is-a-directory",
-            &["report", "adir", "--trust", EVAL_PUB],
-            2,
-            "adir",
-        ),
-        case(
-            "report-bundle-mode-000",
-            &["report", "run.bundle", "--trust", EVAL_PUB],
-            2,
-            "run.bundle",
-        )
-        .prep(Prep::Unreadable("run.bundle")),
-        case(
-            "report-out-mode-000",
-            &[
-                "report",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--out",
-                "adir/r.txt",
-            ],
-            2,
-            "adir/r.txt",
-        )
-        .prep(Prep::Unreadable("adir")),
-        case(
-            "report-trust-is-private",
-            &["report", "run.bundle", "--trust", EVAL_KEY],
-            2,
-            EVAL_KEY,
-        ),
-        case(
-            "report-profile-malformed",
-            &[
-                "report",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--profile",
-                "bad.toml",
-            ],
-            2,
-            "bad.toml",
-        ),
-        case(
-            "report-second-bundle-missing",
-            &[
-                "report",
-                "run.bundle",
-                "missing.bundle",
-                "--trust",
-                EVAL_PUB,
-            ],
-            2,
-            "missing.bundle",
-        ),
-        case(
-            "report-out-exists",
-            &[
-                "report",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--out",
-                "report.txt",
-            ],
-            2,
-            "report.txt",
-        ),
-        case(
-            "report-out-directory-missing",
-            &[
-                "report",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--out",
-                "nowhere/r.txt",
-            ],
-            2,
-            "nowhere/r.txt",
-        ),
-        case(
-            "report-disk-full",
-            &[
-                "report",
-                "run.bundle",
-                "--trust",
-                EVAL_PUB,
-                "--format",
-                "html",
-                "--out",
-                "full/r.html",
-            ],
-            2,
-            "full/r.html",
-        )
-        .prep(Prep::FullDisk(nothing)),
+        case("report-bundle-missing", report_args!("missing.bundle", EVAL_PUB), 2, "missing.bundle"),
+        case("report-bundle-is-a-directory", report_args!("adir", EVAL_PUB), 2, "adir"),
+        case("report-bundle-mode-000", report_args!("run.bundle", EVAL_PUB), 2, "run.bundle")
+            .unreadable("run.bundle"),
+        case("report-out-mode-000",
+            report_args!("run.bundle", EVAL_PUB, "--out", "adir/r.txt"), 2, "adir/r.txt")
+            .unreadable("adir"),
+        case("report-trust-is-private", report_args!("run.bundle", EVAL_KEY), 2, EVAL_KEY),
+        case("report-profile-malformed",
+            report_args!("run.bundle", EVAL_PUB, "--profile", "bad.toml"), 2, "bad.toml"),
+        case("report-second-bundle-missing",
+            &["report", "run.bundle", "missing.bundle", "--trust", EVAL_PUB], 2, "missing.bundle"),
+        case("report-out-exists",
+            report_args!("run.bundle", EVAL_PUB, "--out", "report.txt"), 2, "report.txt"),
+        case("report-out-directory-missing",
+            report_args!("run.bundle", EVAL_PUB, "--out", "nowhere/r.txt"), 2, "nowhere/r.txt"),
+        case("report-disk-full",
+            report_args!("run.bundle", EVAL_PUB, "--format", "html", "--out", "full/r.html"),
+            2, "full/r.html")
+            .full_disk(nothing),
     ]);
 }
 
 #[test]
+#[rustfmt::skip]
 fn suite_bad_input() {
     run_matrix(&[
         // build
-        case(
-            "suite-build-key-is-public",
-            &["suite", "build", "unsigned", "--key", AUTH_PUB],
-            2,
-            AUTH_PUB,
-        )
-        .prep(Prep::With(unsigned_suite)),
-        case(
-            "suite-build-key-too-open",
-            &["suite", "build", "unsigned", "--key", "open.key"],
-            2,
-            "open.key",
-        )
-        .prep(Prep::With(unsigned_suite)),
-        case(
-            "suite-build-manifest-exists",
-            &["suite", "build", "suite", "--key", AUTH_KEY],
-            2,
-            "suite/suite.manifest",
-        ),
-        case(
-            "suite-build-directory-missing",
-            &["suite", "build", "no-such-suite", "--key", AUTH_KEY],
-            2,
-            "no-such-suite",
-        ),
-        case(
-            "suite-build-no-modules",
-            &["suite", "build", "adir", "--key", AUTH_KEY],
-            2,
-            "adir",
-        ),
-        case(
-            "suite-build-profile-unknown",
-            &[
-                "suite",
-                "build",
-                "unsigned",
-                "--key",
-                AUTH_KEY,
-                "--profile",
-                "no-such-profile",
-            ],
-            2,
-            "no-such-profile",
-        )
-        .prep(Prep::With(unsigned_suite)),
-        case(
-            "suite-build-disk-full",
-            &["suite", "build", "full/s", "--key", AUTH_KEY],
-            2,
-            "full/s/suite.manifest",
-        )
-        .prep(Prep::FullDisk(suite_on_full_disk)),
+        case("suite-build-key-is-public", suite_build_args!("unsigned", AUTH_PUB), 2, AUTH_PUB)
+            .with(unsigned_suite),
+        case("suite-build-key-too-open", suite_build_args!("unsigned", "open.key"), 2, "open.key")
+            .with(unsigned_suite),
+        case("suite-build-manifest-exists",
+            suite_build_args!("suite", AUTH_KEY), 2, "suite/suite.manifest"),
+        case("suite-build-directory-missing",
+            suite_build_args!("no-such-suite", AUTH_KEY), 2, "no-such-suite"),
+        case("suite-build-no-modules", suite_build_args!("adir", AUTH_KEY), 2, "adir"),
+        case("suite-build-profile-unknown",
+            suite_build_args!("unsigned", AUTH_KEY, "--profile", "no-such-profile"),
+            2, "no-such-profile")
+            .with(unsigned_suite),
+        case("suite-build-disk-full",
+            suite_build_args!("full/s", AUTH_KEY), 2, "full/s/suite.manifest")
+            .full_disk(suite_on_full_disk),
         // verify
-        case(
-            "suite-verify-directory-missing",
-            &["suite", "verify", "no-such-suite", "--trust", AUTH_PUB],
-            2,
-            "no-such-suite",
-        ),
-        case(
-            "suite-verify-trust-is-private",
-            &["suite", "verify", "suite", "--trust", AUTH_KEY],
-            2,
-            AUTH_KEY,
-        ),
-        case(
-            "suite-verify-unsigned",
-            &["suite", "verify", "unsigned", "--trust", AUTH_PUB],
-            2,
-            "unsigned/suite.manifest",
-        )
-        .prep(Prep::With(unsigned_suite)),
-        case(
-            "suite-verify-manifest-mode-000",
-            &["suite", "verify", "suite", "--trust", AUTH_PUB],
-            2,
-            "suite/suite.manifest",
-        )
-        .prep(Prep::Unreadable("suite/suite.manifest")),
-        case(
-            "suite-verify-untrusted",
-            &["suite", "verify", "suite", "--trust", EVAL_PUB],
-            1,
-            "suite/suite.manifest",
-        ),
-        case(
-            "suite-verify-module-changed",
-            &["suite", "verify", "changed-suite", "--trust", AUTH_PUB],
-            1,
-            "changed-suite/task_crypto_xor.wasm",
-        ),
+        case("suite-verify-directory-missing",
+            suite_verify_args!("no-such-suite", AUTH_PUB), 2, "no-such-suite"),
+        case("suite-verify-trust-is-private", suite_verify_args!("suite", AUTH_KEY), 2, AUTH_KEY),
+        case("suite-verify-unsigned",
+            suite_verify_args!("unsigned", AUTH_PUB), 2, "unsigned/suite.manifest")
+            .with(unsigned_suite),
+        case("suite-verify-manifest-mode-000",
+            suite_verify_args!("suite", AUTH_PUB), 2, "suite/suite.manifest")
+            .unreadable("suite/suite.manifest"),
+        case("suite-verify-untrusted",
+            suite_verify_args!("suite", EVAL_PUB), 1, "suite/suite.manifest"),
+        case("suite-verify-module-changed",
+            suite_verify_args!("changed-suite", AUTH_PUB), 1, "changed-suite/task_crypto_xor.wasm"),
         // export
-        case(
-            "suite-export-unknown-suite",
-            &[
-                "suite",
-                "export",
-                "no-such-suite",
-                "--out",
-                "out",
-                "--unsigned",
-            ],
-            2,
-            "no-such-suite",
-        ),
-        case(
-            "suite-export-key-is-public",
-            &[
-                "suite", "export", "default", "--out", "out", "--key", AUTH_PUB,
-            ],
-            2,
-            AUTH_PUB,
-        ),
-        case(
-            "suite-export-exists",
-            &[
-                "suite", "export", "default", "--out", "suite", "--key", AUTH_KEY,
-            ],
-            2,
-            "suite/task_crypto_xor.wasm",
-        ),
-        case(
-            "suite-export-one-module-exists",
-            &["suite", "export", "default", "--out", "half", "--unsigned"],
-            2,
-            "half/task_web_sqli.wasm",
-        )
-        .prep(Prep::With(half_exported)),
-        case(
-            "suite-export-out-is-a-file",
-            &[
-                "suite",
-                "export",
-                "default",
-                "--out",
-                "run.bundle",
-                "--unsigned",
-            ],
-            2,
-            "run.bundle",
-        ),
-        case(
-            "suite-export-disk-full",
-            &[
-                "suite",
-                "export",
-                "default",
-                "--out",
-                "full/suite",
-                "--key",
-                AUTH_KEY,
-            ],
-            2,
-            "full/suite/task_crypto_xor.wasm",
-        )
-        .prep(Prep::FullDisk(nothing)),
+        case("suite-export-unknown-suite",
+            suite_export_args!("no-such-suite", "out", "--unsigned"), 2, "no-such-suite"),
+        case("suite-export-key-is-public",
+            suite_export_args!("default", "out", "--key", AUTH_PUB), 2, AUTH_PUB),
+        case("suite-export-exists",
+            suite_export_args!("default", "suite", "--key", AUTH_KEY), 2, "suite/task_crypto_xor.wasm"),
+        case("suite-export-one-module-exists",
+            suite_export_args!("default", "half", "--unsigned"), 2, "half/task_web_sqli.wasm")
+            .with(half_exported),
+        case("suite-export-out-is-a-file",
+            suite_export_args!("default", "run.bundle", "--unsigned"), 2, "run.bundle"),
+        case("suite-export-disk-full",
+            suite_export_args!("default", "full/suite", "--key", AUTH_KEY),
+            2, "full/suite/task_crypto_xor.wasm")
+            .full_disk(nothing),
         // list
-        case(
-            "suite-list-directory-missing",
-            &["suite", "list", "--suite", "no-such-suite"],
-            2,
-            "no-such-suite",
-        ),
-        case(
-            "suite-list-unsigned",
-            &["suite", "list", "--suite", "unsigned"],
-            2,
-            "unsigned",
-        )
-        .prep(Prep::With(unsigned_suite)),
-        case(
-            "suite-list-trust-missing",
-            &[
-                "suite",
-                "list",
-                "--suite",
-                "suite",
-                "--suite-trust",
-                "missing.pub",
-            ],
-            2,
-            "missing.pub",
-        ),
-        case(
-            "suite-list-profile-unknown",
-            &["suite", "list", "--profile", "no-such-profile"],
-            2,
-            "no-such-profile",
-        ),
+        case("suite-list-directory-missing",
+            &["suite", "list", "--suite", "no-such-suite"], 2, "no-such-suite"),
+        case("suite-list-unsigned", &["suite", "list", "--suite", "unsigned"], 2, "unsigned")
+            .with(unsigned_suite),
+        case("suite-list-trust-missing",
+            &["suite", "list", "--suite", "suite", "--suite-trust", "missing.pub"], 2, "missing.pub"),
+        case("suite-list-profile-unknown",
+            &["suite", "list", "--profile", "no-such-profile"], 2, "no-such-profile"),
     ]);
 }
 
 #[test]
+#[rustfmt::skip]
 fn profile_bad_input() {
     run_matrix(&[
-        case(
-            "profile-list-bad-option",
-            &["profile", "list", "--jsn"],
-            2,
-            "--jsn",
-        ),
-        case(
-            "profile-show-unknown",
-            &["profile", "show", "no-such-profile"],
-            2,
-            "no-such-profile",
-        ),
-        case(
-            "profile-show-malformed",
-            &["profile", "show", "bad.toml"],
-            2,
-            "bad.toml",
-        ),
-        case(
-            "profile-show-incomplete",
-            &["profile", "show", "partial.toml"],
-            2,
-            "partial.toml",
-        ),
-        case(
-            "profile-show-mode-000",
-            &["profile", "show", "bad.toml"],
-            2,
-            "bad.toml",
-        )
-        .prep(Prep::Unreadable("bad.toml")),
-        case(
-            "profile-show-missing-file",
-            &["profile", "show", "missing.toml"],
-            2,
-            "missing.toml",
-        ),
-        case(
-            "profile-show-is-a-directory",
-            &["profile", "show", "adir/"],
-            2,
-            "adir",
-        ),
-        case(
-            "profile-check-unknown",
-            &["profile", "check", "no-such-profile"],
-            2,
-            "no-such-profile",
-        ),
-        case(
-            "profile-check-malformed",
-            &["profile", "check", "bad.toml"],
-            2,
-            "bad.toml",
-        ),
-        case(
-            "profile-check-verification-only",
-            &["profile", "check", "verifier-appliance"],
-            2,
-            "verifier-appliance",
-        ),
-        case(
-            "profile-check-suite-missing",
-            &["profile", "check", "default", "--suite", "no-such-suite"],
-            2,
-            "no-such-suite",
-        ),
-        case(
-            "profile-calibrate-unknown",
-            &["profile", "calibrate", "--profile", "no-such-profile"],
-            2,
-            "no-such-profile",
-        ),
-        case(
-            "profile-calibrate-malformed",
-            &["profile", "calibrate", "--profile", "bad.toml"],
-            2,
-            "bad.toml",
-        ),
+        case("profile-list-bad-option", &["profile", "list", "--jsn"], 2, "--jsn"),
+        case("profile-show-unknown", &["profile", "show", "no-such-profile"], 2, "no-such-profile"),
+        case("profile-show-malformed", &["profile", "show", "bad.toml"], 2, "bad.toml"),
+        case("profile-show-incomplete", &["profile", "show", "partial.toml"], 2, "partial.toml"),
+        case("profile-show-mode-000", &["profile", "show", "bad.toml"], 2, "bad.toml")
+            .unreadable("bad.toml"),
+        case("profile-show-missing-file", &["profile", "show", "missing.toml"], 2, "missing.toml"),
+        case("profile-show-is-a-directory", &["profile", "show", "adir/"], 2, "adir"),
+        case("profile-check-unknown", &["profile", "check", "no-such-profile"], 2, "no-such-profile"),
+        case("profile-check-malformed", &["profile", "check", "bad.toml"], 2, "bad.toml"),
+        case("profile-check-verification-only",
+            &["profile", "check", "verifier-appliance"], 2, "verifier-appliance"),
+        case("profile-check-suite-missing",
+            &["profile", "check", "default", "--suite", "no-such-suite"], 2, "no-such-suite"),
+        case("profile-calibrate-unknown",
+            &["profile", "calibrate", "--profile", "no-such-profile"], 2, "no-such-profile"),
+        case("profile-calibrate-malformed",
+            &["profile", "calibrate", "--profile", "bad.toml"], 2, "bad.toml"),
     ]);
 }
 
@@ -1463,17 +849,15 @@ fn force_replaces_existing_outputs() {
         done.expect_code(0);
     };
     let old_report = std::fs::read(dir.join("report.txt")).unwrap();
-    run_in(&[
-        "report",
+    run_in(report_args!(
         "run.bundle",
-        "--trust",
         EVAL_PUB,
         "--format",
         "json",
         "--out",
         "report.txt",
-        "--force",
-    ]);
+        "--force"
+    ));
     let new_report = std::fs::read_to_string(dir.join("report.txt")).unwrap();
     assert_ne!(new_report.as_bytes(), old_report);
     assert!(new_report.starts_with('{'), "{new_report}");
@@ -1492,30 +876,22 @@ fn force_replaces_existing_outputs() {
     );
 
     std::fs::write(dir.join("dsse/signer.pub"), b"old").unwrap();
-    run_in(&[
-        "export",
-        "run.bundle",
-        "--dsse",
-        "dsse",
-        "--key",
-        EVAL_KEY,
-        "--force",
-    ]);
+    run_in(export_args!("run.bundle", "dsse", EVAL_KEY, "--force"));
     assert_eq!(
         std::fs::read(dir.join("dsse/signer.pub")).unwrap(),
         std::fs::read(dir.join(EVAL_PUB)).unwrap()
     );
 
     std::fs::write(dir.join("suite/task_crypto_xor.wasm"), b"old").unwrap();
-    run_in(&[
-        "suite", "export", "default", "--out", "suite", "--key", AUTH_KEY, "--force",
-    ]);
-    run_in(&["suite", "verify", "suite", "--trust", AUTH_PUB]);
+    run_in(suite_export_args!(
+        "default", "suite", "--key", AUTH_KEY, "--force"
+    ));
+    run_in(suite_verify_args!("suite", AUTH_PUB));
 
-    run_in(&[
-        "suite", "build", "suite", "--key", AUTH_KEY, "--name", "renamed", "--force",
-    ]);
-    run_in(&["suite", "verify", "suite", "--trust", AUTH_PUB]);
+    run_in(suite_build_args!(
+        "suite", AUTH_KEY, "--name", "renamed", "--force"
+    ));
+    run_in(suite_verify_args!("suite", AUTH_PUB));
 
     let old_bundle = std::fs::read(dir.join("run.bundle")).unwrap();
     run_in(run_args!(
@@ -1526,7 +902,7 @@ fn force_replaces_existing_outputs() {
         "--force"
     ));
     assert_ne!(std::fs::read(dir.join("run.bundle")).unwrap(), old_bundle);
-    run_in(&["verify", "run.bundle", "--trust", EVAL_PUB]);
+    run_in(verify_args!("run.bundle", EVAL_PUB));
 
     // No temporary file is left anywhere.
     let leftovers: Vec<PathBuf> = tree(&dir)
@@ -1576,12 +952,11 @@ fn run_on_a_disk_that_fills_up_part_way_resumes() {
     std::fs::remove_file(dir.join("full/filler")).unwrap();
     let done = finish(airlock().current_dir(&dir).args(args).arg("--resume"));
     done.expect_code(0);
-    let done = finish(airlock().current_dir(&dir).args([
-        "verify",
-        "full/new.bundle",
-        "--trust",
-        EVAL_PUB,
-    ]));
+    let done = finish(
+        airlock()
+            .current_dir(&dir)
+            .args(verify_args!("full/new.bundle", EVAL_PUB)),
+    );
     done.expect_code(0);
     assert!(!dir.join("full/new.bundle.journal").exists());
 }

@@ -442,6 +442,16 @@ impl<R: Read> Read for BodyReader<'_, R> {
     }
 }
 
+/// What a frame's length field says.
+enum Length {
+    /// A frame of `len` bytes after the field at `start`.
+    Frame { start: u64, len: u32 },
+    /// A zero length: the trailer follows, in a bundle.
+    Zero { offset: u64 },
+    /// Clean end of input.
+    End { offset: u64 },
+}
+
 /// Reads frames one at a time from a stream, tracking byte offsets. Memory
 /// is one frame at a time, whatever the input size.
 #[derive(Debug)]
@@ -472,13 +482,13 @@ impl<R: Read> FrameReader<R> {
         self.inner
     }
 
-    /// Reads the next frame.
-    pub fn next_item(&mut self) -> Result<FrameItem, FrameError> {
+    /// Reads a frame's length field and checks it.
+    fn read_length(&mut self) -> Result<Length, FrameError> {
         let start = self.offset;
         let mut len_bytes = [0u8; 4];
         let have = self.read_full(&mut len_bytes)?;
         if have == 0 {
-            return Ok(FrameItem::End { offset: start });
+            return Ok(Length::End { offset: start });
         }
         if have < 4 {
             return Err(FrameError::TornLength {
@@ -488,11 +498,21 @@ impl<R: Read> FrameReader<R> {
         }
         let len = u32::from_le_bytes(len_bytes);
         if len == 0 {
-            return Ok(FrameItem::ZeroLength { offset: start });
+            return Ok(Length::Zero { offset: start });
         }
         if len > MAX_FRAME_LEN {
             return Err(FrameError::Oversized { offset: start, len });
         }
+        Ok(Length::Frame { start, len })
+    }
+
+    /// Reads the next frame.
+    pub fn next_item(&mut self) -> Result<FrameItem, FrameError> {
+        let (start, len) = match self.read_length()? {
+            Length::Frame { start, len } => (start, len),
+            Length::Zero { offset } => return Ok(FrameItem::ZeroLength { offset }),
+            Length::End { offset } => return Ok(FrameItem::End { offset }),
+        };
         if self.buf.capacity() > 1 << 20 {
             // One huge frame should not pin its buffer for the rest of the file.
             self.buf = Vec::new();
@@ -538,25 +558,11 @@ impl<R: Read> FrameReader<R> {
         &mut self,
         body: impl FnOnce(u64, &mut BodyReader<'_, R>) -> T,
     ) -> Result<StreamedItem<T>, FrameError> {
-        let start = self.offset;
-        let mut len_bytes = [0u8; 4];
-        let have = self.read_full(&mut len_bytes)?;
-        if have == 0 {
-            return Ok(StreamedItem::End { offset: start });
-        }
-        if have < 4 {
-            return Err(FrameError::TornLength {
-                offset: start,
-                have,
-            });
-        }
-        let len = u32::from_le_bytes(len_bytes);
-        if len == 0 {
-            return Ok(StreamedItem::ZeroLength { offset: start });
-        }
-        if len > MAX_FRAME_LEN {
-            return Err(FrameError::Oversized { offset: start, len });
-        }
+        let (start, len) = match self.read_length()? {
+            Length::Frame { start, len } => (start, len),
+            Length::Zero { offset } => return Ok(StreamedItem::ZeroLength { offset }),
+            Length::End { offset } => return Ok(StreamedItem::End { offset }),
+        };
         let end = start + 4 + u64::from(len);
         let seq = match self.frame_varint(start, len, end)? {
             Ok(seq) => seq,

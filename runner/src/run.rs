@@ -165,6 +165,15 @@ pub enum RunError {
         /// The profile's name.
         profile: String,
     },
+    /// The plan (tasks × epochs) does not fit in one RunStart record.
+    PlanTooLarge {
+        /// Tasks in the suite.
+        tasks: usize,
+        /// Epochs asked for.
+        epochs: u32,
+        /// The most epochs of this suite whose plan fits.
+        epochs_that_fit: u32,
+    },
     /// A sandbox worker thread could not be started.
     Worker(std::io::Error),
     /// The run stopped after its journal became durable (a full disk, say);
@@ -215,6 +224,19 @@ impl fmt::Display for RunError {
                 f,
                 "--sandboxes {asked}: profile \"{profile}\" allows 1 to {allowed} sandboxes at once \
                  (its cores, bounded by total memory / memory per sandbox)"
+            ),
+            RunError::PlanTooLarge {
+                tasks,
+                epochs,
+                epochs_that_fit,
+            } => write!(
+                f,
+                "--epochs {epochs}: a plan of {} entries ({tasks} tasks × {epochs} epochs) does not \
+                 fit in the run's first record, which may be at most {} bytes (SPEC.md, \"Frames\"); \
+                 at most {epochs_that_fit} epochs of this suite fit in one run: split the epochs \
+                 over several runs",
+                *tasks as u64 * u64::from(*epochs),
+                airlock_attest::frame::MAX_FRAME_LEN
             ),
             RunError::Worker(e) => write!(f, "could not start a sandbox worker thread: {e}"),
             RunError::Resumable { journal, error } => write!(
@@ -337,6 +359,9 @@ pub fn execute(
             allowed,
             profile: parts.profile.name.clone(),
         });
+    }
+    if options.start == StartMode::Fresh {
+        check_plan_fits(parts.suite, options.epochs)?;
     }
     if options.overwrite == Overwrite::Refuse
         && options.start == StartMode::Fresh
@@ -555,6 +580,39 @@ fn resumable<E: Into<RunError>>(journal: &Path) -> impl FnOnce(E) -> RunError + 
         journal: journal.to_path_buf(),
         error: Box::new(error.into()),
     }
+}
+
+/// Room left in the RunStart record for its fields other than the plan
+/// (names, versions, digests, the model descriptor): far more than they take.
+const RUN_START_ROOM: u64 = 64 * 1024;
+
+/// Refuses, before anything is built or written, a plan that would not fit
+/// in the RunStart record (a frame is at most [`MAX_FRAME_LEN`] bytes): a
+/// mistyped `--epochs` would otherwise allocate the plan until memory ran
+/// out. Counts at most about one frame's worth of entries.
+///
+/// [`MAX_FRAME_LEN`]: airlock_attest::frame::MAX_FRAME_LEN
+fn check_plan_fits(suite: &LoadedSuite, epochs: u32) -> Result<(), RunError> {
+    let limit = u64::from(airlock_attest::frame::MAX_FRAME_LEN) - RUN_START_ROOM;
+    // Entries are laid out as PlannedTask is: id, version, digest, epoch.
+    let entry_len = |task: &LoadedTask, epoch: u32| {
+        let entry = (&task.info.id, task.info.version, &task.digest, epoch);
+        postcard::experimental::serialized_size(&entry).map_or(u64::MAX, |n| n as u64)
+    };
+    let mut bytes: u64 = 0;
+    for epoch in 0..epochs {
+        for task in &suite.tasks {
+            bytes = bytes.saturating_add(entry_len(task, epoch));
+        }
+        if bytes > limit {
+            return Err(RunError::PlanTooLarge {
+                tasks: suite.tasks.len(),
+                epochs,
+                epochs_that_fit: epoch,
+            });
+        }
+    }
+    Ok(())
 }
 
 type Opened = (
@@ -1352,6 +1410,58 @@ mod tests {
             assert!(!journal_path(&options.out).exists());
             assert!(!secret_path(&options.out).exists());
         }
+    }
+
+    /// A plan too large for the RunStart record (a mistyped `--epochs`) is
+    /// refused before the plan is built or a file written, naming how many
+    /// epochs fit; that many fit, one more does not, and the count agrees
+    /// with the encoded plan.
+    #[test]
+    fn a_plan_too_large_for_the_run_start_record_is_refused_up_front() {
+        let station = Station::new();
+        let Err(RunError::PlanTooLarge {
+            tasks,
+            epochs_that_fit: fit,
+            ..
+        }) = check_plan_fits(&station.suite, u32::MAX)
+        else {
+            panic!("u32::MAX epochs accepted");
+        };
+        assert_eq!(tasks, station.suite.tasks.len());
+        assert!(check_plan_fits(&station.suite, fit).is_ok());
+        assert!(check_plan_fits(&station.suite, fit + 1).is_err());
+
+        let plan = |epochs: u32| -> Vec<PlannedTask> {
+            let suite = &station.suite.tasks;
+            (0..epochs)
+                .flat_map(|epoch| {
+                    suite.iter().map(move |t| PlannedTask {
+                        task_id: t.info.id.clone(),
+                        task_version: t.info.version,
+                        module_digest: t.digest,
+                        epoch,
+                    })
+                })
+                .collect()
+        };
+        let limit = (airlock_attest::frame::MAX_FRAME_LEN as usize) - RUN_START_ROOM as usize;
+        // The encoded Vec has its length varint (3 bytes here) before the entries.
+        let encoded = |epochs| postcard::to_allocvec(&plan(epochs)).unwrap().len() - 3;
+        assert!(encoded(fit) <= limit);
+        assert!(encoded(fit + 1) > limit);
+
+        let agent = Staged::new(None, None);
+        let mut options = station.options("huge", 1, StartMode::Fresh);
+        options.epochs = fit + 1;
+        let err = station.execute(&agent, &options).unwrap_err();
+        assert!(matches!(err, RunError::PlanTooLarge { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("at most {fit} epochs of this suite fit")),
+            "{message}"
+        );
+        assert!(!journal_path(&options.out).exists());
+        assert!(!secret_path(&options.out).exists());
     }
 }
 

@@ -468,10 +468,18 @@ pub fn disclose(
         path: sources.bundle.to_path_buf(),
         problem,
     };
-    let verdict = airlock_attest::verify_bundle_file(
+    // Only the results of the task asked for are kept: the bundle is
+    // streamed, whatever its size.
+    let mut matching = MatchingResults {
+        task_id,
+        epoch,
+        results: Vec::new(),
+    };
+    let verdict = airlock_attest::verify_bundle_file_with(
         sources.bundle,
         core::slice::from_ref(sources.evaluator),
-        VerifyOptions::default().collect_records(true),
+        VerifyOptions::default(),
+        &mut matching,
     )
     .map_err(DisclosureError::Read)?;
     if !verdict.verified() {
@@ -484,15 +492,13 @@ pub fn disclose(
             problem: why,
         });
     }
-    let records = verdict.records.unwrap_or_default();
-    let run_start = records
-        .run_start
-        .ok_or_else(|| bundle_problem("has no RunStart".into()))?;
-    let candidates: Vec<&TaskResult> = records
-        .results
-        .iter()
-        .filter(|r| r.task_id == task_id && epoch.is_none_or(|e| r.epoch == e))
-        .collect();
+    // A verified bundle's RunStart names the header's key as its evaluator
+    // key (the completeness level checks it), so the summary has both ids.
+    let (Some(run_id), Some(evaluator_key_id)) = (verdict.summary.run_id, verdict.summary.key_id)
+    else {
+        return Err(bundle_problem("has no RunStart".into()));
+    };
+    let candidates: Vec<&TaskResult> = matching.results.iter().collect();
     let result = match candidates.as_slice() {
         [one] => *one,
         [] => {
@@ -511,7 +517,7 @@ pub fn disclose(
     };
     let secret = read_secret(sources.secret)?;
     let key = TranscriptKey::load(sources.transcript_key).map_err(DisclosureError::Store)?;
-    let bytes = open_transcript(sources.store, &key, &run_start.run_id, result.plan_index)
+    let bytes = open_transcript(sources.store, &key, &run_id, result.plan_index)
         .map_err(DisclosureError::Store)?;
     let opening = opening_key(&secret, result.plan_index);
     if commitment(&opening, &bytes) != result.transcript_commitment {
@@ -525,17 +531,32 @@ pub fn disclose(
             ),
         });
     }
-    Disclosure::new(
-        run_start.run_id,
-        run_start.evaluator_key_id,
-        result,
-        opening,
-        bytes,
-    )
-    .map_err(|problem| DisclosureError::Malformed {
-        path: sources.store.to_path_buf(),
-        problem,
+    Disclosure::new(run_id, evaluator_key_id, result, opening, bytes).map_err(|problem| {
+        DisclosureError::Malformed {
+            path: sources.store.to_path_buf(),
+            problem,
+        }
     })
+}
+
+/// Keeps, while a bundle is verified, the results of one task (of one
+/// epoch, if given), and nothing else.
+struct MatchingResults<'a> {
+    task_id: &'a str,
+    epoch: Option<u32>,
+    results: Vec<TaskResult>,
+}
+
+impl RecordVisitor for MatchingResults<'_> {
+    fn wants_run_start(&self) -> bool {
+        false
+    }
+
+    fn task_result(&mut self, _index: u64, record: &TaskResult) {
+        if record.task_id == self.task_id && self.epoch.is_none_or(|e| record.epoch == e) {
+            self.results.push(record.clone());
+        }
+    }
 }
 
 /// Reads a run secret file (`BUNDLE.secret`): exactly 32 bytes.

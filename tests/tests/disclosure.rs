@@ -400,3 +400,41 @@ fn bundles_carry_no_transcript_or_prompt_text() {
         .collect();
     assert_absent(&bytes, &texts, "task metadata");
 }
+
+/// With several epochs of a task, disclose asks which one, lists them, and
+/// discloses the one named; the disclosure verifies against its result.
+#[test]
+fn disclose_picks_the_epoch_asked_for() {
+    let root = tempfile::tempdir().unwrap();
+    let key = keygen(root.path());
+    let out = root.path().join("run.bundle");
+    Run::new("reference", &key, &out)
+        .seed(seed(4))
+        .arg("--epochs")
+        .arg("3")
+        .results();
+    let file = root.path().join("epoch.json");
+    let done = disclose(&out, &key, "crypto-xor", &file);
+    done.expect_code(2);
+    assert!(
+        done.stderr
+            .contains("task crypto-xor has results for epochs 0, 1, 2; choose one with --epoch"),
+        "{done}"
+    );
+    assert!(!file.exists());
+
+    let done = finish(
+        airlock()
+            .arg("disclose")
+            .arg(&out)
+            .args(["--task", "crypto-xor", "--epoch", "2", "--key"])
+            .arg(&key.private)
+            .arg("--out")
+            .arg(&file),
+    );
+    done.expect_code(0);
+    assert_eq!(read_json(&file)["epoch"], 2, "{done}");
+    let (code, report) = verify_disclosed(&out, &key, &[&file]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(level(&report, "disclosed")["status"], "passed");
+}

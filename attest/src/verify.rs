@@ -305,7 +305,8 @@ impl RecordVisitor for NoVisitor {
 /// Verifies a bundle file. An unopenable file is an error (an input
 /// problem, not a verification failure); everything else is in the verdict.
 /// Memory stays flat in the bundle's size: the plan is read a second time
-/// from the file rather than held.
+/// from the file rather than held (a pipe or device, which cannot be read
+/// twice, keeps the plan's bytes instead).
 pub fn verify_bundle_file(
     path: &Path,
     trusted: &[PublicKey],
@@ -322,12 +323,19 @@ pub fn verify_bundle_file_with(
     visitor: &mut dyn RecordVisitor,
 ) -> Result<Verdict, AttestError> {
     let reader = open_bundle(path)?;
-    // Opened now, so that a file that can be read once but not twice is an
-    // input error before verification, not a level that cannot be checked.
-    let file = File::open(path).map_err(io_err(path, "open"))?;
-    let second = SecondRead::File {
-        file,
-        path: path.to_path_buf(),
+    // A pipe or device (`/dev/stdin`, say) cannot be read twice: a second
+    // handle would take bytes from the first. Its plan's bytes are kept.
+    let regular = reader.get_ref().metadata().is_ok_and(|m| m.is_file());
+    let second = if regular {
+        // Opened now, so that a file that can be read once but not twice is
+        // an input error before verification, not a level left unchecked.
+        let file = File::open(path).map_err(io_err(path, "open"))?;
+        SecondRead::File {
+            file,
+            path: path.to_path_buf(),
+        }
+    } else {
+        SecondRead::Kept
     };
     Ok(verify_input(reader, second, trusted, options, visitor))
 }

@@ -704,3 +704,28 @@ fn run_start_is_built_only_for_a_visitor_that_wants_it() {
     assert!(v.verified());
     assert_eq!(v, w);
 }
+
+/// A pipe cannot be read twice: a bundle read from one (a FIFO here, like
+/// `/dev/stdin` fed by a pipe) keeps its plan's bytes and verifies.
+#[cfg(unix)]
+#[test]
+fn a_bundle_read_from_a_pipe_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("bundle.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A plan of several windows, so that a second reader would take bytes.
+    let bytes = valid_bundle(3000);
+    let writer = {
+        let fifo = fifo.clone();
+        let bytes = bytes.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes))
+    };
+    let v = verify_bundle_file(&fifo, &[key().public_key()], VerifyOptions::default()).unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(v.verified(), "{v:?}");
+    assert_eq!(v.summary.planned, Some(3000));
+}

@@ -155,7 +155,8 @@ pub(crate) struct StreamedStart {
     tail: Tail,
     /// Number of plan entries.
     pub plan_len: u64,
-    /// Where the plan entries' bytes are, as offsets in the body.
+    /// Where the plan entries' bytes are: offsets in the body, or in the
+    /// file once [`StreamedStart::in_file_at`] has placed the body.
     pub plan_bytes: Range<u64>,
     /// blake3 of the plan entries' bytes.
     pub plan_digest: Digest,
@@ -166,6 +167,13 @@ pub(crate) struct StreamedStart {
 }
 
 impl StreamedStart {
+    /// The same, with [`StreamedStart::plan_bytes`] as file offsets, for a
+    /// body whose first byte is at `body_offset` in the file.
+    pub fn in_file_at(mut self, body_offset: u64) -> StreamedStart {
+        self.plan_bytes = body_offset + self.plan_bytes.start..body_offset + self.plan_bytes.end;
+        self
+    }
+
     /// Run id.
     pub fn run_id(&self) -> [u8; 16] {
         self.head.run_id

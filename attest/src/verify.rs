@@ -602,7 +602,6 @@ struct Stream<R> {
 /// One frame as the levels see it.
 struct Seen {
     offset: u64,
-    body_offset: u64,
     seq: u64,
     stored_hash: Digest,
     signature: Signature,
@@ -634,13 +633,14 @@ impl<R: Read> Stream<R> {
             };
             return Ok(Some(Seen {
                 offset: parts.offset,
-                body_offset: parts.body_offset,
                 seq: parts.seq,
                 stored_hash: parts.chain_hash,
                 signature: parts.signature,
                 computed_hash,
                 record: record.map(|r| match r {
-                    FirstRecord::Start(start) => Decoded::Start(start),
+                    FirstRecord::Start(start) => {
+                        Decoded::Start(start.in_file_at(parts.body_offset))
+                    }
                     FirstRecord::Other(record) => Decoded::Record(record),
                 }),
             }));
@@ -651,7 +651,6 @@ impl<R: Read> Stream<R> {
         let entry = frame.entry;
         Ok(Some(Seen {
             offset: frame.offset,
-            body_offset: frame.offset,
             seq: entry.seq,
             stored_hash: entry.chain_hash,
             signature: entry.signature,
@@ -660,13 +659,13 @@ impl<R: Read> Stream<R> {
         }))
     }
 
-    /// Where to read the plan of `start` (found at `body_offset`) again.
-    fn plan_source(&mut self, start: &mut StreamedStart, body_offset: u64) -> PlanSource {
+    /// Where to read the plan of `start` again.
+    fn plan_source(&mut self, start: &mut StreamedStart) -> PlanSource {
         match self.second.take() {
             Some(SecondRead::File { file, path }) => PlanSource::File {
                 file,
                 path,
-                offset: body_offset + start.plan_bytes.start,
+                offset: start.plan_bytes.start,
             },
             Some(SecondRead::Kept) | None => {
                 PlanSource::Memory(start.spilled.take().unwrap_or_default().into())
@@ -768,7 +767,7 @@ fn verify_frames<R: Read>(
                 if let Some(c) = collected.as_mut() {
                     c.run_start = whole;
                 }
-                let source = stream.plan_source(&mut start, seen.body_offset);
+                let source = stream.plan_source(&mut start);
                 completeness.start(&label, &start, source);
             }
             Ok(Decoded::Record(record)) => {

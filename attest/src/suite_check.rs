@@ -102,7 +102,14 @@ pub fn check_suite(
     manifest: &SuiteManifest,
     source: &SuiteSource,
 ) -> LevelReport {
-    let mut failures: Vec<String> = Vec::new();
+    // The first failure and how many more: a plan of many entries all
+    // wrong needs no string per entry.
+    let mut first: Option<String> = None;
+    let mut more: usize = 0;
+    let mut fail = |reason: String| match first {
+        None => first = Some(reason),
+        Some(_) => more += 1,
+    };
     for (i, planned) in run_start.plan.iter().enumerate() {
         let what = format!(
             "plan entry {i} (task {} epoch {})",
@@ -113,19 +120,19 @@ pub fn check_suite(
             .iter()
             .find(|t: &&ManifestTask| t.task_id == planned.task_id)
         else {
-            failures.push(format!(
+            fail(format!(
                 "{what}: the task is not in suite \"{}\"",
                 manifest.name
             ));
             continue;
         };
         if planned.module_digest != task.module_digest {
-            failures.push(format!(
+            fail(format!(
                 "{what}: module digest {} is not the suite's {} ({})",
                 planned.module_digest, task.module_digest, task.file_name
             ));
         } else if planned.task_version != task.version {
-            failures.push(format!(
+            fail(format!(
                 "{what}: version {} is not the suite's {}",
                 planned.task_version, task.version
             ));
@@ -133,17 +140,15 @@ pub fn check_suite(
     }
     let digest = manifest.digest();
     if run_start.suite.digest != digest {
-        failures.push(format!(
+        fail(format!(
             "RunStart's suite digest {} is not the digest {digest} of suite \"{}\"",
             run_start.suite.digest, manifest.name
         ));
     }
-    let status = match failures.split_first() {
+    let status = match first {
         None => Status::Passed,
-        Some((first, [])) => Status::Failed(first.clone()),
-        Some((first, rest)) => {
-            Status::Failed(format!("{first} (and {} more failures)", rest.len()))
-        }
+        Some(first) if more == 0 => Status::Failed(first),
+        Some(first) => Status::Failed(format!("{first} (and {more} more failures)")),
     };
     let checked = match source {
         SuiteSource::Embedded => format!("the embedded suite \"{}\"", manifest.name),

@@ -729,3 +729,41 @@ fn a_bundle_read_from_a_pipe_verifies() {
     assert!(v.verified(), "{v:?}");
     assert_eq!(v.summary.planned, Some(3000));
 }
+
+/// The suite level names the first plan entry that is not the suite's and
+/// counts the rest, and passes a plan that is the suite's.
+#[test]
+fn suite_level_names_the_first_mismatch_and_counts_the_rest() {
+    use airlock_attest::suite_check::{SuiteSource, check_suite};
+    use airlock_core::suite::{ManifestTask, SuiteManifest};
+
+    let start = run_start(&key().public_key(), 4, 1);
+    let manifest = |tasks: &[usize]| SuiteManifest {
+        name: "default".into(),
+        tasks: tasks
+            .iter()
+            .map(|&i| ManifestTask {
+                task_id: start.plan[i].task_id.clone(),
+                version: start.plan[i].task_version,
+                file_name: format!("task_{i}.wasm"),
+                module_digest: start.plan[i].module_digest,
+            })
+            .collect(),
+    };
+    let mut whole = start.clone();
+    whole.suite.digest = manifest(&[0, 1, 2, 3]).digest();
+    let report = check_suite(&whole, &manifest(&[0, 1, 2, 3]), &SuiteSource::Embedded);
+    assert_eq!(report.status, Status::Passed, "{report}");
+
+    // Tasks 1 and 3 are not in the suite, and so its digest differs too.
+    let report = check_suite(&whole, &manifest(&[0, 2]), &SuiteSource::Embedded);
+    assert_eq!(
+        report.status,
+        Status::Failed(
+            "plan entry 1 (task task-1 epoch 0): the task is not in suite \"default\" \
+             (and 2 more failures)"
+                .into()
+        ),
+        "{report}"
+    );
+}

@@ -24,6 +24,24 @@ pub(crate) fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     options.open(path)
 }
 
+/// [`create_new`] for a file that must not exist yet: an existing one is
+/// [`AttestError::AlreadyExists`], never replaced.
+pub(crate) fn create_new_file(path: &Path, mode: u32) -> Result<File, AttestError> {
+    create_new(path, mode).map_err(|error| {
+        if error.kind() == io::ErrorKind::AlreadyExists {
+            AttestError::AlreadyExists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            AttestError::Io {
+                path: path.to_path_buf(),
+                doing: "create",
+                error,
+            }
+        }
+    })
+}
+
 /// The directory a file lives in ("." for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

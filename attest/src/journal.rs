@@ -18,7 +18,7 @@ use airlock_core::record::{Record, SignedEntry};
 use crate::bundle::{BundleTrailer, WriteFailure, write_bundle_from};
 use crate::error::{AttestError, io_err};
 use crate::frame::{self, FileKind, FrameError, FrameItem, FrameReader, HEADER_LEN, HeaderError};
-use crate::fsutil::{Overwrite, create_new, parent_dir, sync_dir};
+use crate::fsutil::{Overwrite, create_new_file, parent_dir, sync_dir};
 use crate::keys::{PublicKey, SigningKey};
 
 /// The header of a journal: `JOURNAL_MAGIC ‖ version u16 LE ‖ flags u16 LE ‖ key`.
@@ -357,19 +357,7 @@ impl JournalWriter {
     /// Creates a new journal (never over an existing file), writes its header
     /// and makes the file and its directory entry durable.
     pub fn create(path: &Path, public_key: &PublicKey) -> Result<JournalWriter, AttestError> {
-        let mut file = create_new(path, 0o600).map_err(|error| {
-            if error.kind() == io::ErrorKind::AlreadyExists {
-                AttestError::AlreadyExists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                AttestError::Io {
-                    path: path.to_path_buf(),
-                    doing: "create",
-                    error,
-                }
-            }
-        })?;
+        let mut file = create_new_file(path, 0o600)?;
         let header = JournalHeader {
             public_key: *public_key,
         };

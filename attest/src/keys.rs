@@ -15,7 +15,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
 use crate::error::{AttestError, io_err};
-use crate::fsutil::{create_dirs, create_new, sync_dir};
+use crate::fsutil::{create_dirs, create_new_file, sync_dir};
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo; the 32 key bytes follow.
 pub const SPKI_PREFIX: [u8; 12] = [
@@ -353,19 +353,7 @@ pub fn keygen(dir: &Path, name: &str) -> Result<GeneratedKey, AttestError> {
 }
 
 fn write_new(path: &Path, mode: u32, text: &str) -> Result<(), AttestError> {
-    let mut file = create_new(path, mode).map_err(|error| {
-        if error.kind() == std::io::ErrorKind::AlreadyExists {
-            AttestError::AlreadyExists {
-                path: path.to_path_buf(),
-            }
-        } else {
-            AttestError::Io {
-                path: path.to_path_buf(),
-                doing: "create",
-                error,
-            }
-        }
-    })?;
+    let mut file = create_new_file(path, mode)?;
     let result = file
         .write_all(text.as_bytes())
         .and_then(|()| file.sync_all())

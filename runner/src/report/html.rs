@@ -322,21 +322,7 @@ fn meta_rows(report: &RunReport) -> Vec<(&'static str, String, bool)> {
             ),
             false,
         ),
-        (
-            "results",
-            format!(
-                "{} of {} planned, {} per task, {}",
-                report.results.len(),
-                start.plan.len(),
-                if report.epochs == 1 {
-                    "1 epoch".to_string()
-                } else {
-                    format!("{} epochs", report.epochs)
-                },
-                report.end_text()
-            ),
-            false,
-        ),
+        ("results", report.results_text(start.plan.len()), false),
         (
             "runner",
             format!(

@@ -344,6 +344,21 @@ impl RunReport {
             None => "no RunEnd record".into(),
         }
     }
+
+    /// `R of P planned, E epochs per task, how it ended`, for a plan of
+    /// `planned` entries.
+    pub fn results_text(&self, planned: usize) -> String {
+        format!(
+            "{} of {planned} planned, {} per task, {}",
+            self.results.len(),
+            if self.epochs == 1 {
+                "1 epoch".to_string()
+            } else {
+                format!("{} epochs", self.epochs)
+            },
+            self.end_text()
+        )
+    }
 }
 
 /// Per task: fuel mean and max, and memory max, against `budgets`

@@ -419,15 +419,8 @@ fn meta(out: &mut String, report: &RunReport) {
     let _ = writeln!(out, "key           {}", start.evaluator_key_id);
     let _ = writeln!(
         out,
-        "results       {} of {} planned, {} per task, {}",
-        report.results.len(),
-        start.plan.len(),
-        if report.epochs == 1 {
-            "1 epoch".to_string()
-        } else {
-            format!("{} epochs", report.epochs)
-        },
-        report.end_text()
+        "results       {}",
+        report.results_text(start.plan.len())
     );
     let _ = writeln!(out, "categories    from {}", report.categories_source);
 }

@@ -34,10 +34,10 @@ use std::time::Instant;
 use airlock_attest::bundle::BundleWriter;
 use airlock_attest::verify::{VerifyOptions, verify_bundle_file};
 use airlock_attest::{PublicKey, SigningKey};
-use airlock_core::chain::{GENESIS, signed_message};
+use airlock_core::chain::{GENESIS, SIGNED_MESSAGE_LEN, signed_message};
 use airlock_core::record::{
     ModelDescriptor, PlannedTask, ProfileRef, Record, RunEnd, RunEndReason, RunStart, RunnerBuild,
-    StationLink, SuiteRef, SuiteTrust, TaskResult,
+    Signature, StationLink, SuiteRef, SuiteTrust, TaskResult,
 };
 use airlock_core::{Digest, Outcome, Ppm};
 
@@ -176,16 +176,21 @@ impl Rate {
     }
 }
 
-/// ring's own rate: signatures of 60-byte signed messages, verified one by one.
-fn raw_rate(key: &SigningKey, n: usize) -> Rate {
-    let public = key.public_key();
-    let jobs: Vec<_> = (0..n)
+/// `n` distinct 60-byte signed messages and their signatures.
+fn signed_messages(key: &SigningKey, n: usize) -> Vec<([u8; SIGNED_MESSAGE_LEN], Signature)> {
+    (0..n)
         .map(|i| {
             let msg = signed_message(&Digest::blake3(&i.to_le_bytes()));
             let sig = key.sign(&msg);
             (msg, sig)
         })
-        .collect();
+        .collect()
+}
+
+/// ring's own rate: signatures of 60-byte signed messages, verified one by one.
+fn raw_rate(key: &SigningKey, n: usize) -> Rate {
+    let public = key.public_key();
+    let jobs = signed_messages(key, n);
     let t = Instant::now();
     let c = thread_cpu();
     for (msg, sig) in &jobs {
@@ -202,13 +207,7 @@ fn raw_rate(key: &SigningKey, n: usize) -> Rate {
 /// verifier's 2-thread rate can be read against what the load allows.
 fn raw_rate_two_threads(key: &SigningKey, n: usize) -> Rate {
     let public = key.public_key();
-    let jobs: Vec<_> = (0..n)
-        .map(|i| {
-            let msg = signed_message(&Digest::blake3(&i.to_le_bytes()));
-            let sig = key.sign(&msg);
-            (msg, sig)
-        })
-        .collect();
+    let jobs = signed_messages(key, n);
     let t = Instant::now();
     let p = process_cpu();
     std::thread::scope(|scope| {

@@ -342,25 +342,24 @@ struct PlanScan {
     hasher: blake3::Hasher,
 }
 
-impl PlanScan {
-    fn open(source: &mut PlanSource, byte_len: u64) -> io::Result<PlanScan> {
-        let reader: Box<dyn Read> = match source {
-            PlanSource::File { file, offset, .. } => {
-                file.seek(SeekFrom::Start(*offset))?;
-                let file = file.try_clone()?;
-                Box::new(BufReader::new(file).take(byte_len))
-            }
-            PlanSource::Memory(bytes) => Box::new(io::Cursor::new(Rc::clone(bytes))),
-        };
-        Ok(PlanScan::over(reader))
-    }
+/// Which handle a scan of the plan reads through.
+#[derive(Clone, Copy)]
+enum Handle {
+    /// The handle opened with the bundle: for the scan in step with the results.
+    Held,
+    /// A handle opened now: for looking back, so that the scan in step with
+    /// the results keeps its place.
+    Fresh,
+}
 
-    /// A scan for looking back: a fresh handle, so that the scan in step
-    /// with the results keeps its place.
-    fn reopen(source: &PlanSource, byte_len: u64) -> io::Result<PlanScan> {
+impl PlanScan {
+    fn open(source: &PlanSource, byte_len: u64, handle: Handle) -> io::Result<PlanScan> {
         let reader: Box<dyn Read> = match source {
-            PlanSource::File { path, offset, .. } => {
-                let mut file = File::open(path)?;
+            PlanSource::File { file, path, offset } => {
+                let mut file = match handle {
+                    Handle::Held => file.try_clone()?,
+                    Handle::Fresh => File::open(path)?,
+                };
                 file.seek(SeekFrom::Start(*offset))?;
                 Box::new(BufReader::new(file).take(byte_len))
             }
@@ -421,7 +420,7 @@ impl PlanCursor {
             return Ok(Some(self.looked_back.insert(entry)));
         }
         if self.scan.is_none() {
-            let scan = PlanScan::open(&mut self.source, self.byte_len)
+            let scan = PlanScan::open(&self.source, self.byte_len, Handle::Held)
                 .map_err(|e| format!("cannot read the plan a second time: {e}"))?;
             self.scan = Some(scan);
         }
@@ -439,7 +438,7 @@ impl PlanCursor {
     }
 
     fn look_back(&mut self, i: u64) -> Result<PlannedTask, String> {
-        let mut scan = PlanScan::reopen(&self.source, self.byte_len)
+        let mut scan = PlanScan::open(&self.source, self.byte_len, Handle::Fresh)
             .map_err(|e| format!("cannot read the plan a second time: {e}"))?;
         loop {
             let at = scan.read;
@@ -460,7 +459,7 @@ impl PlanCursor {
         }
         let mut scan = match self.scan.take() {
             Some(scan) => scan,
-            None => PlanScan::open(&mut self.source, self.byte_len)
+            None => PlanScan::open(&self.source, self.byte_len, Handle::Held)
                 .map_err(|e| format!("cannot read the plan a second time: {e}"))?,
         };
         let extra = scan.window.rest(&mut |_| {});

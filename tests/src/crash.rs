@@ -23,7 +23,7 @@ use core::time::Duration;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Instant;
@@ -219,12 +219,7 @@ pub enum KillAt {
 /// still running then (never, when `None`); `limit` bounds the wait.
 pub fn attempt(command: &mut Command, kill: Option<KillAt>, limit: Duration) -> Attempt {
     let started = Instant::now();
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut child = crate::spawn_piped(command);
     let stdout = drain(child.stdout.take());
     let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let stderr = drain_events(child.stderr.take(), Arc::clone(&seen));

@@ -131,15 +131,21 @@ pub fn finish(command: &mut Command) -> Finished {
     finish_within(command, COMMAND_TIMEOUT)
 }
 
-/// Runs `command` to the end with captured output, killing it after `timeout`.
+/// Starts `command` with no input and both outputs piped.
 #[track_caller]
-pub fn finish_within(command: &mut Command, timeout: Duration) -> Finished {
-    let mut child = command
+pub fn spawn_piped(command: &mut Command) -> Child {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
+}
+
+/// Runs `command` to the end with captured output, killing it after `timeout`.
+#[track_caller]
+pub fn finish_within(command: &mut Command, timeout: Duration) -> Finished {
+    let mut child = spawn_piped(command);
     // Both pipes are drained concurrently so a chatty child cannot block on a full pipe.
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());

@@ -200,15 +200,20 @@ fn exec_agent_reply_over_the_limit_is_cut_and_a_huge_line_is_never_read_whole() 
 }
 
 #[test]
-fn exec_agent_skips_lines_for_other_requests_and_logs_stderr() {
+fn exec_agent_skips_lines_for_other_requests_and_logs_stderr_escaped() {
     let station = Station::new(&["q"], 5);
     let run = exec_run(&station, "chatty", 1, &["chatty"]);
     let done = finish(run.command().arg("--json").arg("-v"));
     done.expect_code(0);
     assert_eq!(outcomes(&done.json()), ["done"]);
     assert!(
-        done.stderr.contains("fake-model: thinking about request 0"),
-        "the child's stderr goes to the log: {done}"
+        done.stderr
+            .contains("fake-model: thinking about request 0\\u{1b}[2J"),
+        "the child's stderr goes to the log, escaped: {done}"
+    );
+    assert!(
+        !done.stderr.contains('\u{1b}'),
+        "no raw escape reaches the terminal"
     );
 }
 

@@ -13,7 +13,8 @@
 //! - `stall-once FILE`: like `stall` when FILE does not exist (and creates it), else `echo`.
 //! - `huge MIB`: replies a line of MIB mebibytes, written in chunks, never ending it.
 //! - `long N`: replies N bytes of `x`.
-//! - `chatty`: writes to stderr and a line for another request id before each reply.
+//! - `chatty`: writes to stderr (with an escape sequence) and a line for another
+//!   request id before each reply.
 //! - `reply-exit`: echoes, then exits at once (status 0) without reading again.
 //! - `flood MIB`: echoes, then writes MIB mebibytes of well-formed lines for
 //!   the request it just answered (16 KiB each), then goes on reading.
@@ -145,7 +146,8 @@ fn main() {
                 echo()
             }
             "chatty" => {
-                eprintln!("fake-model: thinking about request {id}");
+                // With a terminal sequence the runner must not pass on.
+                eprintln!("fake-model: thinking about request {id}\u{1b}[2J");
                 writeln!(stdout, r#"{{"id":{},"reply":"stale"}}"#, id + 1000).unwrap();
                 serde_json::json!({ "id": id, "reply": "fresh" }).to_string()
             }

@@ -2,9 +2,10 @@
 //! tests: real sockets, scripted misbehaviour. It answers `GET /v1/models`
 //! with its model list and each `POST /v1/chat/completions` as the script
 //! says for that call, keeps connections alive like real servers, records
-//! every chat request body, and stops when dropped. Like vLLM, it refuses a
-//! chat request naming a model it does not list (HTTP 400, with a body that
-//! says so, before the script is asked). Every wait is bounded.
+//! every chat request body, and stops when dropped. Like a strict server
+//! (vLLM), it refuses a chat request naming a model it does not list (HTTP
+//! 400, with a body that says so, before the script is asked). Every wait
+//! is bounded.
 
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

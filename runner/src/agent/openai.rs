@@ -118,8 +118,8 @@ impl OpenAiAgent {
     /// when the server serves exactly one model under another name
     /// (llama.cpp's server lists its model file); otherwise the run is
     /// refused. Every request names the reported model, never a name the
-    /// server did not list (vLLM refuses those with HTTP 400), so the model
-    /// RunStart records is the model that answers. The `model` field of
+    /// server did not list (strict servers refuse those, HTTP 400 or 404),
+    /// so the model RunStart records is the model that answers. The `model` field of
     /// every completion is checked against it, with a warning in the log
     /// when they differ.
     pub fn connect(url: &str, options: &AgentOptions) -> Result<OpenAiAgent, AgentError> {

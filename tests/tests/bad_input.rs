@@ -627,6 +627,10 @@ fn run_bad_input() {
             .full_disk(nothing),
         case("run-epochs-beyond-one-record",
             run_args!(EVAL_KEY, "new.bundle", "--epochs", "4000000000"), 2, "--epochs 4000000000"),
+        // Refused before any server is asked: nothing listens on port 9.
+        case("run-max-tokens-zero",
+            &["run", "--agent", "openai:http://127.0.0.1:9", "--model", "m", "--max-tokens", "0",
+              "--key", EVAL_KEY, "--out", "new.bundle"], 2, "--max-tokens"),
     ]);
 }
 

@@ -26,7 +26,7 @@
 //! | `keep-plan-tasks TASK...` | keep only these tasks' plan entries and results (renumbered, totals redone) |
 //! | `repeat-plan-entry I` | plan entry I and its result twice in a row (renumbered, totals redone) |
 //! | `pad-varint N seq\|len` | write entry N's sequence number or body length with one redundant varint byte (a byte-level change, last) |
-//! | `forge-with weak-key` | header key the identity point, every signature R = identity, s = 0 |
+//! | `forge-with weak-key` | header key and RunStart's key id the identity point's, re-chained, every signature R = identity, s = 0 |
 //! | `trust header-key` | the verifier also trusts the header's key |
 //! | `replace-module-digest TASK` | give TASK another module digest in the plan and its results |
 //! | `resign` | renumber, re-chain and re-sign every entry with the evaluator key |
@@ -449,10 +449,20 @@ fn apply(f: &Fixture, case: &Case) -> Work {
                 let mut identity = [0u8; 32];
                 identity[0] = 1;
                 w.header_key = PublicKey(identity);
+                let weak_id = w.header_key.key_id();
+                edit_record(&mut w.entries[0], |r| {
+                    if let Record::RunStart(s) = r {
+                        s.evaluator_key_id = weak_id;
+                    }
+                });
+                // Chain hashes need no key; the signature is R = identity, s = 0.
                 let mut forged = [0u8; 64];
                 forged[..32].copy_from_slice(&identity);
+                let mut prev = GENESIS;
                 for e in &mut w.entries {
+                    e.chain_hash = airlock_core::chain::chain_hash(&prev, e.seq, &e.body);
                     e.signature = airlock_core::record::Signature(forged);
+                    prev = e.chain_hash;
                 }
             }
             "trust" => {

@@ -96,6 +96,11 @@ impl Conversation for Reference {
 pub fn measuring_limits(profile: &HardwareProfile) -> SandboxLimits {
     let mut limits = SandboxLimits::from_profile(profile);
     limits.fuel_per_task = profile.fuel_per_task.saturating_mul(MEASURE_FUEL_FACTOR);
+    // The backstop grows with the fuel, so that a task that spins is
+    // measured out of the larger fuel, as it would end under the profile.
+    limits.wall_clock_backstop = profile
+        .wall_clock_backstop()
+        .saturating_mul(MEASURE_FUEL_FACTOR as u32);
     limits.memory_bytes = 4 * 1024 * 1024 * 1024;
     limits.max_instances = 2;
     limits

@@ -982,3 +982,64 @@ fn compile_bombs_are_refused_before_compiling_naming_the_file_and_the_bound() {
         assert!(took.as_secs() < 10, "{name}: took {took:?}");
     }
 }
+
+/// The other half of finding 10: a module at the compile budget's bounds
+/// where compiling costs most (20 000 call sites and 1 MiB of code in
+/// functions of 128 KiB) loads, and the whole run stays within the profile's
+/// memory promise, `total_memory_mib` + the 64 MiB runner base
+/// (hardware-profiles/README.md): compiling it measured 46 MiB.
+#[test]
+fn a_module_at_the_compile_budget_runs_within_the_profile_memory_bound() {
+    let root = tempfile::tempdir().unwrap();
+    let key = keygen(root.path());
+    let profile = profile_with(
+        root.path(),
+        "at-budget",
+        &[
+            ("cores", "1"),
+            ("memory_per_sandbox_mib", "4"),
+            ("total_memory_mib", "4"),
+        ],
+    );
+    let calls = |n: usize| {
+        let mut body = vec![0];
+        body.extend(core::iter::repeat_n([0x10, 0x00, 0x1a], n).flatten());
+        body.push(0x0b);
+        body
+    };
+    // One i32 local; `local.get 0; i32.const 1; i32.add; local.set 0` to 128 KiB.
+    let mut arithmetic = vec![1, 1, 0x7f];
+    arithmetic.extend(core::iter::repeat_n([0x20, 0, 0x41, 1, 0x6a, 0x21, 0], 18_720).flatten());
+    arithmetic.push(0x0b);
+    let mut bodies: Vec<Vec<u8>> = (0..3).map(|_| calls(6_666)).collect();
+    bodies.extend((0..7).map(|_| arithmetic.clone()));
+    let module = bomb_module(
+        "at-budget",
+        &Bomb {
+            bodies,
+            ..Bomb::default()
+        },
+    );
+    let code: usize = 1_048_576;
+    assert!(
+        module.len() > code * 9 / 10 && module.len() < code,
+        "{}",
+        module.len()
+    );
+    let suite = suite_dir(root.path(), &[("at-budget.wasm", module)]);
+    let out = root.path().join("run.bundle");
+    let mut run = Run::new("null", &key, &out).arg("--unsigned-suite");
+    run.suite = suite.to_str().unwrap().to_owned();
+    run.profile = profile.to_str().unwrap().to_owned();
+    let done = finish(run.command().arg("--json"));
+    done.expect_code(0);
+    let json = done.json();
+    assert_eq!(json["results"][0]["outcome"], "done", "{json}");
+    if let Some(peak) = json["peak_rss_bytes"].as_u64() {
+        assert!(
+            peak <= (4 + 64) * 1024 * 1024,
+            "peak RSS {} MiB over the profile's 4 MiB + 64 MiB",
+            peak / (1024 * 1024)
+        );
+    }
+}

@@ -12,7 +12,7 @@ use airlock_core::outcome::ModelErrorKind;
 use airlock_core::{Outcome, Ppm};
 
 use crate::profile::HardwareProfile;
-use crate::sandbox::{Conversation, LoadError, LoadedTask, Sandbox, SandboxLimits};
+use crate::sandbox::{Backend, Conversation, LoadError, LoadedTask, Sandbox, SandboxLimits};
 
 /// How many times the profile's fuel the measuring sandbox allows.
 const MEASURE_FUEL_FACTOR: u64 = 64;
@@ -96,6 +96,11 @@ impl Conversation for Reference {
 pub fn measuring_limits(profile: &HardwareProfile) -> SandboxLimits {
     let mut limits = SandboxLimits::from_profile(profile);
     limits.fuel_per_task = profile.fuel_per_task.saturating_mul(MEASURE_FUEL_FACTOR);
+    // The backstop grows with the fuel, so that a task that spins is
+    // measured out of the larger fuel, as it would end under the profile.
+    limits.wall_clock_backstop = profile
+        .wall_clock_backstop()
+        .saturating_mul(MEASURE_FUEL_FACTOR as u32);
     limits.memory_bytes = 4 * 1024 * 1024 * 1024;
     limits.max_instances = 2;
     limits
@@ -229,8 +234,260 @@ pub fn calibrate(
     calibration
 }
 
+/// The operator loops `profile calibrate` and `profile check` time: plain
+/// code, calls, and every operator that runs as a call into the host. Each
+/// is the body of an endless loop; its fuel per turn is what the engine
+/// charges for it, and its wall time per unit of fuel the slowest fuel can be
+/// spent on this host.
+pub const OPERATOR_PROBES: &[(&str, &str)] = &[
+    (
+        "plain code",
+        "(local.set $i (i32.add (local.get $i) (i32.const 1)))",
+    ),
+    ("call", "(call $f)"),
+    (
+        "i64.div_u",
+        "(local.set $x (i64.div_u (i64.const -1) (i64.or (local.get $x) (i64.const 3))))",
+    ),
+    ("f64.sqrt", "(local.set $y (f64.sqrt (local.get $y)))"),
+    (
+        "memory.fill 0 bytes",
+        "(memory.fill (i32.const 0) (i32.const 0) (i32.const 0))",
+    ),
+    (
+        "memory.copy 0 bytes",
+        "(memory.copy (i32.const 0) (i32.const 0) (i32.const 0))",
+    ),
+    (
+        "memory.init 0 bytes",
+        "(memory.init $d (i32.const 0) (i32.const 0) (i32.const 0))",
+    ),
+    ("data.drop", "(data.drop $d)"),
+    ("memory.size", "(drop (memory.size))"),
+    ("memory.grow 0", "(drop (memory.grow (i32.const 0)))"),
+    (
+        "memory.grow refused",
+        "(drop (memory.grow (i32.const 65535)))",
+    ),
+    (
+        "table.grow 0",
+        "(drop (table.grow (ref.null func) (i32.const 0)))",
+    ),
+    (
+        "table.grow refused",
+        "(drop (table.grow (ref.null func) (i32.const 20000)))",
+    ),
+    (
+        "table.fill 0 elements",
+        "(table.fill (i32.const 0) (ref.null func) (i32.const 0))",
+    ),
+    (
+        "table.copy 0 elements",
+        "(table.copy (i32.const 0) (i32.const 0) (i32.const 0))",
+    ),
+    (
+        "table.init 0 elements",
+        "(table.init $e (i32.const 0) (i32.const 0) (i32.const 0))",
+    ),
+    ("elem.drop", "(elem.drop $e)"),
+    ("table.size", "(drop (table.size))"),
+    ("ref.func", "(drop (ref.func $f))"),
+    ("table.set", "(table.set (i32.const 1) (ref.func $f))"),
+    ("table.get", "(drop (table.get (i32.const 0)))"),
+    ("call_indirect", "(call_indirect (type $t) (i32.const 0))"),
+];
+
+/// The task module that loops on `body` forever (one of [`OPERATOR_PROBES`]).
+pub fn operator_probe_module(name: &str, body: &str) -> Vec<u8> {
+    let info = airlock_core::abi::TaskInfo {
+        abi_version: airlock_core::abi::ABI_VERSION,
+        id: format!("probe-{}", name.replace([' ', '.', '_'], "-")),
+        version: 1,
+        title: format!("operator probe: {name}"),
+        category: airlock_core::abi::Category::Knowledge,
+        difficulty: airlock_core::abi::Difficulty::Easy,
+        max_turns: 1,
+        description: "loops on one operator until its fuel runs out".into(),
+    };
+    // A TaskInfo of a few dozen bytes always encodes.
+    let info = postcard::to_allocvec(&info).unwrap_or_default();
+    let data: String = info.iter().map(|b| format!("\\{b:02x}")).collect();
+    let packed = airlock_core::abi::pack(1024, info.len() as u32);
+    let text = format!(
+        r#"(module
+  (type $t (func))
+  (memory (export "memory") 1)
+  (table 4 funcref)
+  (elem (i32.const 0) func $f)
+  (elem $e func $f)
+  (data $d "x")
+  (data (i32.const 1024) "{data}")
+  (func $f)
+  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_input") (param i32) (result i32) (i32.const 4096))
+  (func (export "airlock_info") (result i64) (i64.const {packed}))
+  (func (export "airlock_start") (param i32) (result i64)
+    (local $i i32) (local $x i64) (local $y f64)
+    (local.set $y (f64.const 2))
+    (loop $forever {body} (br $forever))
+    (unreachable))
+  (func (export "airlock_step") (param i32) (result i64) (unreachable)))"#
+    );
+    // The probes are this file's own text: a parse failure is a bug here,
+    // and an empty module is then refused by the sandbox like any other.
+    wat::parse_str(text).unwrap_or_default()
+}
+
+/// The wall time one unit of fuel took in one operator probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorTiming {
+    /// The probe's name.
+    pub operator: &'static str,
+    /// How the probe ended: out of fuel, unless this host is so slow that
+    /// the backstop came first.
+    pub outcome: Outcome,
+    /// Fuel the probe consumed.
+    pub fuel: u64,
+    /// Its wall time.
+    pub wall: Duration,
+}
+
+impl OperatorTiming {
+    /// Picoseconds per unit of fuel.
+    pub fn ps_per_fuel(&self) -> u64 {
+        (self.wall.as_nanos() * 1000 / u128::from(self.fuel.max(1))).min(u128::from(u64::MAX))
+            as u64
+    }
+}
+
+/// Runs every operator probe until `fuel` runs out under `backend`, with the
+/// profile's other limits, and times each one.
+pub fn time_operators(
+    profile: &HardwareProfile,
+    backend: Backend,
+    fuel: u64,
+) -> Result<Vec<OperatorTiming>, LoadError> {
+    let mut limits = SandboxLimits::from_profile(profile);
+    limits.fuel_per_task = fuel;
+    // A probe must end out of fuel, never at the backstop, for its time to
+    // mean anything; the backstop of the profile stays as a guard.
+    limits.max_instances = 1;
+    let sandbox = Sandbox::with_backend(limits, backend)?;
+    let mut timings = Vec::new();
+    for &(operator, body) in OPERATOR_PROBES {
+        let task = sandbox.load(&operator_probe_module(operator, body))?;
+        let run = sandbox.run(&task, [0; 32], &mut Reference(None));
+        timings.push(OperatorTiming {
+            operator,
+            outcome: run.outcome,
+            fuel: run.fuel_consumed,
+            wall: run.wall_time,
+        });
+    }
+    Ok(timings)
+}
+
+/// Fuel each operator probe runs for under Cranelift: enough for a stable
+/// time (a few milliseconds of the slowest), little enough to be quick.
+const PROBE_FUEL_NATIVE: u64 = 20_000_000;
+
+/// The same under Pulley, whose every unit of fuel is slower.
+const PROBE_FUEL_PULLEY: u64 = 2_000_000;
+
+/// How long one task's whole fuel budget can take on this host, at the
+/// slowest operator, under each backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorstCase {
+    /// The profile's fuel per task.
+    pub fuel_per_task: u64,
+    /// The profile's wall-clock backstop.
+    pub backstop: Duration,
+    /// The slowest operator probe under Cranelift.
+    pub native: OperatorTiming,
+    /// The slowest operator probe under Pulley.
+    pub pulley: OperatorTiming,
+}
+
+impl WorstCase {
+    /// The wall time of the whole budget at the slower backend's worst operator.
+    pub fn worst_wall(&self) -> Duration {
+        let ps = self.native.ps_per_fuel().max(self.pulley.ps_per_fuel());
+        fuel_wall_time(self.fuel_per_task, ps)
+    }
+
+    /// Whether the whole budget, at the worst operator, ends inside the
+    /// backstop on this host: a task then ends out of fuel, never at the
+    /// backstop.
+    pub fn fuel_ends_first(&self) -> bool {
+        self.worst_wall() < self.backstop
+    }
+
+    /// One line for `profile check` and `profile calibrate`.
+    pub fn summary(&self) -> String {
+        format!(
+            "worst case on this host: one task's {} fuel takes at most {:.2} s              (slowest operator: {} at {} ps/fuel natively, {} at {} ps/fuel under Pulley);              the wall-clock backstop is {:.1} s{}",
+            self.fuel_per_task,
+            self.worst_wall().as_secs_f64(),
+            self.native.operator,
+            self.native.ps_per_fuel(),
+            self.pulley.operator,
+            self.pulley.ps_per_fuel(),
+            self.backstop.as_secs_f64(),
+            if self.fuel_ends_first() {
+                ""
+            } else {
+                " -- WARNING: fuel may outlast the backstop on this host, so how a task ends may depend on the host"
+            }
+        )
+    }
+
+    /// The same as JSON fields.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "fuel_per_task": self.fuel_per_task,
+            "worst_case_fuel_wall_us": self.worst_wall().as_micros() as u64,
+            "wall_clock_backstop_ms": self.backstop.as_millis() as u64,
+            "fuel_ends_before_backstop": self.fuel_ends_first(),
+            "slowest_operator_native": self.native.operator,
+            "slowest_ps_per_fuel_native": self.native.ps_per_fuel(),
+            "slowest_operator_pulley": self.pulley.operator,
+            "slowest_ps_per_fuel_pulley": self.pulley.ps_per_fuel(),
+        })
+    }
+}
+
+/// Times every operator probe under both backends and gives the worst case
+/// of `profile`'s fuel budget on this host.
+pub fn worst_case(profile: &HardwareProfile) -> Result<WorstCase, LoadError> {
+    let slowest = |backend, fuel| -> Result<OperatorTiming, LoadError> {
+        let timings = time_operators(profile, backend, fuel)?;
+        worst_operator(&timings)
+            .cloned()
+            .ok_or_else(|| LoadError::Engine("no operator probes".into()))
+    };
+    Ok(WorstCase {
+        fuel_per_task: profile.fuel_per_task,
+        backstop: profile.wall_clock_backstop(),
+        native: slowest(Backend::Cranelift, PROBE_FUEL_NATIVE)?,
+        pulley: slowest(Backend::Pulley, PROBE_FUEL_PULLEY)?,
+    })
+}
+
+/// The slowest of `timings`, per unit of fuel.
+pub fn worst_operator(timings: &[OperatorTiming]) -> Option<&OperatorTiming> {
+    timings.iter().max_by_key(|t| t.ps_per_fuel())
+}
+
+/// The wall time `fuel` takes at `ps_per_fuel`.
+pub fn fuel_wall_time(fuel: u64, ps_per_fuel: u64) -> Duration {
+    let nanos = u128::from(fuel) * u128::from(ps_per_fuel) / 1000;
+    Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
 
     #[test]
@@ -240,6 +497,33 @@ mod tests {
         assert_eq!(headroom_centi(1, 0), u64::MAX);
         assert_eq!(format_headroom(250), "2.50x");
         assert_eq!(format_headroom(u64::MAX), "∞");
+    }
+
+    /// Every operator probe runs until its fuel is gone, and none spends a
+    /// unit of fuel slower than the documented worst case allows, with the
+    /// load margin for a busy test host: the premise of the profile check
+    /// that fuel runs out before the backstop.
+    #[test]
+    fn every_operator_probe_spends_its_fuel_within_the_documented_worst_case() {
+        use crate::profile::{BACKSTOP_MARGIN, WORST_PS_PER_FUEL};
+        let profile = crate::profile::load("default").unwrap().profile;
+        for (backend, fuel) in [
+            (Backend::Cranelift, PROBE_FUEL_NATIVE),
+            (Backend::Pulley, PROBE_FUEL_PULLEY),
+        ] {
+            let timings = time_operators(&profile, backend, fuel).unwrap();
+            assert_eq!(timings.len(), OPERATOR_PROBES.len());
+            for t in &timings {
+                assert_eq!(t.outcome, Outcome::OutOfFuel, "{backend:?} {t:?}");
+                assert_eq!(t.fuel, fuel, "{backend:?} {t:?}");
+                assert!(
+                    t.ps_per_fuel() <= WORST_PS_PER_FUEL * BACKSTOP_MARGIN,
+                    "{backend:?}: {} takes {} ps per fuel",
+                    t.operator,
+                    t.ps_per_fuel()
+                );
+            }
+        }
     }
 
     #[test]

@@ -767,10 +767,14 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
             let modules = suite_modules(&source)?;
             let fits = airlock::check::check(&profile, &modules, seeds)
                 .map_err(|(origin, e)| Failure::input(format!("{origin}: {e}")))?;
+            let worst = airlock::check::worst_case(&profile).map_err(Failure::input)?;
             if json {
-                outln!("{}", report::check_json(&profile, &fits));
+                let mut report = report::check_json(&profile, &fits);
+                report["worst_case"] = worst.json();
+                outln!("{report}");
             } else {
                 out!("{}", report::check_table(&profile, &fits));
+                outln!("{}", worst.summary());
             }
             if fits.iter().all(|f| f.fits()) {
                 Ok(())
@@ -803,6 +807,7 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
                 core::time::Duration::from_secs(1),
             );
             let parallel = profile.parallel_sandboxes();
+            let worst = airlock::check::worst_case(&profile).map_err(Failure::input)?;
             if json {
                 outln!(
                     "{}",
@@ -819,6 +824,7 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
                         "predicted_worst_case_us": calibration
                             .predicted_worst(profile.fuel_per_task, parallel)
                             .as_micros() as u64,
+                        "worst_case": worst.json(),
                     })
                 );
             } else {
@@ -838,6 +844,7 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
                         .predicted_worst(profile.fuel_per_task, parallel)
                         .as_secs_f64()
                 );
+                outln!("{}", worst.summary());
             }
             Ok(())
         }

@@ -60,6 +60,27 @@ pub struct HardwareProfile {
 /// A WebAssembly (wasm32) linear memory cannot exceed 4 GiB.
 const WASM32_MAX_MEMORY_MIB: u32 = 4096;
 
+/// Fuel a profile may give one task for each millisecond of its wall-clock
+/// backstop. A unit of fuel may take at most [`WORST_PS_PER_FUEL`] on a
+/// supported host, whatever the module does and under either backend; with
+/// [`BACKSTOP_MARGIN`] on top, a task's fuel runs out well before the
+/// backstop even on a loaded host, so how a task ends is decided by fuel, the
+/// same everywhere (hardware-profiles/README.md, "Fuel and the backstop").
+pub const FUEL_PER_BACKSTOP_MS: u64 = 1_000_000_000 / (WORST_PS_PER_FUEL * BACKSTOP_MARGIN);
+
+/// The most wall time one unit of fuel takes, in picoseconds: the slowest
+/// operator loop `profile calibrate` times (a loop of calls, under Pulley:
+/// 48 ns per unit on the 2-core reference host at a load average of 10),
+/// rounded up.
+pub const WORST_PS_PER_FUEL: u64 = 50_000;
+
+/// How many times the worst case a task's fuel may take must fit in its
+/// backstop: room for a host that is slower or loaded.
+pub const BACKSTOP_MARGIN: u64 = 4;
+
+// The refusal's text spells the number out.
+const _: () = assert!(FUEL_PER_BACKSTOP_MS == 5_000);
+
 impl HardwareProfile {
     /// The blake3 hash of the profile's postcard encoding: the digest the
     /// signed plan of a run records (`ProfileRef::digest`).
@@ -150,6 +171,17 @@ impl HardwareProfile {
                 u64::from(self.memory_per_sandbox_mib) * 1024 - 1,
             ),
         ];
+        // Fuel, not the backstop, must end a task that never stops: its
+        // whole budget has to be spent well inside the backstop.
+        let fuel_limit = self
+            .wall_clock_backstop_ms
+            .saturating_mul(FUEL_PER_BACKSTOP_MS);
+        let bounded = bounded.into_iter().chain([(
+            "fuel_per_task",
+            self.fuel_per_task,
+            "wall_clock_backstop_ms x 5 000 (fuel that surely runs out before the backstop)",
+            fuel_limit,
+        )]);
         for (field, value, limit_name, limit) in bounded {
             if value > limit {
                 return Err(InvalidProfile::Exceeds {
@@ -603,7 +635,7 @@ mod tests {
         assert_eq!(p.cores, 2);
         assert_eq!(p.memory_per_sandbox_mib, 64);
         assert_eq!(p.total_memory_mib, 1024);
-        assert_eq!(p.fuel_per_task, 2_000_000_000);
+        assert_eq!(p.fuel_per_task, 200_000_000);
         assert_eq!(p.max_wasm_stack_kib, 512);
         assert_eq!(p.max_turns, 64);
         assert_eq!(p.max_message_bytes, 65_536);
@@ -691,7 +723,7 @@ mod tests {
                 "field \"max_table_elements\" must not be 0",
             ),
             (
-                "fuel_per_task = 2_000_000_000",
+                "fuel_per_task = 200_000_000",
                 "fuel_per_task = 0",
                 "\"fuel_per_task\"",
             ),
@@ -720,6 +752,11 @@ mod tests {
                 "name = \"default\"",
                 "name = \"Default Box\"",
                 "field \"name\"",
+            ),
+            (
+                "wall_clock_backstop_ms = 120_000",
+                "wall_clock_backstop_ms = 30_000",
+                "field \"fuel_per_task\" (200000000) exceeds \"wall_clock_backstop_ms x 5 000",
             ),
             (
                 "description = \"A",

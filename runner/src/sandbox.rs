@@ -19,15 +19,107 @@ use airlock_core::outcome::{AbiViolation, ModelErrorKind, Outcome, TrapKind};
 use airlock_core::transcript::Turn;
 use airlock_core::{Digest, Ppm};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
-    PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module, OperatorCost,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc, UpdateDeadline,
 };
 
 use crate::profile::HardwareProfile;
 
-/// How often the epoch ticker advances the engine's epoch. The wall-clock
-/// backstop is measured in these ticks.
+/// How often the epoch ticker advances the engine's epoch. Each tick makes a
+/// running guest look at the clock; the backstop itself is a deadline on
+/// [`Instant`], so a tick that comes late (a loaded host) delays the check by
+/// that much but does not stretch the backstop.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Declares the operators whose flat fuel cost differs from wasmtime's
+/// default of 1, with their WebAssembly names for the engine settings text.
+macro_rules! charged_operators {
+    ($($field:ident = $name:literal: $cost:expr),* $(,)?) => {
+        /// Operators charged more than wasmtime's default of one unit, and
+        /// their flat cost, in the order the engine settings text lists them.
+        pub const CHARGED_OPERATORS: &[(&str, u8)] = &[$(($name, $cost)),*];
+
+        fn operator_cost() -> OperatorCost {
+            let mut cost = OperatorCost::new();
+            $(cost.$field = $cost;)*
+            cost
+        }
+    };
+}
+
+// Each of these runs as a call out of compiled code into the host (a
+// libcall), tens to hundreds of times dearer than the one unit a plain
+// operator costs, even when it does no work at all (a zero-byte fill, a grow
+// by 0). Charged one unit, a loop of them spent a budget 100 to 500 times
+// slower than plain code, so whether it ended out of fuel or at the
+// wall-clock backstop depended on the host. The costs are what each one
+// measured against plain code on the reference host, capped at 255 (a u8 in
+// wasmtime's table): `profile calibrate` measures the worst one again on the
+// host at hand (hardware-profiles/README.md, "Fuel and the backstop").
+// Work proportional to an operand (bytes filled or copied, elements grown)
+// is charged on top by wasmtime's per-byte and per-element costs (1 each).
+charged_operators! {
+    MemoryGrow = "memory.grow": 255,
+    MemoryFill = "memory.fill": 255,
+    MemoryCopy = "memory.copy": 255,
+    MemoryInit = "memory.init": 255,
+    TableGrow = "table.grow": 255,
+    TableFill = "table.fill": 255,
+    TableCopy = "table.copy": 255,
+    TableInit = "table.init": 255,
+    ElemDrop = "elem.drop": 255,
+    RefFunc = "ref.func": 255,
+}
+
+/// What compiling one module may cost, checked while screening it, before
+/// Cranelift sees it. Cranelift's memory and time grow with the size of each
+/// function (its IR), with the nesting of blocks in it, with the number of
+/// functions (per-function metadata in the compiled artifact) and with the
+/// code in all; within the module size limit alone a single module took the
+/// runner past 2 GiB. These bounds keep the compile of the largest module that
+/// passes within the runner base of hardware-profiles/README.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileBudget {
+    /// Most functions a module may define.
+    pub functions: u32,
+    /// Largest body of one function, in bytes.
+    pub function_bytes: u32,
+    /// Most bytes of function bodies in all.
+    pub code_bytes: u32,
+    /// Most locals one function may declare (beside its parameters).
+    pub locals: u32,
+    /// Deepest nesting of `block`, `loop`, `if` and `try_table` in one function.
+    pub nesting: u32,
+    /// Most blocks and branches (`block`, `loop`, `if`, `else`, `br`,
+    /// `br_if`, `br_table`, `try_table`) in one function: each starts a
+    /// basic block, and Cranelift's time grows with the square of their
+    /// number in one function (4 000 `if`s took 0.5 s and 19 MiB, 26 000 took
+    /// minutes).
+    pub branches: u32,
+    /// Most blocks and branches in all functions together.
+    pub module_branches: u32,
+    /// Most `call` and `call_indirect` sites in all functions together:
+    /// each leaves a relocation and call-site metadata in the compiled code
+    /// (about 570 bytes each; 350 000 of them took 198 MiB).
+    pub calls: u32,
+    /// Most entries in each of the type, global, export, element and data
+    /// sections.
+    pub entries: u32,
+}
+
+/// The compile budget of every sandbox: the same for every profile, since
+/// it bounds the runner's own memory, not a task's.
+pub const COMPILE_BUDGET: CompileBudget = CompileBudget {
+    functions: 2_000,
+    function_bytes: 131_072,
+    code_bytes: 1_048_576,
+    locals: 4_096,
+    nesting: 1_024,
+    branches: 4_000,
+    module_branches: 20_000,
+    calls: 20_000,
+    entries: 10_000,
+};
 
 /// The limits one sandbox applies, all taken from a hardware profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +208,18 @@ pub enum LoadError {
         /// The profile's limit.
         limit: u32,
     },
+    /// Compiling the module would cost more than [`COMPILE_BUDGET`] allows.
+    OverCompileBudget {
+        /// What is over: "functions", "function body bytes", ...
+        limit: &'static str,
+        /// The function concerned (its index among the module's defined
+        /// functions), for a per-function limit.
+        function: Option<u32>,
+        /// How much the module has.
+        found: u64,
+        /// How much the budget allows.
+        allowed: u64,
+    },
     /// The module uses a feature the deterministic engine does not enable,
     /// or is otherwise invalid.
     Invalid(String),
@@ -156,6 +260,20 @@ impl fmt::Display for LoadError {
                 f,
                 "module declares a table of {declared} elements; the profile allows {limit}"
             ),
+            LoadError::OverCompileBudget {
+                limit,
+                function,
+                found,
+                allowed,
+            } => {
+                write!(f, "module is over the compile budget: ")?;
+                if let Some(index) = function {
+                    write!(f, "function {index} has")?;
+                } else {
+                    write!(f, "it has")?;
+                }
+                write!(f, " {found} {limit}; the runner allows {allowed}")
+            }
             LoadError::Invalid(why) => write!(f, "module does not validate: {why}"),
             LoadError::AbiVersion { found } => write!(
                 f,
@@ -193,6 +311,9 @@ struct StoreState {
     memory_limit: usize,
     table_limit: usize,
     memory_refused: bool,
+    /// When the guest call under way hits the wall-clock backstop (`None`:
+    /// a backstop too far off to be a time of this clock).
+    deadline: Option<Instant>,
 }
 
 impl ResourceLimiter for StoreState {
@@ -337,6 +458,7 @@ impl Sandbox {
         // threads or other features whose results can differ by host.
         config
             .consume_fuel(true)
+            .operator_cost(operator_cost())
             .epoch_interruption(true)
             .cranelift_nan_canonicalization(true)
             .wasm_simd(false)
@@ -372,14 +494,19 @@ impl Sandbox {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let charged: Vec<String> = CHARGED_OPERATORS
+            .iter()
+            .map(|(name, cost)| format!("{name} {cost}"))
+            .collect();
         let settings = format!(
-            "wasmtime {WASMTIME_VERSION}; backend {} (cranelift to {target}); consume_fuel; \
-             epoch_interruption; nan_canonicalization; simd off; relaxed_simd off; \
+            "wasmtime {WASMTIME_VERSION}; backend {} (cranelift to {target}); consume_fuel \
+             with wasmtime's default costs except {}; epoch_interruption; nan_canonicalization; simd off; relaxed_simd off; \
              multi_memory off; memory64 off; tail_call off; custom_page_sizes off; \
              wide_arithmetic off; bulk_memory on; multi_value on; reference_types on; \
              gc, threads, component-model and async not compiled in; \
              max_wasm_stack {}; pooling allocator; memory_init_cow",
             backend.name(),
+            charged.join(", "),
             limits.max_wasm_stack_bytes
         );
         let ticker = EpochTicker::start(engine.clone());
@@ -450,14 +577,29 @@ impl Sandbox {
                 memory_limit,
                 table_limit: self.limits.max_table_elements as usize,
                 memory_refused: false,
+                deadline: None,
             },
         );
         store.limiter(|state| state as &mut dyn ResourceLimiter);
+        // Every epoch tick the guest asks this whether its call is past the
+        // backstop: the elapsed time is read off the monotonic clock, so a
+        // ticker that sleeps longer than a tick (a loaded host) cannot make
+        // the backstop longer than its setting.
+        store.epoch_deadline_callback(|store| {
+            if store.data().deadline.is_some_and(|at| Instant::now() >= at) {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
         store
     }
 
-    fn backstop_ticks(&self) -> u64 {
-        (self.limits.wall_clock_backstop.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+    /// Starts the backstop of one guest call: it fires once the call has run
+    /// for `wall_clock_backstop`, at the first epoch tick after that.
+    fn arm_backstop(&self, store: &mut Store<StoreState>) {
+        store.data_mut().deadline = Instant::now().checked_add(self.limits.wall_clock_backstop);
+        store.set_epoch_deadline(1);
     }
 
     /// Instantiates once to ask the module for its ABI version and TaskInfo.
@@ -466,7 +608,7 @@ impl Sandbox {
         store
             .set_fuel(self.limits.fuel_per_task)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
-        store.set_epoch_deadline(self.backstop_ticks());
+        self.arm_backstop(&mut store);
         let instance = task
             .pre
             .instantiate(&mut store)
@@ -573,8 +715,7 @@ impl Sandbox {
         store
             .set_fuel(self.limits.fuel_per_task)
             .map_err(|_| Outcome::Trap(TrapKind::Other))?;
-        let ticks = self.backstop_ticks();
-        store.set_epoch_deadline(ticks);
+        self.arm_backstop(store);
         let instance = task
             .pre
             .instantiate(&mut *store)
@@ -597,7 +738,7 @@ impl Sandbox {
 
         let args = postcard::to_allocvec(&StartArgs { seed })
             .map_err(|_| Outcome::Trap(TrapKind::Other))?;
-        store.set_epoch_deadline(ticks);
+        self.arm_backstop(store);
         let len = write_input(store, &input, memory, &args)?;
         let mut next = start
             .call(&mut *store, len)
@@ -627,7 +768,7 @@ impl Sandbox {
             });
             let message = postcard::to_allocvec(&ModelReply { text, truncated })
                 .map_err(|_| Outcome::Trap(TrapKind::Other))?;
-            store.set_epoch_deadline(ticks);
+            self.arm_backstop(store);
             let len = write_input(store, &input, memory, &message)?;
             next = step.call(&mut *store, len).map_err(|e| classify(&e, store));
         }
@@ -760,9 +901,40 @@ fn screen(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
         return Err(LoadError::NotWasm("missing the \\0asm magic".into()));
     }
     let mut exports: Vec<(String, wasmparser::ExternalKind)> = Vec::new();
+    let budget = COMPILE_BUDGET;
+    let mut functions: u32 = 0;
+    let mut branches: u32 = 0;
+    let mut calls: u32 = 0;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| LoadError::NotWasm(e.to_string()))?;
         match payload {
+            wasmparser::Payload::TypeSection(reader) => {
+                within(reader.count(), budget.entries, "types")?;
+            }
+            wasmparser::Payload::GlobalSection(reader) => {
+                within(reader.count(), budget.entries, "globals")?;
+            }
+            wasmparser::Payload::ElementSection(reader) => {
+                within(reader.count(), budget.entries, "element segments")?;
+            }
+            wasmparser::Payload::DataSection(reader) => {
+                within(reader.count(), budget.entries, "data segments")?;
+            }
+            wasmparser::Payload::FunctionSection(reader) => {
+                within(reader.count(), budget.functions, "functions")?;
+            }
+            wasmparser::Payload::CodeSectionStart { count, size, .. } => {
+                within(count, budget.functions, "functions")?;
+                within(size, budget.code_bytes, "bytes of code")?;
+            }
+            wasmparser::Payload::CodeSectionEntry(body) => {
+                let (body_branches, body_calls) = screen_body(&body, functions, &budget)?;
+                branches = branches.saturating_add(body_branches);
+                calls = calls.saturating_add(body_calls);
+                within(branches, budget.module_branches, "blocks and branches")?;
+                within(calls, budget.calls, "calls")?;
+                functions = functions.saturating_add(1);
+            }
             wasmparser::Payload::Version { encoding, .. }
                 if encoding != wasmparser::Encoding::Module =>
             {
@@ -803,6 +975,7 @@ fn screen(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
                 }
             }
             wasmparser::Payload::ExportSection(reader) => {
+                within(reader.count(), budget.entries, "exports")?;
                 for export in reader {
                     let export = export.map_err(|e| LoadError::NotWasm(e.to_string()))?;
                     exports.push((export.name.to_string(), export.kind));
@@ -834,6 +1007,96 @@ fn screen(bytes: &[u8], limits: &SandboxLimits) -> Result<(), LoadError> {
         }
     }
     Ok(())
+}
+
+/// Refuses a module-wide count over its compile budget.
+fn within(found: u32, allowed: u32, limit: &'static str) -> Result<(), LoadError> {
+    if found > allowed {
+        return Err(LoadError::OverCompileBudget {
+            limit,
+            function: None,
+            found: found.into(),
+            allowed: allowed.into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks one function body against the per-function compile budget: its
+/// size, its locals, how deep its blocks nest and how many blocks and
+/// branches it has; returns those and its calls. Reading the operators is linear in the
+/// body's size, which the budget has bounded first.
+fn screen_body(
+    body: &wasmparser::FunctionBody<'_>,
+    index: u32,
+    budget: &CompileBudget,
+) -> Result<(u32, u32), LoadError> {
+    let over = |limit: &'static str, found: u64, allowed: u32| LoadError::OverCompileBudget {
+        limit,
+        function: Some(index),
+        found,
+        allowed: allowed.into(),
+    };
+    let size = body.range().len() as u64;
+    if size > u64::from(budget.function_bytes) {
+        return Err(over("body bytes", size, budget.function_bytes));
+    }
+    let not_wasm = |e: wasmparser::BinaryReaderError| LoadError::NotWasm(e.to_string());
+    let mut locals: u64 = 0;
+    for group in body.get_locals_reader().map_err(not_wasm)? {
+        let (count, _) = group.map_err(not_wasm)?;
+        locals = locals.saturating_add(count.into());
+        if locals > u64::from(budget.locals) {
+            return Err(over("locals", locals, budget.locals));
+        }
+    }
+    let mut depth: u32 = 0;
+    let mut branches: u32 = 0;
+    let mut calls: u32 = 0;
+    let mut operators = body.get_operators_reader().map_err(not_wasm)?;
+    while !operators.eof() {
+        let operator = operators.read().map_err(not_wasm)?;
+        let opens = matches!(
+            operator,
+            wasmparser::Operator::Block { .. }
+                | wasmparser::Operator::Loop { .. }
+                | wasmparser::Operator::If { .. }
+                | wasmparser::Operator::TryTable { .. }
+        );
+        let branch = opens
+            || matches!(
+                operator,
+                wasmparser::Operator::Else
+                    | wasmparser::Operator::Br { .. }
+                    | wasmparser::Operator::BrIf { .. }
+                    | wasmparser::Operator::BrTable { .. }
+            );
+        if opens {
+            depth = depth.saturating_add(1);
+            if depth > budget.nesting {
+                return Err(over("nested blocks", depth.into(), budget.nesting));
+            }
+        } else if matches!(operator, wasmparser::Operator::End) {
+            depth = depth.saturating_sub(1);
+        }
+        if matches!(
+            operator,
+            wasmparser::Operator::Call { .. } | wasmparser::Operator::CallIndirect { .. }
+        ) {
+            calls = calls.saturating_add(1);
+        }
+        if branch {
+            branches = branches.saturating_add(1);
+            if branches > budget.branches {
+                return Err(over(
+                    "blocks and branches",
+                    branches.into(),
+                    budget.branches,
+                ));
+            }
+        }
+    }
+    Ok((branches, calls))
 }
 
 /// Checks the signatures of the exported functions against the ABI.

@@ -266,7 +266,9 @@ fn engine_settings_description_is_pinned() {
     assert_eq!(
         sandbox.settings_description(),
         "wasmtime 48.0.8; backend cranelift (cranelift to native code for the host); \
-         consume_fuel; epoch_interruption; \
+         consume_fuel with wasmtime's default costs except memory.grow 255, memory.fill 255, \
+         memory.copy 255, memory.init 255, table.grow 255, table.fill 255, table.copy 255, \
+         table.init 255, elem.drop 255, ref.func 255; epoch_interruption; \
          nan_canonicalization; simd off; relaxed_simd off; multi_memory off; memory64 off; \
          tail_call off; custom_page_sizes off; wide_arithmetic off; bulk_memory on; \
          multi_value on; reference_types on; gc, threads, component-model and async not \
@@ -282,7 +284,9 @@ fn engine_settings_description_is_pinned() {
     assert_eq!(
         pulley.settings_description(),
         "wasmtime 48.0.8; backend pulley (cranelift to pulley64 bytecode, interpreted); \
-         consume_fuel; epoch_interruption; \
+         consume_fuel with wasmtime's default costs except memory.grow 255, memory.fill 255, \
+         memory.copy 255, memory.init 255, table.grow 255, table.fill 255, table.copy 255, \
+         table.init 255, elem.drop 255, ref.func 255; epoch_interruption; \
          nan_canonicalization; simd off; relaxed_simd off; multi_memory off; memory64 off; \
          tail_call off; custom_page_sizes off; wide_arithmetic off; bulk_memory on; \
          multi_value on; reference_types on; gc, threads, component-model and async not \
@@ -304,4 +308,70 @@ fn peak_memory_is_recorded() {
     let r = run(grow, DONE_FULL, "");
     assert_eq!(r.outcome, Outcome::Done);
     assert_eq!(r.peak_memory_bytes, 4 * 65536);
+}
+
+/// Busy threads on every core, twice over, for as long as the value lives.
+struct Load {
+    stop: std::sync::Arc<core::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start() -> Load {
+        use core::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..2 * cores)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    // Bounded even if the test never stops it.
+                    let until = std::time::Instant::now() + Duration::from_secs(60);
+                    while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
+                        for _ in 0..10_000 {
+                            x = core::hint::black_box(
+                                x.wrapping_mul(6_364_136_223_846_793_005) ^ 1,
+                            );
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, core::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Finding 9 of issue 14: the backstop was a count of the epoch ticker's
+/// sleeps, so on a loaded host, where each sleep runs long, it fired late
+/// (3.45 s for a 3 s setting). It is a deadline on the monotonic clock: with
+/// every core busy twice over, a loop with fuel to spare ends at the backstop
+/// within a few ticks of it.
+#[test]
+fn the_backstop_is_a_deadline_on_the_clock_even_on_a_loaded_host() {
+    let backstop = Duration::from_millis(1_500);
+    let mut limits = common::small_limits(backstop);
+    limits.fuel_per_task = 1 << 50;
+    let sandbox = Sandbox::new(limits).unwrap();
+    let module = task_wat("(loop (br 0)) i64.const 0", DONE_FULL, "");
+    let r = {
+        let _load = Load::start();
+        run_module(&sandbox, &module, &mut Scripted(Ok("ok".into())))
+    };
+    assert_eq!(r.outcome, Outcome::WallClockTimeout);
+    assert!(r.wall_time >= backstop, "{:?}", r.wall_time);
+    assert!(
+        r.wall_time < backstop + backstop / 10,
+        "the backstop of {backstop:?} fired after {:?}",
+        r.wall_time
+    );
 }

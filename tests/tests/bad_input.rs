@@ -189,6 +189,17 @@ fn make_fixture(root: &Path) {
     write("flipped.bundle", &flipped);
     write("bad.toml", b"name = \"bad\"\nfuel_per_task = \n");
     write("partial.toml", b"name = \"partial\"\n");
+    // Fuel that can outlast its backstop (issue 14, finding 9).
+    let default_profile = include_str!("../../hardware-profiles/default.toml");
+    write(
+        "outlasting.toml",
+        default_profile
+            .replace(
+                "wall_clock_backstop_ms = 120_000",
+                "wall_clock_backstop_ms = 1_000",
+            )
+            .as_bytes(),
+    );
     write("garbage.json", b"{\"format\": \"something else\"}\n");
     // The evaluator key readable by everyone.
     std::fs::copy(root.join("keys/evaluator.key"), root.join("open.key")).unwrap();
@@ -844,6 +855,8 @@ fn profile_bad_input() {
             .unreadable("bad.toml"),
         case("profile-show-missing-file", &["profile", "show", "missing.toml"], 2, "missing.toml"),
         case("profile-show-is-a-directory", &["profile", "show", "adir/"], 2, "adir"),
+        case("profile-show-fuel-outlasts-backstop",
+            &["profile", "show", "outlasting.toml"], 2, "outlasting.toml"),
         case("profile-check-unknown", &["profile", "check", "no-such-profile"], 2, "no-such-profile"),
         case("profile-check-malformed", &["profile", "check", "bad.toml"], 2, "bad.toml"),
         case("profile-check-verification-only",

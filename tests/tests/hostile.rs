@@ -519,3 +519,527 @@ fn an_endless_loop_between_real_tasks_leaves_them_unharmed() {
     assert_eq!(outcomes, ["done", "out-of-fuel", "done"], "{rows:?}");
     verify(&out, &key.public, &[]).expect_code(0);
 }
+
+/// The slow-operator cases (`slow-*.wat`): each loops on one operator that
+/// runs as a call into the host, and its fuel must be what ends it.
+/// With them, first, `endless-loop.wat`: plain code, to time them against.
+fn slow_operator_cases() -> Vec<Case> {
+    let cases: Vec<Case> = corpus()
+        .into_iter()
+        .filter(|c| c.name.starts_with("slow-") || c.name == "endless-loop")
+        .collect();
+    assert!(cases.len() >= 13, "only {} cases", cases.len());
+    assert_eq!(cases[0].name, "endless-loop");
+    cases
+}
+
+/// Busy threads on every core for as long as the value lives, so a test can
+/// run the runner on a loaded host.
+struct Load {
+    stop: std::sync::Arc<core::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start() -> Load {
+        use core::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..cores)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    // Bounded: the test stops it, and it gives up after a minute anyway.
+                    let until = std::time::Instant::now() + core::time::Duration::from_secs(60);
+                    while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
+                        for _ in 0..10_000 {
+                            x = core::hint::black_box(
+                                x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                            );
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, core::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Finding 9 of issue 14: operators that cost one unit of fuel but run as
+/// slow host calls made a budget last 100 to 500 times longer than plain
+/// code, so the same module ended `out-of-fuel` on one host and
+/// `wall-clock-timeout` on a slower or busier one. Under a profile whose
+/// backstop is the shortest the profile check allows for its fuel, every
+/// slow-operator loop must end out of fuel with its whole budget, the same
+/// on an idle host, on a host with every core busy and under Pulley; and,
+/// natively, none may take more than a few times as long for its budget as
+/// a loop of plain code (before the fix a zero-byte `memory.fill` loop took
+/// 30 to 100 times as long).
+#[test]
+fn slow_operator_loops_end_out_of_fuel_alike_idle_loaded_and_under_pulley() {
+    const FUEL: u64 = 10_000_000;
+    let root = tempfile::tempdir().unwrap();
+    let key = keygen(root.path());
+    let mut changes: Vec<(&str, &str)> = PROFILE_CHANGES
+        .iter()
+        .copied()
+        .filter(|(field, _)| *field != "fuel_per_task")
+        .collect();
+    // 5 000 fuel per millisecond of backstop: the most a profile may give.
+    changes.push(("fuel_per_task", "10_000_000"));
+    changes.push(("wall_clock_backstop_ms", "2_000"));
+    let profile = profile_with(root.path(), "slow-operators", &changes);
+    let cases = slow_operator_cases();
+    let modules: Vec<(String, Vec<u8>)> = cases
+        .iter()
+        .map(|c| (format!("{}.wasm", c.name), c.module.clone()))
+        .collect();
+    let modules: Vec<(&str, Vec<u8>)> = modules
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.clone()))
+        .collect();
+    let suite = suite_dir(root.path(), &modules);
+    let run = |label: &str, backend: &str| -> Vec<(String, String, u64, u64)> {
+        let out = root.path().join(format!("{label}.bundle"));
+        let mut run = Run::new("null", &key, &out)
+            .seed(seed(11))
+            .arg("--unsigned-suite")
+            .arg("--backend")
+            .arg(backend);
+        run.suite = suite.to_str().unwrap().to_owned();
+        run.profile = profile.to_str().unwrap().to_owned();
+        let done = finish(run.command().arg("--json"));
+        done.expect_code(0);
+        let json = done.json();
+        json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["task_id"].as_str().unwrap().to_owned(),
+                    r["outcome_detail"].as_str().unwrap().to_owned(),
+                    r["fuel_consumed"].as_u64().unwrap(),
+                    r["wall_time_us"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Outcome and fuel are the signed, deterministic part; wall time is not.
+    let signed = |rows: &[(String, String, u64, u64)]| -> Vec<(String, String, u64)> {
+        rows.iter()
+            .map(|(task, outcome, fuel, _)| (task.clone(), outcome.clone(), *fuel))
+            .collect()
+    };
+    let idle = run("idle", "cranelift");
+    let loaded = {
+        let _load = Load::start();
+        run("loaded", "cranelift")
+    };
+    let pulley = run("pulley", "pulley");
+    let want: Vec<(String, String, u64)> = cases
+        .iter()
+        .map(|c| (c.name.clone(), "out-of-fuel".to_owned(), FUEL))
+        .collect();
+    assert_eq!(signed(&idle), want, "idle host");
+    assert_eq!(signed(&loaded), want, "every core busy");
+    assert_eq!(signed(&pulley), want, "under Pulley");
+    let plain_us = idle[0].3;
+    for (task, _, _, wall_us) in &idle[1..] {
+        assert!(
+            *wall_us <= 10 * plain_us + 20_000,
+            "{task} took {wall_us} us for its fuel, plain code {plain_us} us"
+        );
+    }
+}
+
+/// Unsigned LEB128.
+fn uleb(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Signed LEB128.
+fn sleb(mut n: i64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        let done = (n == 0 && byte & 0x40 == 0) || (n == -1 && byte & 0x40 != 0);
+        if done {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn section(id: u8, count: usize, items: &[u8], out: &mut Vec<u8>) {
+    let mut body = Vec::new();
+    uleb(count as u64, &mut body);
+    body.extend_from_slice(items);
+    out.push(id);
+    uleb(body.len() as u64, out);
+    out.extend(body);
+}
+
+/// What a compile bomb adds to a well-behaved module (one whose `start`
+/// says Done at once): functions of type `() -> ()` with these bodies
+/// (locals and code, without the size), and extra entries of other sections.
+#[derive(Default)]
+struct Bomb {
+    bodies: Vec<Vec<u8>>,
+    extra_types: usize,
+    extra_globals: usize,
+}
+
+/// The bytes of `bomb`, written directly so that multi-megabyte modules are
+/// made in milliseconds (the WAT text of some would be tens of megabytes).
+fn bomb_module(id: &str, bomb: &Bomb) -> Vec<u8> {
+    let info = task_info_bytes(id, 1);
+    let done = done_step_bytes(1_000_000);
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    // Types: 0 () -> i32, 1 (i32) -> i32, 2 () -> i64, 3 (i32) -> i64, 4 () -> ().
+    let mut types: Vec<u8> = [
+        &[0x60, 0, 1, 0x7f][..],
+        &[0x60, 1, 0x7f, 1, 0x7f],
+        &[0x60, 0, 1, 0x7e],
+        &[0x60, 1, 0x7f, 1, 0x7e],
+        &[0x60, 0, 0],
+    ]
+    .concat();
+    for _ in 0..bomb.extra_types {
+        types.extend([0x60, 0, 0]);
+    }
+    section(1, 5 + bomb.extra_types, &types, &mut m);
+    let mut funcs = vec![0, 1, 2, 3, 3];
+    funcs.extend(core::iter::repeat_n(4, bomb.bodies.len()));
+    let mut func_section = Vec::new();
+    for f in &funcs {
+        uleb(*f, &mut func_section);
+    }
+    section(3, funcs.len(), &func_section, &mut m);
+    section(5, 1, &[0, 1], &mut m);
+    if bomb.extra_globals > 0 {
+        let globals: Vec<u8> = core::iter::repeat_n([0x7f, 0, 0x41, 0, 0x0b], bomb.extra_globals)
+            .flatten()
+            .collect();
+        section(6, bomb.extra_globals, &globals, &mut m);
+    }
+    let mut exports = Vec::new();
+    for (name, kind, index) in [
+        ("airlock_abi_version", 0u8, 0u64),
+        ("airlock_input", 0, 1),
+        ("airlock_info", 0, 2),
+        ("airlock_start", 0, 3),
+        ("airlock_step", 0, 4),
+        ("memory", 2, 0),
+    ] {
+        uleb(name.len() as u64, &mut exports);
+        exports.extend(name.as_bytes());
+        exports.push(kind);
+        uleb(index, &mut exports);
+    }
+    section(7, 6, &exports, &mut m);
+    let i64_body = |value: i64| {
+        let mut body = vec![0, 0x42];
+        sleb(value, &mut body);
+        body.push(0x0b);
+        body
+    };
+    let mut bodies: Vec<Vec<u8>> = vec![
+        vec![0, 0x41, 1, 0x0b],
+        vec![0, 0x41, 0x80, 0x20, 0x0b],
+        i64_body(airlock_core::abi::pack(1024, info.len() as u32)),
+        i64_body(airlock_core::abi::pack(2048, done.len() as u32)),
+        vec![0, 0x00, 0x0b],
+    ];
+    bodies.extend(bomb.bodies.iter().cloned());
+    let mut code = Vec::new();
+    for body in &bodies {
+        uleb(body.len() as u64, &mut code);
+        code.extend(body);
+    }
+    section(10, bodies.len(), &code, &mut m);
+    let mut data = Vec::new();
+    for (at, bytes) in [(1024u32, &info), (2048, &done)] {
+        data.extend([0, 0x41]);
+        sleb(i64::from(at), &mut data);
+        data.push(0x0b);
+        uleb(bytes.len() as u64, &mut data);
+        data.extend(bytes.iter());
+    }
+    section(11, 2, &data, &mut m);
+    m
+}
+
+/// A function body (no locals) of `n` times `i32.const 0; drop`.
+fn long_body(n: usize) -> Vec<u8> {
+    let mut body = vec![0];
+    body.extend(core::iter::repeat_n([0x41, 0, 0x1a], n).flatten());
+    body.push(0x0b);
+    body
+}
+
+/// A function body (no locals) of exactly `bytes` bytes: `nop`s.
+fn sized_body(bytes: usize) -> Vec<u8> {
+    let mut body = vec![0];
+    body.resize(bytes - 1, 0x01);
+    body.push(0x0b);
+    body
+}
+
+/// A function body of `n` nested empty blocks.
+fn nested_body(n: usize) -> Vec<u8> {
+    let mut body = vec![0];
+    body.extend(core::iter::repeat_n([0x02, 0x40], n).flatten());
+    body.extend(core::iter::repeat_n(0x0b, n + 1));
+    body
+}
+
+/// A function body of `n` times `block; br 0; end`: two blocks and branches each.
+fn blocks_body(n: usize) -> Vec<u8> {
+    let mut body = vec![0];
+    body.extend(core::iter::repeat_n([0x02, 0x40, 0x0c, 0x00, 0x0b], n).flatten());
+    body.push(0x0b);
+    body
+}
+
+/// A function body (no locals) of `n` times `call 0; drop`.
+fn calls_body(n: usize) -> Vec<u8> {
+    let mut body = vec![0];
+    body.extend(core::iter::repeat_n([0x10, 0x00, 0x1a], n).flatten());
+    body.push(0x0b);
+    body
+}
+
+/// A function body declaring `n` i32 locals.
+fn locals_body(n: u32) -> Vec<u8> {
+    let mut body = vec![1];
+    uleb(n.into(), &mut body);
+    body.extend([0x7f, 0x0b]);
+    body
+}
+
+/// Finding 10 of issue 14: compiling was bounded only by the module's size,
+/// and within it a module took the runner past 2 GiB and 30 s. The bombs of
+/// the report, and modules one step over each bound of the compile budget,
+/// are refused while the suite is screened, before Cranelift sees them: exit
+/// 2, naming the file and the bound. A module at every bound at once loads.
+#[test]
+fn compile_bombs_are_refused_before_compiling_naming_the_file_and_the_bound() {
+    let root = tempfile::tempdir().unwrap();
+    let key = keygen(root.path());
+    // The default profile's module size (8 MiB), so the bombs fit it.
+    let profile = profile_with(root.path(), "bombs", &[]);
+    let empty = || vec![0u8, 0x0b];
+    let bombs: Vec<(&str, Bomb, &str)> = vec![
+        (
+            "one-huge-function",
+            Bomb {
+                bodies: vec![long_body(2_500_000)],
+                ..Bomb::default()
+            },
+            "it has * bytes of code; the runner allows 1048576",
+        ),
+        (
+            "deep-nesting",
+            Bomb {
+                bodies: vec![nested_body(2_500_000)],
+                ..Bomb::default()
+            },
+            "it has * bytes of code; the runner allows 1048576",
+        ),
+        (
+            "many-functions",
+            Bomb {
+                bodies: (0..400_000).map(|_| empty()).collect(),
+                ..Bomb::default()
+            },
+            "it has 400005 functions; the runner allows 2000",
+        ),
+        (
+            "one-function-too-many",
+            Bomb {
+                bodies: (0..1_996).map(|_| empty()).collect(),
+                ..Bomb::default()
+            },
+            "it has 2001 functions; the runner allows 2000",
+        ),
+        (
+            "body-one-byte-too-long",
+            Bomb {
+                bodies: vec![sized_body(131_073)],
+                ..Bomb::default()
+            },
+            "function 5 has 131073 body bytes; the runner allows 131072",
+        ),
+        (
+            "nesting-one-too-deep",
+            Bomb {
+                bodies: vec![nested_body(1_025)],
+                ..Bomb::default()
+            },
+            "function 5 has 1025 nested blocks; the runner allows 1024",
+        ),
+        (
+            "branches-one-too-many",
+            Bomb {
+                bodies: vec![blocks_body(2_001)],
+                ..Bomb::default()
+            },
+            "function 5 has 4001 blocks and branches; the runner allows 4000",
+        ),
+        (
+            "module-branches-over-budget",
+            Bomb {
+                bodies: (0..6).map(|_| blocks_body(1_750)).collect(),
+                ..Bomb::default()
+            },
+            "it has 21000 blocks and branches; the runner allows 20000",
+        ),
+        (
+            "calls-over-budget",
+            Bomb {
+                bodies: (0..2).map(|_| calls_body(10_001)).collect(),
+                ..Bomb::default()
+            },
+            "it has 20002 calls; the runner allows 20000",
+        ),
+        (
+            "locals-one-too-many",
+            Bomb {
+                bodies: vec![locals_body(4_097)],
+                ..Bomb::default()
+            },
+            "function 5 has 4097 locals; the runner allows 4096",
+        ),
+        (
+            "code-over-budget",
+            Bomb {
+                bodies: (0..9).map(|_| sized_body(120_000)).collect(),
+                ..Bomb::default()
+            },
+            "bytes of code; the runner allows 1048576",
+        ),
+        (
+            "types-over-budget",
+            Bomb {
+                extra_types: 9_996,
+                ..Bomb::default()
+            },
+            "it has 10001 types; the runner allows 10000",
+        ),
+        (
+            "globals-over-budget",
+            Bomb {
+                extra_globals: 10_001,
+                ..Bomb::default()
+            },
+            "it has 10001 globals; the runner allows 10000",
+        ),
+    ];
+    for (name, bomb, fragment) in &bombs {
+        let dir = root.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        let file = format!("{name}.wasm");
+        let module = bomb_module(name, bomb);
+        wasmparser::Validator::new()
+            .validate_all(&module)
+            .unwrap_or_else(|e| panic!("{name}: the bomb is not a valid module: {e}"));
+        std::fs::write(dir.join(&file), &module).unwrap();
+        let out = dir.join("run.bundle");
+        let mut run = Run::new("null", &key, &out).arg("--unsigned-suite");
+        run.suite = dir.to_str().unwrap().to_owned();
+        run.profile = profile.to_str().unwrap().to_owned();
+        let started = std::time::Instant::now();
+        let done = run.finish();
+        let took = started.elapsed();
+        assert_eq!(done.status.code(), Some(2), "{name}: {done}");
+        assert!(done.stderr.contains(&file), "{name}: no file named: {done}");
+        assert!(
+            done.stderr.contains("over the compile budget") && says(&done.stderr, fragment),
+            "{name}: the message does not say {fragment:?}: {done}"
+        );
+        assert!(!out.exists(), "{name}: left a bundle");
+        // Screening reads the module once; it never reaches the compiler.
+        assert!(took.as_secs() < 10, "{name}: took {took:?}");
+    }
+}
+
+/// The other half of finding 10: a module at the compile budget's bounds
+/// where compiling costs most (20 000 call sites and 1 MiB of code in
+/// functions of 128 KiB) loads, and the whole run stays within the profile's
+/// memory promise, `total_memory_mib` + the 64 MiB runner base
+/// (hardware-profiles/README.md): compiling it measured 46 MiB.
+#[test]
+fn a_module_at_the_compile_budget_runs_within_the_profile_memory_bound() {
+    let root = tempfile::tempdir().unwrap();
+    let key = keygen(root.path());
+    let profile = profile_with(
+        root.path(),
+        "at-budget",
+        &[
+            ("cores", "1"),
+            ("memory_per_sandbox_mib", "4"),
+            ("total_memory_mib", "4"),
+        ],
+    );
+    let calls = |n: usize| {
+        let mut body = vec![0];
+        body.extend(core::iter::repeat_n([0x10, 0x00, 0x1a], n).flatten());
+        body.push(0x0b);
+        body
+    };
+    // One i32 local; `local.get 0; i32.const 1; i32.add; local.set 0` to 128 KiB.
+    let mut arithmetic = vec![1, 1, 0x7f];
+    arithmetic.extend(core::iter::repeat_n([0x20, 0, 0x41, 1, 0x6a, 0x21, 0], 18_720).flatten());
+    arithmetic.push(0x0b);
+    let mut bodies: Vec<Vec<u8>> = (0..3).map(|_| calls(6_666)).collect();
+    bodies.extend((0..7).map(|_| arithmetic.clone()));
+    let module = bomb_module(
+        "at-budget",
+        &Bomb {
+            bodies,
+            ..Bomb::default()
+        },
+    );
+    let code: usize = 1_048_576;
+    assert!(
+        module.len() > code * 9 / 10 && module.len() < code,
+        "{}",
+        module.len()
+    );
+    let suite = suite_dir(root.path(), &[("at-budget.wasm", module)]);
+    let out = root.path().join("run.bundle");
+    let mut run = Run::new("null", &key, &out).arg("--unsigned-suite");
+    run.suite = suite.to_str().unwrap().to_owned();
+    run.profile = profile.to_str().unwrap().to_owned();
+    let done = finish(run.command().arg("--json"));
+    done.expect_code(0);
+    let json = done.json();
+    assert_eq!(json["results"][0]["outcome"], "done", "{json}");
+    if let Some(peak) = json["peak_rss_bytes"].as_u64() {
+        assert!(
+            peak <= (4 + 64) * 1024 * 1024,
+            "peak RSS {} MiB over the profile's 4 MiB + 64 MiB",
+            peak / (1024 * 1024)
+        );
+    }
+}

@@ -115,7 +115,7 @@ fn json_report_has_the_documented_fields(key: &Key, path: &Path) {
     assert_eq!(json["outcomes"]["out-of-fuel"], 0);
     let resources = &json["resources"];
     assert_eq!(resources["profile_known"], true);
-    assert_eq!(resources["fuel_budget_per_task"], 2_000_000_000u64);
+    assert_eq!(resources["fuel_budget_per_task"], 200_000_000u64);
     assert_eq!(resources["memory_budget_per_sandbox_bytes"], 64 << 20);
     assert_eq!(
         resources["tasks"].as_array().unwrap().len(),

@@ -67,6 +67,17 @@ fn emit_json(value: &serde_json::Value) {
     outln!("{}", JsonSafe(&value.to_string()));
 }
 
+/// JSON text as [`JsonSafe`] writes it, with a final newline; a report of
+/// hundreds of megabytes is only copied when it holds a character to escape.
+fn json_safe_line(mut text: String) -> String {
+    let raw = |c: char| airlock_core::text::is_unsafe_char(c) && !matches!(c, '\n' | '\t' | '\r');
+    if text.chars().any(raw) {
+        text = JsonSafe(&text).to_string();
+    }
+    text.push('\n');
+    text
+}
+
 /// Log output on stderr. tracing-subscriber escapes ESC in fields but
 /// keeps newlines, carriage returns and bidirectional controls, and log
 /// fields carry task ids, model replies and server messages: each event
@@ -1500,9 +1511,7 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
             let cmp = report::compare::Comparison::new(a, b);
             let rendered = match args.format {
                 ReportFormat::Table => report::compare::render_text(&cmp, style),
-                ReportFormat::Json => {
-                    format!("{}\n", JsonSafe(&report::compare::render_json(&cmp)))
-                }
+                ReportFormat::Json => json_safe_line(report::compare::render_json(&cmp)),
                 ReportFormat::Html => report::html::render_comparison(&cmp),
             };
             (rendered, cmp.verified(), cmp.unverified_reasons())
@@ -1510,9 +1519,7 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
         (Some(one), None) => {
             let rendered = match args.format {
                 ReportFormat::Table => report::text::render(&one, style),
-                ReportFormat::Json => {
-                    format!("{}\n", JsonSafe(&report::json::render(&one)))
-                }
+                ReportFormat::Json => json_safe_line(report::json::render(&one)),
                 ReportFormat::Html => report::html::render(&one),
             };
             let reasons = one

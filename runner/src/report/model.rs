@@ -521,8 +521,9 @@ pub(crate) fn distinct_tasks_report(n: usize, verified: bool) -> RunReport {
 
 /// How much longer `work(large)` takes than `work(small)`: the best of
 /// three runs of each, so a busy moment of the machine counts little. With
-/// `large` sixteen times `small`, linear work gives about 16 and quadratic
-/// work about 256; tests assert well between the two, never on a duration.
+/// `large` eight times `small`, linear work gives 8 to 13 (the larger one
+/// no longer fits the caches) and quadratic work 64 or more; tests assert
+/// well between the two, never on a duration.
 #[cfg(test)]
 pub(crate) fn growth<T>(small: &T, large: &T, work: impl Fn(&T)) -> f64 {
     let best = |input: &T| {

@@ -519,25 +519,32 @@ pub(crate) fn distinct_tasks_report(n: usize, verified: bool) -> RunReport {
     sample_report(&rows, verified)
 }
 
-/// How much longer `work(large)` takes than `work(small)`: the best of
-/// three runs of each, so a busy moment of the machine counts little. With
-/// `large` eight times `small`, linear work gives 8 to 13 (the larger one
-/// no longer fits the caches) and quadratic work 64 or more; tests assert
-/// well between the two, never on a duration.
+/// How much longer `work(large)` takes than `work(small)`, in CPU time of
+/// this thread where Linux tells it (`/proc/thread-self/schedstat`), so
+/// that other tests on the same cores do not count; the best of five runs
+/// of each. With `large` eight times `small`, linear work gives 8 to 13
+/// (the larger one no longer fits the caches) and quadratic work 64 or
+/// more; tests assert well between the two, never on a duration.
 #[cfg(test)]
 pub(crate) fn growth<T>(small: &T, large: &T, work: impl Fn(&T)) -> f64 {
+    fn on_cpu() -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
     let best = |input: &T| {
-        (0..3)
+        (0..5)
             .map(|_| {
-                let start = std::time::Instant::now();
+                let (cpu, wall) = (on_cpu(), std::time::Instant::now());
                 work(input);
-                start.elapsed()
+                match (cpu, on_cpu()) {
+                    (Some(before), Some(after)) => after.saturating_sub(before) as f64,
+                    _ => wall.elapsed().as_nanos() as f64,
+                }
             })
-            .min()
-            .unwrap_or_default()
+            .fold(f64::INFINITY, f64::min)
     };
     let (a, b) = (best(small), best(large));
-    b.as_secs_f64() / a.as_secs_f64().max(1e-9)
+    b / a.max(1.0)
 }
 
 #[cfg(test)]

@@ -111,6 +111,22 @@ pub enum AttestError {
         /// The file's digest.
         found: Digest,
     },
+    /// A file that must be a regular file (a module, a manifest) is a
+    /// FIFO, a device, a socket or a directory: reading it could block
+    /// forever or never end.
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file is larger than any use of it allows; it was not read.
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes (at least; it may still be growing).
+        size: u64,
+        /// The most bytes allowed.
+        limit: u64,
+    },
     /// The journal is signed by another key than the one given.
     WrongJournalKey {
         /// The journal.
@@ -153,6 +169,16 @@ impl fmt::Display for AttestError {
             } => write!(
                 f,
                 "{}: module does not match its signed manifest (blake3 {found}, manifest says {expected})",
+                path.display()
+            ),
+            AttestError::NotRegularFile { path } => write!(
+                f,
+                "{}: not a regular file (a FIFO, device, socket or directory); refusing to read it",
+                path.display()
+            ),
+            AttestError::FileTooLarge { path, size, limit } => write!(
+                f,
+                "{}: {size} bytes, more than the {limit} allowed; refusing to read it",
                 path.display()
             ),
             AttestError::AlreadyExists { path } => {

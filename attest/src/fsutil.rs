@@ -9,6 +9,56 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{AttestError, io_err};
 
+/// Opens `path` for reading if it is a regular file (a symbolic link is
+/// followed to one), with its size at opening. A FIFO, device, socket or
+/// directory is [`AttestError::NotRegularFile`]: a FIFO would block the
+/// read until some writer came, and `/dev/zero` would never end. The open
+/// itself does not block (`O_NONBLOCK`), so a FIFO is refused at once; the
+/// kind is taken from the opened file, so nothing can be swapped in
+/// between the check and the read.
+pub fn open_regular(path: &Path) -> Result<(File, u64), AttestError> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(io_err(path, "open"))?;
+    let meta = file.metadata().map_err(io_err(path, "stat"))?;
+    if !meta.is_file() {
+        return Err(AttestError::NotRegularFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((file, meta.len()))
+}
+
+/// Reads a regular file ([`open_regular`]) of at most `limit` bytes whole. A
+/// larger one is [`AttestError::FileTooLarge`] before anything is read,
+/// and one that grows past `limit` while it is read is refused as well:
+/// never more than `limit + 1` bytes are read.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, AttestError> {
+    use std::io::Read as _;
+    let (file, size) = open_regular(path)?;
+    let too_large = |size| AttestError::FileTooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit,
+    };
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path, "read"))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Opens `path` for writing, failing if it exists; on unix the file gets `mode`
 /// from the start, so a private key is never briefly readable by others.
 pub(crate) fn create_new(path: &Path, mode: u32) -> io::Result<File> {

@@ -162,7 +162,7 @@ pub fn write_manifest(
 
 /// Reads `path` and verifies its signature under one of `trusted`.
 pub fn read_manifest(path: &Path, trusted: &[PublicKey]) -> Result<VerifiedManifest, AttestError> {
-    let file = std::fs::File::open(path).map_err(io_err(path, "open"))?;
+    let (file, _) = crate::fsutil::open_regular(path)?;
     let mut bytes = Vec::new();
     // Bounded read: a hostile "manifest" of gigabytes is refused, not loaded.
     file.take(u64::from(MAX_MANIFEST_LEN) + FIXED_LEN as u64 + 65)

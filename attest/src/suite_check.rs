@@ -10,7 +10,6 @@
 //! enclave needs hashes, not a sandbox.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -25,10 +24,14 @@ use crate::verify::{Level, LevelReport, Status};
 
 /// Checks a suite directory: `DIR/suite.manifest` verifies under one of
 /// `trusted`, every `*.wasm` in DIR is listed, and every listed module's
-/// blake3 equals its entry's digest.
+/// blake3 equals its entry's digest. Each module must be a regular file of
+/// at most `max_module_bytes` (the largest module a profile allows), so a
+/// FIFO, a link to `/dev/zero` or a file of gigabytes is refused before it
+/// is hashed.
 pub fn verify_suite_files(
     dir: &Path,
     trusted: &[PublicKey],
+    max_module_bytes: u64,
 ) -> Result<VerifiedManifest, AttestError> {
     let verified = read_manifest(&dir.join(MANIFEST_FILE_NAME), trusted)?;
     let entries = std::fs::read_dir(dir).map_err(io_err(dir, "list"))?;
@@ -54,7 +57,7 @@ pub fn verify_suite_files(
     }
     for task in &verified.manifest.tasks {
         let path = dir.join(&task.file_name);
-        let found = blake3_file(&path)?;
+        let found = blake3_file(&path, max_module_bytes)?;
         if found != task.module_digest {
             return Err(AttestError::ModuleDigest {
                 path,
@@ -66,15 +69,30 @@ pub fn verify_suite_files(
     Ok(verified)
 }
 
-/// blake3 of a file, read in fixed-size pieces.
-fn blake3_file(path: &Path) -> Result<Digest, AttestError> {
-    let mut file = File::open(path).map_err(io_err(path, "open"))?;
+/// blake3 of a regular file of at most `limit` bytes, read in fixed-size
+/// pieces; never more than `limit + 1` bytes are read.
+fn blake3_file(path: &Path, limit: u64) -> Result<Digest, AttestError> {
+    let (file, size) = crate::fsutil::open_regular(path)?;
+    let too_large = |size| AttestError::FileTooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit,
+    };
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut file = file.take(limit.saturating_add(1));
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut read: u64 = 0;
     loop {
         let n = file.read(&mut buf).map_err(io_err(path, "read"))?;
         if n == 0 {
             break;
+        }
+        read += n as u64;
+        if read > limit {
+            return Err(too_large(read));
         }
         hasher.update(&buf[..n]);
     }

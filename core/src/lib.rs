@@ -28,12 +28,14 @@ pub mod record;
 pub mod score;
 pub mod stats;
 pub mod suite;
+pub mod text;
 #[cfg(feature = "alloc")]
 pub mod transcript;
 
 pub use digest::Digest;
 pub use outcome::Outcome;
 pub use score::Ppm;
+pub use text::{JsonSafe, Untrusted, UntrustedLines};
 
 /// Decodes a postcard message that must fill `bytes` exactly and be its
 /// value's one encoding: trailing bytes are an error, so that one byte

@@ -329,8 +329,9 @@ pub fn log_safe(text: &str, max_bytes: usize) -> String {
             out.push('…');
             break;
         }
-        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi {
+        // One definition of what a terminal must not get raw, shared with
+        // every printer (SPEC.md, "Printing untrusted text").
+        if airlock_core::text::is_unsafe_char(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

@@ -19,6 +19,7 @@ use airlock::transcripts::{StoreError, TranscriptKey};
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, PublicKey, SigningKey};
 use airlock_core::record::TaskResult;
+use airlock_core::{JsonSafe, Untrusted, UntrustedLines};
 use clap::{Parser, Subcommand};
 
 /// Writes a line to stdout; see [`emit`].
@@ -41,14 +42,64 @@ macro_rules! out {
 /// Writes results to stdout. A closed pipe (`airlock ... | head`) ends the
 /// process quietly, as other command-line tools do, instead of panicking;
 /// everything durable has been written before anything is printed.
+///
+/// Every printer escapes the untrusted text it interpolates (task ids,
+/// suite names, reasons) with [`Untrusted`], which also keeps their
+/// newlines from starting lines of their own; as a second guard, no
+/// control character but a line break or tab reaches the terminal from
+/// here whatever a printer forgot.
 fn emit(args: core::fmt::Arguments<'_>) {
     use std::io::Write;
-    if let Err(error) = std::io::stdout().lock().write_fmt(args) {
+    let text = args.to_string();
+    if let Err(error) = write!(std::io::stdout().lock(), "{}", UntrustedLines(&text)) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
         eprintln!("airlock: cannot write to stdout: {error}");
         std::process::exit(i32::from(EXIT_INPUT));
+    }
+}
+
+/// Prints one JSON value on a line of its own, with the characters a JSON
+/// encoder leaves raw but a terminal obeys (DEL, C1 controls, bidi
+/// controls) written as JSON escapes: the same value, safe to print.
+fn emit_json(value: &serde_json::Value) {
+    outln!("{}", JsonSafe(&value.to_string()));
+}
+
+/// JSON text as [`JsonSafe`] writes it, with a final newline; a report of
+/// hundreds of megabytes is only copied when it holds a character to escape.
+fn json_safe_line(mut text: String) -> String {
+    let raw = |c: char| airlock_core::text::is_unsafe_char(c) && !matches!(c, '\n' | '\t' | '\r');
+    if text.chars().any(raw) {
+        text = JsonSafe(&text).to_string();
+    }
+    text.push('\n');
+    text
+}
+
+/// Log output on stderr. tracing-subscriber escapes ESC in fields but
+/// keeps newlines, carriage returns and bidirectional controls, and log
+/// fields carry task ids, model replies and server messages: each event
+/// arrives here as one write of its whole line, which is printed as
+/// [`Untrusted`] text with its final newline, so no event can forge
+/// another line or move the cursor.
+struct EscapingStderr;
+
+impl std::io::Write for EscapingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (&*text, ""),
+        };
+        let escaped = format!("{}{end}", Untrusted(line));
+        std::io::stderr().lock().write_all(escaped.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().lock().flush()
     }
 }
 
@@ -347,8 +398,8 @@ struct VerifyArgs {
     /// Trusted suite authority public key for --suite DIR; may be given more than once.
     #[arg(long, requires = "suite")]
     suite_trust: Vec<PathBuf>,
-    /// Threads that check signatures (default: the available cores); the
-    /// verdict is the same for any number.
+    /// Threads that check signatures (default and most: the available
+    /// cores); the verdict is the same for any number.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
     /// A disclosure file (from `airlock disclose`) to check against its
@@ -503,7 +554,8 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_writer(|| EscapingStderr)
         .init();
     let result = match cli.command {
         Command::Keygen { out, name } => keygen(&out, &name),
@@ -536,7 +588,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("airlock: {}", failure.message);
+                // Messages name files and quote task ids, suite names and
+                // server replies: one escaped line, whatever they hold.
+                eprintln!("airlock: {}", Untrusted(&failure.message));
             }
             ExitCode::from(failure.code)
         }
@@ -603,7 +657,7 @@ impl JsonProgress {
         use std::io::Write;
         // One write per line: a reader that sees the newline saw the whole
         // event. A failed write cannot undo durability, so it is not an error.
-        let line = format!("{value}\n");
+        let line = format!("{}\n", JsonSafe(&value.to_string()));
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }
@@ -704,15 +758,16 @@ fn suite_modules(source: &SuiteSource) -> Result<Vec<(String, Vec<u8>)>, Failure
     // Loading under the largest embedded limits proves the directory's
     // signature and digests; the check itself then measures each module.
     let sandbox = sandbox_for("enclave-workstation")?;
+    let limit = u64::from(sandbox.limits().max_module_bytes);
     load_suite(&sandbox, source)?;
     let dir = Path::new(&source.suite);
     let files = airlock::suite::wasm_files(dir).map_err(Failure::input)?;
     files
         .into_iter()
         .map(|path| {
-            std::fs::read(&path)
+            airlock_attest::read_regular(&path, limit)
                 .map(|bytes| (path.display().to_string(), bytes))
-                .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+                .map_err(Failure::input)
         })
         .collect()
 }
@@ -727,16 +782,16 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
             if json {
                 let list: Vec<serde_json::Value> =
                     profiles.iter().map(report::profile_json).collect();
-                outln!("{}", serde_json::Value::Array(list));
+                emit_json(&serde_json::Value::Array(list));
             } else {
                 for p in &profiles {
                     outln!(
                         "{:<20} {:>3} sandboxes  {:>5} MiB each  {:>14} fuel  {}",
-                        p.name,
+                        Untrusted(&p.name),
                         p.parallel_sandboxes(),
                         p.memory_per_sandbox_mib,
                         p.fuel_per_task,
-                        p.description
+                        Untrusted(&p.description)
                     );
                 }
             }
@@ -746,9 +801,13 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
             let loaded = profile::load(&profile).map_err(Failure::input)?;
             let value = report::profile_json(&loaded.profile);
             if json {
-                outln!("{value}");
+                emit_json(&value);
             } else {
-                outln!("{} ({})", loaded.profile.name, loaded.source);
+                outln!(
+                    "{} ({})",
+                    Untrusted(&loaded.profile.name),
+                    Untrusted(&loaded.source.to_string())
+                );
                 if let Some(fields) = value.as_object() {
                     for (field, v) in fields {
                         outln!("  {field:<30} {v}");
@@ -771,7 +830,7 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
             if json {
                 let mut report = report::check_json(&profile, &fits);
                 report["worst_case"] = worst.json();
-                outln!("{report}");
+                emit_json(&report);
             } else {
                 out!("{}", report::check_table(&profile, &fits));
                 outln!("{}", worst.summary());
@@ -809,9 +868,7 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
             let parallel = profile.parallel_sandboxes();
             let worst = airlock::check::worst_case(&profile).map_err(Failure::input)?;
             if json {
-                outln!(
-                    "{}",
-                    serde_json::json!({
+                emit_json(&serde_json::json!({
                         "format": "airlock-calibration/1",
                         "profile": profile.name,
                         "suite": suite.name,
@@ -825,8 +882,7 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
                             .predicted_worst(profile.fuel_per_task, parallel)
                             .as_micros() as u64,
                         "worst_case": worst.json(),
-                    })
-                );
+                }));
             } else {
                 outln!(
                     "this host: {} fuel/s ({} fuel in {:.3} s of sandbox time, {} tasks)",
@@ -837,8 +893,8 @@ fn profile_command(command: ProfileCommand) -> Result<(), Failure> {
                 );
                 outln!(
                     "predicted full run of suite \"{}\" under profile \"{}\" ({parallel} sandboxes): {:.4} s of sandbox time (reference behaviour), at most {:.1} s if every task used its whole fuel budget; model time not included",
-                    suite.name,
-                    profile.name,
+                    Untrusted(&suite.name),
+                    Untrusted(&profile.name),
                     calibration.predicted_run(parallel).as_secs_f64(),
                     calibration
                         .predicted_worst(profile.fuel_per_task, parallel)
@@ -863,7 +919,7 @@ fn suite_command(command: SuiteCommand) -> Result<(), Failure> {
             if json {
                 let tasks: Vec<serde_json::Value> =
                     suite.tasks.iter().map(report::task_json).collect();
-                outln!("{}", serde_json::Value::Array(tasks));
+                emit_json(&serde_json::Value::Array(tasks));
             } else {
                 out!("{}", report::suite_table(&suite));
             }
@@ -1023,7 +1079,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         // How this invocation ran, not what the bundle says: neither is signed.
         value["sandboxes"] = report.sandboxes.into();
         value["peak_rss_bytes"] = peak_rss.into();
-        outln!("{value}");
+        emit_json(&value);
     } else {
         out!(
             "{}",
@@ -1109,20 +1165,41 @@ fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest,
     })
 }
 
-/// The bytes of every `*.wasm` file in `dir`.
+/// The bytes of every `*.wasm` file in `dir`: regular files no larger
+/// than any profile admits, so no FIFO or endless device is read.
 fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
     let unreadable = |e: std::io::Error| Failure::input(format!("{}: {e}", dir.display()));
+    let limit = largest_module_bytes()?;
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let path = entry.map_err(unreadable)?.path();
         if path.extension().is_some_and(|e| e == "wasm") {
-            out.push(
-                std::fs::read(&path)
-                    .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?,
-            );
+            out.push(airlock_attest::read_regular(&path, limit).map_err(Failure::input)?);
         }
     }
     Ok(out)
+}
+
+/// The largest module any embedded profile admits: a verifier has no
+/// profile of its own, and no run could have planned a larger module.
+fn largest_module_bytes() -> Result<u64, Failure> {
+    let mut largest = 0;
+    for (name, _) in profile::embedded() {
+        let loaded = profile::load(name).map_err(Failure::input)?;
+        largest = largest.max(u64::from(loaded.profile.max_module_bytes));
+    }
+    Ok(largest)
+}
+
+/// Signature threads for `verify`: the number asked for, but never more
+/// than the available cores. More threads cannot check faster, and each
+/// one is a real thread with its own stack: `--threads 200000` must not
+/// ask the system for two hundred thousand of them.
+fn verify_threads(asked: Option<u32>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    asked.map_or(cores, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX).min(cores)
+    })
 }
 
 fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
@@ -1158,7 +1235,10 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
                 )));
             }
             let authorities = load_trusted(&args.suite_trust)?;
-            Some(verifier::trusted_suite_dir(dir, &authorities).map_err(Failure::input)?)
+            Some(
+                verifier::trusted_suite_dir(dir, &authorities, largest_module_bytes()?)
+                    .map_err(Failure::input)?,
+            )
         }
     };
     // A disclosure file that cannot be read at all is an input error, as a
@@ -1178,19 +1258,15 @@ fn verify_command(args: &VerifyArgs) -> Result<(), Failure> {
         bundles: args.bundles.clone(),
         trusted,
         suite,
-        options: VerifyOptions::default().threads(args.threads.map_or_else(
-            || std::thread::available_parallelism().map_or(1, |n| n.get()),
-            |n| n as usize,
-        )),
+        options: VerifyOptions::default().threads(verify_threads(args.threads)),
         disclosed: args.disclosed.clone(),
         replay,
     };
     let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
     if args.json {
-        let text = verifier::json(&outcome)
-            .map(|v| v.to_string())
+        let value = verifier::json(&outcome)
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
-        outln!("{text}");
+        emit_json(&value);
     } else {
         out!("{}", verifier::human(&outcome));
     }
@@ -1245,7 +1321,7 @@ fn disclose_command(
     write_new_file(out, disclosed.to_json().as_bytes(), force)?;
     eprintln!(
         "disclosed {} epoch {} (plan entry {}, {} turns) to {}",
-        disclosed.task_id,
+        Untrusted(&disclosed.task_id),
         disclosed.epoch,
         disclosed.plan_index,
         disclosed.transcript.turns.len(),
@@ -1457,7 +1533,7 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
             let cmp = report::compare::Comparison::new(a, b);
             let rendered = match args.format {
                 ReportFormat::Table => report::compare::render_text(&cmp, style),
-                ReportFormat::Json => format!("{}\n", report::compare::render_json(&cmp)),
+                ReportFormat::Json => json_safe_line(report::compare::render_json(&cmp)),
                 ReportFormat::Html => report::html::render_comparison(&cmp),
             };
             (rendered, cmp.verified(), cmp.unverified_reasons())
@@ -1465,7 +1541,7 @@ fn report_command(args: &ReportArgs) -> Result<(), Failure> {
         (Some(one), None) => {
             let rendered = match args.format {
                 ReportFormat::Table => report::text::render(&one, style),
-                ReportFormat::Json => format!("{}\n", report::json::render(&one)),
+                ReportFormat::Json => json_safe_line(report::json::render(&one)),
                 ReportFormat::Html => report::html::render(&one),
             };
             let reasons = one

@@ -3,8 +3,8 @@
 use core::fmt::Write as _;
 
 use airlock_attest::verify::Verdict;
-use airlock_core::Ppm;
 use airlock_core::record::{RunEnd, RunEndReason, RunStart, SuiteTrust, TaskResult};
+use airlock_core::{Ppm, Untrusted};
 use serde_json::{Value, json};
 
 use crate::check::{TaskFit, format_headroom};
@@ -33,16 +33,22 @@ pub fn to_hex(bytes: &[u8]) -> String {
     })
 }
 
-/// A per-task score table of one run.
+/// Characters `text` takes when printed as [`Untrusted`].
+fn shown_width(text: &str) -> usize {
+    Untrusted(text).to_string().chars().count()
+}
+
+/// A per-task score table of one run. Task ids come from the modules and
+/// the title names the suite and profile: all are printed as [`Untrusted`].
 pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> String {
     let width = results
         .iter()
-        .map(|r| r.task_id.len())
+        .map(|r| shown_width(&r.task_id))
         .max()
         .unwrap_or(4)
         .max(7);
     let mut out = String::new();
-    let _ = writeln!(out, "{title}");
+    let _ = writeln!(out, "{}", Untrusted(title));
     let _ = writeln!(
         out,
         "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}",
@@ -52,7 +58,7 @@ pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> Strin
         let _ = writeln!(
             out,
             "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}",
-            r.task_id,
+            Untrusted(&r.task_id),
             r.epoch,
             r.outcome.to_string(),
             r.score.to_string(),
@@ -84,11 +90,12 @@ pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> Strin
     out
 }
 
-/// One line per verification level.
+/// One line per verification level; reasons quote the bundle, so each
+/// line is printed as [`Untrusted`].
 pub fn verdict_lines(verdict: &Verdict) -> String {
     let mut out = String::new();
     for level in &verdict.levels {
-        let _ = writeln!(out, "{level}");
+        let _ = writeln!(out, "{}", Untrusted(&level.to_string()));
     }
     let _ = writeln!(
         out,
@@ -117,13 +124,14 @@ pub fn task_json(task: &LoadedTask) -> Value {
     })
 }
 
-/// A table of a suite's tasks.
+/// A table of a suite's tasks. Ids, descriptions and the suite's name come
+/// from the modules and the manifest: all are printed as [`Untrusted`].
 pub fn suite_table(suite: &LoadedSuite) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "suite {} ({} tasks, digest {})",
-        suite.name,
+        Untrusted(&suite.name),
         suite.tasks.len(),
         suite.digest
     );
@@ -132,12 +140,12 @@ pub fn suite_table(suite: &LoadedSuite) -> String {
         let _ = writeln!(
             out,
             "  {:<16} v{:<3} {:<24} {:<7} {:>3} turns  {}",
-            info.id,
+            Untrusted(&info.id),
             info.version,
             info.category.name(),
             info.difficulty.name(),
             info.max_turns,
-            info.description
+            Untrusted(&info.description)
         );
     }
     out
@@ -156,13 +164,16 @@ pub fn profile_json(profile: &HardwareProfile) -> Value {
     value
 }
 
-/// `airlock profile check` as a table.
+/// `airlock profile check` as a table; task ids (from the modules) and the
+/// profile's name (from its file) are printed as [`Untrusted`].
 pub fn check_table(profile: &HardwareProfile, fits: &[TaskFit]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "profile {}: fuel budget {} per task, memory {} MiB per sandbox",
-        profile.name, profile.fuel_per_task, profile.memory_per_sandbox_mib
+        Untrusted(&profile.name),
+        profile.fuel_per_task,
+        profile.memory_per_sandbox_mib
     );
     let _ = writeln!(
         out,
@@ -179,7 +190,7 @@ pub fn check_table(profile: &HardwareProfile, fits: &[TaskFit]) -> String {
         let _ = writeln!(
             out,
             "  {:<18} {:>14} {:>9} {:>8} KiB {:>9}  {verdict}{}",
-            n.task_id,
+            Untrusted(&n.task_id),
             n.fuel,
             format_headroom(fit.fuel_headroom_centi()),
             n.peak_memory_bytes / 1024,

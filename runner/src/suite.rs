@@ -46,6 +46,9 @@ pub enum SuiteError {
         /// The error.
         error: std::io::Error,
     },
+    /// A module file could not be read: missing, unreadable, or not a
+    /// regular file (a FIFO, a device); the error names the file.
+    ModuleFile(airlock_attest::AttestError),
     /// The suite directory holds no modules.
     Empty {
         /// The path.
@@ -121,7 +124,9 @@ impl fmt::Display for SuiteError {
             SuiteError::DuplicateTask { task_id } => {
                 write!(f, "two modules declare task id \"{task_id}\"")
             }
-            SuiteError::Manifest(e) | SuiteError::Write(e) => write!(f, "{e}"),
+            SuiteError::Manifest(e) | SuiteError::Write(e) | SuiteError::ModuleFile(e) => {
+                write!(f, "{e}")
+            }
             SuiteError::DigestMismatch {
                 path,
                 expected,
@@ -421,22 +426,19 @@ pub fn export_embedded(
     }
 }
 
-/// Reads a module file, refusing one larger than the profile allows before
-/// reading it whole.
+/// Reads a module file: a regular file (a FIFO or a link to a device is
+/// refused, not read), no larger than the profile allows, refused before
+/// it is read whole.
 fn read_bounded(path: &Path, limit: u32) -> Result<Vec<u8>, SuiteError> {
-    let io = |error| SuiteError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > u64::from(limit) {
-        return Err(SuiteError::Module {
+    airlock_attest::read_regular(path, u64::from(limit)).map_err(|error| match error {
+        airlock_attest::AttestError::FileTooLarge { size, .. } => SuiteError::Module {
             origin: path.display().to_string(),
             error: LoadError::TooLarge {
                 size: usize::try_from(size).unwrap_or(usize::MAX),
                 limit,
             },
-        });
-    }
-    std::fs::read(path).map_err(io)
+        },
+        airlock_attest::AttestError::Io { path, error, .. } => SuiteError::Io { path, error },
+        other => SuiteError::ModuleFile(other),
+    })
 }

@@ -15,6 +15,7 @@ use airlock_attest::{AttestError, PublicKey};
 
 use crate::disclosure::DisclosedRecords;
 use crate::transcripts::StoreError;
+use airlock_core::Untrusted;
 use airlock_core::record::RunStart;
 use airlock_core::suite::SuiteManifest;
 pub use replay::{ReplayRequest, TranscriptSource};
@@ -205,18 +206,21 @@ fn suite_level(suite: &TrustedSuite, run_start: Option<&RunStart>) -> LevelRepor
 }
 
 /// Human output: one line per level per bundle, then the station chains.
+/// Reasons, notes, problems and file names carry text from the bundles
+/// (task ids, suite names), so each is printed as [`Untrusted`]: one line
+/// that can neither move the cursor nor start a line of its own.
 pub fn human(outcome: &VerifyOutcome) -> String {
     let mut out = String::new();
     let many = outcome.bundles.len() > 1;
     for b in &outcome.bundles {
         let indent = if many {
-            let _ = writeln!(out, "{}:", b.path.display());
+            let _ = writeln!(out, "{}:", Untrusted(&b.path.display().to_string()));
             "  "
         } else {
             ""
         };
         for level in &b.verdict.levels {
-            let _ = writeln!(out, "{indent}{level}");
+            let _ = writeln!(out, "{indent}{}", Untrusted(&level.to_string()));
         }
         if many {
             let _ = writeln!(
@@ -245,16 +249,17 @@ pub fn human(outcome: &VerifyOutcome) -> String {
             counters.join(", ")
         );
         for problem in &station.problems {
-            let _ = writeln!(out, "  {problem}");
+            let _ = writeln!(out, "  {}", Untrusted(&problem.to_string()));
         }
         for note in &station.notes {
-            let _ = writeln!(out, "  note: {note}");
+            let _ = writeln!(out, "  note: {}", Untrusted(&note.to_string()));
         }
     }
     for label in &outcome.left_out {
         let _ = writeln!(
             out,
-            "station: {label} left out of the station chain (it did not verify)"
+            "station: {} left out of the station chain (it did not verify)",
+            Untrusted(label)
         );
     }
     let _ = writeln!(
@@ -313,16 +318,26 @@ pub fn failure_message(outcome: &VerifyOutcome) -> String {
 }
 
 /// Reads and checks a suite directory for the suite level: a directory
-/// that does not verify is a failed level, an unreadable one an error.
-pub fn trusted_suite_dir(dir: &Path, trusted: &[PublicKey]) -> Result<TrustedSuite, AttestError> {
-    match airlock_attest::suite_check::verify_suite_files(dir, trusted) {
+/// that does not verify is a failed level, an unreadable one an error. A
+/// module that is not a regular file, or is larger than
+/// `max_module_bytes`, is unreadable: it is refused, never read.
+pub fn trusted_suite_dir(
+    dir: &Path,
+    trusted: &[PublicKey],
+    max_module_bytes: u64,
+) -> Result<TrustedSuite, AttestError> {
+    match airlock_attest::suite_check::verify_suite_files(dir, trusted, max_module_bytes) {
         Ok(verified) => Ok(TrustedSuite::Verified {
             manifest: verified.manifest,
             source: SuiteSource::Signed {
                 authority: verified.authority,
             },
         }),
-        Err(e @ AttestError::Io { .. }) => Err(e),
+        Err(
+            e @ (AttestError::Io { .. }
+            | AttestError::NotRegularFile { .. }
+            | AttestError::FileTooLarge { .. }),
+        ) => Err(e),
         Err(e) => Ok(TrustedSuite::Refused(e.to_string())),
     }
 }

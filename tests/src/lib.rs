@@ -472,7 +472,17 @@ pub struct Layout {
 /// import line) and the bodies of `airlock_start` and `airlock_step`, both
 /// `(param i32) (result i64)`; `$done` is a global holding the packed `Done`.
 pub fn task_module_wat(id: &str, imports: &str, start_body: &str, step_body: &str) -> String {
-    let info = task_info_bytes(id, 1);
+    task_module_wat_with_info(&task_info_bytes(id, 1), imports, start_body, step_body)
+}
+
+/// [`task_module_wat`] with the given postcard bytes of its TaskInfo, for
+/// modules whose metadata is itself the test (hostile ids, titles).
+pub fn task_module_wat_with_info(
+    info: &[u8],
+    imports: &str,
+    start_body: &str,
+    step_body: &str,
+) -> String {
     let done = done_step_bytes(1_000_000);
     let info_packed = airlock_core::abi::pack(INFO_AT, info.len() as u32);
     let done_packed = airlock_core::abi::pack(DONE_AT, done.len() as u32);
@@ -489,9 +499,21 @@ pub fn task_module_wat(id: &str, imports: &str, start_body: &str, step_body: &st
   (func (export "airlock_start") (param i32) (result i64) {start_body})
   (func (export "airlock_step") (param i32) (result i64) {step_body})
 )"#,
-        info = wat_bytes(&info),
+        info = wat_bytes(info),
         done = wat_bytes(&done),
     )
+}
+
+/// A module that finishes at once with full credit and reports `info` as
+/// its metadata (see [`task_module_wat_with_info`]).
+pub fn instant_done_module_with_info(info: &TaskInfo) -> Vec<u8> {
+    let bytes = postcard::to_allocvec(info).expect("TaskInfo encodes");
+    wasm(&task_module_wat_with_info(
+        &bytes,
+        "",
+        "(global.get $done)",
+        "(global.get $done)",
+    ))
 }
 
 /// Compiles WAT text to a module.

@@ -256,9 +256,14 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, (u32, Option<Vec<u8>>)> {
             if meta.is_dir() {
                 out.insert(rel, (mode_of(&meta), None));
                 stack.push(path);
-            } else {
+            } else if meta.is_file() && meta.len() <= 1 << 20 {
                 let bytes = std::fs::read(&path).unwrap_or_default();
                 out.insert(rel, (mode_of(&meta), Some(bytes)));
+            } else {
+                // FIFOs, links and huge files are what some cases are
+                // about: recorded by kind and size, never read.
+                let kind = format!("{:?} {}", meta.file_type(), meta.len());
+                out.insert(rel, (mode_of(&meta), Some(kind.into_bytes())));
             }
         }
     }
@@ -992,4 +997,59 @@ fn run_on_a_disk_that_fills_up_part_way_resumes() {
     );
     done.expect_code(0);
     assert!(!dir.join("full/new.bundle.journal").exists());
+}
+
+/// The signed suite's crypto-xor module replaced by a FIFO that no one
+/// writes: opening it for reading would block forever.
+#[cfg(unix)]
+fn module_is_a_fifo(dir: &Path) {
+    let module = dir.join("suite/task_crypto_xor.wasm");
+    std::fs::remove_file(&module).unwrap();
+    let made = Command::new("mkfifo").arg(&module).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+}
+
+/// The module replaced by a link to `/dev/zero`: a read that never ends.
+#[cfg(unix)]
+fn module_is_dev_zero(dir: &Path) {
+    let module = dir.join("suite/task_crypto_xor.wasm");
+    std::fs::remove_file(&module).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &module).unwrap();
+}
+
+/// The module replaced by a sparse 8 GiB file: hashing it whole would take
+/// a minute, reading it whole 8 GiB of memory.
+#[cfg(unix)]
+fn module_is_huge(dir: &Path) {
+    let module = dir.join("suite/task_crypto_xor.wasm");
+    let file = std::fs::File::create(&module).unwrap();
+    file.set_len(8 << 30).unwrap();
+}
+
+/// Hostile files and arguments: each must be refused (or served) at once,
+/// never waited on, read whole or allowed to panic the binary.
+#[test]
+#[rustfmt::skip]
+#[cfg(unix)]
+fn hostile_files_and_arguments() {
+    const MODULE: &str = "suite/task_crypto_xor.wasm";
+    run_matrix(&[
+        case("suite-verify-module-fifo", suite_verify_args!("suite", AUTH_PUB), 2, MODULE)
+            .with(module_is_a_fifo),
+        case("suite-verify-module-dev-zero", suite_verify_args!("suite", AUTH_PUB), 2, MODULE)
+            .with(module_is_dev_zero),
+        case("suite-verify-module-huge", suite_verify_args!("suite", AUTH_PUB), 2, MODULE)
+            .with(module_is_huge),
+        case("verify-suite-module-fifo",
+            verify_args!("run.bundle", EVAL_PUB, "--suite", "suite", "--suite-trust", AUTH_PUB),
+            2, MODULE).with(module_is_a_fifo),
+        case("verify-suite-module-dev-zero",
+            verify_args!("run.bundle", EVAL_PUB, "--suite", "suite", "--suite-trust", AUTH_PUB),
+            2, MODULE).with(module_is_dev_zero),
+        case("verify-suite-module-huge",
+            verify_args!("run.bundle", EVAL_PUB, "--suite", "suite", "--suite-trust", AUTH_PUB),
+            2, MODULE).with(module_is_huge),
+        case("verify-threads-200000", verify_args!("run.bundle", EVAL_PUB, "--threads", "200000"),
+            0, ""),
+    ]);
 }

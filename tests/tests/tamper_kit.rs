@@ -531,7 +531,9 @@ fn apply(f: &Fixture, case: &Case) -> Work {
             "resign-suite-with" => {
                 assert_eq!(arg(1), "other-key", "{name}");
                 let dir = suite_copy(f, &mut w, name);
-                let manifest = verify_suite_files(&dir, &[f.authority]).unwrap().manifest;
+                let manifest = verify_suite_files(&dir, &[f.authority], u64::MAX)
+                    .unwrap()
+                    .manifest;
                 std::fs::remove_file(dir.join(airlock_attest::MANIFEST_FILE_NAME)).unwrap();
                 airlock_attest::write_manifest(
                     &dir.join(airlock_attest::MANIFEST_FILE_NAME),
@@ -627,7 +629,7 @@ fn suite_level(dir: &Path, authority: &PublicKey, start: Option<&RunStart>) -> L
             note: None,
         };
     };
-    match verify_suite_files(dir, &[*authority]) {
+    match verify_suite_files(dir, &[*authority], u64::MAX) {
         Ok(v) => check_suite(
             start,
             &v.manifest,

@@ -95,7 +95,9 @@ pub fn summarize(
     // Per category: its scores in observation order and its task indices.
     let mut categories: Vec<(&str, Vec<Ppm>, Vec<usize>)> = Vec::new();
     for obs in observations {
+        let mut first_seen = false;
         let t = *task_index.entry(obs.task_id).or_insert_with(|| {
+            first_seen = true;
             tasks.push(TaskAcc {
                 id: obs.task_id,
                 category: obs.category,
@@ -107,7 +109,10 @@ pub fn summarize(
         let task = &mut tasks[t];
         task.scores.push(obs.score);
         task.passes += u64::from(obs.passed);
-        // A task belongs to the category it was first seen with.
+        // A task belongs to the category it was first seen with, so it
+        // joins that category's members exactly once, when it is first
+        // seen: no search of the members, which a bundle of distinct task
+        // ids would make quadratic.
         let category = task.category;
         let c = *category_index.entry(category).or_insert_with(|| {
             categories.push((category, Vec::new(), Vec::new()));
@@ -115,7 +120,7 @@ pub fn summarize(
         });
         let entry = &mut categories[c];
         entry.1.push(obs.score);
-        if !entry.2.contains(&t) {
+        if first_seen {
             entry.2.push(t);
         }
     }

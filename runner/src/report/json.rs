@@ -93,8 +93,31 @@ pub fn run_json(report: &RunReport) -> Value {
     })
 }
 
+/// One task's fuel and memory against the budgets.
+fn resource_json(f: &super::model::ResourceUse) -> Value {
+    json!({
+        "task_id": f.task_id,
+        "results": f.instances,
+        "fuel_mean": f.mean,
+        "fuel_max": f.max,
+        "fuel_max_of_budget_ppm": f.max_of_budget.map(|p: Ppm| p.0),
+        "memory_max_bytes": f.memory_max,
+        "memory_max_of_budget_ppm": f.memory_max_of_budget.map(|p: Ppm| p.0),
+    })
+}
+
 /// Budgets and fuel use.
 pub fn resources_json(report: &RunReport) -> Value {
+    let mut value = resources_head(report);
+    if let Some(map) = value.as_object_mut() {
+        let tasks: Vec<Value> = report.resources.iter().map(resource_json).collect();
+        map.insert("tasks".into(), Value::Array(tasks));
+    }
+    value
+}
+
+/// [`resources_json`] without its `tasks`.
+fn resources_head(report: &RunReport) -> Value {
     let (known, why, fuel_budget, memory_budget) = match &report.profile {
         ProfileStatus::Known { profile, source } => (
             true,
@@ -104,21 +127,6 @@ pub fn resources_json(report: &RunReport) -> Value {
         ),
         ProfileStatus::Unknown { why } => (false, json!(why), Value::Null, Value::Null),
     };
-    let tasks: Vec<Value> = report
-        .resources
-        .iter()
-        .map(|f| {
-            json!({
-                "task_id": f.task_id,
-                "results": f.instances,
-                "fuel_mean": f.mean,
-                "fuel_max": f.max,
-                "fuel_max_of_budget_ppm": f.max_of_budget.map(|p: Ppm| p.0),
-                "memory_max_bytes": f.memory_max,
-                "memory_max_of_budget_ppm": f.memory_max_of_budget.map(|p: Ppm| p.0),
-            })
-        })
-        .collect();
     json!({
         "profile_known": known,
         "profile_note": why,
@@ -129,51 +137,211 @@ pub fn resources_json(report: &RunReport) -> Value {
             .iter()
             .find(|(name, _)| *name == "memory-limit")
             .map_or(0, |(_, n)| *n),
-        "tasks": tasks,
     })
 }
 
-/// The `airlock-report/1` object.
-pub fn render(report: &RunReport) -> Value {
+/// One result with its category.
+fn result_row_json(row: &super::model::ResultRow) -> Value {
+    let mut value = result_json(&row.result);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("category".into(), json!(row.category));
+    }
+    value
+}
+
+/// Writes a JSON object member by member, so that an array with an element
+/// per result is written an element at a time: the text grows with the
+/// results, but never a tree of values beside it.
+pub(crate) struct ObjectWriter<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    /// Opens an object at the end of `out`.
+    pub(crate) fn open(out: &'a mut String) -> ObjectWriter<'a> {
+        out.push('{');
+        ObjectWriter { out, first: true }
+    }
+
+    /// Starts the member `key`, for the caller to write its value.
+    pub(crate) fn key(&mut self, key: &str) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(&Value::from(key).to_string());
+        self.out.push(':');
+        self.out
+    }
+
+    /// The member `key` with `value`.
+    pub(crate) fn value(&mut self, key: &str, value: &Value) {
+        let out = self.key(key);
+        out.push_str(&value.to_string());
+    }
+
+    /// The member `key`: an array of `items`, each made and written in turn.
+    pub(crate) fn array<T>(&mut self, key: &str, items: &[T], each: impl Fn(&T) -> Value) {
+        let out = self.key(key);
+        write_array(out, items, each);
+    }
+
+    /// Every member of `object` (an object value), in its order.
+    pub(crate) fn members(&mut self, object: &Value) {
+        if let Value::Object(map) = object {
+            for (key, value) in map {
+                self.value(key, value);
+            }
+        }
+    }
+
+    /// Closes the object.
+    pub(crate) fn close(self) {
+        self.out.push('}');
+    }
+}
+
+/// `[item, item, ...]`, each item made, written and dropped in turn.
+pub(crate) fn write_array<T>(out: &mut String, items: &[T], each: impl Fn(&T) -> Value) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&each(item).to_string());
+    }
+    out.push(']');
+}
+
+/// The `airlock-report/1` object, written to the end of `out`. The text is
+/// that of one `serde_json::Value` holding the whole report (members in
+/// sorted order, as its map keeps them), but results, per-task statistics
+/// and per-task resources are made and written one at a time, so memory
+/// stays near the size of the text.
+pub fn write(report: &RunReport, out: &mut String) {
     let verdict = serde_json::to_value(&report.verdict).unwrap_or(Value::Null);
     let outcomes: serde_json::Map<String, Value> = report
         .outcomes
         .iter()
         .map(|(name, n)| ((*name).to_string(), json!(n)))
         .collect();
-    let results: Vec<Value> = report
-        .results
-        .iter()
-        .map(|row| {
-            let mut value = result_json(&row.result);
-            if let Some(map) = value.as_object_mut() {
-                map.insert("category".into(), json!(row.category));
-            }
-            value
-        })
-        .collect();
-    json!({
-        "format": REPORT_JSON_FORMAT,
-        "status": if report.verified() { "verified" } else { "unverified" },
-        "verified": report.verified(),
-        "unverified_reason": report.unverified_reason(),
-        "bundle": report.source,
-        "verdict": verdict,
-        "run": run_json(report),
-        "end": report.end.as_ref().map(|e| match e.reason {
+    let mut o = ObjectWriter::open(out);
+    o.value("bundle", &json!(report.source));
+    o.value("categories_from", &json!(report.categories_source));
+    o.value(
+        "end",
+        &json!(report.end.as_ref().map(|e| match e.reason {
             RunEndReason::Completed => "completed",
             RunEndReason::AbortedModelErrors(_) => "aborted-model-errors",
+        })),
+    );
+    o.value("format", &json!(REPORT_JSON_FORMAT));
+    o.value("outcomes", &Value::Object(outcomes));
+    {
+        let mut r = ObjectWriter::open(o.key("resources"));
+        r.members(&resources_head(report));
+        r.array("tasks", &report.resources, resource_json);
+        r.close();
+    }
+    o.array("results", &report.results, result_row_json);
+    o.value("run", &run_json(report));
+    {
+        let mut st = ObjectWriter::open(o.key("statistics"));
+        st.value(
+            "bootstrap_resamples",
+            &json!(airlock_core::stats::BOOTSTRAP_RESAMPLES),
+        );
+        st.array("categories", &report.summary.categories, group_json);
+        st.value("method", &json!(method_text()));
+        st.value(
+            "overall",
+            &report
+                .summary
+                .overall
+                .as_ref()
+                .map_or(Value::Null, group_json),
+        );
+        st.array("tasks", &report.summary.tasks, group_json);
+        st.close();
+    }
+    o.value(
+        "status",
+        &json!(if report.verified() {
+            "verified"
+        } else {
+            "unverified"
         }),
-        "categories_from": report.categories_source,
-        "statistics": {
-            "method": method_text(),
-            "bootstrap_resamples": airlock_core::stats::BOOTSTRAP_RESAMPLES,
-            "overall": report.summary.overall.as_ref().map(group_json),
-            "categories": report.summary.categories.iter().map(group_json).collect::<Vec<_>>(),
-            "tasks": report.summary.tasks.iter().map(group_json).collect::<Vec<_>>(),
-        },
-        "outcomes": outcomes,
-        "resources": resources_json(report),
-        "results": results,
-    })
+    );
+    o.value("unverified_reason", &json!(report.unverified_reason()));
+    o.value("verdict", &verdict);
+    o.value("verified", &json!(report.verified()));
+    o.close();
+}
+
+/// The `airlock-report/1` object as text ([`write`]).
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    write(report, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::sample_report;
+    use airlock_core::Outcome;
+
+    /// The report as one `serde_json::Value`, as it was built before it
+    /// was written member by member.
+    fn as_one_value(report: &RunReport) -> Value {
+        let verdict = serde_json::to_value(&report.verdict).unwrap_or(Value::Null);
+        let outcomes: serde_json::Map<String, Value> = report
+            .outcomes
+            .iter()
+            .map(|(name, n)| ((*name).to_string(), json!(n)))
+            .collect();
+        let results: Vec<Value> = report.results.iter().map(result_row_json).collect();
+        json!({
+            "format": REPORT_JSON_FORMAT,
+            "status": if report.verified() { "verified" } else { "unverified" },
+            "verified": report.verified(),
+            "unverified_reason": report.unverified_reason(),
+            "bundle": report.source,
+            "verdict": verdict,
+            "run": run_json(report),
+            "end": report.end.as_ref().map(|e| match e.reason {
+                RunEndReason::Completed => "completed",
+                RunEndReason::AbortedModelErrors(_) => "aborted-model-errors",
+            }),
+            "categories_from": report.categories_source,
+            "statistics": {
+                "method": method_text(),
+                "bootstrap_resamples": airlock_core::stats::BOOTSTRAP_RESAMPLES,
+                "overall": report.summary.overall.as_ref().map(group_json),
+                "categories": report.summary.categories.iter().map(group_json).collect::<Vec<_>>(),
+                "tasks": report.summary.tasks.iter().map(group_json).collect::<Vec<_>>(),
+            },
+            "outcomes": outcomes,
+            "resources": resources_json(report),
+            "results": results,
+        })
+    }
+
+    /// Written member by member, the report is the very text of the one
+    /// value it was before.
+    #[test]
+    fn streamed_json_is_the_whole_value() {
+        for verified in [true, false] {
+            let report = sample_report(
+                &[
+                    ("a", Outcome::Done, 1_000_000),
+                    ("b\u{1b}[2J", Outcome::OutOfFuel, 0),
+                    ("a", Outcome::Done, 500_000),
+                ],
+                verified,
+            );
+            assert_eq!(render(&report), as_one_value(&report).to_string());
+        }
+    }
 }

@@ -219,11 +219,12 @@ impl RunReport {
     /// Gathers a report from a verdict made with `collect_records(true)`.
     pub fn build(
         source: String,
-        verdict: Verdict,
+        mut verdict: Verdict,
         categories: &Categories,
         given_profile: Option<&LoadedProfile>,
     ) -> RunReport {
-        let records = verdict.records.clone().unwrap_or_default();
+        // Taken, not copied: the results are kept once, in `results`.
+        let records = verdict.records.take().unwrap_or_default();
         let results: Vec<ResultRow> = records
             .results
             .into_iter()
@@ -246,16 +247,14 @@ impl RunReport {
             })
             .collect();
         let summary = summarize(&observations, &seed, &run_id);
-        let outcomes = OUTCOME_NAMES
-            .iter()
-            .map(|&name| {
-                let count = results
-                    .iter()
-                    .filter(|r| r.result.outcome.name() == name)
-                    .count() as u64;
-                (name, count)
-            })
-            .collect();
+        let mut outcomes: Vec<(&'static str, u64)> =
+            OUTCOME_NAMES.iter().map(|&name| (name, 0)).collect();
+        for row in &results {
+            let name = row.result.outcome.name();
+            if let Some(entry) = outcomes.iter_mut().find(|(n, _)| *n == name) {
+                entry.1 += 1;
+            }
+        }
         let profile = match &records.run_start {
             Some(start) => resolve_profile(start, given_profile),
             None => ProfileStatus::Unknown {
@@ -498,6 +497,54 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
         }),
     };
     RunReport::build("b.bundle".into(), verdict, &Categories::default(), None)
+}
+
+/// A report whose `n` results each name a task of their own, as a hostile
+/// bundle's can: what makes a per-task rescan of the results quadratic.
+#[cfg(test)]
+pub(crate) fn distinct_tasks_report(n: usize, verified: bool) -> RunReport {
+    let ids: Vec<String> = (0..n).map(|i| format!("task-{i}")).collect();
+    let rows: Vec<(&str, Outcome, u32)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let outcome = if i % 2 == 0 {
+                Outcome::Done
+            } else {
+                Outcome::OutOfFuel
+            };
+            (id.as_str(), outcome, 500_000)
+        })
+        .collect();
+    sample_report(&rows, verified)
+}
+
+/// How much longer `work(large)` takes than `work(small)`, in CPU time of
+/// this thread where Linux tells it (`/proc/thread-self/schedstat`), so
+/// that other tests on the same cores do not count; the best of five runs
+/// of each. With `large` eight times `small`, linear work gives 8 to 13
+/// (the larger one no longer fits the caches) and quadratic work 64 or
+/// more; tests assert well between the two, never on a duration.
+#[cfg(test)]
+pub(crate) fn growth<T>(small: &T, large: &T, work: impl Fn(&T)) -> f64 {
+    fn on_cpu() -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
+    let best = |input: &T| {
+        (0..5)
+            .map(|_| {
+                let (cpu, wall) = (on_cpu(), std::time::Instant::now());
+                work(input);
+                match (cpu, on_cpu()) {
+                    (Some(before), Some(after)) => after.saturating_sub(before) as f64,
+                    _ => wall.elapsed().as_nanos() as f64,
+                }
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (a, b) = (best(small), best(large));
+    b / a.max(1.0)
 }
 
 #[cfg(test)]

@@ -38,19 +38,12 @@ impl Style {
     }
 }
 
-/// Text from a bundle, made safe for a terminal: control characters and
+/// Text from a bundle, made safe for a terminal with
+/// [`airlock_core::Untrusted`]: control characters, newlines and
 /// bidirectional overrides are shown escaped, so that a task id cannot
 /// move the cursor, recolour the screen or fake a "VERIFIED" line.
 pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    airlock_core::Untrusted(text).to_string()
 }
 
 /// A score as a percent, or a dash.

@@ -42,6 +42,23 @@ pub(crate) fn create_new_file(path: &Path, mode: u32) -> Result<File, AttestErro
     })
 }
 
+/// Takes the exclusive advisory lock of `file` (opened at `path`) without
+/// waiting: [`AttestError::Locked`] when another open file holds it. The
+/// lock lasts as long as this open file (and its clones) stays open.
+pub fn try_lock_exclusive(file: &File, path: &Path) -> Result<(), AttestError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(fs::TryLockError::WouldBlock) => Err(AttestError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(error)) => Err(AttestError::Io {
+            path: path.to_path_buf(),
+            doing: "lock",
+            error,
+        }),
+    }
+}
+
 /// The directory a file lives in ("." for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

@@ -59,7 +59,12 @@ fn a_second_writer_of_one_run_is_refused_and_the_first_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
     let out = dir.path().join("run.bundle");
-    let first = Run::new("reference:delay-ms=400", &key, &out).seed(seed(3));
+    // Slow enough (8 replies of 2 s, one at a time) to outlast both
+    // second writers' start-up.
+    let first = Run::new("reference:delay-ms=2000", &key, &out)
+        .seed(seed(3))
+        .arg("--sandboxes")
+        .arg("1");
     let mut child = started_slow_run(&first);
     let journal = journal_of(&out);
 
@@ -81,6 +86,10 @@ fn a_second_writer_of_one_run_is_refused_and_the_first_finishes() {
         );
     }
 
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first run ended before the second writers were refused"
+    );
     let status = wait_until(&mut child, Instant::now() + COMMAND_TIMEOUT).expect("run hung");
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
@@ -104,7 +113,9 @@ fn three_runs_of_one_station_started_at_once_keep_one_chain() {
     let mut children: Vec<_> = outs
         .iter()
         .map(|out| {
-            Run::new("reference", &key, out)
+            // Slowed so the three overlap for seconds: each reads the
+            // station long before any of them ends.
+            Run::new("reference:delay-ms=200", &key, out)
                 .command()
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

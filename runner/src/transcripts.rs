@@ -955,6 +955,15 @@ mod tests {
         );
         writer.append(2, b"T2").unwrap();
         assert_eq!(open_transcript(&path, &key(), &[1; 16], 2).unwrap(), b"T2");
+        // While a writer holds the store, a second is refused, naming it.
+        let err = TranscriptWriter::resume(&path, [1; 16], key(), 3).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: another process holds it", path.display())),
+            "{err}"
+        );
+        drop(writer);
         let err = TranscriptWriter::resume(&path, [1; 16], key(), 4).unwrap_err();
         assert!(
             matches!(err, StoreError::Missing { plan_index: 3, .. }),

@@ -207,7 +207,8 @@ fn a_killed_run_is_finished_only_by_the_agent_that_started_it() {
 }
 
 /// A run resumed against another station state than the one that started
-/// it is refused: its counter was not allocated there.
+/// it is refused (its counter was not allocated there), and so is one with
+/// another station transcript key; with its own it finishes.
 #[test]
 fn a_killed_run_resumed_on_another_station_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,6 +233,37 @@ fn a_killed_run_resumed_on_another_station_is_refused() {
             .contains("RunStart.station: run 1 was not started on the station state"),
         "{refused}"
     );
+    assert!(
+        !other_station.exists(),
+        "a refused resume makes no station file"
+    );
+
+    // Another station transcript key: the store was sealed under the first.
+    let other_key = dir.path().join("other.transcript-key");
+    std::fs::write(&other_key, [0x42; 32]).unwrap();
+    std::fs::set_permissions(
+        &other_key,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let refused = finish(
+        run.command()
+            .arg("--resume")
+            .arg("--transcript-key")
+            .arg(&other_key),
+    );
+    refused.expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("sealed under another station transcript key"),
+        "{refused}"
+    );
+
+    // What started it finishes it.
+    finish(run.command().arg("--resume")).expect_code(0);
+    let (code, report) = verify_json(&out, &key.public);
+    assert_eq!(code, 0, "{report}");
 }
 
 /// The station's counter stops at 2^64 - 1 instead of wrapping, and a

@@ -365,9 +365,7 @@ impl JournalWriter {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "journal".to_owned());
-        let temp = dir.join(format!(".{base}.new-{}", std::process::id()));
-        // A leftover of this process id (a crash long ago) is no one's.
-        let _ = std::fs::remove_file(&temp);
+        let temp = dir.join(format!(".{base}.new-{}", crate::fsutil::unique_suffix()));
         let mut file = create_new(&temp, 0o600).map_err(io_err(path, "create"))?;
         let made = (|| {
             try_lock_exclusive(&file, path)?;

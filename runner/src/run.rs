@@ -19,6 +19,10 @@
 //!
 //! Quick results are made durable in groups (one fsync per file for a
 //! group), which keeps both rules ([`GroupCommit`]).
+//!
+//! The files themselves — their paths, locks, the station allocation and
+//! the rollback of a run that fails before its RunStart is durable — belong
+//! to [`RunFiles`]; this module decides what goes into them.
 
 use core::any::Any;
 use core::fmt;
@@ -135,7 +139,9 @@ pub enum RunError {
     JournalExists(PathBuf),
     /// `--resume` found no journal.
     NothingToResume(PathBuf),
-    /// The journal does not belong to this suite, profile, key or seed.
+    /// The journal was started with something this invocation would record
+    /// differently (seed, suite, profile, runner build or engine, model,
+    /// key, station state).
     ResumeMismatch {
         /// The journal.
         path: PathBuf,

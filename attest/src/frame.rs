@@ -281,6 +281,17 @@ pub enum FrameError {
         /// What postcard said.
         error: postcard::Error,
     },
+    /// A whole frame that decodes as a `SignedEntry`, but from bytes that
+    /// are not its one encoding: a varint (the sequence number, the body's
+    /// length) written with more bytes than it needs. Outside the chain
+    /// hash, such bytes would give a second file that verifies as the same
+    /// bundle.
+    NonCanonical {
+        /// Offset of the frame's length field.
+        offset: u64,
+        /// Declared length.
+        len: u32,
+    },
     /// Reading failed.
     Io {
         /// Offset where reading failed.
@@ -307,6 +318,7 @@ impl FrameError {
             | FrameError::TornFrame { offset, .. }
             | FrameError::Oversized { offset, .. }
             | FrameError::Undecodable { offset, .. }
+            | FrameError::NonCanonical { offset, .. }
             | FrameError::Io { offset, .. } => *offset,
         }
     }
@@ -335,6 +347,11 @@ impl fmt::Display for FrameError {
             FrameError::Undecodable { offset, len, error } => write!(
                 f,
                 "frame at byte {offset} ({len} bytes) is not a signed entry: {error}"
+            ),
+            FrameError::NonCanonical { offset, len } => write!(
+                f,
+                "frame at byte {offset} ({len} bytes) is not in canonical form: a varint is \
+                 written with more bytes than it needs"
             ),
             FrameError::Io { offset, error } => write!(f, "read failed at byte {offset}: {error}"),
         }
@@ -535,12 +552,17 @@ impl<R: Read> FrameReader<R> {
                 have: got,
             });
         }
-        let entry =
-            SignedEntry::from_bytes(&self.buf).map_err(|error| FrameError::Undecodable {
+        let entry = SignedEntry::from_bytes(&self.buf).map_err(|error| match error {
+            // The one BadEncoding a SignedEntry gives: its bytes are not canonical.
+            postcard::Error::DeserializeBadEncoding => {
+                FrameError::NonCanonical { offset: start, len }
+            }
+            error => FrameError::Undecodable {
                 offset: start,
                 len,
                 error,
-            })?;
+            },
+        })?;
         Ok(FrameItem::Frame(Frame {
             offset: start,
             len,
@@ -564,11 +586,11 @@ impl<R: Read> FrameReader<R> {
             Length::End { offset } => return Ok(StreamedItem::End { offset }),
         };
         let end = start + 4 + u64::from(len);
-        let seq = match self.frame_varint(start, len, end)? {
+        let (seq, seq_minimal) = match self.frame_varint(start, len, end)? {
             Ok(seq) => seq,
             Err(error) => return Err(self.undecodable(start, len, end, error)),
         };
-        let body_len = match self.frame_varint(start, len, end)? {
+        let (body_len, len_minimal) = match self.frame_varint(start, len, end)? {
             Ok(n) => n,
             Err(error) => return Err(self.undecodable(start, len, end, error)),
         };
@@ -610,6 +632,11 @@ impl<R: Read> FrameReader<R> {
         if self.read_full(&mut tail)? < tail.len() {
             return Err(torn(self));
         }
+        // Refused here, once the frame is whole, as decoding it whole refuses
+        // it: after every other check.
+        if !(seq_minimal && len_minimal) {
+            return Err(FrameError::NonCanonical { offset: start, len });
+        }
         let mut chain_hash = [0u8; 32];
         chain_hash.copy_from_slice(&tail[..32]);
         let mut signature = [0u8; 64];
@@ -629,14 +656,16 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// A u64 varint inside the frame that ends at `end`, decoded by
-    /// postcard itself so that its checks are the ones a whole decode makes.
-    /// The outer error is a torn frame or a failed read.
+    /// postcard itself so that its checks are the ones a whole decode makes,
+    /// and whether it was written in as few bytes as it needs (its last byte
+    /// is not zero, or it is one byte). The outer error is a torn frame or a
+    /// failed read.
     fn frame_varint(
         &mut self,
         start: u64,
         len: u32,
         end: u64,
-    ) -> Result<Result<u64, postcard::Error>, FrameError> {
+    ) -> Result<Result<(u64, bool), postcard::Error>, FrameError> {
         let mut bytes = [0u8; 10];
         for n in 1..=bytes.len() {
             if self.offset == end {
@@ -651,7 +680,7 @@ impl<R: Read> FrameReader<R> {
             }
             match postcard::from_bytes::<u64>(&bytes[..n]) {
                 Err(postcard::Error::DeserializeUnexpectedEnd) => {}
-                decoded => return Ok(decoded),
+                decoded => return Ok(decoded.map(|v| (v, n == 1 || bytes[n - 1] != 0))),
             }
         }
         Ok(Err(postcard::Error::DeserializeBadVarint))
@@ -897,6 +926,14 @@ mod tests {
                 cases.push(b);
             }
         }
+        for pad_seq in [true, false] {
+            let mut b = padded_frame(3, &[9; 40], pad_seq, 1);
+            b.extend_from_slice(&encode_frame(&entry(4, b"next")).unwrap());
+            cases.push(b.clone());
+            // Cut short, it is torn first, as a whole read finds.
+            b.truncate(b.len() - 120);
+            cases.push(b);
+        }
         for case in &cases {
             let mut whole = FrameReader::new(&case[..], 44);
             let mut stream = FrameReader::new(&case[..], 44);
@@ -911,6 +948,70 @@ mod tests {
                 outcome(whole.next_item()),
                 "{case:?}"
             );
+        }
+    }
+
+    /// The frame of `entry(seq, body)` with its sequence number or its
+    /// body length written with `extra` redundant varint bytes.
+    fn padded_frame(seq: u64, body: &[u8], pad_seq: bool, extra: usize) -> Vec<u8> {
+        fn varint(mut v: u64, extra: usize) -> Vec<u8> {
+            let mut out = Vec::new();
+            loop {
+                let byte = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    out.push(byte);
+                    break;
+                }
+                out.push(byte | 0x80);
+            }
+            for _ in 0..extra {
+                *out.last_mut().unwrap() |= 0x80;
+                out.push(0);
+            }
+            out
+        }
+        let mut inner = varint(seq, if pad_seq { extra } else { 0 });
+        inner.extend(varint(body.len() as u64, if pad_seq { 0 } else { extra }));
+        inner.extend_from_slice(body);
+        inner.extend_from_slice(&[5; 32]);
+        inner.extend_from_slice(&[6; 64]);
+        let mut out = (inner.len() as u32).to_le_bytes().to_vec();
+        out.extend(inner);
+        out
+    }
+
+    /// postcard decodes `82 80 00` as 2: a sequence number or body length
+    /// with redundant bytes would make a second file that verifies as the
+    /// same bundle. Whole and streamed reads both refuse it, and the
+    /// canonical frame still reads.
+    #[test]
+    fn non_minimal_varints_in_a_frame_are_refused() {
+        assert_eq!(
+            padded_frame(130, &[7, 8], true, 0),
+            encode_frame(&entry(130, &[7, 8])).unwrap()
+        );
+        for pad_seq in [true, false] {
+            for (seq, extra) in [(0, 1), (2, 1), (130, 1), (130, 3)] {
+                let bytes = padded_frame(seq, &[7, 8], pad_seq, extra);
+                // postcard alone accepts it; the project's decoding does not.
+                assert!(SignedEntry::from_bytes(&bytes[4..]).is_err());
+                assert_eq!(
+                    postcard::take_from_bytes::<SignedEntry>(&bytes[4..]).map(|(e, _)| e),
+                    Ok(entry(seq, &[7, 8]))
+                );
+                let mut whole = FrameReader::new(&bytes[..], 44);
+                assert!(
+                    matches!(
+                        whole.next_item(),
+                        Err(FrameError::NonCanonical { offset: 44, .. })
+                    ),
+                    "seq {seq} extra {extra} pad_seq {pad_seq}"
+                );
+                let mut stream = FrameReader::new(&bytes[..], 44);
+                let got = streamed(&mut stream);
+                assert!(got.contains("not in canonical form"), "{got}");
+            }
         }
     }
 

@@ -54,6 +54,14 @@ pub enum KeyFormatError {
     TooLarge,
     /// The file is not UTF-8 text.
     NotText,
+    /// The public key is a point of small order (or a non-canonical
+    /// encoding of one), under which signatures can be forged without any
+    /// secret: with the identity, `R` = identity and `s` = 0 verifies every
+    /// message.
+    WeakKey,
+    /// The public key's y coordinate is encoded as a value of at least the
+    /// field prime: a second spelling of another key.
+    NonCanonicalKey,
 }
 
 impl fmt::Display for KeyFormatError {
@@ -68,11 +76,56 @@ impl fmt::Display for KeyFormatError {
             KeyFormatError::BadDer(what) => write!(f, "{what}"),
             KeyFormatError::TooLarge => f.write_str("file is too large to be a key file"),
             KeyFormatError::NotText => f.write_str("file is not PEM text"),
+            KeyFormatError::WeakKey => f.write_str(
+                "the public key is a small-order (weak) Ed25519 point, under which anyone can \
+                 forge signatures; it is never trusted",
+            ),
+            KeyFormatError::NonCanonicalKey => f.write_str(
+                "the public key is not canonically encoded (its y coordinate is not below the \
+                 field prime)",
+            ),
         }
     }
 }
 
 impl core::error::Error for KeyFormatError {}
+
+/// The y coordinates (32 bytes little-endian, sign bit clear) of every
+/// point of small order on edwards25519, and their non-canonical spellings:
+/// 0 (order 4), 1 (the identity), the two order-8 values, p − 1 (order 2),
+/// p (= 0) and p + 1 (= 1). With either sign bit they are the encodings
+/// libsodium's `ge25519_has_small_order` and "Taming the many EdDSAs"
+/// (Chalkias et al., 2020) list. No signing key made from a seed has one
+/// of them as its public half: those are multiples of the prime-order
+/// base point.
+const SMALL_ORDER_Y: [[u8; 32]; 7] = [
+    [0; 32],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    field_prime_plus(-1),
+    field_prime_plus(0),
+    field_prime_plus(1),
+];
+
+/// p + `delta` (for small `delta`), little-endian, p = 2^255 − 19.
+const fn field_prime_plus(delta: i8) -> [u8; 32] {
+    let mut out = [0xff; 32];
+    out[0] = (0xed_i16 + delta as i16) as u8;
+    out[31] = 0x7f;
+    out
+}
 
 /// An Ed25519 public key: 32 raw bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,6 +151,24 @@ impl PublicKey {
         let mut out = [0u8; 32];
         out.copy_from_slice(d.as_ref());
         Digest(out)
+    }
+
+    /// Why this key must never be trusted, if it must not: a point of
+    /// small order, or a y coordinate spelled as a value ≥ p. Checked when
+    /// a key is loaded and again by [`PublicKey::verify`], so a weak key
+    /// made in code verifies nothing either.
+    pub fn weakness(&self) -> Option<KeyFormatError> {
+        let mut y = self.0;
+        y[31] &= 0x7f;
+        if SMALL_ORDER_Y.contains(&y) {
+            return Some(KeyFormatError::WeakKey);
+        }
+        // y ≥ p = 2^255 − 19: every byte but the first and last 0xff, the
+        // last 0x7f (sign bit cleared above) and the first at least 0xed.
+        if y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed {
+            return Some(KeyFormatError::NonCanonicalKey);
+        }
+        None
     }
 
     /// The DER SubjectPublicKeyInfo: [`SPKI_PREFIX`] ‖ key.
@@ -134,12 +205,16 @@ impl PublicKey {
         }
         let mut key = [0u8; 32];
         key.copy_from_slice(&der[12..]);
-        Ok(PublicKey(key))
+        let key = PublicKey(key);
+        match key.weakness() {
+            Some(problem) => Err(problem),
+            None => Ok(key),
+        }
     }
 
     /// Reads a public key file (SPKI PEM).
     pub fn load(path: &Path) -> Result<PublicKey, AttestError> {
-        let text = read_key_file(path)?;
+        let (_, text) = read_key_file(path)?;
         match PublicKey::from_spki_pem(&text) {
             Ok(key) => Ok(key),
             Err(KeyFormatError::WrongLabel { found, .. }) if found.ends_with(PRIVATE_KEY_LABEL) => {
@@ -155,7 +230,12 @@ impl PublicKey {
     }
 
     /// Whether `signature` is this key's Ed25519 signature of `message`.
+    /// Never, for a weak key ([`PublicKey::weakness`]): ring checks the
+    /// equation, and a small-order key satisfies it for forged signatures.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
+        if self.weakness().is_some() {
+            return false;
+        }
         UnparsedPublicKey::new(&ED25519, &self.0)
             .verify(message, &signature.0)
             .is_ok()
@@ -244,7 +324,7 @@ impl SigningKey {
     /// sign results. A file that is no private key at all is named as such
     /// first: its mode is then not the problem.
     pub fn load(path: &Path) -> Result<SigningKey, AttestError> {
-        let text = read_key_file(path)?;
+        let (file, text) = read_key_file(path)?;
         let key = match SigningKey::from_pkcs8_pem(&text) {
             Ok(key) => key,
             Err(KeyFormatError::WrongLabel { found, .. }) if found == PUBLIC_KEY_LABEL => {
@@ -259,7 +339,10 @@ impl SigningKey {
                 });
             }
         };
-        check_private_mode(path)?;
+        // The mode of the file that was read, from its descriptor: a check
+        // by path would look at whatever the path names by now (a symlink
+        // swapped after the read).
+        check_private_mode(path, &file)?;
         Ok(key)
     }
 
@@ -364,10 +447,13 @@ fn write_new(path: &Path, mode: u32, text: &str) -> Result<(), AttestError> {
     result
 }
 
-fn read_key_file(path: &Path) -> Result<String, AttestError> {
-    let file = File::open(path).map_err(io_err(path, "open"))?;
+/// The opened file and its text: the file is opened once, and what is
+/// checked about it afterwards (its mode) is asked of this descriptor.
+fn read_key_file(path: &Path) -> Result<(File, String), AttestError> {
+    let mut file = File::open(path).map_err(io_err(path, "open"))?;
     let mut bytes = Vec::new();
-    file.take(MAX_KEY_FILE_LEN + 1)
+    (&mut file)
+        .take(MAX_KEY_FILE_LEN + 1)
         .read_to_end(&mut bytes)
         .map_err(io_err(path, "read"))?;
     let bad = |problem| AttestError::BadKeyFile {
@@ -377,13 +463,15 @@ fn read_key_file(path: &Path) -> Result<String, AttestError> {
     if bytes.len() as u64 > MAX_KEY_FILE_LEN {
         return Err(bad(KeyFormatError::TooLarge));
     }
-    String::from_utf8(bytes).map_err(|_| bad(KeyFormatError::NotText))
+    let text = String::from_utf8(bytes).map_err(|_| bad(KeyFormatError::NotText))?;
+    Ok((file, text))
 }
 
 #[cfg(unix)]
-fn check_private_mode(path: &Path) -> Result<(), AttestError> {
+fn check_private_mode(path: &Path, file: &File) -> Result<(), AttestError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(path)
+    let mode = file
+        .metadata()
         .map_err(io_err(path, "stat"))?
         .permissions()
         .mode();
@@ -397,7 +485,7 @@ fn check_private_mode(path: &Path) -> Result<(), AttestError> {
 }
 
 #[cfg(not(unix))]
-fn check_private_mode(_path: &Path) -> Result<(), AttestError> {
+fn check_private_mode(_path: &Path, _file: &File) -> Result<(), AttestError> {
     Ok(())
 }
 
@@ -622,5 +710,115 @@ mod tests {
             err.to_string().contains("missing.pub: cannot open"),
             "{err}"
         );
+    }
+
+    /// Every small-order point, with either sign bit, and the non-canonical
+    /// spellings of 0 and 1 (p and p + 1).
+    fn small_order_encodings() -> Vec<[u8; 32]> {
+        let mut out = Vec::new();
+        for y in SMALL_ORDER_Y {
+            for sign in [0x00, 0x80] {
+                let mut e = y;
+                e[31] |= sign;
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// Under the identity point as a public key, the forged signature
+    /// R = identity, s = 0 satisfies the Ed25519 equation for every
+    /// message; under each other small-order point it does for the
+    /// messages whose challenge the point's order divides. None of them
+    /// verifies anything, and none loads from a key file.
+    #[test]
+    fn small_order_public_keys_verify_nothing_and_are_refused_at_load() {
+        let mut forged = [0u8; 64];
+        forged[0] = 1; // R = the identity's encoding; s = 0
+        let forged = Signature(forged);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weak.pub");
+        for (i, encoding) in small_order_encodings().into_iter().enumerate() {
+            let key = PublicKey(encoding);
+            assert!(key.weakness().is_some(), "encoding {i}");
+            for n in 0u8..16 {
+                let message = signed_message(&Digest([n; 32]));
+                assert!(!key.verify(&message, &forged), "encoding {i}, message {n}");
+            }
+            fs::write(&path, key.to_spki_pem()).unwrap();
+            let err = PublicKey::load(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("weak.pub") && err.contains("small-order (weak)"),
+                "encoding {i}: {err}"
+            );
+        }
+        // Real keys are not caught.
+        let real = SigningKey::from_seed(&RFC8032_SEED).public_key();
+        assert_eq!(real.weakness(), None);
+        for seed in 0u8..64 {
+            assert_eq!(
+                SigningKey::from_seed(&[seed; 32]).public_key().weakness(),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn non_canonical_key_encodings_are_refused() {
+        for delta in 2i8..=18 {
+            let key = PublicKey(field_prime_plus(delta));
+            assert_eq!(
+                key.weakness(),
+                Some(KeyFormatError::NonCanonicalKey),
+                "p + {delta}"
+            );
+        }
+        let err = PublicKey::from_spki_der(&PublicKey(field_prime_plus(5)).to_spki_der());
+        assert_eq!(err, Err(KeyFormatError::NonCanonicalKey));
+    }
+
+    /// The mode checked is the mode of the file that was read. The key
+    /// path is a symlink to a FIFO of mode 0644 whose writer, after the key
+    /// text and before the end of the file, points the symlink at a 0600
+    /// copy: a check by path after the read sees 0600 and admits the key
+    /// read from the 0644 file.
+    #[cfg(unix)]
+    #[test]
+    fn the_mode_checked_is_the_mode_of_the_file_read() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let made = keygen(dir.path(), "k").unwrap();
+        let text = fs::read_to_string(&made.private_path).unwrap();
+        let fifo = dir.path().join("open.fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(&fifo, fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("evaluator.key");
+        symlink(&fifo, &link).unwrap();
+        let writer = {
+            let (fifo, link, secure) = (fifo.clone(), link.clone(), made.private_path.clone());
+            std::thread::spawn(move || {
+                let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+                w.write_all(text.as_bytes()).unwrap();
+                // Re-point the path at the 0600 file while the reader
+                // still waits for the end of this one.
+                let next = link.with_extension("next");
+                symlink(&secure, &next).unwrap();
+                fs::rename(&next, &link).unwrap();
+                drop(w);
+            })
+        };
+        let loaded = SigningKey::load(&link);
+        writer.join().unwrap();
+        let err = loaded.unwrap_err();
+        assert!(
+            matches!(err, AttestError::InsecurePermissions { mode, .. } if mode & 0o777 == 0o644),
+            "{err}"
+        );
+        // The path now names the 0600 file, which loads.
+        SigningKey::load(&link).unwrap();
     }
 }

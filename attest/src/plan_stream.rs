@@ -23,8 +23,8 @@ use airlock_core::chain::ChainHasher;
 use airlock_core::record::{
     ModelDescriptor, PlannedTask, ProfileRef, Record, RunStart, RunnerBuild, StationLink, SuiteRef,
 };
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Bytes read at a time. A plan entry is about 42 bytes, so one window
 /// holds over a thousand; a larger value needs only a larger window.
@@ -40,6 +40,10 @@ struct Window<R> {
     start: usize,
     at_end: bool,
     consumed: u64,
+    /// Set when a value was read from more bytes than it needs: decoding
+    /// the record whole refuses that only after it decoded to the end, so
+    /// the piecewise decode refuses it there too.
+    non_canonical: bool,
 }
 
 impl<R: Read> Window<R> {
@@ -50,11 +54,12 @@ impl<R: Read> Window<R> {
             start: 0,
             at_end: false,
             consumed: 0,
+            non_canonical: false,
         }
     }
 
     /// Decodes the next value; `sink` gets the bytes it was decoded from.
-    fn next<T: DeserializeOwned>(
+    fn next<T: DeserializeOwned + Serialize>(
         &mut self,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<T, postcard::Error> {
@@ -63,6 +68,9 @@ impl<R: Read> Window<R> {
             match postcard::take_from_bytes::<T>(avail) {
                 Ok((value, rest)) => {
                     let used = avail.len() - rest.len();
+                    if airlock_core::check_canonical(&value, used).is_err() {
+                        self.non_canonical = true;
+                    }
                     sink(&avail[..used]);
                     self.start += used;
                     self.consumed += used as u64;
@@ -130,7 +138,7 @@ impl<R: Read> Window<R> {
 }
 
 /// RunStart's fields before the plan, in encoding order.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct Head {
     run_id: [u8; 16],
     started_at_unix_s: u64,
@@ -138,7 +146,7 @@ struct Head {
 }
 
 /// RunStart's fields after the plan, in encoding order.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct Tail {
     profile: ProfileRef,
     runner: RunnerBuild,
@@ -264,6 +272,7 @@ pub(crate) fn decode_first(
     let record = match decoded {
         // Bytes after the record: what decoding it whole says of them.
         Ok(_) if trailing > 0 => Err(postcard::Error::DeserializeUnexpectedEnd),
+        Ok(_) if window.non_canonical => Err(postcard::Error::DeserializeBadEncoding),
         other => other.map(FirstRecord::Start),
     };
     (chain.finalize(), record)

@@ -9,12 +9,13 @@
 //! module digest). Neither compiles a module: a verifier outside the
 //! enclave needs hashes, not a sandbox.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use airlock_core::Digest;
-use airlock_core::record::{RunStart, SuiteTrust};
+use airlock_core::record::{PlannedTask, RunStart, SuiteTrust};
 use airlock_core::suite::{ManifestTask, SuiteManifest};
 
 use crate::error::{AttestError, io_err};
@@ -94,47 +95,54 @@ pub enum SuiteSource {
 }
 
 /// Compares a run's signed plan with `manifest`: every plan entry's task
-/// must be in the suite with the same version and module digest, and
-/// RunStart's suite digest must be the suite's. Reports the first failure,
-/// naming the plan entry, and how many more there are.
+/// must be in the suite with the same version and module digest,
+/// RunStart's suite digest must be the suite's, and the plan must be the
+/// one the runner writes for that suite: every task of the suite, in suite
+/// order, each for epochs 0 to E − 1, nothing repeated. Reports the first
+/// failure, naming the plan entry, and how many more there are; the note
+/// says what the plan covers (which tasks, which epochs), pass or fail.
 pub fn check_suite(
     run_start: &RunStart,
     manifest: &SuiteManifest,
     source: &SuiteSource,
 ) -> LevelReport {
-    // The first failure and how many more: a plan of many entries all
-    // wrong needs no string per entry.
-    let mut first: Option<String> = None;
-    let mut more: usize = 0;
-    let mut fail = |reason: String| match first {
-        None => first = Some(reason),
-        Some(_) => more += 1,
+    let mut failures = Failures::default();
+    let mut fail = |reason: String| failures.add(reason);
+    let what = |i: usize, p: &PlannedTask| {
+        format!("plan entry {i} (task {} epoch {})", p.task_id, p.epoch)
     };
+    // Suite position of each plan entry's task, if it is in the suite.
+    let mut positions: Vec<Option<usize>> = Vec::with_capacity(run_start.plan.len());
     for (i, planned) in run_start.plan.iter().enumerate() {
-        let what = format!(
-            "plan entry {i} (task {} epoch {})",
-            planned.task_id, planned.epoch
-        );
-        let Some(task) = manifest
+        let Some((at, task)) = manifest
             .tasks
             .iter()
-            .find(|t: &&ManifestTask| t.task_id == planned.task_id)
+            .enumerate()
+            .find(|(_, t): &(usize, &ManifestTask)| t.task_id == planned.task_id)
         else {
+            positions.push(None);
             fail(format!(
-                "{what}: the task is not in suite \"{}\"",
+                "{}: the task is not in suite \"{}\"",
+                what(i, planned),
                 manifest.name
             ));
             continue;
         };
+        positions.push(Some(at));
         if planned.module_digest != task.module_digest {
             fail(format!(
-                "{what}: module digest {} is not the suite's {} ({})",
-                planned.module_digest, task.module_digest, task.file_name
+                "{}: module digest {} is not the suite's {} ({})",
+                what(i, planned),
+                planned.module_digest,
+                task.module_digest,
+                task.file_name
             ));
         } else if planned.task_version != task.version {
             fail(format!(
-                "{what}: version {} is not the suite's {}",
-                planned.task_version, task.version
+                "{}: version {} is not the suite's {}",
+                what(i, planned),
+                planned.task_version,
+                task.version
             ));
         }
     }
@@ -145,10 +153,33 @@ pub fn check_suite(
             run_start.suite.digest, manifest.name
         ));
     }
-    let status = match first {
+    let coverage = Coverage::of(run_start, manifest, &positions);
+    if let Some((i, j)) = coverage.repeated {
+        fail(format!(
+            "{} repeats plan entry {j}",
+            what(i, &run_start.plan[i])
+        ));
+    }
+    if !coverage.missing.is_empty() {
+        fail(format!(
+            "the plan holds {} of the {} tasks of suite \"{}\" (not planned: {}): \
+             a run of the suite plans every task",
+            coverage.planned_tasks,
+            manifest.tasks.len(),
+            manifest.name,
+            coverage.missing_list()
+        ));
+    }
+    if failures.first.is_none() {
+        // Every task present, none repeated: what is left is the shape.
+        if let Some(reason) = shape_problem(run_start, manifest, &positions) {
+            failures.add(reason);
+        }
+    }
+    let status = match failures.first {
         None => Status::Passed,
-        Some(first) if more == 0 => Status::Failed(first),
-        Some(first) => Status::Failed(format!("{first} (and {more} more failures)")),
+        Some(first) if failures.more == 0 => Status::Failed(first),
+        Some(first) => Status::Failed(format!("{first} (and {} more failures)", failures.more)),
     };
     let checked = match source {
         SuiteSource::Embedded => format!("the embedded suite \"{}\"", manifest.name),
@@ -167,7 +198,155 @@ pub fn check_suite(
         level: Level::Suite,
         status,
         note: Some(format!(
-            "checked against {checked}; the run recorded {recorded}"
+            "checked against {checked}; the run recorded {recorded}; {}",
+            coverage.describe(manifest.tasks.len(), run_start.plan.len())
         )),
     }
+}
+
+/// The first failure and how many more: a plan of many entries all wrong
+/// needs no string per entry.
+#[derive(Default)]
+struct Failures {
+    first: Option<String>,
+    more: usize,
+}
+
+impl Failures {
+    fn add(&mut self, reason: String) {
+        match self.first {
+            None => self.first = Some(reason),
+            Some(_) => self.more += 1,
+        }
+    }
+}
+
+/// Which tasks and epochs of the suite a plan holds.
+struct Coverage {
+    /// Suite tasks with at least one plan entry.
+    planned_tasks: usize,
+    /// Suite tasks with none, in suite order.
+    missing: Vec<String>,
+    /// The first entry that repeats an earlier (task, epoch), and that one.
+    repeated: Option<(usize, usize)>,
+    /// Entries whose task is not in the suite.
+    foreign: usize,
+    /// The planned epochs, when every planned task has epochs 0 to E − 1
+    /// once each: E.
+    uniform_epochs: Option<u32>,
+}
+
+impl Coverage {
+    fn of(run_start: &RunStart, manifest: &SuiteManifest, positions: &[Option<usize>]) -> Coverage {
+        // Per suite task: its epochs, with the entry that planned each.
+        let mut epochs: Vec<BTreeMap<u32, usize>> = vec![BTreeMap::new(); manifest.tasks.len()];
+        let mut repeated = None;
+        let mut foreign = 0;
+        for (i, (planned, at)) in run_start.plan.iter().zip(positions).enumerate() {
+            let Some(at) = at else {
+                foreign += 1;
+                continue;
+            };
+            if let Some(&j) = epochs[*at].get(&planned.epoch) {
+                repeated = repeated.or(Some((i, j)));
+            } else {
+                epochs[*at].insert(planned.epoch, i);
+            }
+        }
+        let missing: Vec<String> = manifest
+            .tasks
+            .iter()
+            .zip(&epochs)
+            .filter(|(_, e)| e.is_empty())
+            .map(|(t, _)| t.task_id.clone())
+            .collect();
+        let planned: Vec<&BTreeMap<u32, usize>> = epochs.iter().filter(|e| !e.is_empty()).collect();
+        let uniform_epochs = planned.first().and_then(|e| {
+            let n = e.len() as u32;
+            planned
+                .iter()
+                .all(|e| e.len() as u32 == n && e.keys().copied().eq(0..n))
+                .then_some(n)
+        });
+        Coverage {
+            planned_tasks: planned.len(),
+            missing,
+            repeated,
+            foreign,
+            uniform_epochs,
+        }
+    }
+
+    /// At most five of the missing tasks, then how many more.
+    fn missing_list(&self) -> String {
+        let mut out = self
+            .missing
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.missing.len() > 5 {
+            out.push_str(&format!(" and {} more", self.missing.len() - 5));
+        }
+        out
+    }
+
+    fn describe(&self, suite_tasks: usize, entries: usize) -> String {
+        let tasks = if self.missing.is_empty() {
+            format!("all {suite_tasks} tasks of the suite")
+        } else {
+            format!(
+                "{} of the suite's {suite_tasks} tasks (not planned: {})",
+                self.planned_tasks,
+                self.missing_list()
+            )
+        };
+        let epochs = match self.uniform_epochs {
+            Some(1) => "epoch 0 of each".to_owned(),
+            Some(n) => format!("epochs 0 to {} of each", n - 1),
+            None if self.planned_tasks == 0 => "no epochs".to_owned(),
+            None => "epochs that differ from task to task or repeat".to_owned(),
+        };
+        let foreign = match self.foreign {
+            0 => String::new(),
+            n => format!(", and {n} entries of tasks not in the suite"),
+        };
+        format!("the plan holds {tasks}, {epochs} ({entries} entries{foreign})")
+    }
+}
+
+/// Where the plan differs from the runner's: each suite task in suite order,
+/// each for epochs 0 to E − 1, E the same for every task.
+fn shape_problem(
+    run_start: &RunStart,
+    manifest: &SuiteManifest,
+    positions: &[Option<usize>],
+) -> Option<String> {
+    let tasks = manifest.tasks.len();
+    let entries = run_start.plan.len();
+    if tasks == 0 || entries == 0 || !entries.is_multiple_of(tasks) {
+        return Some(format!(
+            "the plan's {entries} entries are not the same number of epochs of each of the \
+             {tasks} tasks of suite \"{}\"",
+            manifest.name
+        ));
+    }
+    let epochs = entries / tasks;
+    for (i, (planned, at)) in run_start.plan.iter().zip(positions).enumerate() {
+        let (want_task, want_epoch) = (i / epochs, (i % epochs) as u32);
+        if *at != Some(want_task) || planned.epoch != want_epoch {
+            return Some(format!(
+                "plan entry {i} (task {} epoch {}) is out of the runner's order: a run of suite \
+                 \"{}\" plans each task in suite order for epochs 0 to {}, so entry {i} is \
+                 task {} epoch {want_epoch}",
+                planned.task_id,
+                planned.epoch,
+                manifest.name,
+                epochs - 1,
+                manifest.tasks[want_task].task_id
+            ));
+        }
+    }
+    None
 }

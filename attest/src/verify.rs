@@ -699,7 +699,10 @@ fn verify_frames<R: Read>(
     let mut signatures = Tally::default();
     let mut chain = Tally::default();
     let mut completeness = Completeness::new(key_id);
-    if !trusted.contains(&key) {
+    if let Some(weakness) = key.weakness() {
+        // Trusted or not: a weak key vouches for nothing.
+        signatures.fail(format!("signed by key {key_id}: {weakness}"));
+    } else if !trusted.contains(&key) {
         signatures.fail(format!("signed by key {key_id}, not trusted"));
     }
     let keep = KeepPlan {
@@ -911,6 +914,9 @@ struct Completeness {
     results: u64,
     full_credit: u64,
     score_sum: u64,
+    /// Model errors in a row at the end of the results so far: what an
+    /// abort's count must be.
+    trailing_model_errors: u64,
     ended: bool,
     note: Option<String>,
 }
@@ -934,6 +940,7 @@ impl Completeness {
             results: 0,
             full_credit: 0,
             score_sum: 0,
+            trailing_model_errors: 0,
             ended: false,
             note: None,
         }
@@ -1061,6 +1068,11 @@ impl Completeness {
                 self.results += 1;
                 self.full_credit += u64::from(r.score == Ppm::FULL);
                 self.score_sum += u64::from(r.score.0);
+                if matches!(r.outcome, Outcome::ModelError(_)) {
+                    self.trailing_model_errors += 1;
+                } else {
+                    self.trailing_model_errors = 0;
+                }
                 Ok(())
             }
             Record::RunEnd(end) => {
@@ -1084,6 +1096,31 @@ impl Completeness {
                         ));
                     }
                     RunEndReason::Completed => {}
+                    // What the runner writes when it ends a run early
+                    // (SPEC.md, "Verification", level 4): after n ≥ 1 model
+                    // errors in a row, the last n results, and before the
+                    // plan is done. The profile's limit is not known here.
+                    RunEndReason::AbortedModelErrors(0) => {
+                        return Err(format!(
+                            "{label}: run ended as aborted after 0 consecutive model errors; \
+                             a run ends early only after at least one"
+                        ));
+                    }
+                    RunEndReason::AbortedModelErrors(errors) if self.next >= n => {
+                        return Err(format!(
+                            "{label}: run ended as aborted after {errors} consecutive model errors, \
+                             but all {n} planned results are present (such a run is completed)"
+                        ));
+                    }
+                    RunEndReason::AbortedModelErrors(errors)
+                        if u64::from(errors) != self.trailing_model_errors =>
+                    {
+                        return Err(format!(
+                            "{label}: run ended as aborted after {errors} consecutive model errors, \
+                             but the {} results before it end with {} model errors in a row",
+                            self.next, self.trailing_model_errors
+                        ));
+                    }
                     RunEndReason::AbortedModelErrors(errors) => {
                         self.note = Some(format!(
                             "aborted after {} of {n} planned results ({errors} consecutive model errors)",

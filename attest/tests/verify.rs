@@ -397,27 +397,63 @@ fn completeness_reports_each_defect_precisely() {
     );
 }
 
+/// The results and RunEnd of an abort claimed after the first `kept`
+/// results, the last `errors` of them model errors, with `claimed` in
+/// RunEnd.
+fn aborted(kept: usize, errors: usize, claimed: u32) -> Verdict {
+    with_records(|r| {
+        r.truncate(1 + kept);
+        for i in kept + 1 - errors..=kept {
+            result_mut(r, i).outcome = Outcome::ModelError(ModelErrorKind::Timeout);
+            result_mut(r, i).score = Ppm::ZERO;
+        }
+        let results: Vec<TaskResult> = (1..=kept).map(|i| result_mut(r, i).clone()).collect();
+        r.push(Record::RunEnd(run_end(
+            &results,
+            RunEndReason::AbortedModelErrors(claimed),
+        )));
+    })
+}
+
 #[test]
 fn aborted_run_with_a_prefix_verifies_with_a_note() {
-    let v = with_records(|r| {
-        r.truncate(2);
-        let results: Vec<TaskResult> = vec![result_mut(r, 1).clone()];
-        let mut end = run_end(&results, RunEndReason::AbortedModelErrors(3));
-        end.reason = RunEndReason::AbortedModelErrors(3);
-        // The last result is a model error in an aborted run.
-        result_mut(r, 1).outcome = Outcome::ModelError(ModelErrorKind::Timeout);
-        result_mut(r, 1).score = Ppm::ZERO;
-        end.full_credit = 0;
-        end.score_sum = 0;
-        r.push(Record::RunEnd(end));
-    });
+    let v = aborted(2, 1, 1);
     assert_all_passed(&v);
     let note = v.level(Level::Completeness).unwrap().note.clone();
     assert_eq!(
         note.as_deref(),
-        Some("aborted after 1 of 3 planned results (3 consecutive model errors)")
+        Some("aborted after 2 of 3 planned results (1 consecutive model errors)")
     );
-    assert_eq!(v.summary.end, Some(RunEndReason::AbortedModelErrors(3)));
+    assert_eq!(v.summary.end, Some(RunEndReason::AbortedModelErrors(1)));
+    assert_all_passed(&aborted(2, 2, 2));
+}
+
+/// An abort is what the runner writes after n ≥ 1 model errors in a row,
+/// the last n results, with results missing; any other claim fails.
+#[test]
+fn an_abort_claim_without_its_model_errors_fails_completeness() {
+    let reason = |v: Verdict| failed_reason(&v, Level::Completeness);
+    // Good results, no model error at all.
+    assert_eq!(
+        reason(aborted(2, 0, 3)),
+        "record 3 (RunEnd): run ended as aborted after 3 consecutive model errors, \
+         but the 2 results before it end with 0 model errors in a row"
+    );
+    // Fewer errors in a row than claimed, and more.
+    assert!(reason(aborted(2, 1, 2)).ends_with("end with 1 model errors in a row"));
+    assert!(reason(aborted(2, 2, 1)).ends_with("end with 2 model errors in a row"));
+    // n = 0.
+    assert_eq!(
+        reason(aborted(2, 0, 0)),
+        "record 3 (RunEnd): run ended as aborted after 0 consecutive model errors; \
+         a run ends early only after at least one"
+    );
+    // Every result present.
+    assert_eq!(
+        reason(aborted(3, 1, 1)),
+        "record 4 (RunEnd): run ended as aborted after 1 consecutive model errors, \
+         but all 3 planned results are present (such a run is completed)"
+    );
 }
 
 #[test]
@@ -765,6 +801,127 @@ fn suite_level_names_the_first_mismatch_and_counts_the_rest() {
              (and 2 more failures)"
                 .into()
         ),
+        "{report}"
+    );
+}
+
+/// The suite level checks the plan is the runner's plan of the whole suite
+/// (every task, in suite order, epochs 0 to E − 1 each, none repeated),
+/// and its note says what the plan covers.
+#[test]
+fn suite_level_requires_the_whole_suite_and_reports_coverage() {
+    use airlock_attest::suite_check::{SuiteSource, check_suite};
+    use airlock_core::record::PlannedTask;
+    use airlock_core::suite::{ManifestTask, SuiteManifest};
+
+    // A suite of 8 tasks.
+    let suite = run_start(&key().public_key(), 8, 1);
+    let manifest = SuiteManifest {
+        name: "default".into(),
+        tasks: suite
+            .plan
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ManifestTask {
+                task_id: p.task_id.clone(),
+                version: p.task_version,
+                file_name: format!("task_{i}.wasm"),
+                module_digest: p.module_digest,
+            })
+            .collect(),
+    };
+    let with_plan = |plan: Vec<PlannedTask>| {
+        let mut start = suite.clone();
+        start.suite.digest = manifest.digest();
+        start.plan = plan;
+        check_suite(&start, &manifest, &SuiteSource::Embedded)
+    };
+    let tasks = &suite.plan;
+    let epochs = |chosen: &[usize], n: u32| -> Vec<PlannedTask> {
+        chosen
+            .iter()
+            .flat_map(|&t| {
+                (0..n).map(move |epoch| PlannedTask {
+                    epoch,
+                    ..tasks[t].clone()
+                })
+            })
+            .collect()
+    };
+    let all: Vec<usize> = (0..8).collect();
+
+    let whole = with_plan(epochs(&all, 3));
+    assert_eq!(whole.status, Status::Passed, "{whole}");
+    assert!(
+        whole.note.as_deref().unwrap().ends_with(
+            "the plan holds all 8 tasks of the suite, epochs 0 to 2 of each (24 entries)"
+        ),
+        "{whole}"
+    );
+
+    // 2 of the suite's 8 tasks, under the whole suite's digest.
+    let two = with_plan(epochs(&[0, 1], 1));
+    assert_eq!(
+        two.status,
+        Status::Failed(
+            "the plan holds 2 of the 8 tasks of suite \"default\" (not planned: task-2, task-3, \
+             task-4, task-5, task-6 and 1 more): a run of the suite plans every task"
+                .into()
+        ),
+        "{two}"
+    );
+    assert!(
+        two.note.as_deref().unwrap().ends_with(
+            "the plan holds 2 of the suite's 8 tasks (not planned: task-2, task-3, task-4, \
+             task-5, task-6 and 1 more), epoch 0 of each (2 entries)"
+        ),
+        "{two}"
+    );
+
+    // One entry repeated.
+    let mut repeated = epochs(&all, 1);
+    repeated.insert(4, repeated[3].clone());
+    let report = with_plan(repeated);
+    assert_eq!(
+        report.status,
+        Status::Failed("plan entry 4 (task task-3 epoch 0) repeats plan entry 3".into()),
+        "{report}"
+    );
+
+    // Every task, but in another order.
+    let mut swapped = epochs(&all, 2);
+    swapped.swap(1, 2);
+    let report = with_plan(swapped);
+    assert!(
+        report
+            .status
+            .reason()
+            .unwrap()
+            .starts_with("plan entry 1 (task task-1 epoch 0) is out of the runner's order"),
+        "{report}"
+    );
+
+    // Epochs that differ between tasks.
+    let mut uneven = epochs(&all, 1);
+    uneven.push(PlannedTask {
+        epoch: 1,
+        ..suite.plan[7].clone()
+    });
+    let report = with_plan(uneven);
+    assert!(
+        report
+            .status
+            .reason()
+            .unwrap()
+            .starts_with("the plan's 9 entries are not"),
+        "{report}"
+    );
+    assert!(
+        report
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("epochs that differ from task to task"),
         "{report}"
     );
 }

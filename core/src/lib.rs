@@ -35,14 +35,37 @@ pub use digest::Digest;
 pub use outcome::Outcome;
 pub use score::Ppm;
 
-/// Decodes a postcard message that must fill `bytes` exactly: trailing bytes
-/// are an error, so that one byte string never decodes as two messages.
-pub fn decode_exact<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Error> {
+/// Decodes a postcard message that must fill `bytes` exactly and be its
+/// value's one encoding: trailing bytes are an error, so that one byte
+/// string never decodes as two messages, and so is a varint spelled with
+/// more bytes than it needs (postcard itself accepts `82 80 00` for 2), so
+/// that one message never has two byte strings. A non-minimal encoding is
+/// reported as [`postcard::Error::DeserializeBadEncoding`].
+pub fn decode_exact<'a, T>(bytes: &'a [u8]) -> Result<T, postcard::Error>
+where
+    T: serde::Deserialize<'a> + serde::Serialize,
+{
     let (value, rest) = postcard::take_from_bytes::<T>(bytes)?;
-    if rest.is_empty() {
-        Ok(value)
-    } else {
-        Err(postcard::Error::DeserializeUnexpectedEnd)
+    if !rest.is_empty() {
+        return Err(postcard::Error::DeserializeUnexpectedEnd);
+    }
+    check_canonical(&value, bytes.len())?;
+    Ok(value)
+}
+
+/// Checks that `value`, decoded from `len` bytes, takes exactly `len` bytes
+/// to encode. The one freedom postcard's decoder leaves a writer is a
+/// varint's length (every other field is fixed by the value: raw bytes,
+/// `00`/`01` for bools and options), and an unneeded varint byte only ever
+/// lengthens the encoding, so equal length means these are the canonical
+/// bytes, without encoding them again.
+pub fn check_canonical<T: serde::Serialize + ?Sized>(
+    value: &T,
+    len: usize,
+) -> Result<(), postcard::Error> {
+    match postcard::experimental::serialized_size(value) {
+        Ok(n) if n == len => Ok(()),
+        _ => Err(postcard::Error::DeserializeBadEncoding),
     }
 }
 

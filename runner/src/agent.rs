@@ -12,6 +12,7 @@ pub mod openai;
 pub mod replay;
 
 use core::fmt;
+use core::num::NonZeroU32;
 use core::str::FromStr;
 use core::time::Duration;
 use std::path::PathBuf;
@@ -183,8 +184,10 @@ pub struct AgentOptions {
     pub temperature: f64,
     /// Sampling seed sent to `openai` (`--model-seed`).
     pub model_seed: Option<u64>,
-    /// Most tokens per reply sent to `openai` (`--max-tokens`).
-    pub max_tokens: Option<u32>,
+    /// Most tokens per reply sent to `openai` (`--max-tokens`). Never 0:
+    /// servers answer a request for no tokens with errors that look
+    /// transient (vLLM: HTTP 500), which would be retried for nothing.
+    pub max_tokens: Option<NonZeroU32>,
     /// Further attempts after a connection error or a 5xx (`--retries`).
     pub retries: u32,
     /// Wait before the first retry; doubled for each further one.
@@ -312,6 +315,28 @@ impl AgentSpec {
             AgentSpec::Replay { .. } => "replay",
         }
     }
+}
+
+/// `text` fit for one log line: cut after `max_bytes` bytes (on a character
+/// boundary, marked `…`), with every control character — newline, escape,
+/// the C1 controls — and every bidirectional override written as its Rust
+/// escape (`\n`, `\u{1b}`), so text from a model server or an agent process
+/// can neither forge log lines nor send sequences to the terminal.
+pub fn log_safe(text: &str, max_bytes: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_bytes) + 8);
+    for (at, c) in text.char_indices() {
+        if at >= max_bytes {
+            out.push('…');
+            break;
+        }
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One message of a conversation as the adapters send it: the task's `Say`s
@@ -517,9 +542,19 @@ mod tests {
         let err = AgentSpec::Null.build(&options).err().unwrap();
         assert!(err.to_string().contains("--agent-arg"), "{err}");
         let mut options = AgentOptions::new(Duration::from_secs(1), 16);
-        options.max_tokens = Some(3);
+        options.max_tokens = NonZeroU32::new(3);
         let err = AgentSpec::Null.build(&options).err().unwrap();
         assert!(err.to_string().contains("--max-tokens"), "{err}");
+    }
+
+    #[test]
+    fn log_safe_escapes_controls_and_cuts_long_text() {
+        assert_eq!(
+            log_safe("a\nb\u{1b}[31mc\u{9b}d\u{202e}e", 100),
+            "a\\nb\\u{1b}[31mc\\u{9b}d\\u{202e}e"
+        );
+        assert_eq!(log_safe("héllo", 2), "hé…");
+        assert_eq!(log_safe("plain text", 100), "plain text");
     }
 
     #[test]

@@ -104,6 +104,15 @@ pub enum DisclosureError {
     },
     /// The sealed transcript could not be opened.
     Store(StoreError),
+    /// A second file disclosing a plan entry an earlier file disclosed.
+    Duplicate {
+        /// The later file.
+        path: PathBuf,
+        /// The file that disclosed the entry first.
+        first: PathBuf,
+        /// The plan entry.
+        plan_index: u32,
+    },
 }
 
 impl fmt::Display for DisclosureError {
@@ -124,20 +133,35 @@ impl fmt::Display for DisclosureError {
             }
             DisclosureError::Store(e) => write!(f, "{e}"),
             DisclosureError::Read(e) => write!(f, "{e}"),
+            DisclosureError::Duplicate {
+                path,
+                first,
+                plan_index,
+            } => write!(
+                f,
+                "{}: discloses plan entry {plan_index} again, as {} does: each transcript \
+                 is counted once, so give each disclosure once",
+                path.display(),
+                first.display()
+            ),
         }
     }
 }
 
 impl core::error::Error for DisclosureError {}
 
+// A field this reader does not know could be a claim it does not check.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TurnJson {
     say: String,
     reply: String,
     truncated: bool,
 }
 
+// A field this reader does not know could be a claim it does not check.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TranscriptJson {
     task_id: String,
     plan_index: u32,
@@ -146,7 +170,9 @@ struct TranscriptJson {
     turns: Vec<TurnJson>,
 }
 
+// A field this reader does not know could be a claim it does not check.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DisclosureJson {
     format: String,
     run_id: String,
@@ -384,23 +410,31 @@ impl Disclosure {
     }
 
     /// Checks the disclosure against the signed record of its plan entry in
-    /// the run `run_id`: same run, plan entry, task and epoch, and the
-    /// signed commitment is the one that opens to the transcript.
+    /// the run `run_start`: same run and evaluator key, plan entry, task
+    /// and epoch, and the signed commitment is the one that opens to the
+    /// transcript.
     pub fn check_against(
         &self,
         path: &Path,
-        run_id: &[u8; 16],
+        run_start: &RunStart,
         result: &TaskResult,
     ) -> Result<(), DisclosureError> {
         let mismatch = |problem: String| DisclosureError::Mismatch {
             path: path.to_path_buf(),
             problem,
         };
+        let run_id = &run_start.run_id;
         if &self.run_id != run_id {
             return Err(mismatch(format!(
                 "is of run {}, the bundle is run {}",
                 hex(&self.run_id),
                 hex(run_id)
+            )));
+        }
+        if self.evaluator_key_id != run_start.evaluator_key_id {
+            return Err(mismatch(format!(
+                "names evaluator key {}, but the bundle's run was signed by key {}",
+                self.evaluator_key_id, run_start.evaluator_key_id
             )));
         }
         if result.plan_index != self.plan_index
@@ -626,11 +660,29 @@ impl RecordVisitor for DisclosedRecords {
 }
 
 /// Reads each disclosure file; a file that cannot be read is reported in the
-/// level, not as an error.
+/// level, not as an error. A file that discloses the same plan entry of the
+/// same run as an earlier one is refused ([`DisclosureError::Duplicate`]):
+/// counted twice, it would make one transcript look like two.
 pub fn read_all(paths: &[PathBuf]) -> Vec<(PathBuf, Result<Disclosure, DisclosureError>)> {
+    let mut seen: std::collections::HashMap<([u8; 16], u32), &PathBuf> =
+        std::collections::HashMap::new();
     paths
         .iter()
-        .map(|p| (p.clone(), Disclosure::read(p)))
+        .map(|p| {
+            let read =
+                Disclosure::read(p).and_then(|d| match seen.get(&(d.run_id, d.plan_index)) {
+                    Some(first) => Err(DisclosureError::Duplicate {
+                        path: p.clone(),
+                        first: (*first).clone(),
+                        plan_index: d.plan_index,
+                    }),
+                    None => {
+                        seen.insert((d.run_id, d.plan_index), p);
+                        Ok(d)
+                    }
+                });
+            (p.clone(), read)
+        })
         .collect()
 }
 
@@ -660,10 +712,9 @@ pub fn disclosed_level(
             .as_ref()
             .map_err(ToString::to_string)
             .and_then(|d| {
-                let run_id = records
+                let run_start = records
                     .run_start
                     .as_ref()
-                    .map(|r| r.run_id)
                     .ok_or_else(|| "the bundle has no RunStart".to_owned())?;
                 let result = records
                     .results
@@ -676,7 +727,7 @@ pub fn disclosed_level(
                             d.plan_index
                         )
                     })?;
-                d.check_against(path, &run_id, result)
+                d.check_against(path, run_start, result)
                     .map_err(|e| e.to_string())?;
                 Ok(format!(
                     "{} epoch {} (plan entry {})",
@@ -745,14 +796,123 @@ mod tests {
         (disclosure, result)
     }
 
+    /// The RunStart of run `run_id`, signed by the key the sample names.
+    fn run_start(run_id: [u8; 16]) -> RunStart {
+        use airlock_core::record::{
+            ModelDescriptor, ProfileRef, RunnerBuild, StationLink, SuiteRef, SuiteTrust,
+        };
+        RunStart {
+            run_id,
+            started_at_unix_s: 0,
+            suite: SuiteRef {
+                name: "s".into(),
+                digest: Digest([0; 32]),
+                trust: SuiteTrust::Embedded,
+            },
+            plan: Vec::new(),
+            profile: ProfileRef {
+                name: "p".into(),
+                digest: Digest([0; 32]),
+            },
+            runner: RunnerBuild {
+                airlock_version: "0".into(),
+                wasmtime_version: "0".into(),
+                engine_settings: Digest([0; 32]),
+                executable: Digest([0; 32]),
+            },
+            model: ModelDescriptor {
+                agent: "a".into(),
+                model: "m".into(),
+                reported_model: String::new(),
+            },
+            seed: [0; 32],
+            evaluator_key_id: Digest([3; 32]),
+            station: StationLink {
+                run_counter: 1,
+                previous_run_start_hash: Digest([0; 32]),
+            },
+        }
+    }
+
+    /// A disclosure naming another evaluator key than the one that signed
+    /// the run is refused, naming the file.
+    #[test]
+    fn a_disclosure_of_another_evaluator_key_is_refused() {
+        let (disclosure, result) = sample();
+        let path = Path::new("other-key.json");
+        let mut start = run_start([1; 16]);
+        start.evaluator_key_id = Digest([4; 32]);
+        let err = disclosure
+            .check_against(path, &start, &result)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("other-key.json: names evaluator key 0303")
+                && err.contains("signed by key 0404"),
+            "{err}"
+        );
+    }
+
+    /// A field the format does not define, at the top or inside the
+    /// readable transcript, is refused naming the file and the field.
+    #[test]
+    fn unknown_fields_are_refused() {
+        let (disclosure, _) = sample();
+        let text = disclosure.to_json();
+        for (from, to) in [
+            ("\"format\"", "\"verified_by\": \"me\",\n  \"format\""),
+            ("\"say\"", "\"score\": 1,\n \"say\""),
+            ("\"turns\"", "\"extra\": [],\n \"turns\""),
+        ] {
+            let altered = text.replacen(from, to, 1);
+            assert_ne!(altered, text);
+            let err = Disclosure::from_json(Path::new("extra.json"), &altered)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("extra.json: not a valid disclosure: JSON: unknown field"),
+                "{err}"
+            );
+        }
+    }
+
+    /// The same plan entry disclosed by two files (the same file twice, or
+    /// a copy) is refused the second time, naming both: one transcript is
+    /// never counted as two.
+    #[test]
+    fn a_disclosure_given_twice_is_refused_the_second_time() {
+        let (disclosure, _) = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("b.json");
+        std::fs::write(&a, disclosure.to_json()).unwrap();
+        std::fs::write(&b, disclosure.to_json()).unwrap();
+        let read = read_all(&[a.clone(), b.clone(), a.clone()]);
+        assert!(read[0].1.is_ok());
+        for (path, got) in &read[1..] {
+            let err = got.as_ref().unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "{}: discloses plan entry 1 again, as {} does",
+                    path.display(),
+                    a.display()
+                )),
+                "{err}"
+            );
+        }
+    }
+
     #[test]
     fn a_disclosure_round_trips_through_its_json_and_checks() {
         let (disclosure, result) = sample();
         let path = Path::new("d.json");
         let read = Disclosure::from_json(path, &disclosure.to_json()).unwrap();
         assert_eq!(read, disclosure);
-        read.check_against(path, &[1; 16], &result).unwrap();
-        let err = read.check_against(path, &[2; 16], &result).unwrap_err();
+        read.check_against(path, &run_start([1; 16]), &result)
+            .unwrap();
+        let err = read
+            .check_against(path, &run_start([2; 16]), &result)
+            .unwrap_err();
         assert!(err.to_string().contains("is of run"), "{err}");
     }
 
@@ -778,7 +938,9 @@ mod tests {
                 ) else {
                     continue; // no longer a transcript at all
                 };
-                let err = altered.check_against(path, &[1; 16], &result).unwrap_err();
+                let err = altered
+                    .check_against(path, &run_start([1; 16]), &result)
+                    .unwrap_err();
                 assert!(
                     err.to_string().contains("commitment does not match"),
                     "byte {at}: {err}"

@@ -403,9 +403,9 @@ struct RunArgs {
     /// Sampling seed sent by `openai` with every request.
     #[arg(long)]
     model_seed: Option<u64>,
-    /// Most tokens per reply, sent by `openai`.
-    #[arg(long)]
-    max_tokens: Option<u32>,
+    /// Most tokens per reply, sent by `openai` (at least 1).
+    #[arg(long, value_parser = parse_max_tokens)]
+    max_tokens: Option<core::num::NonZeroU32>,
     /// Further attempts of an `openai` call after a connection error, 429 or 5xx.
     #[arg(long, default_value_t = 2)]
     retries: u32,
@@ -455,6 +455,21 @@ fn parse_seed(text: &str) -> Result<[u8; 32], String> {
     airlock_core::Digest::from_hex(text)
         .map(|d| d.0)
         .ok_or_else(|| format!("a seed is 64 hexadecimal digits, not \"{text}\""))
+}
+
+fn parse_max_tokens(text: &str) -> Result<core::num::NonZeroU32, String> {
+    match text.parse::<u32>() {
+        Ok(0) => Err(
+            "0 asks the server for no reply at all (servers answer it with errors); \
+                      give at least 1"
+                .to_owned(),
+        ),
+        Ok(n) => core::num::NonZeroU32::new(n).ok_or_else(|| "give at least 1".to_owned()),
+        Err(_) => Err(format!(
+            "a number of tokens from 1 to {} is expected, not \"{text}\"",
+            u32::MAX
+        )),
+    }
 }
 
 fn parse_agent(text: &str) -> Result<AgentSpec, String> {

@@ -2,7 +2,10 @@
 //! tests: real sockets, scripted misbehaviour. It answers `GET /v1/models`
 //! with its model list and each `POST /v1/chat/completions` as the script
 //! says for that call, keeps connections alive like real servers, records
-//! every chat request body, and stops when dropped. Every wait is bounded.
+//! every chat request body, and stops when dropped. Like a strict server
+//! (vLLM), it refuses a chat request naming a model it does not list (HTTP
+//! 400, with a body that says so, before the script is asked). Every wait
+//! is bounded.
 
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,6 +23,8 @@ pub enum Answer {
     Reply(String),
     /// This status with a small JSON error body.
     Status(u16),
+    /// This status with this body.
+    StatusBody(u16, String),
     /// Reads the request and never answers (until the client gives up or the server stops).
     Stall,
     /// 200 with a body that is not JSON.
@@ -173,6 +178,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 fn respond(stream: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
+        400 => "Bad Request",
         404 => "Not Found",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -214,13 +220,29 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             }
             ("POST", "/v1/chat/completions") => {
                 let n = shared.chat_calls.fetch_add(1, Ordering::Relaxed);
-                if let Ok(body) = serde_json::from_slice(&request.body)
+                let body: Option<serde_json::Value> = serde_json::from_slice(&request.body).ok();
+                if let Some(body) = &body
                     && let Ok(mut requests) = shared.requests.lock()
                 {
-                    requests.push(body);
+                    requests.push(body.clone());
                 }
                 let model = shared.models.first().cloned().unwrap_or_default();
-                match (shared.script)(n) {
+                let asked = body
+                    .as_ref()
+                    .and_then(|b| b["model"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let answer = if shared.models.contains(&asked) {
+                    (shared.script)(n)
+                } else {
+                    Answer::StatusBody(
+                        400,
+                        serde_json::json!({"object": "error", "type": "NotFoundError",
+                            "message": format!("The model `{asked}` does not exist."), "code": 400})
+                        .to_string(),
+                    )
+                };
+                match answer {
                     Answer::Reply(text) => respond(
                         &mut writer,
                         200,
@@ -238,6 +260,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                         status,
                         r#"{"error":{"message":"scripted failure"}}"#,
                     ),
+                    Answer::StatusBody(status, body) => respond(&mut writer, status, &body),
                     Answer::Malformed => respond(&mut writer, 200, "{\"choices\": [ this is not JSON"),
                     Answer::Stall => {
                         let until = Instant::now() + STALL_LIMIT;

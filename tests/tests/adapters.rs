@@ -5,6 +5,7 @@
 //! Profiles with short timeouts keep every test short; nothing asserts on time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use core::time::Duration;
 use std::path::PathBuf;
 
 use airlock_core::record::{Record, RunEndReason};
@@ -24,14 +25,24 @@ struct Station {
 
 impl Station {
     fn new(says: &[&str], max_errors: u32) -> Station {
+        Station::with(
+            &[("asker.wasm", asking_module("asker", says))],
+            max_errors,
+            1_500,
+        )
+    }
+
+    /// A station whose suite is `modules` and whose model calls time out
+    /// after `timeout_ms`.
+    fn with(modules: &[(&str, Vec<u8>)], max_errors: u32, timeout_ms: u64) -> Station {
         let root = tempfile::tempdir().unwrap();
         let key = keygen(root.path());
-        let suite = suite_dir(root.path(), &[("asker.wasm", asking_module("asker", says))]);
+        let suite = suite_dir(root.path(), modules);
         let profile = profile_with(
             root.path(),
             "adapters",
             &[
-                ("model_call_timeout_ms", "1_500"),
+                ("model_call_timeout_ms", &timeout_ms.to_string()),
                 ("max_reply_bytes", "1_024"),
                 ("max_consecutive_model_errors", &max_errors.to_string()),
             ],
@@ -189,16 +200,137 @@ fn exec_agent_reply_over_the_limit_is_cut_and_a_huge_line_is_never_read_whole() 
 }
 
 #[test]
-fn exec_agent_skips_lines_for_other_requests_and_logs_stderr() {
+fn exec_agent_skips_lines_for_other_requests_and_logs_stderr_escaped() {
     let station = Station::new(&["q"], 5);
     let run = exec_run(&station, "chatty", 1, &["chatty"]);
     let done = finish(run.command().arg("--json").arg("-v"));
     done.expect_code(0);
     assert_eq!(outcomes(&done.json()), ["done"]);
     assert!(
-        done.stderr.contains("fake-model: thinking about request 0"),
-        "the child's stderr goes to the log: {done}"
+        done.stderr
+            .contains("fake-model: thinking about request 0\\u{1b}[2J"),
+        "the child's stderr goes to the log, escaped: {done}"
     );
+    assert!(
+        !done.stderr.contains('\u{1b}'),
+        "no raw escape reaches the terminal"
+    );
+}
+
+#[test]
+fn exec_agent_output_between_requests_is_dropped_and_memory_stays_bounded() {
+    // The agent answers the one question, then writes 128 MiB of
+    // well-formed lines for the request it already answered, while the
+    // runner is busy with a task that asks nothing (it runs out of fuel):
+    // nothing reads those lines on behalf of a call, and none may pile up.
+    let station = Station::with(
+        &[
+            ("a-asker.wasm", asking_module("asker", &["q"])),
+            ("b-spinner.wasm", endless_loop_module("spinner")),
+        ],
+        5,
+        1_500,
+    );
+    let json = station.run_and_verify(exec_run(&station, "flood", 1, &["flood", "128"]));
+    assert_eq!(outcomes(&json), ["done", "out-of-fuel"]);
+    let peak = json["peak_rss_bytes"]
+        .as_u64()
+        .expect("run --json reports peak_rss_bytes on this system");
+    assert!(
+        peak < 64 * 1024 * 1024,
+        "the runner peaked at {} MiB while the agent wrote 128 MiB between requests",
+        peak / (1024 * 1024)
+    );
+}
+
+#[test]
+fn exec_agent_that_replies_and_exits_is_restarted_for_the_next_call_every_time() {
+    // Each process answers one request and exits at once: the next request
+    // always finds it gone or going, and must always go to a fresh process,
+    // never fail as a transport error depending on which came first.
+    let station = Station::new(&["first question", "second question"], 3);
+    for round in 0..3 {
+        let log = station.file(&format!("requests-{round}.jsonl"));
+        let run = exec_run(&station, &format!("reply-exit-{round}"), 3, &["reply-exit"]);
+        let mut command = run.command();
+        command.arg("--json").env("FAKE_MODEL_LOG", &log);
+        let done = finish(&mut command);
+        done.expect_code(0);
+        assert_eq!(outcomes(&done.json()), ["done"; 3], "round {round}: {done}");
+        let (code, report) = verify_json(&run.out, &station.key.public);
+        assert_eq!(code, 0, "{report}");
+        // Each request reached exactly one process, once.
+        let ids: Vec<u64> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4, 5], "round {round}");
+    }
+}
+
+/// Whether process `pid` is still running (a zombie awaiting its reaper is not).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn exec_agent_group_ends_with_it_so_a_grandchild_neither_stalls_a_call_nor_outlives_the_run() {
+    // The first process starts a grandchild that holds stdout open for 60 s
+    // and exits without replying; the second starts one too and answers.
+    // The call to the first must end as soon as it exits (a transport
+    // error, not the 20 s timeout), and no grandchild may survive the run.
+    let station = Station::with(&[("asker.wasm", asking_module("asker", &["q"]))], 5, 20_000);
+    let pids = station.file("grandchildren");
+    let json = station.run_and_verify(exec_run(
+        &station,
+        "orphan",
+        2,
+        &["orphan", pids.to_str().unwrap()],
+    ));
+    assert_eq!(outcomes(&json), ["model-error (transport)", "done"]);
+    let pids: Vec<u32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "one grandchild per request");
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        eprintln!("SKIPPED the survivor check: no /proc on this system");
+        return;
+    }
+    assert!(
+        poll_until(Duration::from_secs(5), || pids.iter().all(|&p| !alive(p))),
+        "a grandchild of the exec agent outlived the run: {:?}",
+        pids.iter().filter(|&&p| alive(p)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn exec_agent_unasked_line_without_an_id_fails_the_next_call_every_time() {
+    // After each answer the agent writes a line without an id that nobody
+    // asked for. Whenever the runner reads it — before the next request or
+    // during it — it breaks the protocol and fails the next call; it is
+    // never taken as that call's reply.
+    let station = Station::new(&["first question", "second question"], 5);
+    for round in 0..3 {
+        let run = exec_run(&station, &format!("unasked-{round}"), 2, &["unasked"]);
+        let json = station.run_and_verify(run);
+        assert_eq!(
+            outcomes(&json),
+            ["model-error (malformed-reply)"; 2],
+            "round {round}"
+        );
+    }
 }
 
 #[test]
@@ -401,10 +533,64 @@ fn openai_agent_refuses_to_start_without_a_server_or_the_model() {
 }
 
 #[test]
-fn openai_agent_records_the_only_served_model_under_another_name() {
-    let station = Station::new(&["q"], 2);
+fn openai_agent_asks_for_the_only_served_model_by_the_id_it_records() {
+    // The server serves one model under another name and, like vLLM,
+    // refuses requests naming anything else: every request must name the
+    // id RunStart records, so that model is the one that answers.
+    let station = Station::new(&["first question", "second question"], 2);
     let server = TestServer::always(&["/models/llama-3.gguf"], Answer::Reply("x".into()));
-    let json = station.run_and_verify(openai_run(&station, &server, "alias", 1));
+    let run = openai_run(&station, &server, "alias", 1);
+    let json = station.run_and_verify(run.clone());
     assert_eq!(json["model"], "test-model");
     assert_eq!(json["reported_model"], "/models/llama-3.gguf");
+    assert_eq!(outcomes(&json), ["done"]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(request["model"], "/models/llama-3.gguf");
+    }
+    match &bundle_records(&run.out)[0] {
+        Record::RunStart(start) => assert_eq!(start.model.reported_model, "/models/llama-3.gguf"),
+        other => panic!("first record is {}", other.kind()),
+    }
+}
+
+#[test]
+fn openai_agent_logs_why_a_call_was_refused_bounded_and_escaped() {
+    // A hostile server's refusal: the reason, then a terminal sequence, a
+    // forged log line and 100 KiB more.
+    let station = Station::new(&["q"], 2);
+    let body = format!(
+        "model is loading, try later\u{1b}[2J\nERROR forged log line\n{}",
+        "x".repeat(100 * 1024)
+    );
+    let server = TestServer::always(&["test-model"], Answer::StatusBody(400, body));
+    let run = openai_run(&station, &server, "refused", 1);
+    let done = finish(run.command().arg("--json"));
+    done.expect_code(0);
+    assert_eq!(outcomes(&done.json()), ["model-error (server-error)"]);
+    let refusal = done
+        .stderr
+        .lines()
+        .find(|l| l.contains("HTTP status 400"))
+        .unwrap_or_else(|| panic!("no log line names the refusal: {done}"));
+    assert!(
+        refusal.contains(
+            "HTTP status 400: model is loading, try later\\u{1b}[2J\\nERROR forged log line"
+        ),
+        "the log line carries the server's reason, escaped: {refusal}"
+    );
+    assert!(
+        refusal.len() < 4096,
+        "the excerpt is bounded: {} bytes",
+        refusal.len()
+    );
+    assert!(
+        !done.stderr.contains('\u{1b}'),
+        "no raw escape reaches the terminal"
+    );
+    assert!(
+        !done.stderr.lines().any(|l| l.starts_with("ERROR forged")),
+        "no forged log line: {done}"
+    );
 }

@@ -483,6 +483,15 @@ fn unsigned_suite(dir: &Path) {
     std::fs::remove_file(dir.join("unsigned/suite.manifest")).unwrap();
 }
 
+/// `weak.pub`: the identity point of edwards25519 as an SPKI public key,
+/// under which the signature R = identity, s = 0 verifies every message.
+fn weak_public_key(dir: &Path) {
+    let mut key = [0u8; 32];
+    key[0] = 1;
+    let pem = airlock_attest::PublicKey(key).to_spki_pem();
+    std::fs::write(dir.join("weak.pub"), pem).unwrap();
+}
+
 /// The run's secret gone from beside the bundle.
 fn without_secret(dir: &Path) {
     std::fs::remove_file(dir.join("run.bundle.secret")).unwrap();
@@ -629,6 +638,10 @@ fn run_bad_input() {
             run_args!(EVAL_KEY, "new.bundle", "--station", "garbage.bundle"), 2, "garbage.bundle"),
         case("run-epochs-beyond-one-record",
             run_args!(EVAL_KEY, "new.bundle", "--epochs", "4000000000"), 2, "--epochs 4000000000"),
+        // Refused before any server is asked: nothing listens on port 9.
+        case("run-max-tokens-zero",
+            &["run", "--agent", "openai:http://127.0.0.1:9", "--model", "m", "--max-tokens", "0",
+              "--key", EVAL_KEY, "--out", "new.bundle"], 2, "--max-tokens"),
     ]);
 }
 
@@ -644,6 +657,11 @@ fn verify_bad_input() {
             .unreadable("run.bundle"),
         case("verify-trust-missing", verify_args!("run.bundle", "missing.pub"), 2, "missing.pub"),
         case("verify-trust-is-private", verify_args!("run.bundle", EVAL_KEY), 2, EVAL_KEY),
+        case("verify-trust-is-weak", verify_args!("run.bundle", "weak.pub"), 2, "weak.pub")
+            .with(weak_public_key),
+        case("verify-suite-trust-is-weak",
+            verify_args!("run.bundle", EVAL_PUB, "--suite", "suite", "--suite-trust", "weak.pub"),
+            2, "weak.pub").with(weak_public_key),
         case("verify-bundle-garbage", verify_args!("garbage.bundle", EVAL_PUB), 1, "garbage.bundle"),
         case("verify-bundle-empty", verify_args!("empty.bundle", EVAL_PUB), 1, "empty.bundle"),
         case("verify-bundle-cut", verify_args!("cut.bundle", EVAL_PUB), 1, "cut.bundle"),

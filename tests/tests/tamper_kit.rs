@@ -20,8 +20,14 @@
 //! | `drop-record N` | remove entry N |
 //! | `splice-from NAME N` | replace entry N with entry N of bundle NAME (same key, another run) |
 //! | `edit-run-end FIELD(+|-|=)V` | change RunEnd's `results`, `full_credit` or `score_sum` |
-//! | `edit-result N FIELD=V` | change record N's `score`, `fuel`, `epoch` or `outcome` (`done`, `out-of-fuel`) |
+//! | `edit-result N FIELD=V` | change record N's `score`, `fuel`, `epoch` or `outcome` (`done`, `out-of-fuel`, `model-error`) |
+//! | `abort-after K N` | keep the first K results and end the run with RunEnd `AbortedModelErrors(N)` and their totals |
 //! | `drop-plan-entry I` | remove plan entry I from RunStart |
+//! | `keep-plan-tasks TASK...` | keep only these tasks' plan entries and results (renumbered, totals redone) |
+//! | `repeat-plan-entry I` | plan entry I and its result twice in a row (renumbered, totals redone) |
+//! | `pad-varint N seq\|len` | write entry N's sequence number or body length with one redundant varint byte (a byte-level change, last) |
+//! | `forge-with weak-key` | header key and RunStart's key id the identity point's, re-chained, every signature R = identity, s = 0 |
+//! | `trust header-key` | the verifier also trusts the header's key |
 //! | `replace-module-digest TASK` | give TASK another module digest in the plan and its results |
 //! | `resign` | renumber, re-chain and re-sign every entry with the evaluator key |
 //! | `resign-with other-key` | the same with another key, named in the header |
@@ -53,7 +59,9 @@ use airlock_attest::verify::{
 };
 use airlock_attest::{BundleReader, PublicKey, SigningKey};
 use airlock_core::chain::GENESIS;
-use airlock_core::record::{Record, RunStart, SignedEntry};
+use airlock_core::record::{
+    PlannedTask, Record, RunEnd, RunEndReason, RunStart, SignedEntry, TaskResult,
+};
 use airlock_core::{Digest, Outcome, Ppm};
 use airlock_tests::*;
 
@@ -256,6 +264,8 @@ struct Work {
     raw: Option<Vec<u8>>,
     suite_dir: Option<PathBuf>,
     station: Option<Vec<String>>,
+    /// Keys trusted beyond the evaluator's (`trust header-key`).
+    trust_header: bool,
 }
 
 fn number(case: &str, text: &str) -> usize {
@@ -313,6 +323,7 @@ fn apply(f: &Fixture, case: &Case) -> Work {
         raw: None,
         suite_dir: None,
         station: None,
+        trust_header: false,
     };
     for op in &case.ops {
         let arg = |i: usize| -> &str {
@@ -374,12 +385,89 @@ fn apply(f: &Fixture, case: &Case) -> Work {
                             t.outcome = match value {
                                 "done" => Outcome::Done,
                                 "out-of-fuel" => Outcome::OutOfFuel,
+                                "model-error" => Outcome::ModelError(
+                                    airlock_core::outcome::ModelErrorKind::Timeout,
+                                ),
                                 other => panic!("{name}: unknown outcome {other}"),
                             }
                         }
                         other => panic!("{name}: unknown TaskResult field {other}"),
                     }
                 });
+            }
+            "abort-after" => {
+                let kept = number(name, arg(1));
+                let n = number(name, arg(2)) as u32;
+                let (start, results, _) = split_run(&w.entries);
+                set_run(
+                    &mut w.entries,
+                    start,
+                    results[..kept].to_vec(),
+                    RunEndReason::AbortedModelErrors(n),
+                );
+            }
+            "keep-plan-tasks" => {
+                let keep: Vec<&str> = op[1..].iter().map(String::as_str).collect();
+                let (mut start, results, reason) = split_run(&w.entries);
+                start.plan.retain(|p| keep.contains(&p.task_id.as_str()));
+                let results = results
+                    .into_iter()
+                    .filter(|r| keep.contains(&r.task_id.as_str()))
+                    .collect();
+                set_run(&mut w.entries, start, results, reason);
+            }
+            "repeat-plan-entry" => {
+                let i = number(name, arg(1));
+                let (mut start, mut results, reason) = split_run(&w.entries);
+                let again: PlannedTask = start.plan[i].clone();
+                start.plan.insert(i + 1, again);
+                let result = results[i].clone();
+                results.insert(i + 1, result);
+                set_run(&mut w.entries, start, results, reason);
+            }
+            "pad-varint" => {
+                let n = number(name, arg(1));
+                let sizes = frames_bytes(&w.entries);
+                let mut bytes = write_bundle(&w.header_key, &w.entries);
+                let at = 44 + sizes[..n].iter().sum::<usize>();
+                let e = &w.entries[n];
+                // The last byte of the varint gets the continuation bit and
+                // a zero byte follows: the same number, one byte longer.
+                let last = match arg(2) {
+                    "seq" => at + 4 + varint_len(e.seq) - 1,
+                    "len" => at + 4 + varint_len(e.seq) + varint_len(e.body.len() as u64) - 1,
+                    other => panic!("{name}: pad-varint seq or len, not {other}"),
+                };
+                bytes[last] |= 0x80;
+                bytes.insert(last + 1, 0);
+                let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) + 1;
+                bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                w.raw = Some(bytes);
+            }
+            "forge-with" => {
+                assert_eq!(arg(1), "weak-key", "{name}");
+                let mut identity = [0u8; 32];
+                identity[0] = 1;
+                w.header_key = PublicKey(identity);
+                let weak_id = w.header_key.key_id();
+                edit_record(&mut w.entries[0], |r| {
+                    if let Record::RunStart(s) = r {
+                        s.evaluator_key_id = weak_id;
+                    }
+                });
+                // Chain hashes need no key; the signature is R = identity, s = 0.
+                let mut forged = [0u8; 64];
+                forged[..32].copy_from_slice(&identity);
+                let mut prev = GENESIS;
+                for e in &mut w.entries {
+                    e.chain_hash = airlock_core::chain::chain_hash(&prev, e.seq, &e.body);
+                    e.signature = airlock_core::record::Signature(forged);
+                    prev = e.chain_hash;
+                }
+            }
+            "trust" => {
+                assert_eq!(arg(1), "header-key", "{name}");
+                w.trust_header = true;
             }
             "drop-plan-entry" => {
                 let i = number(name, arg(1));
@@ -460,6 +548,51 @@ fn apply(f: &Fixture, case: &Case) -> Work {
     w
 }
 
+/// RunStart, the results and RunEnd's reason of a run's entries.
+fn split_run(entries: &[SignedEntry]) -> (RunStart, Vec<TaskResult>, RunEndReason) {
+    let mut start = None;
+    let mut results = Vec::new();
+    let mut reason = RunEndReason::Completed;
+    for e in entries {
+        match record_of(e) {
+            Record::RunStart(s) => start = Some(s),
+            Record::TaskResult(r) => results.push(r),
+            Record::RunEnd(end) => reason = end.reason,
+        }
+    }
+    (start.unwrap(), results, reason)
+}
+
+/// Replaces the run's records: `start`, the `results` numbered in order,
+/// and a RunEnd with their totals and `reason` (chain hashes and signatures
+/// are stale until `resign`).
+fn set_run(
+    entries: &mut Vec<SignedEntry>,
+    start: RunStart,
+    mut results: Vec<TaskResult>,
+    reason: RunEndReason,
+) {
+    for (i, r) in results.iter_mut().enumerate() {
+        r.plan_index = i as u32;
+    }
+    let end = RunEnd {
+        results: results.len() as u32,
+        full_credit: results.iter().filter(|r| r.score == Ppm::FULL).count() as u32,
+        score_sum: results.iter().map(|r| u64::from(r.score.0)).sum(),
+        reason,
+    };
+    let template = entries[0].clone();
+    let records = core::iter::once(Record::RunStart(start))
+        .chain(results.into_iter().map(Record::TaskResult))
+        .chain([Record::RunEnd(end)]);
+    *entries = records
+        .map(|r| SignedEntry {
+            body: r.to_bytes(),
+            ..template.clone()
+        })
+        .collect();
+}
+
 /// A private copy of the suite directory for a case to change.
 fn suite_copy(f: &Fixture, w: &mut Work, case: &str) -> PathBuf {
     if let Some(dir) = &w.suite_dir {
@@ -513,7 +646,10 @@ fn suite_level(dir: &Path, authority: &PublicKey, start: Option<&RunStart>) -> L
 /// Runs one case; `Err` says what went wrong.
 fn run_case(f: &Fixture, case: &Case) -> Result<(), String> {
     let w = apply(f, case);
-    let trusted = [f.key.public_key()];
+    let mut trusted = vec![f.key.public_key()];
+    if w.trust_header {
+        trusted.push(w.header_key);
+    }
     if let Some(names) = &w.station {
         let runs: Vec<StationRun> = names
             .iter()

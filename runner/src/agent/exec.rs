@@ -5,26 +5,38 @@
 //! One process serves the whole run, as lab harnesses expect: it is started
 //! when the agent is built (so a program that cannot start stops the run
 //! before RunStart), gets one request per model turn and answers each with
-//! one line. A call that outlasts the profile's model-call timeout, a reply
-//! line longer than the line limit, or a process that exits, ends that call
-//! with a model error; the process is killed and a fresh one is started for
-//! the next call. The child's stderr goes to the log, a line at a time.
-//! With several sandboxes, their calls are serialized: the process still
-//! sees one request at a time.
+//! one line carrying the request's `id`. The process runs in a process group
+//! of its own, and whenever it is let go the whole group is ended, so
+//! nothing it started outlives it or keeps its stdout open.
+//!
+//! Every line of its stdout is judged the same way whenever it arrives,
+//! before, during or after a call, so outcomes never depend on when the
+//! runner happened to read a line: the answer to the earliest request not
+//! yet answered is kept (one at a time, in a bounded queue), a well-formed
+//! line for any other request is dropped at once, and a line that breaks the
+//! protocol fails the call it falls to and ends the process. A process that
+//! exits before reading any byte of a request is not charged with it: a
+//! fresh one gets the request. A call that outlasts the profile's model-call
+//! timeout, or a process that exits after reading the request, ends the call
+//! with a model error; the next call starts a fresh process. The child's
+//! stderr goes to the log, a line at a time, with control characters
+//! escaped. With several sandboxes, their calls are serialized: the process
+//! still sees one request at a time.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Mutex, PoisonError};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
-use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext};
+use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
 use crate::sandbox::Conversation;
 
 /// The `protocol` value of every request.
@@ -34,8 +46,23 @@ pub const EXEC_PROTOCOL: &str = "airlock-exec/1";
 const STDERR_LINE_LIMIT: usize = 4096;
 
 /// How long a process gets to exit after its stdin is closed at the end of a
-/// run before it is killed.
+/// run before its group is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// How often a waiting call looks whether the process has exited: a process
+/// it started may hold stdout open after it, and only ending the group then
+/// lets the call end before its timeout.
+const EXIT_POLL: Duration = Duration::from_millis(20);
+
+/// The longest a call waits, after the process died, for the writer thread
+/// to give up the request it was writing. Only a process outside the group
+/// that holds stdin open and does not read it makes the writer wait at all.
+const WRITER_WAIT: Duration = Duration::from_secs(1);
+
+/// Answers read ahead of the call that wants them: the reader waits once this
+/// many are queued, so a process that answers requests before they are asked
+/// never makes the runner hold more than this many lines.
+const ANSWER_QUEUE: usize = 1;
 
 /// The longest reply line read, for replies cut to `max_reply_bytes`: room
 /// for the worst JSON escaping (`\u00XX`, six bytes for one) plus the object
@@ -66,25 +93,53 @@ struct State {
     starts: u64,
 }
 
-/// One running process and the threads that carry its pipes.
+/// One running process, its process group and the threads that carry its pipes.
 #[derive(Debug)]
 struct Peer {
     child: Child,
-    requests: Sender<Vec<u8>>,
-    lines: Receiver<LineEvent>,
+    /// Request lines for the writer thread; dropped to close stdin.
+    requests: Option<Sender<Vec<u8>>>,
+    /// The stdin pipe, shared with the writer thread, to ask how much of
+    /// what was written the process never read.
+    stdin: Option<Arc<ChildStdin>>,
+    written: Arc<Written>,
+    /// Disconnected once the writer thread has ended.
+    writer_done: Receiver<()>,
+    events: Receiver<Event>,
+    /// Whether the group was already ended because its leader exited.
+    group_ended: bool,
 }
 
-/// What the stdout reader saw.
+/// What the writer thread has put into the stdin pipe.
+#[derive(Debug, Default)]
+struct Written {
+    /// Bytes the pipe accepted, in all.
+    total: AtomicU64,
+    /// `total` when the writer began the latest request.
+    request_start: AtomicU64,
+}
+
+/// What the stdout reader passes on. Lines for other requests are dropped
+/// by the reader itself and never queued.
 #[derive(Debug)]
-enum LineEvent {
-    /// One whole line, without its newline.
-    Line(Vec<u8>),
-    /// A line longer than the limit; nothing more is read.
-    TooLong,
+enum Event {
+    /// The line answering request `id`: the reply text, or the error the
+    /// process reports with its message.
+    Answer(u64, Result<String, (ModelErrorKind, String)>),
+    /// A line that breaks the protocol, and why; nothing after it is read.
+    Violation(String),
     /// End of output: the process closed stdout or exited.
     Closed,
     /// Reading failed.
     Failed(String),
+}
+
+/// How a call's wait for its answer ended.
+enum Waited {
+    /// With the call's result.
+    Done(Result<String, ModelErrorKind>),
+    /// The process ended before it read any of the request.
+    LeftUnread,
 }
 
 #[derive(Serialize)]
@@ -122,7 +177,7 @@ impl ExecAgent {
                 starts: 0,
             }),
         };
-        let peer = agent.spawn().map_err(|error| AgentError::Spawn {
+        let peer = agent.spawn(0).map_err(|error| AgentError::Spawn {
             program: program.to_path_buf(),
             error,
         })?;
@@ -138,13 +193,23 @@ impl ExecAgent {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn spawn(&self) -> std::io::Result<Peer> {
-        let mut child = Command::new(&self.program)
+    /// Starts the process, whose stdout reader expects the answer to
+    /// request `next_id` first.
+    fn spawn(&self, next_id: u64) -> std::io::Result<Peer> {
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // A group of its own, led by the process: ending the group ends
+            // whatever it started too, and frees the pipes they inherited.
+            command.process_group(0);
+        }
+        let mut child = command.spawn()?;
         let pid = child.id();
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -153,28 +218,44 @@ impl ExecAgent {
             let _ = child.wait();
             return Err(std::io::Error::other("the process has no pipes"));
         };
+        let stdin = Arc::new(stdin);
+        let written = Arc::new(Written::default());
         let (request_tx, request_rx) = mpsc::channel();
-        let (line_tx, line_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (event_tx, event_rx) = mpsc::sync_channel(ANSWER_QUEUE);
+        let peer = Peer {
+            child,
+            requests: Some(request_tx),
+            stdin: Some(Arc::clone(&stdin)),
+            written: Arc::clone(&written),
+            writer_done: done_rx,
+            events: event_rx,
+            group_ended: false,
+        };
         let limit = self.line_limit;
         let name = self.model.clone();
-        std::thread::Builder::new()
+        let threads = std::thread::Builder::new()
             .name(format!("exec-{pid}-stdin"))
-            .spawn(move || write_requests(stdin, &request_rx))?;
-        std::thread::Builder::new()
-            .name(format!("exec-{pid}-stdout"))
-            .spawn(move || read_lines(stdout, limit, &line_tx))?;
-        std::thread::Builder::new()
-            .name(format!("exec-{pid}-stderr"))
-            .spawn(move || log_stderr(stderr, &name, pid))?;
+            .spawn(move || write_requests(&stdin, &request_rx, &written, done_tx))
+            .and_then(|_| {
+                std::thread::Builder::new()
+                    .name(format!("exec-{pid}-stdout"))
+                    .spawn(move || read_lines(stdout, limit, next_id, &event_tx))
+            })
+            .and_then(|_| {
+                std::thread::Builder::new()
+                    .name(format!("exec-{pid}-stderr"))
+                    .spawn(move || log_stderr(stderr, &name, pid))
+            });
+        if let Err(error) = threads {
+            let _ = peer.end();
+            return Err(error);
+        }
         tracing::debug!(pid, program = %self.program.display(), "exec agent started");
-        Ok(Peer {
-            child,
-            requests: request_tx,
-            lines: line_rx,
-        })
+        Ok(peer)
     }
 
-    /// Sends one request and waits for its reply line.
+    /// Sends one request and waits for its answer.
     fn call(&self, context: (&str, u32, u32), history: &History) -> Result<String, ModelErrorKind> {
         let (task_id, plan_index, epoch) = context;
         // One process answers one request at a time: sessions of parallel
@@ -183,7 +264,7 @@ impl ExecAgent {
         // never charged to this one (that would make outcomes depend on
         // the scheduling).
         let mut state = self.lock();
-        let started = Instant::now();
+        let deadline = Instant::now() + self.timeout;
         let id = state.next_id;
         state.next_id += 1;
         let request = Request {
@@ -202,93 +283,108 @@ impl ExecAgent {
         })?;
         line.push(b'\n');
 
-        let peer = self.ready_peer(&mut state)?;
-        if peer.requests.send(line).is_err() {
-            self.discard(&mut state, "its stdin is closed");
-            return Err(ModelErrorKind::Transport);
-        }
+        // A process that ended before reading any of the request (it exited
+        // after its last answer, say) is not charged with it: a fresh one
+        // gets it, once, within the same time budget. Whether it had read
+        // any is a fact of the pipe, not of when the runner looked.
+        let mut restarted = false;
         loop {
-            let remaining = self.timeout.saturating_sub(started.elapsed());
-            let Some(peer) = state.peer.as_mut() else {
-                return Err(ModelErrorKind::Transport);
-            };
-            let event = peer.lines.recv_timeout(remaining);
-            match event {
-                Ok(LineEvent::Line(bytes)) => match parse_reply(&bytes, id) {
-                    Parsed::Reply(text) => return Ok(text),
-                    Parsed::Error(kind, message) => {
-                        tracing::warn!(task = task_id, epoch, %message, kind = kind.name(), "exec agent reported an error");
-                        return Err(kind);
-                    }
-                    Parsed::OtherId(other) => {
-                        tracing::warn!(
-                            expected = id,
-                            got = other,
-                            "exec agent: skipped a reply line for another request"
-                        );
-                    }
-                    Parsed::Malformed(why) => {
-                        tracing::warn!(
-                            task = task_id,
-                            epoch,
-                            "exec agent: malformed reply line: {why}"
-                        );
-                        return Err(ModelErrorKind::MalformedReply);
-                    }
-                },
-                Ok(LineEvent::TooLong) => {
-                    self.discard(
-                        &mut state,
-                        &format!("a reply line is longer than {} bytes", self.line_limit),
+            let peer = self.ready_peer(&mut state, id)?;
+            let sent = peer
+                .requests
+                .as_ref()
+                .is_some_and(|requests| requests.send(line.clone()).is_ok());
+            match self.await_answer(&mut state, id, sent, deadline, (task_id, epoch)) {
+                Waited::Done(result) => return result,
+                Waited::LeftUnread if restarted => {
+                    tracing::warn!(
+                        task = task_id,
+                        epoch,
+                        "exec agent: a fresh process also ended before reading the request"
                     );
-                    return Err(ModelErrorKind::MalformedReply);
-                }
-                Ok(LineEvent::Closed) | Err(RecvTimeoutError::Disconnected) => {
-                    self.discard(&mut state, "it closed its stdout (exited?)");
                     return Err(ModelErrorKind::Transport);
                 }
-                Ok(LineEvent::Failed(why)) => {
-                    self.discard(&mut state, &format!("reading its stdout failed: {why}"));
-                    return Err(ModelErrorKind::Transport);
+                Waited::LeftUnread => restarted = true,
+            }
+        }
+    }
+
+    /// Waits until `deadline` for the answer to request `id`.
+    fn await_answer(
+        &self,
+        state: &mut State,
+        id: u64,
+        sent: bool,
+        deadline: Instant,
+        (task_id, epoch): (&str, u32),
+    ) -> Waited {
+        loop {
+            let Some(peer) = state.peer.as_mut() else {
+                return Waited::Done(Err(ModelErrorKind::Transport));
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                self.discard(
+                    state,
+                    &format!("no reply within {} ms", self.timeout.as_millis()),
+                );
+                return Waited::Done(Err(ModelErrorKind::Timeout));
+            }
+            match peer.events.recv_timeout(remaining.min(EXIT_POLL)) {
+                Ok(Event::Answer(answered, answer)) if answered == id => {
+                    return Waited::Done(answer.map_err(|(kind, message)| {
+                        let message = log_safe(&message, STDERR_LINE_LIMIT);
+                        tracing::warn!(task = task_id, epoch, %message, kind = kind.name(), "exec agent reported an error");
+                        kind
+                    }));
+                }
+                Ok(Event::Answer(answered, _)) => {
+                    // The reader passes on answers in request order, and a
+                    // call that gave up discarded its process: not reached.
+                    tracing::warn!(
+                        asked = id,
+                        answered,
+                        "exec agent: dropped an answer to another request"
+                    );
+                }
+                Ok(Event::Violation(why)) => {
+                    tracing::warn!(task = task_id, epoch, "exec agent: {why}");
+                    self.discard(state, "it broke the protocol");
+                    return Waited::Done(Err(ModelErrorKind::MalformedReply));
+                }
+                Ok(Event::Failed(why)) => {
+                    self.discard(state, &format!("reading its stdout failed: {why}"));
+                    return Waited::Done(Err(ModelErrorKind::Transport));
+                }
+                Ok(Event::Closed) | Err(RecvTimeoutError::Disconnected) => {
+                    peer.end_group();
+                    if sent && peer.took_request(remaining.min(WRITER_WAIT)) {
+                        self.discard(state, "it exited (or closed its stdout) without answering");
+                        return Waited::Done(Err(ModelErrorKind::Transport));
+                    }
+                    self.discard(state, "it exited before reading the request");
+                    return Waited::LeftUnread;
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    self.discard(
-                        &mut state,
-                        &format!("no reply within {} ms", self.timeout.as_millis()),
-                    );
-                    return Err(ModelErrorKind::Timeout);
+                    if !peer.group_ended && peer.exited() {
+                        peer.end_group();
+                    }
                 }
             }
         }
     }
 
-    /// The running process, restarted if it exited or was discarded, with
-    /// lines nobody asked for drained.
-    fn ready_peer<'s>(&self, state: &'s mut State) -> Result<&'s mut Peer, ModelErrorKind> {
-        let mut gone = match state.peer.as_mut() {
-            None => true,
-            Some(peer) => !matches!(peer.child.try_wait(), Ok(None)),
-        };
-        if !gone && let Some(peer) = state.peer.as_mut() {
-            while let Ok(event) = peer.lines.try_recv() {
-                match event {
-                    LineEvent::Line(_) => {
-                        tracing::warn!("exec agent: ignored a line written between requests");
-                    }
-                    LineEvent::TooLong | LineEvent::Closed | LineEvent::Failed(_) => {
-                        gone = true;
-                        break;
-                    }
-                }
-            }
-        }
-        if gone {
-            if state.peer.is_some() {
-                self.discard(state, "it is no longer running");
-            }
+    /// The running process, or a fresh one whose reader expects the answer
+    /// to request `id` first.
+    fn ready_peer<'s>(
+        &self,
+        state: &'s mut State,
+        id: u64,
+    ) -> Result<&'s mut Peer, ModelErrorKind> {
+        if state.peer.is_none() {
             state.starts += 1;
             tracing::warn!(start = state.starts, program = %self.program.display(), "starting the exec agent again");
-            match self.spawn() {
+            match self.spawn(id) {
                 Ok(peer) => state.peer = Some(peer),
                 Err(error) => {
                     tracing::warn!(program = %self.program.display(), %error, "could not start the exec agent");
@@ -299,41 +395,111 @@ impl ExecAgent {
         state.peer.as_mut().ok_or(ModelErrorKind::Transport)
     }
 
-    /// Kills and reaps the process; the next call starts a fresh one.
+    /// Ends the process and its group; the next call starts a fresh one.
     fn discard(&self, state: &mut State, why: &str) {
-        if let Some(mut peer) = state.peer.take() {
-            let _ = peer.child.kill();
-            let status = peer.child.wait();
+        if let Some(peer) = state.peer.take() {
+            let status = peer.end();
             tracing::warn!(
                 program = %self.program.display(),
-                status = ?status.ok(),
+                status = ?status,
                 "exec agent stopped: {why}"
             );
         }
     }
 }
 
+impl Peer {
+    /// Whether the process has exited. It is not reaped here, so its pid,
+    /// which is its group's id, cannot be reused before [`Peer::end`].
+    fn exited(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+            let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+            matches!(
+                waitid(WaitId::Pid(Pid::from_child(&self.child)), options),
+                Ok(Some(_))
+            )
+        }
+        #[cfg(not(unix))]
+        {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }
+    }
+
+    /// Kills every process of the group (on unix; elsewhere the process).
+    /// Called only before the process is reaped, while the group id is
+    /// still its own.
+    fn end_group(&mut self) {
+        #[cfg(unix)]
+        {
+            use rustix::process::{Pid, Signal, kill_process_group};
+            // Fails only when the group is already empty.
+            let _ = kill_process_group(Pid::from_child(&self.child), Signal::KILL);
+        }
+        let _ = self.child.kill();
+        self.group_ended = true;
+    }
+
+    /// Whether the process read any byte of the latest request. Called once
+    /// its group is ended, when nothing reads the pipe any more and the
+    /// counts are final.
+    fn took_request(&mut self, wait: Duration) -> bool {
+        // With the request channel closed, the writer ends as soon as its
+        // write fails on the pipe that lost its reader.
+        drop(self.requests.take());
+        if !matches!(
+            self.writer_done.recv_timeout(wait),
+            Err(RecvTimeoutError::Disconnected)
+        ) {
+            // Something outside the group holds stdin without reading it;
+            // the counts cannot be trusted, so the process is charged.
+            return true;
+        }
+        let total = self.written.total.load(Ordering::SeqCst);
+        let start = self.written.request_start.load(Ordering::SeqCst);
+        match self.unread() {
+            Some(unread) => total.saturating_sub(unread) > start,
+            None => true,
+        }
+    }
+
+    /// Bytes written to stdin that nobody has read.
+    fn unread(&self) -> Option<u64> {
+        #[cfg(unix)]
+        {
+            let stdin = self.stdin.as_ref()?;
+            rustix::io::ioctl_fionread(&**stdin).ok()
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// Ends the group, closes the pipes and reaps the process.
+    fn end(mut self) -> Option<ExitStatus> {
+        self.end_group();
+        drop(self.requests.take());
+        drop(self.stdin.take());
+        self.child.wait().ok()
+    }
+}
+
 impl Drop for ExecAgent {
     fn drop(&mut self) {
         let peer = self.lock().peer.take();
-        if let Some(Peer {
-            mut child,
-            requests,
-            lines,
-        }) = peer
-        {
+        if let Some(mut peer) = peer {
             // Closing stdin is the end-of-run signal; a process that ignores
-            // it is killed after a grace period.
-            drop(requests);
-            drop(lines);
+            // it is killed after a grace period, and whatever it started
+            // goes with its group either way.
+            drop(peer.requests.take());
+            drop(peer.stdin.take());
             let deadline = Instant::now() + EXIT_GRACE;
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            while !peer.exited() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            if matches!(child.try_wait(), Ok(None)) {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
+            let _ = peer.end();
         }
     }
 }
@@ -381,34 +547,40 @@ impl Conversation for ExecSession<'_> {
     }
 }
 
-/// What one reply line says.
+/// What one line of stdout is, for a reader expecting the answer to `next`.
 #[derive(Debug, PartialEq, Eq)]
-enum Parsed {
-    Reply(String),
-    Error(ModelErrorKind, String),
-    OtherId(u64),
+enum Line {
+    /// The answer to `next`: its reply text, or its error kind and message.
+    Answer(Result<String, (ModelErrorKind, String)>),
+    /// A well-formed line for another request.
+    Other(u64),
+    /// Not a line of the protocol, and why.
     Malformed(String),
 }
 
-fn parse_reply(line: &[u8], id: u64) -> Parsed {
+fn parse_line(line: &[u8], next: u64) -> Line {
     let value: serde_json::Value = match serde_json::from_slice(line) {
         Ok(value) => value,
-        Err(e) => return Parsed::Malformed(format!("not JSON: {e}")),
+        Err(e) => return Line::Malformed(format!("not JSON: {e}")),
     };
     let Some(object) = value.as_object() else {
-        return Parsed::Malformed("not a JSON object".into());
+        return Line::Malformed("not a JSON object".into());
     };
-    if let Some(echoed) = object.get("id") {
-        match echoed.as_u64() {
-            Some(echoed) if echoed == id => {}
-            Some(other) => return Parsed::OtherId(other),
-            None => return Parsed::Malformed("\"id\" is not a whole number".into()),
+    match object.get("id").map(serde_json::Value::as_u64) {
+        None => {
+            return Line::Malformed(
+                "a line without \"id\" (every line must carry the id of the request it answers)"
+                    .into(),
+            );
         }
+        Some(None) => return Line::Malformed("\"id\" is not a whole number".into()),
+        Some(Some(id)) if id != next => return Line::Other(id),
+        Some(Some(_)) => {}
     }
     match (object.get("reply"), object.get("error")) {
         (Some(reply), None) => match reply.as_str() {
-            Some(text) => Parsed::Reply(text.to_owned()),
-            None => Parsed::Malformed("\"reply\" is not a string".into()),
+            Some(text) => Line::Answer(Ok(text.to_owned())),
+            None => Line::Malformed("\"reply\" is not a string".into()),
         },
         (None, Some(error)) => {
             let message = error.as_str().unwrap_or_default().to_owned();
@@ -419,43 +591,66 @@ fn parse_reply(line: &[u8], id: u64) -> Parsed {
                 Some("malformed-reply") => ModelErrorKind::MalformedReply,
                 Some("unsupported") => ModelErrorKind::Unsupported,
                 Some(other) => {
-                    return Parsed::Malformed(format!("unknown error kind \"{other}\""));
+                    return Line::Malformed(format!(
+                        "unknown error kind \"{}\"",
+                        log_safe(other, 64)
+                    ));
                 }
             };
-            Parsed::Error(kind, message)
+            Line::Answer(Err((kind, message)))
         }
-        (Some(_), Some(_)) => Parsed::Malformed("both \"reply\" and \"error\"".into()),
-        (None, None) => Parsed::Malformed("neither \"reply\" nor \"error\"".into()),
+        (Some(_), Some(_)) => Line::Malformed("both \"reply\" and \"error\"".into()),
+        (None, None) => Line::Malformed("neither \"reply\" nor \"error\"".into()),
     }
 }
 
-fn write_requests(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>) {
+fn write_requests(
+    stdin: &ChildStdin,
+    requests: &Receiver<Vec<u8>>,
+    written: &Written,
+    _done: Sender<()>,
+) {
+    let mut pipe = stdin;
     while let Ok(line) = requests.recv() {
-        if stdin.write_all(&line).and_then(|()| stdin.flush()).is_err() {
-            // The process is gone; the reader reports it.
-            return;
+        written
+            .request_start
+            .store(written.total.load(Ordering::SeqCst), Ordering::SeqCst);
+        let mut rest = &line[..];
+        while !rest.is_empty() {
+            match pipe.write(rest) {
+                Ok(0) => return,
+                Ok(n) => {
+                    written.total.fetch_add(n as u64, Ordering::SeqCst);
+                    rest = &rest[n..];
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // The process is gone; the reader reports it.
+                Err(_) => return,
+            }
         }
     }
 }
 
-/// Reads stdout a line at a time, never holding more than `limit` bytes.
-fn read_lines(stdout: ChildStdout, limit: usize, lines: &Sender<LineEvent>) {
+/// Reads stdout a line at a time, never holding more than `limit` bytes of
+/// a line, and passes on the answer to each request in turn from `next`.
+fn read_lines(stdout: ChildStdout, limit: usize, mut next: u64, events: &SyncSender<Event>) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::new();
+    let mut skipped = 0u64;
     loop {
         let buffer = match reader.fill_buf() {
             Ok(buffer) => buffer,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                let _ = lines.send(LineEvent::Failed(e.to_string()));
+                let _ = events.send(Event::Failed(e.to_string()));
                 return;
             }
         };
         if buffer.is_empty() {
-            if !line.is_empty() {
-                let _ = lines.send(LineEvent::Line(core::mem::take(&mut line)));
+            // A last line without its newline counts as a line.
+            if line.is_empty() || pass_on(&line, &mut next, &mut skipped, events) {
+                let _ = events.send(Event::Closed);
             }
-            let _ = lines.send(LineEvent::Closed);
             return;
         }
         let (take, complete) = match buffer.iter().position(|&b| b == b'\n') {
@@ -463,22 +658,57 @@ fn read_lines(stdout: ChildStdout, limit: usize, lines: &Sender<LineEvent>) {
             None => (buffer.len(), false),
         };
         if line.len().saturating_add(take) > limit {
-            let _ = lines.send(LineEvent::TooLong);
+            let _ = events.send(Event::Violation(format!(
+                "a line longer than {limit} bytes (the rest is not read)"
+            )));
             return;
         }
         line.extend_from_slice(&buffer[..take]);
         reader.consume(if complete { take + 1 } else { take });
-        if complete
-            && lines
-                .send(LineEvent::Line(core::mem::take(&mut line)))
-                .is_err()
-        {
-            return;
+        if complete {
+            if !pass_on(&line, &mut next, &mut skipped, events) {
+                return;
+            }
+            line.clear();
         }
     }
 }
 
-/// Logs the child's stderr, a line at a time, each cut to a bounded length.
+/// Judges one whole line; false when the reader must stop.
+fn pass_on(line: &[u8], next: &mut u64, skipped: &mut u64, events: &SyncSender<Event>) -> bool {
+    match parse_line(line, *next) {
+        Line::Answer(answer) => {
+            if *skipped > 0 {
+                tracing::warn!(
+                    skipped = *skipped,
+                    "exec agent: dropped lines for other requests before the answer to request {next}"
+                );
+                *skipped = 0;
+            }
+            let id = *next;
+            *next += 1;
+            events.send(Event::Answer(id, answer)).is_ok()
+        }
+        Line::Other(other) => {
+            if *skipped == 0 {
+                tracing::warn!(
+                    expected = *next,
+                    got = other,
+                    "exec agent: dropped a line for another request"
+                );
+            }
+            *skipped += 1;
+            true
+        }
+        Line::Malformed(why) => {
+            let _ = events.send(Event::Violation(format!("malformed line: {why}")));
+            false
+        }
+    }
+}
+
+/// Logs the child's stderr, a line at a time, each cut to a bounded length
+/// and with control characters escaped.
 fn log_stderr(stderr: impl Read, name: &str, pid: u32) {
     let mut reader = BufReader::new(stderr);
     let mut line = Vec::new();
@@ -493,7 +723,8 @@ fn log_stderr(stderr: impl Read, name: &str, pid: u32) {
         }
         let complete = line.last() == Some(&b'\n');
         let text = String::from_utf8_lossy(&line);
-        tracing::info!(target: "airlock::exec", model = name, pid, "{}", text.trim_end());
+        let text = log_safe(text.trim_end_matches(['\n', '\r']), STDERR_LINE_LIMIT);
+        tracing::info!(target: "airlock::exec", model = name, pid, "{text}");
         if !complete && line.len() >= STDERR_LINE_LIMIT {
             // Drop the rest of an overlong line.
             let mut rest = Vec::new();
@@ -515,39 +746,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reply_lines_parse_into_replies_errors_and_failures() {
+    fn lines_answer_the_expected_request_by_id_or_break_the_protocol() {
         assert_eq!(
-            parse_reply(br#"{"reply":"hi"}"#, 3),
-            Parsed::Reply("hi".into())
+            parse_line(br#"{"id":3,"reply":"hi"}"#, 3),
+            Line::Answer(Ok("hi".into()))
+        );
+        assert_eq!(parse_line(br#"{"id":2,"reply":"x"}"#, 3), Line::Other(2));
+        assert_eq!(parse_line(br#"{"id":9,"reply":3}"#, 3), Line::Other(9));
+        assert_eq!(
+            parse_line(br#"{"id":0,"error":"overloaded"}"#, 0),
+            Line::Answer(Err((ModelErrorKind::ServerError, "overloaded".into())))
         );
         assert_eq!(
-            parse_reply(br#"{"id":3,"reply":"hi"}"#, 3),
-            Parsed::Reply("hi".into())
-        );
-        assert_eq!(
-            parse_reply(br#"{"id":2,"reply":"x"}"#, 3),
-            Parsed::OtherId(2)
-        );
-        assert_eq!(
-            parse_reply(br#"{"error":"overloaded"}"#, 0),
-            Parsed::Error(ModelErrorKind::ServerError, "overloaded".into())
-        );
-        assert_eq!(
-            parse_reply(br#"{"error":"no","kind":"unsupported"}"#, 0),
-            Parsed::Error(ModelErrorKind::Unsupported, "no".into())
+            parse_line(br#"{"id":0,"error":"no","kind":"unsupported"}"#, 0),
+            Line::Answer(Err((ModelErrorKind::Unsupported, "no".into())))
         );
         for bad in [
             &b"not json"[..],
             br#"[1]"#,
-            br#"{"reply":3}"#,
-            br#"{"reply":"a","error":"b"}"#,
-            br#"{}"#,
-            br#"{"error":"x","kind":"weird"}"#,
+            br#"{"reply":"no id"}"#,
+            br#"{"error":"no id"}"#,
+            br#"{"id":3,"reply":3}"#,
+            br#"{"id":3,"reply":"a","error":"b"}"#,
+            br#"{"id":3}"#,
+            br#"{"id":3,"error":"x","kind":"weird"}"#,
             br#"{"id":"3","reply":"x"}"#,
-            b"{\"reply\":\"\xff\"}",
+            br#"{"id":-1,"reply":"x"}"#,
+            b"{\"id\":3,\"reply\":\"\xff\"}",
         ] {
             assert!(
-                matches!(parse_reply(bad, 3), Parsed::Malformed(_)),
+                matches!(parse_line(bad, 3), Line::Malformed(_)),
                 "{}",
                 String::from_utf8_lossy(bad)
             );

@@ -7,10 +7,18 @@
 //! when given. Each call has the profile's model-call timeout as one budget
 //! for every attempt and the waits between them; connection errors, 429 and
 //! 5xx are retried a bounded number of times with doubling backoff; a
-//! response body longer than the bound is not read. RunStart is written
-//! before any task runs, so the server-reported model id is asked for when
-//! the agent is built, with `GET /v1/models` (see [`OpenAiAgent::connect`]).
+//! response body longer than the bound is not read, and a refused call's
+//! log line carries a bounded, escaped excerpt of the body that says why.
+//! RunStart is written before any task runs, so the server-reported model id
+//! is asked for when the agent is built, with `GET /v1/models` (see
+//! [`OpenAiAgent::connect`]), and every request names that id: the model
+//! RunStart records is the one that answers.
+//!
+//! A call that runs out of time is abandoned by closing its connection;
+//! whether the server then stops generating is up to the server (SPEC.md,
+//! "OpenAI-compatible agent", on `max_tokens` and the call timeout).
 
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 use std::io::Read;
@@ -20,7 +28,7 @@ use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
-use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext};
+use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
 use crate::sandbox::Conversation;
 
 /// The path of the chat completions endpoint below the base URL.
@@ -37,6 +45,13 @@ pub fn body_limit(max_reply_bytes: u32) -> u64 {
         .saturating_add(1024 * 1024)
 }
 
+/// The most bytes of a refused response's body that are read, for the log
+/// line that says why the server refused.
+const EXCERPT_BYTES: u64 = 512;
+
+/// The most served model ids an error message lists.
+const LISTED_IDS: usize = 8;
+
 /// A model behind an OpenAI-compatible HTTP server.
 #[derive(Debug)]
 pub struct OpenAiAgent {
@@ -45,7 +60,7 @@ pub struct OpenAiAgent {
     reported_model: String,
     temperature: f64,
     seed: Option<u64>,
-    max_tokens: Option<u32>,
+    max_tokens: Option<NonZeroU32>,
     retries: u32,
     backoff: Duration,
     timeout: Duration,
@@ -63,7 +78,7 @@ struct ChatRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u32>,
+    max_tokens: Option<NonZeroU32>,
     stream: bool,
 }
 
@@ -100,10 +115,13 @@ impl OpenAiAgent {
     /// `GET /v1/models` (with the same timeout and retries as a model call)
     /// must list models as `{"data": [{"id": ...}, ...]}`. The reported model
     /// is `--model NAME` when the list holds that id, or the only listed id
-    /// when the server serves exactly one model (llama.cpp's server answers
-    /// to any name and lists its model file); otherwise the run is refused.
-    /// The `model` field of every completion is checked against it, with a
-    /// warning in the log when they differ.
+    /// when the server serves exactly one model under another name
+    /// (llama.cpp's server lists its model file); otherwise the run is
+    /// refused. Every request names the reported model, never a name the
+    /// server did not list (strict servers refuse those, HTTP 400 or 404),
+    /// so the model RunStart records is the model that answers. The `model` field of
+    /// every completion is checked against it, with a warning in the log
+    /// when they differ.
     pub fn connect(url: &str, options: &AgentOptions) -> Result<OpenAiAgent, AgentError> {
         let base = base_url(url)?;
         let Some(model) = options.model.clone() else {
@@ -166,8 +184,9 @@ impl OpenAiAgent {
             })
             .map_err(|(kind, why)| {
                 server(format!(
-                    "could not list the served models ({}): {why}",
-                    kind.name()
+                    "could not list the served models ({}): {}",
+                    kind.name(),
+                    log_safe(&why, 2048)
                 ))
             })?;
         let value: serde_json::Value = serde_json::from_slice(&body)
@@ -186,17 +205,27 @@ impl OpenAiAgent {
             [only] => {
                 tracing::warn!(
                     requested = %self.model,
-                    served = %only,
-                    "the server lists one model under another name; recording the served id"
+                    served = %log_safe(only, 256),
+                    "the server lists one model under another name; recording it and asking for it by that id"
                 );
                 Ok((*only).to_owned())
             }
             [] => Err(server("the server lists no model".into())),
-            many => Err(server(format!(
-                "the server does not serve \"{}\" (it lists: {})",
-                self.model,
-                many.join(", ")
-            ))),
+            many => {
+                let mut listed: Vec<String> = many
+                    .iter()
+                    .take(LISTED_IDS)
+                    .map(|id| log_safe(id, 256))
+                    .collect();
+                if many.len() > LISTED_IDS {
+                    listed.push(format!("and {} more", many.len() - LISTED_IDS));
+                }
+                Err(server(format!(
+                    "the server does not serve \"{}\" (it lists: {})",
+                    self.model,
+                    listed.join(", ")
+                )))
+            }
         }
     }
 
@@ -204,7 +233,7 @@ impl OpenAiAgent {
     pub fn complete(&self, messages: &[Message]) -> Result<String, ModelErrorKind> {
         let url = format!("{}{CHAT_PATH}", self.base);
         let request = ChatRequest {
-            model: &self.model,
+            model: &self.reported_model,
             messages,
             temperature: self.temperature,
             seed: self.seed,
@@ -228,6 +257,7 @@ impl OpenAiAgent {
                 self.read_body(response)
             })
             .map_err(|(kind, why)| {
+                let why = log_safe(&why, 2048);
                 tracing::warn!(url = %url, kind = kind.name(), "openai agent: call failed: {why}");
                 kind
             })?;
@@ -238,14 +268,15 @@ impl OpenAiAgent {
                     && !self.warned_model.swap(true, Ordering::Relaxed)
                 {
                     tracing::warn!(
-                        recorded = %self.reported_model,
-                        answered = %model,
+                        recorded = %log_safe(&self.reported_model, 256),
+                        answered = %log_safe(&model, 256),
                         "the server answered as another model than RunStart records"
                     );
                 }
                 Ok(text)
             }
             Err(why) => {
+                let why = log_safe(&why, 1024);
                 tracing::warn!(url = %url, "openai agent: malformed completion: {why}");
                 Err(ModelErrorKind::MalformedReply)
             }
@@ -279,8 +310,9 @@ impl OpenAiAgent {
                     tracing::info!(
                         url,
                         attempt = tries,
-                        "retrying after {}: {why}",
-                        kind.name()
+                        "retrying after {}: {}",
+                        kind.name(),
+                        log_safe(&why, 2048)
                     );
                     std::thread::sleep(delay);
                     delay = delay.saturating_mul(2);
@@ -299,11 +331,13 @@ impl OpenAiAgent {
             Err(error) => return classify(&error),
         };
         let status = response.status().as_u16();
-        if status == 429 || (500..=599).contains(&status) {
-            return Attempt::Retry(ModelErrorKind::ServerError, format!("HTTP status {status}"));
-        }
         if !(200..=299).contains(&status) {
-            return Attempt::Fatal(ModelErrorKind::ServerError, format!("HTTP status {status}"));
+            let why = format!("HTTP status {status}{}", refusal_excerpt(&mut response));
+            return if status == 429 || (500..=599).contains(&status) {
+                Attempt::Retry(ModelErrorKind::ServerError, why)
+            } else {
+                Attempt::Fatal(ModelErrorKind::ServerError, why)
+            };
         }
         // Read one byte past the limit, so an oversized body is told apart
         // from one of exactly the limit without reading the rest of it.
@@ -332,6 +366,32 @@ impl OpenAiAgent {
             },
         }
     }
+}
+
+/// `: BODY`, the start of a refused response's body (the server's reason),
+/// read no further than [`EXCERPT_BYTES`] and escaped for the log; empty
+/// when there is no body or it cannot be read.
+fn refusal_excerpt(response: &mut ureq::http::Response<ureq::Body>) -> String {
+    let mut body = Vec::new();
+    let _ = response
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .reader()
+        .take(EXCERPT_BYTES + 1)
+        .read_to_end(&mut body);
+    let cut = body.len() as u64 > EXCERPT_BYTES;
+    body.truncate(EXCERPT_BYTES as usize);
+    let text = String::from_utf8_lossy(&body);
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let mut excerpt = log_safe(text, EXCERPT_BYTES as usize);
+    if cut && !excerpt.ends_with('…') {
+        excerpt.push('…');
+    }
+    format!(": {excerpt}")
 }
 
 fn classify<T>(error: &ureq::Error) -> Attempt<T> {

@@ -190,7 +190,7 @@ pub(crate) fn replay_level(
                     ));
                     continue;
                 };
-                if let Err(e) = disclosure.check_against(path, &run_start.run_id, result) {
+                if let Err(e) = disclosure.check_against(path, run_start, result) {
                     failures.push(e.to_string());
                     continue;
                 }

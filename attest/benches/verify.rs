@@ -79,7 +79,7 @@ fn write_bundle(path: &Path, key: &SigningKey, records: usize) {
         evaluator_key_id: key.key_id(),
         station: StationLink {
             run_counter: 1,
-            previous_run_final_hash: Digest::ZERO,
+            previous_run_start_hash: Digest::ZERO,
         },
     };
     let file = BufWriter::new(File::create(path).unwrap());

@@ -28,6 +28,12 @@ pub enum AttestError {
         /// The existing file.
         path: PathBuf,
     },
+    /// Another process holds the exclusive lock of a file this one must
+    /// write: two writers on one run would corrupt it.
+    Locked {
+        /// The locked file.
+        path: PathBuf,
+    },
     /// A private key file is readable or writable by group or others.
     InsecurePermissions {
         /// The key file.
@@ -181,6 +187,7 @@ impl fmt::Display for AttestError {
                 "{}: {size} bytes, more than the {limit} allowed; refusing to read it",
                 path.display()
             ),
+            AttestError::Locked { path } => write!(f, "{}", locked_message(path)),
             AttestError::AlreadyExists { path } => {
                 write!(
                     f,
@@ -253,4 +260,14 @@ pub(crate) fn io_err(
 ) -> impl FnOnce(io::Error) -> AttestError {
     let path = path.to_path_buf();
     move |error| AttestError::Io { path, doing, error }
+}
+
+/// The one wording of "someone else is writing this file", shared by every
+/// file of a run so the user sees the same sentence whichever lock was hit.
+pub fn locked_message(path: &std::path::Path) -> String {
+    format!(
+        "{}: another process holds it (an airlock run of this output is still writing it); \
+         wait for that process to end before running or resuming again",
+        path.display()
+    )
 }

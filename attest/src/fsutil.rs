@@ -92,6 +92,34 @@ pub(crate) fn create_new_file(path: &Path, mode: u32) -> Result<File, AttestErro
     })
 }
 
+/// A name part no other temporary file of this or another live process
+/// has: process id, time and a per-process count.
+pub(crate) fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{nanos:x}-{n}", std::process::id())
+}
+
+/// Takes the exclusive advisory lock of `file` (opened at `path`) without
+/// waiting: [`AttestError::Locked`] when another open file holds it. The
+/// lock lasts as long as this open file (and its clones) stays open.
+pub fn try_lock_exclusive(file: &File, path: &Path) -> Result<(), AttestError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(fs::TryLockError::WouldBlock) => Err(AttestError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(error)) => Err(AttestError::Io {
+            path: path.to_path_buf(),
+            doing: "lock",
+            error,
+        }),
+    }
+}
+
 /// The directory a file lives in ("." for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -156,12 +184,7 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "bundle".to_owned());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".{base}.tmp-{}-{nanos:x}-{n}", std::process::id()));
+        let temp = dir.join(format!(".{base}.tmp-{}", unique_suffix()));
         // Errors name the target, not the temporary file: that is the file
         // the user asked for, and its name does not change from run to run.
         let file = create_new(&temp, mode).map_err(io_err(target, "create"))?;

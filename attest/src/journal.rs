@@ -18,7 +18,7 @@ use airlock_core::record::{Record, SignedEntry};
 use crate::bundle::{BundleTrailer, WriteFailure, write_bundle_from};
 use crate::error::{AttestError, io_err};
 use crate::frame::{self, FileKind, FrameError, FrameItem, FrameReader, HEADER_LEN, HeaderError};
-use crate::fsutil::{Overwrite, create_new_file, parent_dir, sync_dir};
+use crate::fsutil::{Overwrite, create_new, parent_dir, sync_dir, try_lock_exclusive};
 use crate::keys::{PublicKey, SigningKey};
 
 /// The header of a journal: `JOURNAL_MAGIC ‖ version u16 LE ‖ flags u16 LE ‖ key`.
@@ -355,16 +355,41 @@ fn vouch(hasher: &mut blake3::Hasher, entry: &SignedEntry) {
 
 impl JournalWriter {
     /// Creates a new journal (never over an existing file), writes its header
-    /// and makes the file and its directory entry durable.
+    /// and makes the file and its directory entry durable. The writer holds
+    /// the file's exclusive lock from before the journal appears under its
+    /// name until the writer is dropped: a second process never sees this
+    /// journal unlocked, so it can neither resume nor remove it meanwhile.
     pub fn create(path: &Path, public_key: &PublicKey) -> Result<JournalWriter, AttestError> {
-        let mut file = create_new_file(path, 0o600)?;
-        let header = JournalHeader {
-            public_key: *public_key,
-        };
-        file.write_all(&header.encode())
-            .and_then(|()| file.sync_all())
-            .map_err(io_err(path, "write"))?;
-        sync_dir(parent_dir(path))?;
+        let dir = parent_dir(path);
+        let base = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "journal".to_owned());
+        let temp = dir.join(format!(".{base}.new-{}", crate::fsutil::unique_suffix()));
+        let mut file = create_new(&temp, 0o600).map_err(io_err(path, "create"))?;
+        let made = (|| {
+            try_lock_exclusive(&file, path)?;
+            let header = JournalHeader {
+                public_key: *public_key,
+            };
+            file.write_all(&header.encode())
+                .and_then(|()| file.sync_all())
+                .map_err(io_err(path, "write"))?;
+            // A hard link puts the locked file in place only if nothing is
+            // there yet, atomically.
+            std::fs::hard_link(&temp, path).map_err(|error| {
+                if error.kind() == io::ErrorKind::AlreadyExists {
+                    AttestError::AlreadyExists {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    io_err(path, "create")(error)
+                }
+            })
+        })();
+        let _ = std::fs::remove_file(&temp);
+        made?;
+        sync_dir(dir)?;
         Ok(JournalWriter {
             file,
             path: path.to_path_buf(),
@@ -377,18 +402,22 @@ impl JournalWriter {
         })
     }
 
-    /// Reopens a journal to continue a run: verifies it ([`verify_journal`]),
-    /// cuts off a torn tail durably, and positions the writer after the last
-    /// whole entry.
+    /// Reopens a journal to continue a run: takes its exclusive lock (refused
+    /// at once, [`AttestError::Locked`], while another process writes it),
+    /// verifies it ([`verify_journal`]), cuts off a torn tail durably, and
+    /// positions the writer after the last whole entry.
     pub fn resume(
         path: &Path,
         public_key: &PublicKey,
     ) -> Result<(JournalWriter, JournalState), AttestError> {
-        let state = verify_journal(path, public_key)?;
         let file = OpenOptions::new()
             .append(true)
             .open(path)
             .map_err(io_err(path, "open for appending"))?;
+        // Locked before it is read: what another writer appends meanwhile
+        // would look like a torn tail and be cut.
+        try_lock_exclusive(&file, path)?;
+        let state = verify_journal(path, public_key)?;
         if state.torn_tail.is_some() {
             file.set_len(state.valid_len)
                 .and_then(|()| file.sync_all())
@@ -493,13 +522,22 @@ impl JournalWriter {
         bundle: &Path,
         overwrite: Overwrite,
     ) -> Result<BundleTrailer, AttestError> {
+        self.write_bundle(bundle, overwrite)
+    }
+
+    /// [`JournalWriter::into_bundle`] that keeps the writer, and so the
+    /// journal's lock, for what the run does after the bundle is written
+    /// (recording the station state, removing the journal).
+    pub fn write_bundle(
+        &self,
+        bundle: &Path,
+        overwrite: Overwrite,
+    ) -> Result<BundleTrailer, AttestError> {
         let expected = Vouched {
             entries: self.next_seq,
             digest: self.vouched.finalize(),
         };
-        let JournalWriter { file, path, .. } = self;
-        drop(file);
-        convert(&path, bundle, overwrite, Some(expected))
+        convert(&self.path, bundle, overwrite, Some(expected))
     }
 }
 

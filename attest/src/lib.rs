@@ -22,8 +22,10 @@ pub mod suite_check;
 pub mod verify;
 
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};
-pub use error::AttestError;
-pub use fsutil::{CreatedDirs, create_dirs, open_regular, read_regular, write_file_atomically};
+pub use error::{AttestError, locked_message};
+pub use fsutil::{
+    CreatedDirs, create_dirs, open_regular, read_regular, try_lock_exclusive, write_file_atomically,
+};
 pub use journal::{JournalWriter, journal_to_bundle, verify_journal};
 pub use keys::{GeneratedKey, PublicKey, SigningKey, keygen};
 pub use manifest::{MANIFEST_FILE_NAME, VerifiedManifest, read_manifest, write_manifest};

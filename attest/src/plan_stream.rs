@@ -523,7 +523,7 @@ mod tests {
             evaluator_key_id: Digest([8; 32]),
             station: StationLink {
                 run_counter: 9,
-                previous_run_final_hash: Digest([10; 32]),
+                previous_run_start_hash: Digest([10; 32]),
             },
         }
     }

@@ -1,7 +1,9 @@
 //! The station chain across bundles (SPEC.md, "Station chain").
 //!
-//! Every run of an evaluator station records its run counter and the final
-//! chain hash of the station's previous run. Given several verified bundles
+//! Every run of an evaluator station records its run counter and the chain
+//! hash of the station's previous RunStart, both allocated under the
+//! station's lock when the run starts, so runs that overlap in time still
+//! form one chain. Given several verified bundles
 //! of one station, a verifier orders them by counter and checks every link,
 //! so that a run left out of the set ("run 7 missing between 6 and 8"), two
 //! different runs claiming one counter (a fork: the station state was
@@ -28,8 +30,10 @@ pub struct StationRun {
     pub run_id: [u8; 16],
     /// RunStart's station run counter.
     pub run_counter: u64,
-    /// RunStart's link to the previous run.
-    pub previous_run_final_hash: Digest,
+    /// RunStart's link: the previous run's RunStart chain hash.
+    pub previous_run_start_hash: Digest,
+    /// The chain hash of this run's RunStart (what the next run links to).
+    pub run_start_hash: Digest,
     /// The run's final chain hash.
     pub final_hash: Digest,
 }
@@ -48,7 +52,8 @@ impl StationRun {
             key_id: s.key_id?,
             run_id: s.run_id?,
             run_counter: station.run_counter,
-            previous_run_final_hash: station.previous_run_final_hash,
+            previous_run_start_hash: station.previous_run_start_hash,
+            run_start_hash: s.run_start_hash?,
             final_hash: s.final_hash?,
         })
     }
@@ -83,16 +88,17 @@ pub enum StationProblem {
         /// The bundles that claim it.
         labels: Vec<String>,
     },
-    /// A run's link is not the final hash of any given run with the previous counter.
+    /// A run's link is not the RunStart chain hash of any given run with
+    /// the previous counter.
     BrokenLink {
         /// The run's counter.
         run_counter: u64,
         /// The run's bundle.
         label: String,
-        /// The previous-run hash it records.
+        /// The previous-RunStart hash it records.
         links_to: Digest,
-        /// The final hash of the given run before it.
-        previous_final: Digest,
+        /// The RunStart chain hash of the given run before it.
+        previous_start: Digest,
     },
     /// Run 1 links to a previous run, or a run has counter 0.
     BadStart {
@@ -141,13 +147,14 @@ impl fmt::Display for StationProblem {
                 run_counter,
                 label,
                 links_to,
-                previous_final,
-            } => write!(
-                f,
-                "run {run_counter} ({label}) does not follow run {}: it links to final hash {links_to}, but run {} ended with {previous_final}",
-                run_counter - 1,
-                run_counter - 1
-            ),
+                previous_start,
+            } => {
+                let previous = run_counter.saturating_sub(1);
+                write!(
+                    f,
+                    "run {run_counter} ({label}) does not follow run {previous}: it links to RunStart hash {links_to}, but run {previous} started with {previous_start}"
+                )
+            }
             StationProblem::BadStart { run_counter, label } if *run_counter == 0 => {
                 write!(f, "{label}: run counter 0 (station runs count from 1)")
             }
@@ -184,15 +191,16 @@ impl StationReport {
         }
     }
 
-    /// The counters of every missing run.
-    pub fn missing(&self) -> Vec<u64> {
+    /// Every gap of missing runs, as (first, last) counters. Ranges, not
+    /// counters: a hostile pair of bundles numbered 1 and 2^64 - 1 makes
+    /// one gap, not a list of every number between.
+    pub fn missing(&self) -> Vec<(u64, u64)> {
         self.problems
             .iter()
             .filter_map(|p| match p {
-                StationProblem::Missing { from, to, .. } => Some(*from..=*to),
+                StationProblem::Missing { from, to, .. } => Some((*from, *to)),
                 _ => None,
             })
-            .flatten()
             .collect()
     }
 }
@@ -208,7 +216,8 @@ impl Serialize for StationReport {
                     "run_counter": r.run_counter,
                     "bundle": r.label,
                     "run_id": hex(&r.run_id),
-                    "previous_run_final_hash": r.previous_run_final_hash.to_hex().as_str(),
+                    "previous_run_start_hash": r.previous_run_start_hash.to_hex().as_str(),
+                    "run_start_hash": r.run_start_hash.to_hex().as_str(),
                     "final_hash": r.final_hash.to_hex().as_str(),
                 })
             })
@@ -219,7 +228,12 @@ impl Serialize for StationReport {
         s.serialize_field("status", status.name())?;
         s.serialize_field("reason", &status.reason())?;
         s.serialize_field("problems", &problems)?;
-        s.serialize_field("missing", &self.missing())?;
+        let missing: Vec<serde_json::Value> = self
+            .missing()
+            .into_iter()
+            .map(|(from, to)| serde_json::json!({"from": from, "to": to}))
+            .collect();
+        s.serialize_field("missing", &missing)?;
         s.serialize_field("notes", &self.notes)?;
         s.serialize_field("runs", &runs)?;
         s.end()
@@ -275,6 +289,7 @@ fn check_one(key_id: Digest, mut runs: Vec<StationRun>) -> StationReport {
             format!("runs 1 to {} were not given", first - 1)
         });
     }
+    // The counter before, and the RunStart hashes of its distinct runs.
     let mut previous: Option<(u64, Vec<Digest>)> = None;
     for (counter, members) in &groups {
         let counter = *counter;
@@ -316,7 +331,7 @@ fn check_one(key_id: Digest, mut runs: Vec<StationRun>) -> StationReport {
             }
         } else if counter == 1 {
             for run in &distinct {
-                if run.previous_run_final_hash != Digest::ZERO {
+                if run.previous_run_start_hash != Digest::ZERO {
                     problems.push(StationProblem::BadStart {
                         run_counter: 1,
                         label: run.label.clone(),
@@ -324,28 +339,31 @@ fn check_one(key_id: Digest, mut runs: Vec<StationRun>) -> StationReport {
                 }
             }
         }
-        if let Some((before, finals)) = &previous {
-            if counter > before + 1 {
+        if let Some((before, starts)) = &previous {
+            // Groups are in strictly increasing counter order, so `before`
+            // is below u64::MAX here and `before + 1` cannot overflow.
+            let next = before.saturating_add(1);
+            if counter > next {
                 problems.push(StationProblem::Missing {
-                    from: before + 1,
+                    from: next,
                     to: counter - 1,
                     before: *before,
                     after: counter,
                 });
-            } else if counter == before + 1 {
+            } else if counter == next {
                 for run in &distinct {
-                    if !finals.contains(&run.previous_run_final_hash) {
+                    if !starts.contains(&run.previous_run_start_hash) {
                         problems.push(StationProblem::BrokenLink {
                             run_counter: counter,
                             label: run.label.clone(),
-                            links_to: run.previous_run_final_hash,
-                            previous_final: finals.first().copied().unwrap_or(Digest::ZERO),
+                            links_to: run.previous_run_start_hash,
+                            previous_start: starts.first().copied().unwrap_or(Digest::ZERO),
                         });
                     }
                 }
             }
         }
-        previous = Some((counter, distinct.iter().map(|r| r.final_hash).collect()));
+        previous = Some((counter, distinct.iter().map(|r| r.run_start_hash).collect()));
     }
     StationReport {
         key_id,
@@ -359,14 +377,17 @@ fn check_one(key_id: Digest, mut runs: Vec<StationRun>) -> StationReport {
 mod tests {
     use super::*;
 
-    fn run(label: &str, counter: u64, prev: u8, fin: u8) -> StationRun {
+    /// A run whose RunStart hash is `start` (its final hash and run id are
+    /// derived from it) and which links to RunStart hash `prev`.
+    fn run(label: &str, counter: u64, prev: u8, start: u8) -> StationRun {
         StationRun {
             label: label.into(),
             key_id: Digest([1; 32]),
-            run_id: [fin; 16],
+            run_id: [start; 16],
             run_counter: counter,
-            previous_run_final_hash: Digest([prev; 32]),
-            final_hash: Digest([fin; 32]),
+            previous_run_start_hash: Digest([prev; 32]),
+            run_start_hash: Digest([start; 32]),
+            final_hash: Digest([start ^ 0x80; 32]),
         }
     }
 
@@ -411,7 +432,8 @@ mod tests {
         let broken = reasons(&[run("a", 1, 0, 11), run("b", 2, 99, 12)]);
         assert_eq!(broken.len(), 1);
         assert!(
-            broken[0].starts_with("run 2 (b) does not follow run 1: it links to final hash 6363"),
+            broken[0]
+                .starts_with("run 2 (b) does not follow run 1: it links to RunStart hash 6363"),
             "{broken:?}"
         );
         assert_eq!(
@@ -434,5 +456,41 @@ mod tests {
         let reports = check_stations(&[run("a", 1, 0, 11), other]);
         assert_eq!(reports.len(), 2);
         assert!(reports.iter().all(|r| r.status() == Status::Passed));
+    }
+
+    /// A resumed finished run: same RunStart (run id, counter, link), other
+    /// results. It is a fork, not a duplicate.
+    #[test]
+    fn the_same_run_start_with_other_results_is_a_fork() {
+        let mut again = run("b", 1, 0, 11);
+        again.final_hash = Digest([0x55; 32]);
+        assert_eq!(
+            reasons(&[run("a", 1, 0, 11), again]),
+            ["fork at run 1: different runs claim the same counter (a, b)"]
+        );
+    }
+
+    /// Hostile counters far apart make one range, at once: no list of the
+    /// counters between, no overflow at the top of the range.
+    #[test]
+    fn far_apart_counters_make_one_missing_range() {
+        let runs = [run("a", 1, 0, 11), run("b", u64::MAX, 3, 12)];
+        let reports = check_stations(&runs);
+        assert_eq!(reports[0].missing(), [(2, u64::MAX - 1)]);
+        let json = serde_json::to_value(&reports[0]).unwrap();
+        assert_eq!(
+            json["missing"],
+            serde_json::json!([{"from": 2, "to": u64::MAX - 1}])
+        );
+        assert_eq!(
+            reasons(&runs),
+            [format!(
+                "runs 2 to {} missing between 1 and {}",
+                u64::MAX - 1,
+                u64::MAX
+            )]
+        );
+        let top = [run("a", u64::MAX - 1, 3, 11), run("b", u64::MAX, 11, 12)];
+        assert_eq!(check_stations(&top)[0].status(), Status::Passed);
     }
 }

@@ -160,8 +160,12 @@ pub struct RunSummary {
     /// The stored chain hash of the last record read: the run's final hash
     /// when the bundle verifies.
     pub final_hash: Option<Digest>,
-    /// RunStart's station link (run counter and previous run's final hash).
+    /// RunStart's station link (run counter and the previous run's RunStart
+    /// chain hash).
     pub station: Option<StationLink>,
+    /// The stored chain hash of the first RunStart: what the station's next
+    /// run links to (SPEC.md, "Station chain").
+    pub run_start_hash: Option<Digest>,
 }
 
 /// The decoded records, for callers that asked to collect them.
@@ -210,7 +214,7 @@ impl Serialize for Verdict {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let hex16 = |b: &[u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let s = &self.summary;
-        let mut out = serializer.serialize_struct("Verdict", 14)?;
+        let mut out = serializer.serialize_struct("Verdict", 15)?;
         out.serialize_field("format", VERDICT_FORMAT)?;
         out.serialize_field("verified", &self.verified())?;
         out.serialize_field("levels", &self.levels)?;
@@ -234,10 +238,14 @@ impl Serialize for Verdict {
             &s.station.as_ref().map(|l| l.run_counter),
         )?;
         out.serialize_field(
-            "previous_run_final_hash",
+            "previous_run_start_hash",
             &s.station
                 .as_ref()
-                .map(|l| l.previous_run_final_hash.to_hex().to_string()),
+                .map(|l| l.previous_run_start_hash.to_hex().to_string()),
+        )?;
+        out.serialize_field(
+            "run_start_hash",
+            &s.run_start_hash.map(|h| h.to_hex().to_string()),
         )?;
         out.end()
     }
@@ -762,6 +770,7 @@ fn verify_frames<R: Read>(
                     summary.run_id = Some(start.run_id());
                     summary.planned = Some(start.plan_len);
                     summary.station = Some(start.station().clone());
+                    summary.run_start_hash = Some(seen.stored_hash);
                 }
                 let whole = start.to_run_start();
                 if let Some(record) = &whole {
@@ -775,6 +784,9 @@ fn verify_frames<R: Read>(
             }
             Ok(Decoded::Record(record)) => {
                 completeness.feed(index, &label, &record);
+                if matches!(record, Record::RunStart(_)) && summary.run_id.is_none() {
+                    summary.run_start_hash = Some(seen.stored_hash);
+                }
                 summarize(&mut summary, &record);
                 match &record {
                     Record::RunStart(r) => visitor.run_start(index, r),

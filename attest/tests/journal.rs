@@ -339,3 +339,40 @@ fn writer_into_bundle_refuses_a_journal_changed_behind_its_back() {
     bundles.sort();
     assert!(bundles.is_empty(), "{bundles:?}");
 }
+
+/// The writer holds the journal's exclusive lock from its creation (before
+/// the journal appears under its name) or resumption until it is dropped:
+/// a second writer is refused at once, naming the file, and nothing of the
+/// journal changes; once the first is gone the second may resume.
+#[test]
+fn a_second_writer_is_refused_while_the_first_holds_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.journal");
+    let k = key();
+    let mut first = JournalWriter::create(&path, &k.public_key()).unwrap();
+    for r in records(&k.public_key(), 2).into_iter().take(2) {
+        first.append(&k, &r).unwrap();
+    }
+    first.sync().unwrap();
+    let before = fs::read(&path).unwrap();
+    let err = JournalWriter::resume(&path, &k.public_key()).unwrap_err();
+    assert!(matches!(err, AttestError::Locked { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: another process holds it (an airlock run of this output is still writing it); \
+             wait for that process to end before running or resuming again",
+            path.display()
+        )
+    );
+    assert!(matches!(
+        JournalWriter::create(&path, &k.public_key()),
+        Err(AttestError::AlreadyExists { .. })
+    ));
+    assert_eq!(fs::read(&path).unwrap(), before);
+    // No temporary file is left beside it.
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    drop(first);
+    let (_second, state) = JournalWriter::resume(&path, &k.public_key()).unwrap();
+    assert_eq!(state.entries.len(), 2);
+}

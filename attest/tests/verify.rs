@@ -72,7 +72,8 @@ fn verdict_json_is_the_documented_format() {
             "end": "completed",
             "final_hash": v.summary.final_hash.unwrap().to_hex().as_str(),
             "station_run_counter": 1,
-            "previous_run_final_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+            "previous_run_start_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+            "run_start_hash": v.summary.run_start_hash.unwrap().to_hex().as_str(),
         })
     );
     let bad = verify(b"garbage");

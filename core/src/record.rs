@@ -116,13 +116,18 @@ pub struct ModelDescriptor {
     pub reported_model: String,
 }
 
-/// Link to the previous run of the same evaluator station.
+/// Link to the previous run of the same evaluator station (SPEC.md,
+/// "Station chain"). Both fields are allocated together under the station's
+/// lock when the run starts, so runs that overlap in time still form one
+/// chain: a run links to where its predecessor started, which exists at
+/// once, not to where it ended, which may not exist yet.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct StationLink {
     /// This run's number on the station, counting from 1.
     pub run_counter: u64,
-    /// Final chain hash of the previous run, or zero for the first run.
-    pub previous_run_final_hash: Digest,
+    /// Chain hash of the previous run's RunStart record (its entry 0), or
+    /// zero for the station's first run.
+    pub previous_run_start_hash: Digest,
 }
 
 /// The first record: the signed plan.

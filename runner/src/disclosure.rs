@@ -829,7 +829,7 @@ mod tests {
             evaluator_key_id: Digest([3; 32]),
             station: StationLink {
                 run_counter: 1,
-                previous_run_final_hash: Digest([0; 32]),
+                previous_run_start_hash: Digest([0; 32]),
             },
         }
     }

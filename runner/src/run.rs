@@ -19,6 +19,10 @@
 //!
 //! Quick results are made durable in groups (one fsync per file for a
 //! group), which keeps both rules ([`GroupCommit`]).
+//!
+//! The files themselves — their paths, locks, the station allocation and
+//! the rollback of a run that fails before its RunStart is durable — belong
+//! to [`RunFiles`]; this module decides what goes into them.
 
 use core::any::Any;
 use core::fmt;
@@ -37,7 +41,7 @@ use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
 use airlock_core::digest::instance_seed;
 use airlock_core::outcome::Outcome;
 use airlock_core::record::{
-    PlannedTask, ProfileRef, Record, RunEnd, RunEndReason, RunStart, RunnerBuild, StationLink,
+    ModelDescriptor, PlannedTask, ProfileRef, Record, RunEnd, RunEndReason, RunStart, RunnerBuild,
     SuiteRef, TaskResult,
 };
 use airlock_core::transcript::{Transcript, commitment, opening_key};
@@ -45,10 +49,11 @@ use airlock_core::{Digest, Ppm};
 
 use crate::agent::{Agent, SessionContext};
 use crate::profile::HardwareProfile;
+use crate::runfiles::{RunFiles, RunPaths};
 use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
-use crate::station::{Station, StationError};
+use crate::station::StationError;
 use crate::suite::LoadedSuite;
-use crate::transcripts::{StoreError, TranscriptKey, TranscriptWriter};
+use crate::transcripts::{StoreError, TranscriptWriter};
 
 /// Whether a run starts anew or continues a journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +139,9 @@ pub enum RunError {
     JournalExists(PathBuf),
     /// `--resume` found no journal.
     NothingToResume(PathBuf),
-    /// The journal does not belong to this suite, profile, key or seed.
+    /// The journal was started with something this invocation would record
+    /// differently (seed, suite, profile, runner build or engine, model,
+    /// key, station state).
     ResumeMismatch {
         /// The journal.
         path: PathBuf,
@@ -288,26 +295,7 @@ impl Progress for NoProgress {
     fn finish(&mut self) {}
 }
 
-/// The journal path for a bundle path.
-pub fn journal_path(out: &Path) -> PathBuf {
-    with_suffix(out, ".journal")
-}
-
-/// The run-secret path for a bundle path.
-pub fn secret_path(out: &Path) -> PathBuf {
-    with_suffix(out, ".secret")
-}
-
-/// The sealed transcript store path for a bundle path.
-pub fn transcripts_path(out: &Path) -> PathBuf {
-    with_suffix(out, ".transcripts")
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
+pub use crate::runfiles::{journal_path, secret_path, transcripts_path};
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
     let mut out = [0u8; N];
@@ -369,19 +357,31 @@ pub fn execute(
     {
         return Err(RunError::OutputExists(options.out.clone()));
     }
-    let (mut writer, run_start, mut results, finished, secret, mut sealed) = match options.start {
+    let paths = RunPaths::new(&options.out, &options.station, &options.transcript_key);
+    let (mut files, run_start, mut results, finished) = match options.start {
         StartMode::Fresh => {
-            if journal.exists() {
-                return Err(RunError::JournalExists(journal));
-            }
-            let (writer, run_start, secret, sealed) = begin(parts, options, &journal)?;
-            (writer, run_start, Vec::new(), None, secret, sealed)
+            let (files, run_start) = begin(parts, options, paths)?;
+            (files, run_start, Vec::new(), None)
         }
         StartMode::Resume => {
             if !journal.exists() {
                 return Err(RunError::NothingToResume(journal));
             }
-            reopen(parts, options, &journal)?
+            match RunFiles::open_journal(&paths, parts.key)? {
+                Some(opened) => {
+                    check_binding(parts, options, &opened.run_start).map_err(|problem| {
+                        RunError::ResumeMismatch {
+                            path: journal.clone(),
+                            problem,
+                        }
+                    })?;
+                    RunFiles::resume(paths, opened)?
+                }
+                None => {
+                    let (files, run_start) = begin(parts, options, paths)?;
+                    (files, run_start, Vec::new(), None)
+                }
+            }
         }
     };
 
@@ -402,6 +402,7 @@ pub fn execute(
                     remaining = plan_len - results.len(),
                     "running the plan"
                 );
+                let secret = *files.secret();
                 let pool = Pool {
                     parts,
                     tasks: &tasks,
@@ -426,26 +427,22 @@ pub fn execute(
                         }
                     }
                     batch.truncate(take);
+                    let (sealed, writer) = files.writers();
                     for (plan_index, result, transcript) in batch {
                         sealed.seal(plan_index as u32, &transcript)?;
                         let took = Duration::from_micros(result.wall_time_us);
                         group.push(result, took);
                     }
                     if group.due() {
-                        group.commit(
-                            &mut sealed,
-                            &mut writer,
-                            parts.key,
-                            progress,
-                            &mut results,
-                        )?;
+                        group.commit(sealed, writer, parts.key, progress, &mut results)?;
                     }
                     Ok(if aborted { Flow::Stop } else { Flow::Go })
                 })
                 .map_err(resumable(&journal))?;
             }
+            let (sealed, writer) = files.writers();
             group
-                .commit(&mut sealed, &mut writer, parts.key, progress, &mut results)
+                .commit(sealed, writer, parts.key, progress, &mut results)
                 .map_err(resumable(&journal))?;
             let reason = if aborted && results.len() < plan_len {
                 tracing::warn!(
@@ -457,6 +454,7 @@ pub fn execute(
                 RunEndReason::Completed
             };
             let end = totals(&results, reason);
+            let writer = files.journal();
             writer
                 .append(parts.key, &Record::RunEnd(end.clone()))
                 .and_then(|_| writer.sync())
@@ -466,29 +464,7 @@ pub fn execute(
     };
     progress.finish();
 
-    let final_hash = writer.last_hash();
-    let records = writer.next_seq();
-    drop(sealed);
-    if options.start == StartMode::Resume
-        && holds_this_run(&options.out, parts.key, &final_hash, records)
-    {
-        // A kill after the bundle was written and before the journal was
-        // removed: the bundle already holds this run.
-        drop(writer);
-    } else {
-        // Every entry of the journal was signed here or verified on resume,
-        // so the conversion checks them by identity, not by Ed25519 again.
-        writer
-            .into_bundle(&options.out, options.overwrite)
-            .map_err(resumable(&journal))?;
-    }
-    Station::record_finished(&options.station, run_start.station.run_counter, &final_hash)?;
-    // The bundle now holds every record; the journal has served its purpose.
-    std::fs::remove_file(&journal).map_err(|error| RunError::Io {
-        path: journal.clone(),
-        doing: "remove the finished journal",
-        error,
-    })?;
+    files.finish(&run_start, parts.key, options.overwrite)?;
     Ok(RunReport {
         bundle: options.out.clone(),
         run_start,
@@ -615,212 +591,165 @@ fn check_plan_fits(suite: &LoadedSuite, epochs: u32) -> Result<(), RunError> {
     Ok(())
 }
 
-type Opened = (
-    JournalWriter,
-    RunStart,
-    Vec<TaskResult>,
-    Option<RunEnd>,
-    [u8; 32],
-    TranscriptWriter,
-);
-
 fn begin(
     parts: &RunParts<'_>,
     options: &RunOptions,
-    journal: &Path,
-) -> Result<(JournalWriter, RunStart, [u8; 32], TranscriptWriter), RunError> {
+    paths: RunPaths,
+) -> Result<(RunFiles, RunStart), RunError> {
     let seed = match options.seed {
         Some(seed) => seed,
         None => random_bytes()?,
     };
-    let transcript_key = TranscriptKey::load_or_create(&options.transcript_key)?;
     let secret: [u8; 32] = random_bytes()?;
-    // Until its RunStart is durable in the journal the run does not exist
-    // and cannot be resumed: a failure before then (a full disk, say)
-    // removes every file this run made and puts back the secret and store
-    // of a bundle that `--force` was to replace.
-    let mut made = MadeFiles::default();
-    made.set_aside(&secret_path(&options.out))?;
-    made.set_aside(&transcripts_path(&options.out))?;
-    write_secret(&secret_path(&options.out), &secret)?;
-    made.made.push(secret_path(&options.out));
-    let station = Station::load(&options.station)?;
-    let mut plan = Vec::new();
-    for task in &parts.suite.tasks {
-        for epoch in 0..options.epochs {
-            plan.push(PlannedTask {
-                task_id: task.info.id.clone(),
-                task_version: task.info.version,
-                module_digest: task.digest,
-                epoch,
-            });
+    let run_id = random_bytes()?;
+    RunFiles::create(paths, parts.key, secret, |station| {
+        let mut plan = Vec::new();
+        for task in &parts.suite.tasks {
+            for epoch in 0..options.epochs {
+                plan.push(PlannedTask {
+                    task_id: task.info.id.clone(),
+                    task_version: task.info.version,
+                    module_digest: task.digest,
+                    epoch,
+                });
+            }
         }
-    }
-    let run_start = RunStart {
-        run_id: random_bytes()?,
-        started_at_unix_s: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        suite: SuiteRef {
-            name: parts.suite.name.clone(),
-            digest: parts.suite.digest,
-            trust: parts.suite.trust.clone(),
-        },
-        plan,
-        profile: ProfileRef {
-            name: parts.profile.name.clone(),
-            digest: parts.profile.digest(),
-        },
-        runner: RunnerBuild {
-            airlock_version: env!("CARGO_PKG_VERSION").into(),
-            wasmtime_version: WASMTIME_VERSION.into(),
-            engine_settings: parts.sandbox.settings_digest(),
-            executable: executable_digest(),
-        },
-        model: parts.agent.descriptor(),
-        seed,
-        evaluator_key_id: parts.key.key_id(),
-        station: StationLink {
-            run_counter: station.run_counter + 1,
-            previous_run_final_hash: station.final_hash,
-        },
-    };
-    let sealed = TranscriptWriter::create(
-        &transcripts_path(&options.out),
-        run_start.run_id,
-        transcript_key,
-    )?;
-    made.made.push(transcripts_path(&options.out));
-    let mut writer = JournalWriter::create(journal, &parts.key.public_key())?;
-    made.made.push(journal.to_path_buf());
-    writer.append(parts.key, &Record::RunStart(run_start.clone()))?;
-    writer.sync()?;
-    made.keep();
-    Ok((writer, run_start, secret, sealed))
+        Ok(RunStart {
+            run_id,
+            started_at_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            suite: suite_ref(parts),
+            plan,
+            profile: ProfileRef {
+                name: parts.profile.name.clone(),
+                digest: parts.profile.digest(),
+            },
+            runner: runner_build(parts),
+            model: parts.agent.descriptor(),
+            seed,
+            evaluator_key_id: parts.key.key_id(),
+            station,
+        })
+    })
 }
 
-/// Files a new run made, removed when dropped unless kept, and files it
-/// moved aside, put back then.
-#[derive(Default)]
-struct MadeFiles {
-    made: Vec<PathBuf>,
-    /// (where it is now, where it was)
-    aside: Vec<(PathBuf, PathBuf)>,
-}
-
-impl MadeFiles {
-    /// Moves the file at `path` (a replaced bundle's secret or store) to
-    /// `PATH.replaced` until the run has started. A crash in between leaves
-    /// it there, to be moved back by hand.
-    fn set_aside(&mut self, path: &Path) -> Result<(), RunError> {
-        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-            return Ok(());
-        }
-        let aside = with_suffix(path, ".replaced");
-        std::fs::rename(path, &aside).map_err(|error| RunError::Io {
-            path: path.to_path_buf(),
-            doing: "move aside",
-            error,
-        })?;
-        self.aside.push((aside, path.to_path_buf()));
-        Ok(())
-    }
-
-    /// The run has started: its files stay, and what they replace goes.
-    fn keep(mut self) {
-        self.made.clear();
-        for (aside, _) in self.aside.drain(..) {
-            let _ = std::fs::remove_file(aside);
-        }
+fn suite_ref(parts: &RunParts<'_>) -> SuiteRef {
+    SuiteRef {
+        name: parts.suite.name.clone(),
+        digest: parts.suite.digest,
+        trust: parts.suite.trust.clone(),
     }
 }
 
-impl Drop for MadeFiles {
-    fn drop(&mut self) {
-        for path in &self.made {
-            let _ = std::fs::remove_file(path);
-        }
-        for (aside, original) in &self.aside {
-            let _ = std::fs::rename(aside, original);
-        }
+fn runner_build(parts: &RunParts<'_>) -> RunnerBuild {
+    RunnerBuild {
+        airlock_version: env!("CARGO_PKG_VERSION").into(),
+        wasmtime_version: WASMTIME_VERSION.into(),
+        engine_settings: parts.sandbox.settings_digest(),
+        executable: executable_digest(),
     }
 }
 
-fn reopen(parts: &RunParts<'_>, options: &RunOptions, journal: &Path) -> Result<Opened, RunError> {
-    let (writer, state) = JournalWriter::resume(journal, &parts.key.public_key())?;
-    if let Some(torn) = state.torn_tail {
-        tracing::warn!(
-            offset = torn.offset,
-            bytes = torn.len,
-            "cut a torn record off the journal's tail"
-        );
-    }
-    let mismatch = |problem: String| RunError::ResumeMismatch {
-        path: journal.to_path_buf(),
-        problem,
-    };
-    let mut records = state.entries.into_iter().map(|e| e.record);
-    let run_start = match records.next() {
-        Some(Record::RunStart(start)) => start,
-        Some(other) => {
-            return Err(mismatch(format!(
-                "its first record is {}, not RunStart",
-                other.kind()
-            )));
-        }
-        None => {
-            // Killed between creating the journal and making RunStart
-            // durable: nothing was promised yet, so start afresh.
-            drop(writer);
-            std::fs::remove_file(journal).map_err(|error| RunError::Io {
-                path: journal.to_path_buf(),
-                doing: "remove the empty journal",
-                error,
-            })?;
-            tracing::warn!("the journal held no record; starting the run afresh");
-            let (writer, run_start, secret, sealed) = begin(parts, options, journal)?;
-            return Ok((writer, run_start, Vec::new(), None, secret, sealed));
-        }
-    };
+/// Refuses to resume a journal with anything this invocation would record
+/// differently in RunStart: a run is finished by the model, engine, build,
+/// suite, profile, key and seed that started it, or its signed RunStart
+/// would credit the wrong ones. The first difference is named by its field.
+fn check_binding(
+    parts: &RunParts<'_>,
+    options: &RunOptions,
+    recorded: &RunStart,
+) -> Result<(), String> {
     if let Some(seed) = options.seed
-        && seed != run_start.seed
+        && seed != recorded.seed
     {
-        return Err(mismatch("it was started with another --seed".into()));
+        return Err("it was started with another --seed".into());
     }
-    if run_start.suite.digest != parts.suite.digest {
-        return Err(mismatch(format!(
+    if recorded.suite.digest != parts.suite.digest {
+        return Err(format!(
             "it was started with suite {} ({}), not {} ({})",
-            run_start.suite.name, run_start.suite.digest, parts.suite.name, parts.suite.digest
-        )));
+            recorded.suite.name, recorded.suite.digest, parts.suite.name, parts.suite.digest
+        ));
     }
-    if run_start.profile.digest != parts.profile.digest() {
-        return Err(mismatch(format!(
+    if recorded.profile.digest != parts.profile.digest() {
+        return Err(format!(
             "it was started with profile \"{}\", whose limits differ from \"{}\"",
-            run_start.profile.name, parts.profile.name
-        )));
+            recorded.profile.name, parts.profile.name
+        ));
     }
-    let mut results = Vec::new();
-    let mut finished = None;
-    for record in records {
-        match record {
-            Record::TaskResult(result) => results.push(result),
-            Record::RunEnd(end) => finished = Some(end),
-            Record::RunStart(_) => return Err(mismatch("it holds a second RunStart".into())),
-        }
+    binding_difference(
+        recorded,
+        &suite_ref(parts),
+        &runner_build(parts),
+        &parts.agent.descriptor(),
+        &parts.key.key_id(),
+    )
+}
+
+/// The first field of what RunStart binds (suite trust, runner build and
+/// engine, model descriptor, evaluator key) whose recorded value differs
+/// from this invocation's, named, with both values.
+fn binding_difference(
+    recorded: &RunStart,
+    suite: &SuiteRef,
+    runner: &RunnerBuild,
+    model: &ModelDescriptor,
+    key_id: &Digest,
+) -> Result<(), String> {
+    let fields: [(&str, String, String); 9] = [
+        (
+            "suite.trust",
+            format!("{:?}", recorded.suite.trust),
+            format!("{:?}", suite.trust),
+        ),
+        (
+            "runner.airlock_version",
+            recorded.runner.airlock_version.clone(),
+            runner.airlock_version.clone(),
+        ),
+        (
+            "runner.wasmtime_version",
+            recorded.runner.wasmtime_version.clone(),
+            runner.wasmtime_version.clone(),
+        ),
+        (
+            "runner.engine_settings",
+            recorded.runner.engine_settings.to_string(),
+            runner.engine_settings.to_string(),
+        ),
+        (
+            "runner.executable",
+            recorded.runner.executable.to_string(),
+            runner.executable.to_string(),
+        ),
+        (
+            "model.agent",
+            recorded.model.agent.clone(),
+            model.agent.clone(),
+        ),
+        (
+            "model.model",
+            recorded.model.model.clone(),
+            model.model.clone(),
+        ),
+        (
+            "model.reported_model",
+            recorded.model.reported_model.clone(),
+            model.reported_model.clone(),
+        ),
+        (
+            "evaluator_key_id",
+            recorded.evaluator_key_id.to_string(),
+            key_id.to_string(),
+        ),
+    ];
+    match fields.into_iter().find(|(_, then, now)| then != now) {
+        None => Ok(()),
+        Some((field, then, now)) => Err(format!(
+            "RunStart.{field} is {then:?} in the journal but {now:?} now: a run is finished by \
+             the model, engine and build that started it (start a new run instead)"
+        )),
     }
-    let secret = read_secret(&secret_path(&options.out))?;
-    let sealed = TranscriptWriter::resume(
-        &transcripts_path(&options.out),
-        run_start.run_id,
-        TranscriptKey::load(&options.transcript_key)?,
-        results.len() as u32,
-    )?;
-    tracing::info!(
-        durable = results.len(),
-        planned = run_start.plan.len(),
-        "resuming from the journal"
-    );
-    Ok((writer, run_start, results, finished, secret, sealed))
 }
 
 /// The process's peak resident set size so far (`VmHWM` in
@@ -1102,34 +1031,6 @@ fn run_one(
     (result, transcript_bytes)
 }
 
-/// Whether `bundle` is already this run's bundle: the run was killed after
-/// writing it but before removing the journal. Its final chain hash commits
-/// to every record, so a verifying bundle with the journal's final hash and
-/// record count holds exactly the journal's records.
-fn holds_this_run(bundle: &Path, key: &SigningKey, final_hash: &Digest, records: u64) -> bool {
-    if !bundle.exists() {
-        return false;
-    }
-    let verdict = match airlock_attest::verify_bundle_file(
-        bundle,
-        &[key.public_key()],
-        airlock_attest::VerifyOptions::default(),
-    ) {
-        Ok(verdict) => verdict,
-        Err(_) => return false,
-    };
-    let done = verdict.verified()
-        && verdict.summary.final_hash.as_ref() == Some(final_hash)
-        && verdict.summary.records == records;
-    if done {
-        tracing::warn!(
-            bundle = %bundle.display(),
-            "the bundle of this run was already written; finishing the run"
-        );
-    }
-    done
-}
-
 fn trailing_model_errors(results: &[TaskResult]) -> u32 {
     results
         .iter()
@@ -1148,26 +1049,6 @@ pub fn totals(results: &[TaskResult], reason: RunEndReason) -> RunEnd {
     }
 }
 
-fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), RunError> {
-    // Replaced, not refused: a secret without its journal is the leftover
-    // of a run that never started.
-    airlock_attest::write_file_atomically(path, secret, 0o600, Overwrite::Replace)?;
-    Ok(())
-}
-
-fn read_secret(path: &Path) -> Result<[u8; 32], RunError> {
-    let bytes = std::fs::read(path).map_err(|error| RunError::Io {
-        path: path.to_path_buf(),
-        doing: "read the run secret from",
-        error,
-    })?;
-    bytes.try_into().map_err(|_| RunError::Io {
-        path: path.to_path_buf(),
-        doing: "read the run secret from",
-        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use core::time::Duration;
@@ -1178,7 +1059,7 @@ mod tests {
 
     use super::*;
     use crate::agent::{AgentOptions, AgentSpec};
-    use crate::sandbox::{Conversation, SandboxLimits};
+    use crate::sandbox::{Backend, Conversation, SandboxLimits};
 
     /// The reference agent, with one plan entry held back until another has
     /// finished, or one whose session panics. Records the order in which
@@ -1396,6 +1277,278 @@ mod tests {
         assert!(resumed.results.iter().all(|r| r.outcome == Outcome::Done));
     }
 
+    /// A journal of the station's run `name`, interrupted by a panicking
+    /// session after a few durable results.
+    fn interrupted(station: &Station, name: &str) -> RunOptions {
+        let panicking = Staged::new(None, Some(3));
+        let options = station.options(name, 1, StartMode::Fresh);
+        let outcome = catch_unwind(AssertUnwindSafe(|| station.execute(&panicking, &options)));
+        assert!(outcome.is_err());
+        assert!(journal_path(&options.out).exists());
+        RunOptions {
+            start: StartMode::Resume,
+            ..options
+        }
+    }
+
+    fn null_agent() -> Box<dyn Agent> {
+        let profile = crate::profile::load("default").unwrap().profile;
+        AgentSpec::Null
+            .build(&AgentOptions::for_profile(&profile))
+            .unwrap()
+    }
+
+    /// A killed run is finished only by the agent and engine that started
+    /// it: another agent, or the same agent under other engine settings,
+    /// is refused naming the RunStart field, and nothing is appended.
+    #[test]
+    fn resume_refuses_another_agent_or_engine_naming_the_field() {
+        let station = Station::new();
+        let resume = interrupted(&station, "bound");
+        let journal = journal_path(&resume.out);
+        let before = std::fs::read(&journal).unwrap();
+
+        let err = station.execute(null_agent().as_ref(), &resume).unwrap_err();
+        assert!(matches!(err, RunError::ResumeMismatch { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message
+                .contains("RunStart.model.agent is \"reference\" in the journal but \"null\" now"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&journal.display().to_string()),
+            "{message}"
+        );
+
+        let pulley = Sandbox::with_backend(
+            SandboxLimits::from_profile(&station.profile),
+            Backend::Pulley,
+        )
+        .unwrap();
+        let suite = LoadedSuite::embedded(&pulley).unwrap();
+        let parts = RunParts {
+            sandbox: &pulley,
+            suite: &suite,
+            profile: &station.profile,
+            agent: &Staged::new(None, None),
+            key: &station.key,
+        };
+        let err = execute(&parts, &resume, &mut NoProgress).unwrap_err();
+        assert!(
+            err.to_string().contains("RunStart.runner.engine_settings"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&journal).unwrap(), before, "nothing appended");
+
+        // The agent that started it finishes it.
+        let done = station.execute(&Staged::new(None, None), &resume).unwrap();
+        assert_eq!(done.results.len(), 8);
+    }
+
+    /// Every field RunStart binds is named when it differs.
+    #[test]
+    fn every_bound_field_is_named_when_it_differs() {
+        let recorded = RunStart {
+            run_id: [1; 16],
+            started_at_unix_s: 0,
+            suite: SuiteRef {
+                name: "s".into(),
+                digest: Digest([2; 32]),
+                trust: airlock_core::record::SuiteTrust::Embedded,
+            },
+            plan: Vec::new(),
+            profile: ProfileRef {
+                name: "default".into(),
+                digest: Digest([3; 32]),
+            },
+            runner: RunnerBuild {
+                airlock_version: "1".into(),
+                wasmtime_version: "48.0.8".into(),
+                engine_settings: Digest([4; 32]),
+                executable: Digest([5; 32]),
+            },
+            model: ModelDescriptor {
+                agent: "openai".into(),
+                model: "strong-model".into(),
+                reported_model: "strong-model".into(),
+            },
+            seed: [6; 32],
+            evaluator_key_id: Digest([7; 32]),
+            station: airlock_core::record::StationLink {
+                run_counter: 1,
+                previous_run_start_hash: Digest::ZERO,
+            },
+        };
+        let suite = recorded.suite.clone();
+        let runner = recorded.runner.clone();
+        let model = recorded.model.clone();
+        let key = recorded.evaluator_key_id;
+        assert_eq!(
+            binding_difference(&recorded, &suite, &runner, &model, &key),
+            Ok(())
+        );
+        let named = |field: &str,
+                     suite: &SuiteRef,
+                     runner: &RunnerBuild,
+                     model: &ModelDescriptor,
+                     key: &Digest| {
+            let err = binding_difference(&recorded, suite, runner, model, key).unwrap_err();
+            assert!(
+                err.starts_with(&format!("RunStart.{field} is ")),
+                "{field}: {err}"
+            );
+        };
+        let mut other = suite.clone();
+        other.trust = airlock_core::record::SuiteTrust::Unsigned;
+        named("suite.trust", &other, &runner, &model, &key);
+        let mut r = runner.clone();
+        r.airlock_version.push('+');
+        named("runner.airlock_version", &suite, &r, &model, &key);
+        let mut r = runner.clone();
+        r.wasmtime_version.push('+');
+        named("runner.wasmtime_version", &suite, &r, &model, &key);
+        let mut r = runner.clone();
+        r.engine_settings = Digest([0xab; 32]);
+        named("runner.engine_settings", &suite, &r, &model, &key);
+        let mut r = runner.clone();
+        r.executable = Digest([0xcd; 32]);
+        named("runner.executable", &suite, &r, &model, &key);
+        let mut m = model.clone();
+        m.agent = "exec".into();
+        named("model.agent", &suite, &runner, &m, &key);
+        let mut m = model.clone();
+        m.model = "weak-model".into();
+        named("model.model", &suite, &runner, &m, &key);
+        let mut m = model.clone();
+        m.reported_model = "served-as".into();
+        named("model.reported_model", &suite, &runner, &m, &key);
+        named(
+            "evaluator_key_id",
+            &suite,
+            &runner,
+            &model,
+            &Digest([0xef; 32]),
+        );
+    }
+
+    /// A second writer of a run in progress is refused at once, naming the
+    /// file and that another process holds it; the first finishes.
+    #[test]
+    fn a_second_writer_of_a_journal_is_refused_while_the_first_holds_it() {
+        let station = Station::new();
+        let resume = interrupted(&station, "held");
+        let journal = journal_path(&resume.out);
+        let (_held, _) =
+            airlock_attest::JournalWriter::resume(&journal, &station.key.public_key()).unwrap();
+        for start in [StartMode::Resume, StartMode::Fresh] {
+            let options = RunOptions {
+                start,
+                ..resume.clone()
+            };
+            let err = station
+                .execute(&Staged::new(None, None), &options)
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                airlock_attest::locked_message(&journal),
+                "{start:?}"
+            );
+        }
+        drop(_held);
+        let done = station.execute(&Staged::new(None, None), &resume).unwrap();
+        assert_eq!(done.results.len(), 8);
+    }
+
+    /// Runs of one station started at the same moment get consecutive
+    /// counters and one chain that the station check passes.
+    #[test]
+    fn concurrent_runs_of_one_station_keep_one_chain() {
+        let station = Station::new();
+        let agent = Staged::new(None, None);
+        let reports: Vec<RunReport> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ["a", "b", "c"]
+                .into_iter()
+                .map(|name| {
+                    let (station, agent) = (&station, &agent);
+                    scope.spawn(move || {
+                        station
+                            .execute(agent, &station.options(name, 1, StartMode::Fresh))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut counters: Vec<u64> = reports
+            .iter()
+            .map(|r| r.run_start.station.run_counter)
+            .collect();
+        counters.sort_unstable();
+        assert_eq!(counters, [1, 2, 3]);
+        let runs: Vec<airlock_attest::station::StationRun> = reports
+            .iter()
+            .map(|r| {
+                let verdict = airlock_attest::verify_bundle_file(
+                    &r.bundle,
+                    &[station.key.public_key()],
+                    airlock_attest::VerifyOptions::default(),
+                )
+                .unwrap();
+                airlock_attest::station::StationRun::from_verdict(
+                    &r.bundle.display().to_string(),
+                    &verdict,
+                )
+                .unwrap()
+            })
+            .collect();
+        let checked = airlock_attest::station::check_stations(&runs);
+        assert_eq!(
+            checked[0].status(),
+            airlock_attest::Status::Passed,
+            "{:?}",
+            checked[0].problems
+        );
+    }
+
+    /// A finished bundle cut back into a journal and resumed would give its
+    /// counter a second ending: refused through the station state, before
+    /// anything runs.
+    #[test]
+    fn resuming_a_finished_run_cut_back_into_a_journal_is_refused() {
+        let station = Station::new();
+        let options = station.options("done", 1, StartMode::Fresh);
+        let agent = Staged::new(None, None);
+        station.execute(&agent, &options).unwrap();
+        let bundle = std::fs::read(&options.out).unwrap();
+        // Header with the journal magic, then the RunStart frame alone.
+        let mut journal = bundle[..44].to_vec();
+        journal[..8].copy_from_slice(b"\x89ALJ\r\n\x1a\n");
+        let len = u32::from_le_bytes(bundle[44..48].try_into().unwrap()) as usize;
+        journal.extend_from_slice(&bundle[44..48 + len]);
+        std::fs::write(journal_path(&options.out), &journal).unwrap();
+        let resume = RunOptions {
+            start: StartMode::Resume,
+            overwrite: Overwrite::Replace,
+            ..options.clone()
+        };
+        let err = station.execute(&agent, &resume).unwrap_err();
+        assert!(
+            err.to_string().contains("same counter, different hash"),
+            "{err}"
+        );
+        assert_eq!(
+            agent.ended(),
+            (0..8).collect::<Vec<u32>>(),
+            "nothing ran again"
+        );
+        assert_eq!(
+            std::fs::read(&options.out).unwrap(),
+            bundle,
+            "the bundle is untouched"
+        );
+    }
+
     #[test]
     fn more_sandboxes_than_the_profile_allows_are_refused_before_any_file() {
         let station = Station::new();
@@ -1469,6 +1622,7 @@ mod tests {
 #[cfg(test)]
 mod group_commit_tests {
     use super::*;
+    use crate::transcripts::TranscriptKey;
     use crate::transcripts::open_all;
 
     struct Count(usize);

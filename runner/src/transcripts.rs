@@ -115,6 +115,12 @@ pub enum StoreError {
     },
     /// The operating system's random generator failed.
     Random(String),
+    /// Another process holds the store's lock: a run of this output is
+    /// still writing it.
+    Locked {
+        /// The store.
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for StoreError {
@@ -166,6 +172,7 @@ impl fmt::Display for StoreError {
                 path.display()
             ),
             StoreError::Random(e) => write!(f, "random generator: {e}"),
+            StoreError::Locked { path } => write!(f, "{}", airlock_attest::locked_message(path)),
         }
     }
 }
@@ -488,6 +495,19 @@ fn file_len(path: &Path, file: &File) -> Result<u64, StoreError> {
         .len())
 }
 
+/// Takes the store's exclusive lock without waiting, for as long as `file`
+/// stays open: the one writer of a run's store is the process running it.
+fn lock(file: &File, path: &Path) -> Result<(), StoreError> {
+    airlock_attest::try_lock_exclusive(file, path).map_err(|e| match e {
+        airlock_attest::AttestError::Locked { path } => StoreError::Locked { path },
+        other => StoreError::Io {
+            path: path.to_path_buf(),
+            doing: "lock",
+            error: std::io::Error::other(other.to_string()),
+        },
+    })
+}
+
 /// Appends sealed transcripts to a run's store.
 #[derive(Debug)]
 pub struct TranscriptWriter {
@@ -514,6 +534,11 @@ impl TranscriptWriter {
             .prefix(".airlock-transcripts")
             .tempfile_in(dir)
             .map_err(io_err(path, "create a temporary file for"))?;
+        lock(temp.as_file(), path)?;
+        // A store another process is writing is never replaced under it.
+        if let Ok(existing) = File::open(path) {
+            lock(&existing, path)?;
+        }
         temp.write_all(&header_bytes(&run_id, &key))
             .and_then(|()| temp.as_file().sync_all())
             .map_err(io_err(path, "write"))?;
@@ -546,6 +571,7 @@ impl TranscriptWriter {
             .write(true)
             .open(path)
             .map_err(io_err(path, "open"))?;
+        lock(&file, path)?;
         let stored_run = check_header(path, &mut file, &key)?;
         if stored_run != run_id {
             return Err(StoreError::Mismatch {
@@ -929,6 +955,15 @@ mod tests {
         );
         writer.append(2, b"T2").unwrap();
         assert_eq!(open_transcript(&path, &key(), &[1; 16], 2).unwrap(), b"T2");
+        // While a writer holds the store, a second is refused, naming it.
+        let err = TranscriptWriter::resume(&path, [1; 16], key(), 3).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: another process holds it", path.display())),
+            "{err}"
+        );
+        drop(writer);
         let err = TranscriptWriter::resume(&path, [1; 16], key(), 4).unwrap_err();
         assert!(
             matches!(err, StoreError::Missing { plan_index: 3, .. }),

@@ -82,7 +82,7 @@ fn run_start(tasks: &[&LoadedTask]) -> RunStart {
         evaluator_key_id: Digest::ZERO,
         station: StationLink {
             run_counter: 1,
-            previous_run_final_hash: Digest::ZERO,
+            previous_run_start_hash: Digest::ZERO,
         },
     }
 }

@@ -650,6 +650,8 @@ fn run_bad_input() {
             2, "changed-suite/task_crypto_xor.wasm"),
         case("run-disk-full", run_args!(EVAL_KEY, "full/new.bundle"), 2, "full/new.bundle")
             .full_disk(nothing),
+        case("run-station-corrupt",
+            run_args!(EVAL_KEY, "new.bundle", "--station", "garbage.bundle"), 2, "garbage.bundle"),
         case("run-epochs-beyond-one-record",
             run_args!(EVAL_KEY, "new.bundle", "--epochs", "4000000000"), 2, "--epochs 4000000000"),
         // Refused before any server is asked: nothing listens on port 9.

@@ -11,6 +11,10 @@
 //!   refuse the journal (exit 2), naming the file and the record, and leave
 //!   the journal and the transcript store untouched and write no bundle.
 //!
+//! Each copy gets a copy of the station state as the kill left it: a copy
+//! of a run's files is the same run, and a station refuses to see one run
+//! finish twice with different results.
+//!
 //! The suite is a small directory suite, so each of the few hundred resumes
 //! costs milliseconds; the journal's bytes do not depend on the suite.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -33,10 +37,12 @@ struct Fixture {
     root: PathBuf,
     key: Key,
     suite: PathBuf,
-    /// The killed run's journal, transcript store and secret.
+    /// The killed run's journal, transcript store and secret, and the
+    /// station state as the kill left it.
     journal: Vec<u8>,
     transcripts: Vec<u8>,
     secret: Vec<u8>,
+    station: Vec<u8>,
     /// Byte offsets of each frame, and the journal's length at the end.
     frames: Vec<usize>,
     /// The results the killed run reported durable.
@@ -148,6 +154,7 @@ fn fixture() -> Fixture {
         journal,
         transcripts: std::fs::read(root.join("killed.bundle.transcripts")).unwrap(),
         secret: std::fs::read(root.join("killed.bundle.secret")).unwrap(),
+        station: std::fs::read(root.join("evaluator.station")).unwrap(),
         frames,
         reported,
         uninterrupted,
@@ -168,12 +175,16 @@ impl Fixture {
         std::fs::write(journal_of(&out), journal).unwrap();
         std::fs::write(dir.join("run.bundle.transcripts"), &self.transcripts).unwrap();
         std::fs::write(dir.join("run.bundle.secret"), &self.secret).unwrap();
+        std::fs::write(dir.join("evaluator.station"), &self.station).unwrap();
         out
     }
 
     fn resume(&self, out: &Path) -> Finished {
+        let station = out.with_file_name("evaluator.station");
         run_in(&self.suite, &self.key, "reference", out)
             .arg("--resume")
+            .arg("--station")
+            .arg(station.to_str().unwrap())
             .finish()
     }
 }

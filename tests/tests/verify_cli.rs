@@ -52,8 +52,8 @@ fn station_chain_across_bundles_names_the_missing_run() {
     assert_eq!(json["bundles"].as_array().unwrap().len(), 2);
     assert_eq!(json["bundles"][1]["station_run_counter"], 2);
     assert_eq!(
-        json["bundles"][1]["previous_run_final_hash"],
-        json["bundles"][0]["final_hash"]
+        json["bundles"][1]["previous_run_start_hash"],
+        json["bundles"][0]["run_start_hash"]
     );
     assert_eq!(json["stations"][0]["status"], "passed");
 
@@ -74,7 +74,10 @@ fn station_chain_across_bundles_names_the_missing_run() {
     let json = done.json();
     assert_eq!(json["verified"], false);
     assert_eq!(json["stations"][0]["status"], "failed");
-    assert_eq!(json["stations"][0]["missing"], serde_json::json!([3]));
+    assert_eq!(
+        json["stations"][0]["missing"],
+        serde_json::json!([{"from": 3, "to": 3}])
+    );
     assert_eq!(
         json["stations"][0]["reason"],
         "run 3 missing between 2 and 4"

@@ -60,7 +60,7 @@ pub fn run_start(key: &PublicKey, tasks: usize, run_id: u8) -> RunStart {
         evaluator_key_id: key.key_id(),
         station: StationLink {
             run_counter: 1,
-            previous_run_final_hash: Digest::ZERO,
+            previous_run_start_hash: Digest::ZERO,
         },
     }
 }

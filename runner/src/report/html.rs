@@ -339,8 +339,8 @@ fn meta_rows(report: &RunReport) -> Vec<(&'static str, String, bool)> {
         (
             "station run",
             format!(
-                "{} (previous run's final hash {})",
-                start.station.run_counter, start.station.previous_run_final_hash
+                "{} (previous run's RunStart hash {})",
+                start.station.run_counter, start.station.previous_run_start_hash
             ),
             false,
         ),

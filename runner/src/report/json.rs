@@ -87,7 +87,7 @@ pub fn run_json(report: &RunReport) -> Value {
         },
         "key_id": start.evaluator_key_id.to_hex().as_str(),
         "station_run_counter": start.station.run_counter,
-        "previous_run_final_hash": start.station.previous_run_final_hash.to_hex().as_str(),
+        "previous_run_start_hash": start.station.previous_run_start_hash.to_hex().as_str(),
         "planned": start.plan.len(),
         "epochs": report.epochs,
     })

@@ -465,7 +465,7 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
         evaluator_key_id: Digest([5; 32]),
         station: StationLink {
             run_counter: 7,
-            previous_run_final_hash: Digest::ZERO,
+            previous_run_start_hash: Digest::ZERO,
         },
     };
     let status = |level| {

@@ -39,6 +39,20 @@ pub fn open_regular(path: &Path) -> Result<(File, u64), AttestError> {
 /// and one that grows past `limit` while it is read is refused as well:
 /// never more than `limit + 1` bytes are read.
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, AttestError> {
+    let mut bytes = Vec::new();
+    read_regular_in_pieces(path, limit, |piece| bytes.extend_from_slice(piece))?;
+    Ok(bytes)
+}
+
+/// [`read_regular`] without holding the file: each piece read (at most
+/// 64 KiB) is handed to `each` in order, so a large module is hashed in
+/// constant memory. The same size checks apply; on an error `each` may
+/// have seen a prefix of the file.
+pub fn read_regular_in_pieces(
+    path: &Path,
+    limit: u64,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), AttestError> {
     use std::io::Read as _;
     let (file, size) = open_regular(path)?;
     let too_large = |size| AttestError::FileTooLarge {
@@ -49,14 +63,20 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, AttestError> {
     if size > limit {
         return Err(too_large(size));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path, "read"))?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(bytes.len() as u64));
+    let mut file = file.take(limit.saturating_add(1));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read: u64 = 0;
+    loop {
+        let n = file.read(&mut buf).map_err(io_err(path, "read"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        read += n as u64;
+        if read > limit {
+            return Err(too_large(read));
+        }
+        each(&buf[..n]);
     }
-    Ok(bytes)
 }
 
 /// Opens `path` for writing, failing if it exists; on unix the file gets `mode`

@@ -10,7 +10,6 @@
 //! enclave needs hashes, not a sandbox.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use airlock_core::Digest;
@@ -69,33 +68,12 @@ pub fn verify_suite_files(
     Ok(verified)
 }
 
-/// blake3 of a regular file of at most `limit` bytes, read in fixed-size
-/// pieces; never more than `limit + 1` bytes are read.
+/// blake3 of a regular file of at most `limit` bytes, read in pieces.
 fn blake3_file(path: &Path, limit: u64) -> Result<Digest, AttestError> {
-    let (file, size) = crate::fsutil::open_regular(path)?;
-    let too_large = |size| AttestError::FileTooLarge {
-        path: path.to_path_buf(),
-        size,
-        limit,
-    };
-    if size > limit {
-        return Err(too_large(size));
-    }
-    let mut file = file.take(limit.saturating_add(1));
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut read: u64 = 0;
-    loop {
-        let n = file.read(&mut buf).map_err(io_err(path, "read"))?;
-        if n == 0 {
-            break;
-        }
-        read += n as u64;
-        if read > limit {
-            return Err(too_large(read));
-        }
-        hasher.update(&buf[..n]);
-    }
+    crate::fsutil::read_regular_in_pieces(path, limit, |piece| {
+        hasher.update(piece);
+    })?;
     Ok(Digest(*hasher.finalize().as_bytes()))
 }
 

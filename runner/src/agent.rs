@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use airlock_core::abi::TaskInfo;
 use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
+use airlock_core::text::Untrusted;
 use serde::Serialize;
 
 use crate::sandbox::{Conversation, truncate_utf8};
@@ -323,21 +324,13 @@ impl AgentSpec {
 /// escape (`\n`, `\u{1b}`), so text from a model server or an agent process
 /// can neither forge log lines nor send sequences to the terminal.
 pub fn log_safe(text: &str, max_bytes: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_bytes) + 8);
-    for (at, c) in text.char_indices() {
-        if at >= max_bytes {
-            out.push('…');
-            break;
-        }
-        // One definition of what a terminal must not get raw, shared with
-        // every printer (SPEC.md, "Printing untrusted text").
-        if airlock_core::text::is_unsafe_char(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    // One definition of what a terminal must not get raw, and one way of
+    // writing it, shared with every printer (SPEC.md, "Printing untrusted
+    // text"); only the cut is this function's own.
+    match text.char_indices().find(|&(at, _)| at >= max_bytes) {
+        Some((at, _)) => format!("{}…", Untrusted(&text[..at])),
+        None => Untrusted(text).to_string(),
     }
-    out
 }
 
 /// One message of a conversation as the adapters send it: the task's `Say`s
@@ -552,7 +545,7 @@ mod tests {
     fn log_safe_escapes_controls_and_cuts_long_text() {
         assert_eq!(
             log_safe("a\nb\u{1b}[31mc\u{9b}d\u{202e}e", 100),
-            "a\\nb\\u{1b}[31mc\\u{9b}d\\u{202e}e"
+            "a\\u{a}b\\u{1b}[31mc\\u{9b}d\\u{202e}e"
         );
         assert_eq!(log_safe("héllo", 2), "hé…");
         assert_eq!(log_safe("plain text", 100), "plain text");

@@ -576,7 +576,7 @@ fn openai_agent_logs_why_a_call_was_refused_bounded_and_escaped() {
         .unwrap_or_else(|| panic!("no log line names the refusal: {done}"));
     assert!(
         refusal.contains(
-            "HTTP status 400: model is loading, try later\\u{1b}[2J\\nERROR forged log line"
+            "HTTP status 400: model is loading, try later\\u{1b}[2J\\u{a}ERROR forged log line"
         ),
         "the log line carries the server's reason, escaped: {refusal}"
     );

@@ -1,0 +1,110 @@
+//! `airlock demo`.
+
+use airlock::agent::{AgentOptions, AgentSpec};
+use airlock::profile;
+use airlock::report;
+use airlock::run::{self, RunOptions, RunParts, StartMode};
+use airlock::sandbox::{Sandbox, SandboxLimits};
+use airlock::station::Station;
+use airlock::suite::LoadedSuite;
+use airlock::transcripts::TranscriptKey;
+use airlock_attest::verify::VerifyOptions;
+use airlock_attest::{Overwrite, SigningKey};
+
+use super::output::{Bar, EXIT_UNVERIFIED, Failure};
+use super::parse_seed;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DemoArgs {
+    /// Run seed (64 hex digits); random when omitted.
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<[u8; 32]>,
+}
+
+pub(crate) fn execute(args: &DemoArgs) -> Result<(), Failure> {
+    demo(args.seed)
+}
+
+fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| Failure::input(format!("could not make a temporary directory: {e}")))?;
+    let key_dir = dir.path().join("keys");
+    let generated = airlock_attest::keygen(&key_dir, "demo").map_err(Failure::input)?;
+    let loaded = profile::load("default").map_err(Failure::input)?;
+    let sandbox =
+        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
+    let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
+    let key = SigningKey::load(&generated.private_path).map_err(Failure::input)?;
+    outln!(
+        "Airlock demo: suite \"{}\" ({} tasks, digest {}), profile \"{}\", throwaway key {}",
+        suite.name,
+        suite.tasks.len(),
+        suite.digest,
+        loaded.profile.name,
+        generated.key_id
+    );
+    let mut all_verified = true;
+    for spec in [
+        AgentSpec::Reference {
+            delay: core::time::Duration::ZERO,
+        },
+        AgentSpec::Null,
+    ] {
+        let agent = spec
+            .build(&AgentOptions::for_profile(&loaded.profile))
+            .map_err(Failure::input)?;
+        let name = agent.descriptor().agent;
+        let parts = RunParts {
+            sandbox: &sandbox,
+            suite: &suite,
+            profile: &loaded.profile,
+            agent: agent.as_ref(),
+            key: &key,
+        };
+        let options = RunOptions {
+            out: dir.path().join(format!("{name}.bundle")),
+            seed,
+            start: StartMode::Fresh,
+            overwrite: Overwrite::Refuse,
+            epochs: 1,
+            station: Station::path_for_key(&generated.private_path),
+            transcript_key: TranscriptKey::path_for_key(&generated.private_path),
+            sandboxes: None,
+        };
+        let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
+        let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());
+        outln!();
+        out!(
+            "{}",
+            report::results_table(
+                &format!(
+                    "{name} agent — run {}, bundle {size} bytes",
+                    report::to_hex(&report.run_start.run_id)
+                ),
+                &report.results,
+                &report.run_end
+            )
+        );
+        let verdict = airlock_attest::verify_bundle_file(
+            &report.bundle,
+            &[generated.public_key],
+            VerifyOptions::default(),
+        )
+        .map_err(Failure::input)?;
+        let levels: Vec<String> = verdict
+            .levels
+            .iter()
+            .map(|l| format!("{} {}", l.level, l.status.name()))
+            .collect();
+        outln!("  verify: {}", levels.join(", "));
+        all_verified &= verdict.verified();
+    }
+    if all_verified {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: "a demo bundle did not verify".into(),
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! The `airlock` commands, one file each with its arguments and its
+//! `execute`, and the loading helpers several of them share.
+
+use std::path::{Path, PathBuf};
+
+use airlock::sandbox::{Sandbox, SandboxLimits};
+use airlock::suite::LoadedSuite;
+use airlock_attest::PublicKey;
+
+#[macro_use]
+pub(crate) mod output;
+
+pub(crate) mod demo;
+pub(crate) mod disclose;
+pub(crate) mod export;
+pub(crate) mod keygen;
+pub(crate) mod profile;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod suite;
+pub(crate) mod verify;
+
+use output::Failure;
+
+/// Which suite to use and how to trust it.
+#[derive(clap::Args, Debug)]
+pub(crate) struct SuiteSource {
+    /// `default` (the embedded suite) or a suite directory.
+    #[arg(long, default_value = "default")]
+    pub(crate) suite: String,
+    /// Trusted suite authority public key for a suite directory; may be given more than once.
+    #[arg(long)]
+    pub(crate) suite_trust: Vec<PathBuf>,
+    /// Allow a suite directory without a signed manifest (development only).
+    #[arg(long, conflicts_with = "suite_trust")]
+    pub(crate) unsigned_suite: bool,
+}
+
+/// Loads `default` or a suite directory under `sandbox`'s limits.
+pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<LoadedSuite, Failure> {
+    if source.suite == airlock_default_suite::SUITE_NAME {
+        return LoadedSuite::embedded(sandbox).map_err(Failure::input);
+    }
+    let dir = Path::new(&source.suite);
+    if !dir.is_dir() {
+        return Err(Failure::input(format!(
+            "{}: no such suite directory (the embedded suite is \"{}\")",
+            source.suite,
+            airlock_default_suite::SUITE_NAME
+        )));
+    }
+    if source.unsigned_suite {
+        return LoadedSuite::unsigned_dir(sandbox, dir).map_err(Failure::input);
+    }
+    if source.suite_trust.is_empty() {
+        return Err(Failure::input(airlock::suite::SuiteError::Unsigned {
+            path: dir.to_path_buf(),
+        }));
+    }
+    let trusted = load_trusted(&source.suite_trust)?;
+    // For `run` and `list` a refused suite is bad input (exit 2); only
+    // `suite verify` reports it as a failed verification.
+    LoadedSuite::signed_dir(sandbox, dir, &trusted).map_err(Failure::input)
+}
+
+/// Loads a profile that runs tasks; a verification-only profile is refused.
+pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfile, Failure> {
+    let loaded = airlock::profile::load(name).map_err(Failure::input)?;
+    if !loaded.profile.runs_tasks() {
+        return Err(Failure::input(format!(
+            "profile \"{}\" has no sandboxes (cores = 0): it is for verification only",
+            loaded.profile.name
+        )));
+    }
+    Ok(loaded.profile)
+}
+
+pub(crate) fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
+    let profile = task_profile(profile_name)?;
+    Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)
+}
+
+pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
+    paths
+        .iter()
+        .map(|p| PublicKey::load(p).map_err(Failure::input))
+        .collect()
+}
+
+/// An error as a usage failure, telling how to replace a file that exists
+/// when the command has `--force`.
+pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
+    match error {
+        airlock_attest::AttestError::AlreadyExists { path } => Failure::input(format!(
+            "{}: already exists; choose another path or pass --force to replace it",
+            path.display()
+        )),
+        other => Failure::input(other),
+    }
+}
+
+pub(crate) fn parse_seed(text: &str) -> Result<[u8; 32], String> {
+    airlock_core::Digest::from_hex(text)
+        .map(|d| d.0)
+        .ok_or_else(|| format!("a seed is 64 hexadecimal digits, not \"{text}\""))
+}

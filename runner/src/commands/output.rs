@@ -1,0 +1,184 @@
+//! What the commands share for talking to the user: stdout printers that
+//! escape what a terminal would obey, the escaping log writer, progress
+//! on stderr, and the [`Failure`] that carries a command's exit code.
+
+use airlock::report;
+use airlock::run::Progress;
+use airlock_core::record::TaskResult;
+use airlock_core::{JsonSafe, Untrusted, UntrustedLines};
+
+/// Writes a line to stdout; see [`emit`].
+macro_rules! outln {
+    () => {
+        $crate::commands::output::emit(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::output::emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to stdout; see [`emit`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::output::emit(format_args!($($arg)*))
+    };
+}
+
+/// Writes results to stdout. A closed pipe (`airlock ... | head`) ends the
+/// process quietly, as other command-line tools do, instead of panicking;
+/// everything durable has been written before anything is printed.
+///
+/// Every printer escapes the untrusted text it interpolates (task ids,
+/// suite names, reasons) with [`Untrusted`], which also keeps their
+/// newlines from starting lines of their own; as a second guard, no
+/// control character but a line break or tab reaches the terminal from
+/// here whatever a printer forgot.
+pub(crate) fn emit(args: core::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let text = args.to_string();
+    if let Err(error) = write!(std::io::stdout().lock(), "{}", UntrustedLines(&text)) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("airlock: cannot write to stdout: {error}");
+        std::process::exit(i32::from(EXIT_INPUT));
+    }
+}
+
+/// Prints one JSON value on a line of its own, with the characters a JSON
+/// encoder leaves raw but a terminal obeys (DEL, C1 controls, bidi
+/// controls) written as JSON escapes: the same value, safe to print.
+pub(crate) fn emit_json(value: &serde_json::Value) {
+    outln!("{}", JsonSafe(&value.to_string()));
+}
+
+/// JSON text as [`JsonSafe`] writes it, with a final newline; a report of
+/// hundreds of megabytes is only copied when it holds a character to escape.
+pub(crate) fn json_safe_line(mut text: String) -> String {
+    let raw = |c: char| airlock_core::text::is_unsafe_char(c) && !matches!(c, '\n' | '\t' | '\r');
+    if text.chars().any(raw) {
+        text = JsonSafe(&text).to_string();
+    }
+    text.push('\n');
+    text
+}
+
+/// Log output on stderr. tracing-subscriber escapes ESC in fields but
+/// keeps newlines, carriage returns and bidirectional controls, and log
+/// fields carry task ids, model replies and server messages: each event
+/// arrives here as one write of its whole line, which is printed as
+/// [`Untrusted`] text with its final newline, so no event can forge
+/// another line or move the cursor.
+pub(crate) struct EscapingStderr;
+
+impl std::io::Write for EscapingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (&*text, ""),
+        };
+        let escaped = format!("{}{end}", Untrusted(line));
+        std::io::stderr().lock().write_all(escaped.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().lock().flush()
+    }
+}
+
+/// Exit code: verification failed.
+pub(crate) const EXIT_UNVERIFIED: u8 = 1;
+
+/// Exit code: usage or input error.
+pub(crate) const EXIT_INPUT: u8 = 2;
+
+/// An error with the exit code it should end the process with.
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn input(message: impl ToString) -> Failure {
+        Failure {
+            code: EXIT_INPUT,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; quiet otherwise.
+pub(crate) struct Bar(indicatif::ProgressBar, Vec<TaskResult>);
+
+impl Bar {
+    pub(crate) fn new() -> Bar {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tasks  {msg}  eta {eta}")
+        {
+            bar.set_style(style);
+        }
+        Bar(bar, Vec::new())
+    }
+}
+
+impl Progress for Bar {
+    fn start(&mut self, total: u64, done: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    fn result(&mut self, result: &TaskResult) {
+        self.1.push(result.clone());
+        let done = self
+            .1
+            .iter()
+            .filter(|r| r.outcome == airlock_core::Outcome::Done)
+            .count();
+        self.0
+            .set_message(format!("{done} done, {} other", self.1.len() - done));
+        self.0.inc(1);
+    }
+
+    fn finish(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// `--json` progress: one JSON line on stderr per event (SPEC.md, "Run
+/// progress events"), so a supervisor knows which results are durable
+/// without waiting for the run to end, even when the run is killed.
+pub(crate) struct JsonProgress;
+
+impl JsonProgress {
+    fn emit(value: &serde_json::Value) {
+        use std::io::Write;
+        // One write per line: a reader that sees the newline saw the whole
+        // event. A failed write cannot undo durability, so it is not an error.
+        let line = format!("{}\n", JsonSafe(&value.to_string()));
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+impl Progress for JsonProgress {
+    fn start(&mut self, total: u64, done: u64) {
+        JsonProgress::emit(&report::progress_json(
+            "start",
+            serde_json::json!({ "planned": total, "durable": done }),
+        ));
+    }
+
+    fn result(&mut self, result: &TaskResult) {
+        JsonProgress::emit(&report::progress_json(
+            "result",
+            serde_json::json!({ "result": report::result_json(result) }),
+        ));
+    }
+
+    fn finish(&mut self) {
+        JsonProgress::emit(&report::progress_json("end", serde_json::json!({})));
+    }
+}

@@ -1,0 +1,200 @@
+//! `airlock run`.
+
+use std::path::PathBuf;
+
+use airlock::agent::{AgentOptions, AgentSpec};
+use airlock::report;
+use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
+use airlock::sandbox::{Sandbox, SandboxLimits};
+use airlock::station::Station;
+use airlock::suite::SuiteError;
+use airlock::transcripts::TranscriptKey;
+use airlock_attest::{Overwrite, SigningKey};
+
+use super::output::{Bar, Failure, JsonProgress, emit_json};
+use super::{SuiteSource, load_suite, parse_seed, task_profile};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    source: SuiteSource,
+    /// How the sandbox executes tasks: `cranelift` (native code) or `pulley`
+    /// (wasmtime's portable interpreter); recorded in the engine settings.
+    #[arg(long, default_value = "cranelift")]
+    backend: airlock::sandbox::Backend,
+    /// `reference`, `reference:delay-ms=N`, `null`, `echo`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
+    #[arg(long, value_parser = parse_agent)]
+    agent: AgentSpec,
+    /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    agent_args: Vec<String>,
+    /// Model name: sent by `openai` (required there), recorded by `exec`.
+    #[arg(long)]
+    model: Option<String>,
+    /// Sampling temperature sent by `openai`.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Sampling seed sent by `openai` with every request.
+    #[arg(long)]
+    model_seed: Option<u64>,
+    /// Most tokens per reply, sent by `openai` (at least 1).
+    #[arg(long, value_parser = parse_max_tokens)]
+    max_tokens: Option<core::num::NonZeroU32>,
+    /// Further attempts of an `openai` call after a connection error, 429 or 5xx.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Wait before the first retry, in ms; doubled for each further one.
+    #[arg(long, default_value_t = 250)]
+    retry_backoff_ms: u64,
+    /// Station transcript key file; default: NAME.transcript-key beside the key.
+    #[arg(long)]
+    transcript_key: Option<PathBuf>,
+    /// Hardware profile: an embedded name or a TOML file.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Evaluator private key (from `airlock keygen`).
+    #[arg(long)]
+    key: PathBuf,
+    /// Bundle file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Run seed (64 hex digits); random when omitted, recorded either way.
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<[u8; 32]>,
+    /// Instances of each task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    epochs: u32,
+    /// Task instances run at once (default: as many as the profile allows,
+    /// its cores bounded by total memory / memory per sandbox; 1 for `exec`,
+    /// whose one process answers one call at a time). The bundle is the same
+    /// whatever the number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    sandboxes: Option<u32>,
+    /// Continue an interrupted run from its journal (OUT.journal).
+    #[arg(long)]
+    resume: bool,
+    /// Replace an existing bundle at --out.
+    #[arg(long)]
+    force: bool,
+    /// Station state file (run counter, previous run's hash); default: beside the key.
+    #[arg(long)]
+    station: Option<PathBuf>,
+    /// Print the results as JSON (format airlock-run/1), and on stderr one
+    /// JSON line per progress event (airlock-progress/1): each result once it is durable.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_max_tokens(text: &str) -> Result<core::num::NonZeroU32, String> {
+    match text.parse::<u32>() {
+        Ok(0) => Err(
+            "0 asks the server for no reply at all (servers answer it with errors); \
+                      give at least 1"
+                .to_owned(),
+        ),
+        Ok(n) => core::num::NonZeroU32::new(n).ok_or_else(|| "give at least 1".to_owned()),
+        Err(_) => Err(format!(
+            "a number of tokens from 1 to {} is expected, not \"{text}\"",
+            u32::MAX
+        )),
+    }
+}
+
+fn parse_agent(text: &str) -> Result<AgentSpec, String> {
+    text.parse()
+        .map_err(|e: airlock::agent::AgentSpecError| e.to_string())
+}
+
+pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
+    run::prefetch_executable_digest();
+    let profile = task_profile(&args.profile)?;
+    let sandbox = Sandbox::with_backend(SandboxLimits::from_profile(&profile), args.backend)
+        .map_err(Failure::input)?;
+    let suite = load_suite(&sandbox, &args.source)?;
+    let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
+        return Err(Failure::input(SuiteError::SameKey));
+    }
+    let mut agent_options = AgentOptions::for_profile(&profile);
+    agent_options.args = args.agent_args.clone();
+    agent_options.model = args.model.clone();
+    agent_options.temperature = args.temperature;
+    agent_options.model_seed = args.model_seed;
+    agent_options.max_tokens = args.max_tokens;
+    agent_options.retries = args.retries;
+    agent_options.backoff = core::time::Duration::from_millis(args.retry_backoff_ms);
+    let agent = args.agent.build(&agent_options).map_err(Failure::input)?;
+    let parts = RunParts {
+        sandbox: &sandbox,
+        suite: &suite,
+        profile: &profile,
+        agent: agent.as_ref(),
+        key: &key,
+    };
+    let options = RunOptions {
+        out: args.out.clone(),
+        seed: args.seed,
+        start: if args.resume {
+            StartMode::Resume
+        } else {
+            StartMode::Fresh
+        },
+        overwrite: if args.force {
+            Overwrite::Replace
+        } else {
+            Overwrite::Refuse
+        },
+        epochs: args.epochs,
+        station: args
+            .station
+            .clone()
+            .unwrap_or_else(|| Station::path_for_key(&args.key)),
+        transcript_key: args
+            .transcript_key
+            .clone()
+            .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
+        sandboxes: args.sandboxes,
+    };
+    let mut progress: Box<dyn Progress> = if args.json {
+        Box::new(JsonProgress)
+    } else {
+        Box::new(Bar::new())
+    };
+    let report = run::execute(&parts, &options, progress.as_mut()).map_err(Failure::input)?;
+    let peak_rss = run::peak_resident_bytes();
+    tracing::info!(
+        sandboxes = report.sandboxes,
+        peak_rss_mib = peak_rss.map(|b| b / (1024 * 1024)),
+        total_memory_mib = profile.total_memory_mib,
+        "run finished"
+    );
+    if args.json {
+        let mut value = report::run_json(
+            &report.bundle.display().to_string(),
+            &report.run_start,
+            &report.results,
+            &report.run_end,
+        );
+        // How this invocation ran, not what the bundle says: neither is signed.
+        value["sandboxes"] = report.sandboxes.into();
+        value["peak_rss_bytes"] = peak_rss.into();
+        emit_json(&value);
+    } else {
+        out!(
+            "{}",
+            report::results_table(
+                &format!(
+                    "run {} ({} agent, suite {}, profile {}) → {}",
+                    report::to_hex(&report.run_start.run_id),
+                    report.run_start.model.agent,
+                    report.run_start.suite.name,
+                    report.run_start.profile.name,
+                    report.bundle.display()
+                ),
+                &report.results,
+                &report.run_end
+            )
+        );
+    }
+    Ok(())
+}

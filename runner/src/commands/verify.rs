@@ -1,0 +1,236 @@
+//! `airlock verify`.
+
+use std::path::{Path, PathBuf};
+
+use airlock::disclosure::{self, DisclosureError};
+use airlock::profile;
+use airlock::run;
+use airlock::suite::LoadedSuite;
+use airlock::transcripts::TranscriptKey;
+use airlock_attest::verify::VerifyOptions;
+
+use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
+use super::{load_trusted, sandbox_for};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// The bundle files.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
+    /// Trusted evaluator public key (SPKI PEM); may be given more than once.
+    #[arg(long, required = true)]
+    trust: Vec<PathBuf>,
+    /// Print the verdict as JSON (airlock-verdict/1; airlock-verdicts/1 for several bundles).
+    #[arg(long)]
+    json: bool,
+    /// Check the suite level against `default` (the embedded suite) or a signed suite directory.
+    #[arg(long)]
+    suite: Option<String>,
+    /// Trusted suite authority public key for --suite DIR; may be given more than once.
+    #[arg(long, requires = "suite")]
+    suite_trust: Vec<PathBuf>,
+    /// Threads that check signatures (default and most: the available
+    /// cores); the verdict is the same for any number.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// A disclosure file (from `airlock disclose`) to check against its
+    /// signed result; may be given more than once (one bundle only).
+    #[arg(long)]
+    disclosed: Vec<PathBuf>,
+    /// Re-execute results from their transcripts and compare outcome, score,
+    /// fuel, peak memory and turns with the signed records (one bundle only): every result
+    /// from the sealed store inside the enclave (with --transcript-key), or
+    /// the results of the --disclosed files.
+    #[arg(long)]
+    replay: bool,
+    /// Backend to re-execute under: `cranelift` (default) or `pulley`.
+    #[arg(long, requires = "replay")]
+    backend: Option<airlock::sandbox::Backend>,
+    /// Station transcript key that opens the run's sealed store: replay
+    /// every result from BUNDLE.transcripts with the run secret BUNDLE.secret.
+    #[arg(long, requires = "replay")]
+    transcript_key: Option<PathBuf>,
+    /// The sealed transcript store, when not BUNDLE.transcripts.
+    #[arg(long, requires = "transcript_key")]
+    transcripts: Option<PathBuf>,
+    /// The run secret, when not BUNDLE.secret.
+    #[arg(long, requires = "transcript_key")]
+    run_secret: Option<PathBuf>,
+    /// A profile file for replaying a run whose profile is not embedded
+    /// (used only if its digest is the run's).
+    #[arg(long, requires = "replay")]
+    profile: Option<PathBuf>,
+}
+
+pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
+    use airlock::verifier::{self, TrustedSuite, VerifyRequest};
+    let trusted = load_trusted(&args.trust)?;
+    let suite = match &args.suite {
+        None => None,
+        Some(name) if name == airlock_default_suite::SUITE_NAME => {
+            let sandbox = sandbox_for("default")?;
+            let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
+            let file_names: Vec<String> = airlock_default_suite::modules()
+                .iter()
+                .map(|m| m.file_name.to_owned())
+                .collect();
+            Some(TrustedSuite::Verified {
+                manifest: suite.manifest(&file_names),
+                source: airlock_attest::suite_check::SuiteSource::Embedded,
+            })
+        }
+        Some(dir) => {
+            let dir = Path::new(dir);
+            if !dir.is_dir() {
+                return Err(Failure::input(format!(
+                    "{}: no such suite directory (the embedded suite is \"{}\")",
+                    dir.display(),
+                    airlock_default_suite::SUITE_NAME
+                )));
+            }
+            if args.suite_trust.is_empty() {
+                return Err(Failure::input(format!(
+                    "{}: checking the suite level against a directory needs --suite-trust AUTHORITY.pub",
+                    dir.display()
+                )));
+            }
+            let authorities = load_trusted(&args.suite_trust)?;
+            Some(
+                verifier::trusted_suite_dir(dir, &authorities, largest_module_bytes()?)
+                    .map_err(Failure::input)?,
+            )
+        }
+    };
+    // A disclosure file that cannot be read at all is an input error, as a
+    // missing bundle is; one that reads but does not check out fails the
+    // disclosed level.
+    for path in &args.disclosed {
+        if let Err(e @ DisclosureError::Io { .. }) = disclosure::Disclosure::read(path) {
+            return Err(Failure::input(e));
+        }
+    }
+    let replay = if args.replay {
+        Some(replay_request(args)?)
+    } else {
+        None
+    };
+    let request = VerifyRequest {
+        bundles: args.bundles.clone(),
+        trusted,
+        suite,
+        options: VerifyOptions::default().threads(verify_threads(args.threads)),
+        disclosed: args.disclosed.clone(),
+        replay,
+    };
+    let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
+    if args.json {
+        let value = verifier::json(&outcome)
+            .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
+        emit_json(&value);
+    } else {
+        out!("{}", verifier::human(&outcome));
+    }
+    if outcome.verified() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: verifier::failure_message(&outcome),
+        })
+    }
+}
+
+/// What `verify --replay` re-executes from, with which modules and profiles.
+fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
+    use airlock::verifier::{ReplayRequest, TranscriptSource};
+    let [bundle] = args.bundles.as_slice() else {
+        return Err(Failure::input("--replay checks one bundle at a time"));
+    };
+    let source = match &args.transcript_key {
+        Some(key) => TranscriptSource::Sealed {
+            store: args
+                .transcripts
+                .clone()
+                .unwrap_or_else(|| run::transcripts_path(bundle)),
+            key: Box::new(TranscriptKey::load(key).map_err(Failure::input)?),
+            secret: disclosure::read_secret(
+                &args
+                    .run_secret
+                    .clone()
+                    .unwrap_or_else(|| run::secret_path(bundle)),
+            )
+            .map_err(Failure::input)?,
+        },
+        None if !args.disclosed.is_empty() => TranscriptSource::Disclosed,
+        None => {
+            return Err(Failure::input(
+                "--replay needs transcripts: --transcript-key KEY for the run's sealed store \
+                 (inside the enclave), or --disclosed FILE",
+            ));
+        }
+    };
+    // Planned modules are found by digest, which the signed record fixes,
+    // so the embedded suite and a suite directory's files can simply be
+    // offered side by side.
+    let mut modules: Vec<Vec<u8>> = airlock_default_suite::modules()
+        .iter()
+        .map(|m| m.bytes.to_vec())
+        .collect();
+    if let Some(dir) = args
+        .suite
+        .as_deref()
+        .filter(|s| *s != airlock_default_suite::SUITE_NAME)
+    {
+        modules.extend(wasm_files(Path::new(dir))?);
+    }
+    let mut profiles = Vec::new();
+    for (name, _) in profile::embedded() {
+        profiles.push(profile::load(name).map_err(Failure::input)?.profile);
+    }
+    if let Some(path) = &args.profile {
+        profiles.push(profile::load_file(path).map_err(Failure::input)?.profile);
+    }
+    Ok(ReplayRequest {
+        source,
+        backend: args.backend.unwrap_or_default(),
+        modules,
+        profiles,
+    })
+}
+
+/// The bytes of every `*.wasm` file in `dir`: regular files no larger
+/// than any profile admits, so no FIFO or endless device is read.
+fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
+    let unreadable = |e: std::io::Error| Failure::input(format!("{}: {e}", dir.display()));
+    let limit = largest_module_bytes()?;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            out.push(airlock_attest::read_regular(&path, limit).map_err(Failure::input)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The largest module any embedded profile admits: a verifier has no
+/// profile of its own, and no run could have planned a larger module.
+fn largest_module_bytes() -> Result<u64, Failure> {
+    let mut largest = 0;
+    for (name, _) in profile::embedded() {
+        let loaded = profile::load(name).map_err(Failure::input)?;
+        largest = largest.max(u64::from(loaded.profile.max_module_bytes));
+    }
+    Ok(largest)
+}
+
+/// Signature threads for `verify`: the number asked for, but never more
+/// than the available cores. More threads cannot check faster, and each
+/// one is a real thread with its own stack: `--threads 200000` must not
+/// ask the system for two hundred thousand of them.
+fn verify_threads(asked: Option<u32>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    asked.map_or(cores, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX).min(cores)
+    })
+}

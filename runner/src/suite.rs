@@ -319,6 +319,39 @@ impl LoadedSuite {
     }
 }
 
+/// The embedded suite's manifest, under the modules' file names, from the
+/// digests and task crates built into the binary: checking a bundle's suite
+/// needs only the digests, and compiling eight modules to learn them cost
+/// more than the rest of a verification. Each module is still hashed and
+/// compared with its built-in digest, as [`LoadedSuite::embedded`] does.
+pub fn embedded_manifest() -> Result<SuiteManifest, SuiteError> {
+    let infos = airlock_default_suite::task_infos();
+    let mut tasks = Vec::new();
+    for module in airlock_default_suite::modules() {
+        let mismatch = || SuiteError::EmbeddedDigest {
+            file_name: module.file_name.into(),
+        };
+        if Digest::blake3(module.bytes) != Digest(module.digest) {
+            return Err(mismatch());
+        }
+        // A module without its task crate is not the module this binary was built with.
+        let (_, info) = infos
+            .iter()
+            .find(|(id, _)| *id == module.task_id)
+            .ok_or_else(mismatch)?;
+        tasks.push(ManifestTask {
+            task_id: info.id.clone(),
+            version: info.version,
+            file_name: module.file_name.into(),
+            module_digest: Digest(module.digest),
+        });
+    }
+    Ok(SuiteManifest {
+        name: airlock_default_suite::SUITE_NAME.into(),
+        tasks,
+    })
+}
+
 /// The `*.wasm` files of a directory, in file-name order.
 pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
     let io = |error| SuiteError::Io {
@@ -441,4 +474,28 @@ fn read_bounded(path: &Path, limit: u32) -> Result<Vec<u8>, SuiteError> {
         airlock_attest::AttestError::Io { path, error, .. } => SuiteError::Io { path, error },
         other => SuiteError::ModuleFile(other),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::sandbox::SandboxLimits;
+
+    /// `verify --suite default` trusts this manifest without compiling the
+    /// modules, so it must be the one the compiled modules describe.
+    #[test]
+    fn embedded_manifest_is_the_compiled_suites() {
+        let profile = crate::profile::load("default").unwrap().profile;
+        let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+        let file_names: Vec<String> = airlock_default_suite::modules()
+            .iter()
+            .map(|m| m.file_name.to_owned())
+            .collect();
+        let compiled = LoadedSuite::embedded(&sandbox)
+            .unwrap()
+            .manifest(&file_names);
+        assert_eq!(embedded_manifest().unwrap(), compiled);
+    }
 }

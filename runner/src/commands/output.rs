@@ -36,7 +36,33 @@ macro_rules! out {
 pub(crate) fn emit(args: core::fmt::Arguments<'_>) {
     use std::io::Write;
     let text = args.to_string();
-    if let Err(error) = write!(std::io::stdout().lock(), "{}", UntrustedLines(&text)) {
+    written(write!(
+        std::io::stdout().lock(),
+        "{}",
+        UntrustedLines(&text)
+    ));
+}
+
+/// Writes a rendered report to stdout as it is, ending the process on a
+/// closed pipe as [`emit`] does. The renderers escape the untrusted text
+/// they interpolate themselves, and a table's colours are escape sequences
+/// that [`emit`]'s second guard would strip.
+pub(crate) fn emit_rendered(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    // Flushed here, not at exit, where a failed write is dropped unseen:
+    // an HTML report need not end its last line.
+    written(
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush()),
+    );
+}
+
+/// Ends the process if a write to stdout failed: quietly with success on a
+/// closed pipe, since the reader has all it wanted; otherwise as bad input.
+fn written(result: std::io::Result<()>) {
+    if let Err(error) = result {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

@@ -7,7 +7,7 @@ use airlock::report;
 use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock_attest::verify::VerifyOptions;
 
-use super::output::{EXIT_UNVERIFIED, Failure, json_safe_line};
+use super::output::{EXIT_UNVERIFIED, Failure, emit_rendered, json_safe_line};
 use super::{SuiteSource, load_suite, load_trusted};
 
 #[derive(clap::Args, Debug)]
@@ -135,7 +135,7 @@ pub(crate) fn execute(args: &ReportArgs) -> Result<(), Failure> {
                 }
             );
         }
-        None => print!("{rendered}"),
+        None => emit_rendered(&rendered),
     }
     if verified {
         Ok(())

@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 use airlock::disclosure::{self, DisclosureError};
 use airlock::profile;
 use airlock::run;
-use airlock::suite::LoadedSuite;
 use airlock::transcripts::TranscriptKey;
 use airlock_attest::verify::VerifyOptions;
 
+use super::load_trusted;
 use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
-use super::{load_trusted, sandbox_for};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct VerifyArgs {
@@ -67,18 +66,10 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
     let trusted = load_trusted(&args.trust)?;
     let suite = match &args.suite {
         None => None,
-        Some(name) if name == airlock_default_suite::SUITE_NAME => {
-            let sandbox = sandbox_for("default")?;
-            let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
-            let file_names: Vec<String> = airlock_default_suite::modules()
-                .iter()
-                .map(|m| m.file_name.to_owned())
-                .collect();
-            Some(TrustedSuite::Verified {
-                manifest: suite.manifest(&file_names),
-                source: airlock_attest::suite_check::SuiteSource::Embedded,
-            })
-        }
+        Some(name) if name == airlock_default_suite::SUITE_NAME => Some(TrustedSuite::Verified {
+            manifest: airlock::suite::embedded_manifest().map_err(Failure::input)?,
+            source: airlock_attest::suite_check::SuiteSource::Embedded,
+        }),
         Some(dir) => {
             let dir = Path::new(dir);
             if !dir.is_dir() {

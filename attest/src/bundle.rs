@@ -422,10 +422,6 @@ mod tests {
         0x7f, 0x60,
     ];
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     fn one_entry_bundle() -> (Vec<u8>, SignedEntry) {
         let key = SigningKey::from_seed(&SEED);
         let entry = key.sign_body(&GENESIS, 0, b"airlock".to_vec());
@@ -455,7 +451,7 @@ mod tests {
         assert_eq!(bytes, expected);
         assert_eq!(bytes.len(), 44 + 4 + 105 + 52);
         assert_eq!(
-            hex(&bytes[..48]),
+            airlock_core::hex::encode(&bytes[..48]),
             "89414c420d0a1a0a01000000d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a69000000"
         );
         assert_eq!(

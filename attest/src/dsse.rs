@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use airlock_core::Digest;
 use airlock_core::chain::{GENESIS, chain_hash};
+use airlock_core::hex::encode as hex;
 use airlock_core::record::{Record, RunStart, SuiteTrust, TaskResult};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -52,10 +53,6 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out.push(b' ');
     out.extend_from_slice(payload);
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sha256(bytes: &[u8]) -> String {

@@ -1,14 +1,11 @@
-//! The library's error type. Every message names the file and the problem.
+//! The library's error types. Every message names the file and the problem.
 
 use core::fmt;
 use std::io;
 use std::path::PathBuf;
 
 use airlock_core::Digest;
-
-use crate::frame::HeaderError;
-use crate::journal::JournalError;
-use crate::keys::KeyFormatError;
+use airlock_core::hex::Hex;
 
 /// An error from a file operation of this crate.
 #[derive(Debug)]
@@ -89,7 +86,7 @@ pub enum AttestError {
         /// The manifest file.
         path: PathBuf,
         /// What is wrong with it.
-        problem: crate::manifest::ManifestFormatError,
+        problem: ManifestFormatError,
     },
     /// A suite manifest is signed by a key that is not trusted.
     UntrustedManifest {
@@ -271,3 +268,250 @@ pub fn locked_message(path: &std::path::Path) -> String {
         path.display()
     )
 }
+
+// The problems the leaf modules find live here, with the constants their
+// messages name, so that this module imports nothing of the crate and every
+// other module imports it only downward. Each leaf re-exports its own.
+
+/// Length of a journal or bundle header.
+pub const HEADER_LEN: usize = 44;
+
+/// Format version written in headers ([`airlock_core::FORMAT_VERSION`]).
+pub const FORMAT_VERSION: u16 = airlock_core::FORMAT_VERSION;
+
+/// Which kind of Airlock file a header belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FileKind {
+    /// An append-only run journal.
+    Journal,
+    /// An exported bundle.
+    Bundle,
+}
+
+impl FileKind {
+    /// "journal" or "bundle".
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Journal => "journal",
+            FileKind::Bundle => "bundle",
+        }
+    }
+}
+
+/// Why a header is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The file is shorter than a header.
+    TooShort {
+        /// Bytes present.
+        have: usize,
+    },
+    /// The file does not start with an Airlock magic.
+    BadMagic {
+        /// The first eight bytes.
+        found: [u8; 8],
+    },
+    /// The file is the other kind of Airlock file.
+    WrongKind {
+        /// The kind expected.
+        expected: FileKind,
+        /// The kind found.
+        found: FileKind,
+    },
+    /// A format version this build does not read.
+    UnsupportedVersion {
+        /// The version in the header.
+        found: u16,
+    },
+    /// Reserved flag bits are set (they must be zero in version 1).
+    ReservedFlags {
+        /// The flags in the header.
+        found: u16,
+    },
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderError::TooShort { have } => {
+                write!(
+                    f,
+                    "file is {have} bytes, shorter than the {HEADER_LEN}-byte header"
+                )
+            }
+            HeaderError::BadMagic { found } => {
+                write!(f, "bad magic {}, not an Airlock file", Hex(found))
+            }
+            HeaderError::WrongKind { expected, found } => write!(
+                f,
+                "this is an Airlock {}, not a {}",
+                found.name(),
+                expected.name()
+            ),
+            HeaderError::UnsupportedVersion { found } => write!(
+                f,
+                "format version {found} is not supported (this build reads version {FORMAT_VERSION})"
+            ),
+            HeaderError::ReservedFlags { found } => {
+                write!(
+                    f,
+                    "reserved flags {found:#06x} are set; they must be zero in version 1"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for HeaderError {}
+
+/// Why a journal cannot be used.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The header is missing or wrong.
+    Header(HeaderError),
+    /// Reading failed.
+    Io(io::Error),
+    /// A whole record that does not decode or verify, or bytes after it
+    /// that are not a torn tail.
+    Corrupt {
+        /// Offset of the record's frame.
+        offset: u64,
+        /// Its position (expected sequence number).
+        index: u64,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalError::Header(e) => write!(f, "not an Airlock journal: {e}"),
+            JournalError::Io(e) => write!(f, "cannot read journal: {e}"),
+            JournalError::Corrupt {
+                offset,
+                index,
+                problem,
+            } => write!(
+                f,
+                "record {index} at byte {offset} is corrupt: {problem}; it is not a torn tail, \
+                 so it is not dropped (the journal needs inspection)"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for JournalError {}
+
+/// Why some text or bytes are not a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFormatError {
+    /// No `-----BEGIN ...-----` line.
+    NoPemBlock,
+    /// A BEGIN line without its matching END line.
+    UnterminatedPem,
+    /// A PEM block of another kind than expected.
+    WrongLabel {
+        /// The label found.
+        found: String,
+        /// The label expected.
+        expected: &'static str,
+    },
+    /// The PEM body is not valid base64.
+    BadBase64,
+    /// The DER is not an Ed25519 key of the expected form.
+    BadDer(&'static str),
+    /// The file is larger than any key file.
+    TooLarge,
+    /// The file is not UTF-8 text.
+    NotText,
+    /// The public key is a point of small order (or a non-canonical
+    /// encoding of one), under which signatures can be forged without any
+    /// secret: with the identity, `R` = identity and `s` = 0 verifies every
+    /// message.
+    WeakKey,
+    /// The public key's y coordinate is encoded as a value of at least the
+    /// field prime: a second spelling of another key.
+    NonCanonicalKey,
+}
+
+impl fmt::Display for KeyFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyFormatError::NoPemBlock => f.write_str("no PEM block (-----BEGIN ...-----) found"),
+            KeyFormatError::UnterminatedPem => f.write_str("PEM block has no END line"),
+            KeyFormatError::WrongLabel { found, expected } => {
+                write!(f, "holds a {found:?} PEM block; expected {expected:?}")
+            }
+            KeyFormatError::BadBase64 => f.write_str("PEM body is not valid base64"),
+            KeyFormatError::BadDer(what) => write!(f, "{what}"),
+            KeyFormatError::TooLarge => f.write_str("file is too large to be a key file"),
+            KeyFormatError::NotText => f.write_str("file is not PEM text"),
+            KeyFormatError::WeakKey => f.write_str(
+                "the public key is a small-order (weak) Ed25519 point, under which anyone can \
+                 forge signatures; it is never trusted",
+            ),
+            KeyFormatError::NonCanonicalKey => f.write_str(
+                "the public key is not canonically encoded (its y coordinate is not below the \
+                 field prime)",
+            ),
+        }
+    }
+}
+
+impl core::error::Error for KeyFormatError {}
+
+/// Manifest file format version.
+pub const MANIFEST_VERSION: u16 = 1;
+/// Largest manifest body accepted (a suite of thousands of tasks fits).
+pub const MAX_MANIFEST_LEN: u32 = 4 * 1024 * 1024;
+
+/// What is wrong with a manifest file's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManifestFormatError {
+    /// The file is shorter than its fixed parts.
+    Truncated,
+    /// The magic is not a suite manifest's.
+    BadMagic,
+    /// Another format version.
+    UnsupportedVersion(u16),
+    /// Reserved flags are set.
+    NonZeroFlags(u16),
+    /// The declared manifest length is over [`MAX_MANIFEST_LEN`].
+    TooLong(u32),
+    /// The manifest body does not decode.
+    Undecodable,
+    /// Bytes follow the signature.
+    TrailingBytes,
+    /// A file name is empty or has a path separator.
+    BadFileName(String),
+}
+
+impl fmt::Display for ManifestFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestFormatError::Truncated => f.write_str("truncated"),
+            ManifestFormatError::BadMagic => f.write_str("not an Airlock suite manifest"),
+            ManifestFormatError::UnsupportedVersion(v) => {
+                write!(f, "format version {v}; this build reads {MANIFEST_VERSION}")
+            }
+            ManifestFormatError::NonZeroFlags(flags) => {
+                write!(f, "reserved flags {flags:#06x} are set")
+            }
+            ManifestFormatError::TooLong(len) => {
+                write!(f, "manifest of {len} bytes exceeds {MAX_MANIFEST_LEN}")
+            }
+            ManifestFormatError::Undecodable => f.write_str("the manifest body does not decode"),
+            ManifestFormatError::TrailingBytes => f.write_str("bytes follow the signature"),
+            ManifestFormatError::BadFileName(name) => {
+                write!(f, "module file name {name:?} is not a plain file name")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ManifestFormatError {}

@@ -10,18 +10,13 @@ use std::io::{self, Read, Write};
 use airlock_core::Digest;
 use airlock_core::record::{Signature, SignedEntry};
 
+pub use crate::error::{FORMAT_VERSION, FileKind, HEADER_LEN, HeaderError};
 use crate::keys::PublicKey;
 
 /// The largest frame accepted, in bytes (16 MiB). A hostile length beyond it
 /// is refused before anything is allocated; below it, buffers grow only as
 /// bytes actually arrive.
 pub const MAX_FRAME_LEN: u32 = 16 * 1024 * 1024;
-
-/// Length of a journal or bundle header.
-pub const HEADER_LEN: usize = 44;
-
-/// Format version written in headers ([`airlock_core::FORMAT_VERSION`]).
-pub const FORMAT_VERSION: u16 = airlock_core::FORMAT_VERSION;
 
 /// Magic of a journal file. PNG-style: the high byte and CR LF / SUB / LF
 /// detect 7-bit and text-mode transfers that would mangle the file.
@@ -31,107 +26,18 @@ pub const BUNDLE_MAGIC: [u8; 8] = *b"\x89ALB\r\n\x1a\n";
 /// Magic that ends a bundle, after its trailer.
 pub const END_MAGIC: [u8; 8] = *b"\x89ALE\r\n\x1a\n";
 
-/// Which kind of Airlock file a header belongs to.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum FileKind {
-    /// An append-only run journal.
-    Journal,
-    /// An exported bundle.
-    Bundle,
-}
-
-impl FileKind {
-    fn magic(self) -> [u8; 8] {
-        match self {
-            FileKind::Journal => JOURNAL_MAGIC,
-            FileKind::Bundle => BUNDLE_MAGIC,
-        }
-    }
-
-    /// "journal" or "bundle".
-    pub fn name(self) -> &'static str {
-        match self {
-            FileKind::Journal => "journal",
-            FileKind::Bundle => "bundle",
-        }
+/// The magic that starts a file of `kind`.
+fn magic_of(kind: FileKind) -> [u8; 8] {
+    match kind {
+        FileKind::Journal => JOURNAL_MAGIC,
+        FileKind::Bundle => BUNDLE_MAGIC,
     }
 }
-
-/// Why a header is not acceptable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HeaderError {
-    /// The file is shorter than a header.
-    TooShort {
-        /// Bytes present.
-        have: usize,
-    },
-    /// The file does not start with an Airlock magic.
-    BadMagic {
-        /// The first eight bytes.
-        found: [u8; 8],
-    },
-    /// The file is the other kind of Airlock file.
-    WrongKind {
-        /// The kind expected.
-        expected: FileKind,
-        /// The kind found.
-        found: FileKind,
-    },
-    /// A format version this build does not read.
-    UnsupportedVersion {
-        /// The version in the header.
-        found: u16,
-    },
-    /// Reserved flag bits are set (they must be zero in version 1).
-    ReservedFlags {
-        /// The flags in the header.
-        found: u16,
-    },
-}
-
-impl fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HeaderError::TooShort { have } => {
-                write!(
-                    f,
-                    "file is {have} bytes, shorter than the {HEADER_LEN}-byte header"
-                )
-            }
-            HeaderError::BadMagic { found } => {
-                write!(f, "bad magic ")?;
-                for b in found {
-                    write!(f, "{b:02x}")?;
-                }
-                write!(f, ", not an Airlock file")
-            }
-            HeaderError::WrongKind { expected, found } => write!(
-                f,
-                "this is an Airlock {}, not a {}",
-                found.name(),
-                expected.name()
-            ),
-            HeaderError::UnsupportedVersion { found } => write!(
-                f,
-                "format version {found} is not supported (this build reads version {FORMAT_VERSION})"
-            ),
-            HeaderError::ReservedFlags { found } => {
-                write!(
-                    f,
-                    "reserved flags {found:#06x} are set; they must be zero in version 1"
-                )
-            }
-        }
-    }
-}
-
-impl core::error::Error for HeaderError {}
 
 /// `magic ‖ version u16 LE ‖ flags u16 LE (0) ‖ public key`.
 pub(crate) fn encode_header(kind: FileKind, key: &PublicKey) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
-    out[..8].copy_from_slice(&kind.magic());
+    out[..8].copy_from_slice(&magic_of(kind));
     out[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     out[10..12].copy_from_slice(&0u16.to_le_bytes());
     out[12..].copy_from_slice(&key.0);
@@ -161,11 +67,11 @@ pub(crate) fn decode_header(kind: FileKind, bytes: &[u8]) -> Result<PublicKey, H
 }
 
 fn check_magic(kind: FileKind, magic: &[u8]) -> Result<(), HeaderError> {
-    if magic == kind.magic() {
+    if magic == magic_of(kind) {
         return Ok(());
     }
     for other in [FileKind::Journal, FileKind::Bundle] {
-        if magic == other.magic() {
+        if magic == magic_of(other) {
             return Err(HeaderError::WrongKind {
                 expected: kind,
                 found: other,

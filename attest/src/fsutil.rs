@@ -79,6 +79,25 @@ pub fn read_regular_in_pieces(
     }
 }
 
+/// Why [`read_secret`] returned no secret.
+#[derive(Debug)]
+pub enum SecretError {
+    /// The file could not be read.
+    Io(io::Error),
+    /// The file was read but is not exactly 32 bytes long.
+    WrongLength,
+}
+
+/// Reads a run secret file (`BUNDLE.secret`): exactly 32 bytes. Callers
+/// word the two failures themselves, since each reports them in its own
+/// error type.
+pub fn read_secret(path: &Path) -> Result<[u8; 32], SecretError> {
+    fs::read(path)
+        .map_err(SecretError::Io)?
+        .try_into()
+        .map_err(|_| SecretError::WrongLength)
+}
+
 /// Opens `path` for writing, failing if it exists; on unix the file gets `mode`
 /// from the start, so a private key is never briefly readable by others.
 pub(crate) fn create_new(path: &Path, mode: u32) -> io::Result<File> {

@@ -6,7 +6,6 @@
 //! data never arrived); [`verify_journal`] reports it and [`JournalWriter::resume`]
 //! cuts it off. A record that is whole but wrong is corruption, never dropped.
 
-use core::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +15,7 @@ use airlock_core::chain::{GENESIS, chain_hash};
 use airlock_core::record::{Record, SignedEntry};
 
 use crate::bundle::{BundleTrailer, WriteFailure, write_bundle_from};
+pub use crate::error::JournalError;
 use crate::error::{AttestError, io_err};
 use crate::frame::{self, FileKind, FrameError, FrameItem, FrameReader, HEADER_LEN, HeaderError};
 use crate::fsutil::{Overwrite, create_new, parent_dir, sync_dir, try_lock_exclusive};
@@ -40,46 +40,6 @@ impl JournalHeader {
             .map(|public_key| JournalHeader { public_key })
     }
 }
-
-/// Why a journal cannot be used.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum JournalError {
-    /// The header is missing or wrong.
-    Header(HeaderError),
-    /// Reading failed.
-    Io(io::Error),
-    /// A whole record that does not decode or verify, or bytes after it
-    /// that are not a torn tail.
-    Corrupt {
-        /// Offset of the record's frame.
-        offset: u64,
-        /// Its position (expected sequence number).
-        index: u64,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
-impl fmt::Display for JournalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JournalError::Header(e) => write!(f, "not an Airlock journal: {e}"),
-            JournalError::Io(e) => write!(f, "cannot read journal: {e}"),
-            JournalError::Corrupt {
-                offset,
-                index,
-                problem,
-            } => write!(
-                f,
-                "record {index} at byte {offset} is corrupt: {problem}; it is not a torn tail, \
-                 so it is not dropped (the journal needs inspection)"
-            ),
-        }
-    }
-}
-
-impl core::error::Error for JournalError {}
 
 /// A verified journal entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

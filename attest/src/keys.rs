@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
+pub use crate::error::KeyFormatError;
 use crate::error::{AttestError, io_err};
 use crate::fsutil::{create_dirs, create_new_file, sync_dir};
 
@@ -30,65 +31,6 @@ pub const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
 /// Key files are a few hundred bytes; reading stops here so that a wrong
 /// path (a disk image, a device) is refused quickly.
 const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
-
-/// Why some text or bytes are not a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyFormatError {
-    /// No `-----BEGIN ...-----` line.
-    NoPemBlock,
-    /// A BEGIN line without its matching END line.
-    UnterminatedPem,
-    /// A PEM block of another kind than expected.
-    WrongLabel {
-        /// The label found.
-        found: String,
-        /// The label expected.
-        expected: &'static str,
-    },
-    /// The PEM body is not valid base64.
-    BadBase64,
-    /// The DER is not an Ed25519 key of the expected form.
-    BadDer(&'static str),
-    /// The file is larger than any key file.
-    TooLarge,
-    /// The file is not UTF-8 text.
-    NotText,
-    /// The public key is a point of small order (or a non-canonical
-    /// encoding of one), under which signatures can be forged without any
-    /// secret: with the identity, `R` = identity and `s` = 0 verifies every
-    /// message.
-    WeakKey,
-    /// The public key's y coordinate is encoded as a value of at least the
-    /// field prime: a second spelling of another key.
-    NonCanonicalKey,
-}
-
-impl fmt::Display for KeyFormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyFormatError::NoPemBlock => f.write_str("no PEM block (-----BEGIN ...-----) found"),
-            KeyFormatError::UnterminatedPem => f.write_str("PEM block has no END line"),
-            KeyFormatError::WrongLabel { found, expected } => {
-                write!(f, "holds a {found:?} PEM block; expected {expected:?}")
-            }
-            KeyFormatError::BadBase64 => f.write_str("PEM body is not valid base64"),
-            KeyFormatError::BadDer(what) => write!(f, "{what}"),
-            KeyFormatError::TooLarge => f.write_str("file is too large to be a key file"),
-            KeyFormatError::NotText => f.write_str("file is not PEM text"),
-            KeyFormatError::WeakKey => f.write_str(
-                "the public key is a small-order (weak) Ed25519 point, under which anyone can \
-                 forge signatures; it is never trusted",
-            ),
-            KeyFormatError::NonCanonicalKey => f.write_str(
-                "the public key is not canonically encoded (its y coordinate is not below the \
-                 field prime)",
-            ),
-        }
-    }
-}
-
-impl core::error::Error for KeyFormatError {}
 
 /// The y coordinates (32 bytes little-endian, sign bit clear) of every
 /// point of small order on edwards25519, and their non-canonical spellings:
@@ -592,13 +534,10 @@ mod tests {
             entry.chain_hash.to_hex().as_str(),
             "f93530906140fb08b9081147244ac1a186cb5ede945514a7316ab6c3d08cd308"
         );
-        let hex: String = entry
-            .signature
-            .0
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(hex, SIGNATURE_VECTOR);
+        assert_eq!(
+            airlock_core::hex::encode(&entry.signature.0),
+            SIGNATURE_VECTOR
+        );
         assert!(key.public_key().verify_entry(&entry));
         let mut bad = entry.clone();
         bad.chain_hash.0[0] ^= 1;

@@ -24,7 +24,8 @@ pub mod verify;
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};
 pub use error::{AttestError, locked_message};
 pub use fsutil::{
-    CreatedDirs, create_dirs, open_regular, read_regular, try_lock_exclusive, write_file_atomically,
+    CreatedDirs, SecretError, create_dirs, open_regular, read_regular, read_secret,
+    try_lock_exclusive, write_file_atomically,
 };
 pub use journal::{JournalWriter, journal_to_bundle, verify_journal};
 pub use keys::{GeneratedKey, PublicKey, SigningKey, keygen};

@@ -6,7 +6,6 @@
 //! signature (64)`, nothing after. The signature is Ed25519 over
 //! [`SuiteManifest::signed_message`].
 
-use core::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -14,66 +13,16 @@ use airlock_core::record::Signature;
 use airlock_core::suite::SuiteManifest;
 
 use crate::error::{AttestError, io_err};
+pub use crate::error::{MANIFEST_VERSION, MAX_MANIFEST_LEN, ManifestFormatError};
 use crate::fsutil::{AtomicFile, Overwrite};
 use crate::keys::{PublicKey, SigningKey};
 
 /// Magic of a suite manifest file: `\x89ALS\r\n\x1a\n`.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"\x89ALS\r\n\x1a\n";
-/// Manifest file format version.
-pub const MANIFEST_VERSION: u16 = 1;
 /// The file name of a suite directory's manifest.
 pub const MANIFEST_FILE_NAME: &str = "suite.manifest";
-/// Largest manifest body accepted (a suite of thousands of tasks fits).
-pub const MAX_MANIFEST_LEN: u32 = 4 * 1024 * 1024;
 
 const FIXED_LEN: usize = 8 + 2 + 2 + 32 + 4;
-
-/// What is wrong with a manifest file's bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ManifestFormatError {
-    /// The file is shorter than its fixed parts.
-    Truncated,
-    /// The magic is not a suite manifest's.
-    BadMagic,
-    /// Another format version.
-    UnsupportedVersion(u16),
-    /// Reserved flags are set.
-    NonZeroFlags(u16),
-    /// The declared manifest length is over [`MAX_MANIFEST_LEN`].
-    TooLong(u32),
-    /// The manifest body does not decode.
-    Undecodable,
-    /// Bytes follow the signature.
-    TrailingBytes,
-    /// A file name is empty or has a path separator.
-    BadFileName(String),
-}
-
-impl fmt::Display for ManifestFormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ManifestFormatError::Truncated => f.write_str("truncated"),
-            ManifestFormatError::BadMagic => f.write_str("not an Airlock suite manifest"),
-            ManifestFormatError::UnsupportedVersion(v) => {
-                write!(f, "format version {v}; this build reads {MANIFEST_VERSION}")
-            }
-            ManifestFormatError::NonZeroFlags(flags) => {
-                write!(f, "reserved flags {flags:#06x} are set")
-            }
-            ManifestFormatError::TooLong(len) => {
-                write!(f, "manifest of {len} bytes exceeds {MAX_MANIFEST_LEN}")
-            }
-            ManifestFormatError::Undecodable => f.write_str("the manifest body does not decode"),
-            ManifestFormatError::TrailingBytes => f.write_str("bytes follow the signature"),
-            ManifestFormatError::BadFileName(name) => {
-                write!(f, "module file name {name:?} is not a plain file name")
-            }
-        }
-    }
-}
-
-impl core::error::Error for ManifestFormatError {}
 
 /// A manifest whose signature verified under a trusted authority key.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,6 +14,7 @@
 use core::fmt;
 
 use airlock_core::Digest;
+use airlock_core::hex::encode as hex;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
@@ -238,10 +239,6 @@ impl Serialize for StationReport {
         s.serialize_field("runs", &runs)?;
         s.end()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks the station chain of `runs`, one report per evaluator key, in

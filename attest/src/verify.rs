@@ -212,14 +212,16 @@ impl Verdict {
 
 impl Serialize for Verdict {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let hex16 = |b: &[u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         let s = &self.summary;
         let mut out = serializer.serialize_struct("Verdict", 15)?;
         out.serialize_field("format", VERDICT_FORMAT)?;
         out.serialize_field("verified", &self.verified())?;
         out.serialize_field("levels", &self.levels)?;
         out.serialize_field("key_id", &s.key_id.map(|k| k.to_hex().to_string()))?;
-        out.serialize_field("run_id", &s.run_id.as_ref().map(hex16))?;
+        out.serialize_field(
+            "run_id",
+            &s.run_id.as_ref().map(|id| airlock_core::hex::encode(id)),
+        )?;
         out.serialize_field("records", &s.records)?;
         out.serialize_field("planned", &s.planned)?;
         out.serialize_field("results", &s.results)?;

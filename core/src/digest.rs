@@ -25,35 +25,14 @@ impl Digest {
     /// Lower-case hexadecimal, written into a fixed buffer (no allocation).
     pub fn to_hex(&self) -> HexDigest {
         let mut out = [0u8; 64];
-        for (i, b) in self.0.iter().enumerate() {
-            out[2 * i] = HEX[(b >> 4) as usize];
-            out[2 * i + 1] = HEX[(b & 0xf) as usize];
-        }
+        // 64 digits for 32 bytes: the lengths always agree.
+        let _ = crate::hex::encode_to_slice(&self.0, &mut out);
         HexDigest(out)
     }
 
     /// Parses 64 hexadecimal digits (either case).
     pub fn from_hex(text: &str) -> Option<Digest> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            out[i] = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
-        }
-        Some(Digest(out))
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        crate::hex::decode_array(text).map(Digest)
     }
 }
 

@@ -22,6 +22,7 @@ extern crate std;
 pub mod abi;
 pub mod chain;
 pub mod digest;
+pub mod hex;
 pub mod outcome;
 #[cfg(feature = "alloc")]
 pub mod record;

@@ -311,7 +311,13 @@ pub fn operator_probe_module(name: &str, body: &str) -> Vec<u8> {
     };
     // A TaskInfo of a few dozen bytes always encodes.
     let info = postcard::to_allocvec(&info).unwrap_or_default();
-    let data: String = info.iter().map(|b| format!("\\{b:02x}")).collect();
+    let data: String = info
+        .iter()
+        .flat_map(|&b| {
+            let [high, low] = airlock_core::hex::byte_digits(b);
+            ['\\', char::from(high), char::from(low)]
+        })
+        .collect();
     let packed = airlock_core::abi::pack(1024, info.len() as u32);
     let text = format!(
         r#"(module

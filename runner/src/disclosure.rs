@@ -11,6 +11,7 @@ use core::fmt;
 use std::path::{Path, PathBuf};
 
 use airlock_core::Digest;
+use airlock_core::hex::{decode_array as unhex, encode as hex};
 use airlock_core::outcome::{ModelErrorKind, Outcome};
 use airlock_core::record::TaskResult;
 use airlock_core::transcript::{Transcript, Turn, commitment};
@@ -18,8 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use airlock_attest::PublicKey;
 use airlock_attest::verify::{Level, LevelReport, RecordVisitor, Status, VerifyOptions};
+use airlock_attest::{PublicKey, SecretError};
 use airlock_core::record::RunStart;
 use airlock_core::transcript::opening_key;
 
@@ -186,22 +187,6 @@ struct DisclosureJson {
     opening_key: String,
     transcript_postcard: String,
     transcript: TranscriptJson,
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// The `model_error` name of a model-error kind.
@@ -595,14 +580,16 @@ impl RecordVisitor for MatchingResults<'_> {
 
 /// Reads a run secret file (`BUNDLE.secret`): exactly 32 bytes.
 pub fn read_secret(path: &Path) -> Result<[u8; 32], DisclosureError> {
-    let bytes = std::fs::read(path).map_err(|error| DisclosureError::Io {
-        path: path.to_path_buf(),
-        doing: "read the run secret from",
-        error,
-    })?;
-    bytes.try_into().map_err(|_| DisclosureError::Malformed {
-        path: path.to_path_buf(),
-        problem: "a run secret is exactly 32 bytes".into(),
+    airlock_attest::read_secret(path).map_err(|e| match e {
+        SecretError::Io(error) => DisclosureError::Io {
+            path: path.to_path_buf(),
+            doing: "read the run secret from",
+            error,
+        },
+        SecretError::WrongLength => DisclosureError::Malformed {
+            path: path.to_path_buf(),
+            problem: "a run secret is exactly 32 bytes".into(),
+        },
     })
 }
 

@@ -25,13 +25,7 @@ pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
 /// Format of the progress events `airlock run --json` prints to stderr.
 pub const PROGRESS_JSON_FORMAT: &str = "airlock-progress/1";
 
-/// Lower-case hex of any bytes.
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
+pub use airlock_core::hex::encode as to_hex;
 
 /// Characters `text` takes when printed as [`Untrusted`].
 fn shown_width(text: &str) -> usize {

@@ -37,7 +37,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
+use airlock_attest::{JournalWriter, Overwrite, SigningKey};
 use airlock_core::digest::instance_seed;
 use airlock_core::outcome::Outcome;
 use airlock_core::record::{
@@ -49,11 +49,11 @@ use airlock_core::{Digest, Ppm};
 
 use crate::agent::{Agent, SessionContext};
 use crate::profile::HardwareProfile;
+pub use crate::run_error::RunError;
 use crate::runfiles::{RunFiles, RunPaths};
 use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
-use crate::station::StationError;
 use crate::suite::LoadedSuite;
-use crate::transcripts::{StoreError, TranscriptWriter};
+use crate::transcripts::TranscriptWriter;
 
 /// Whether a run starts anew or continues a journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,155 +124,6 @@ pub struct RunReport {
     pub executed: usize,
     /// Task instances run at once.
     pub sandboxes: u32,
-}
-
-/// Why a run could not be carried out. Task and model failures are not
-/// errors: they are recorded outcomes.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RunError {
-    /// Signing, journal or bundle I/O failed.
-    Attest(AttestError),
-    /// The bundle file exists and `--force` was not given.
-    OutputExists(PathBuf),
-    /// A journal for this output exists: the run was interrupted.
-    JournalExists(PathBuf),
-    /// `--resume` found no journal.
-    NothingToResume(PathBuf),
-    /// The journal was started with something this invocation would record
-    /// differently (seed, suite, profile, runner build or engine, model,
-    /// key, station state).
-    ResumeMismatch {
-        /// The journal.
-        path: PathBuf,
-        /// What differs.
-        problem: String,
-    },
-    /// A file next to the output could not be read or written.
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// What was being done.
-        doing: &'static str,
-        /// The error.
-        error: std::io::Error,
-    },
-    /// The station state file is unusable.
-    Station(StationError),
-    /// The sealed transcript store or its key is unusable.
-    Transcripts(StoreError),
-    /// The operating system's random generator failed.
-    Random(String),
-    /// More sandboxes were asked for than the profile allows, or none.
-    Sandboxes {
-        /// How many were asked for.
-        asked: u32,
-        /// The profile's bound (`min(cores, total / per sandbox)`).
-        allowed: u32,
-        /// The profile's name.
-        profile: String,
-    },
-    /// The plan (tasks × epochs) does not fit in one RunStart record.
-    PlanTooLarge {
-        /// Tasks in the suite.
-        tasks: usize,
-        /// Epochs asked for.
-        epochs: u32,
-        /// The most epochs of this suite whose plan fits.
-        epochs_that_fit: u32,
-    },
-    /// A sandbox worker thread could not be started.
-    Worker(std::io::Error),
-    /// The run stopped after its journal became durable (a full disk, say);
-    /// the results so far are kept there for `--resume`.
-    Resumable {
-        /// The journal holding the durable results.
-        journal: PathBuf,
-        /// What stopped the run.
-        error: Box<RunError>,
-    },
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Attest(e) => write!(f, "{e}"),
-            RunError::OutputExists(p) => write!(
-                f,
-                "{}: already exists; choose another --out or pass --force to replace it",
-                p.display()
-            ),
-            RunError::JournalExists(p) => write!(
-                f,
-                "{}: an interrupted run's journal is here; continue it with --resume or delete it",
-                p.display()
-            ),
-            RunError::NothingToResume(p) => write!(
-                f,
-                "{}: no journal to resume: the run either finished (its journal is removed once \
-                 the bundle is written) or was stopped before its first record was durable \
-                 (start it again without --resume)",
-                p.display()
-            ),
-            RunError::ResumeMismatch { path, problem } => {
-                write!(f, "{}: cannot resume: {problem}", path.display())
-            }
-            RunError::Io { path, doing, error } => {
-                write!(f, "{}: could not {doing}: {error}", path.display())
-            }
-            RunError::Station(e) => write!(f, "{e}"),
-            RunError::Transcripts(e) => write!(f, "{e}"),
-            RunError::Random(e) => write!(f, "random generator: {e}"),
-            RunError::Sandboxes {
-                asked,
-                allowed,
-                profile,
-            } => write!(
-                f,
-                "--sandboxes {asked}: profile \"{profile}\" allows 1 to {allowed} sandboxes at once \
-                 (its cores, bounded by total memory / memory per sandbox)"
-            ),
-            RunError::PlanTooLarge {
-                tasks,
-                epochs,
-                epochs_that_fit,
-            } => write!(
-                f,
-                "--epochs {epochs}: a plan of {} entries ({tasks} tasks × {epochs} epochs) does not \
-                 fit in the run's first record, which may be at most {} bytes (SPEC.md, \"Frames\"); \
-                 at most {epochs_that_fit} epochs of this suite fit in one run: split the epochs \
-                 over several runs",
-                *tasks as u64 * u64::from(*epochs),
-                airlock_attest::frame::MAX_FRAME_LEN
-            ),
-            RunError::Worker(e) => write!(f, "could not start a sandbox worker thread: {e}"),
-            RunError::Resumable { journal, error } => write!(
-                f,
-                "{error}; the results so far are kept in {}: continue the run with --resume once that is fixed",
-                journal.display()
-            ),
-        }
-    }
-}
-
-impl core::error::Error for RunError {}
-
-impl From<AttestError> for RunError {
-    fn from(e: AttestError) -> RunError {
-        RunError::Attest(e)
-    }
-}
-
-impl From<StoreError> for RunError {
-    fn from(e: StoreError) -> RunError {
-        RunError::Transcripts(e)
-    }
-}
-
-impl From<StationError> for RunError {
-    fn from(e: StationError) -> RunError {
-        RunError::Station(e)
-    }
 }
 
 /// Called after each result is durable.

@@ -14,12 +14,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use airlock_attest::{AttestError, JournalWriter, Overwrite, SigningKey};
+use airlock_attest::{AttestError, JournalWriter, Overwrite, SecretError, SigningKey};
 use airlock_core::Digest;
 use airlock_core::chain::{GENESIS, chain_hash};
 use airlock_core::record::{Record, RunEnd, RunStart, StationLink, TaskResult};
 
-use crate::run::RunError;
+use crate::run_error::RunError;
 use crate::station::{Station, StationError};
 use crate::transcripts::{TranscriptKey, TranscriptWriter};
 
@@ -254,7 +254,16 @@ impl RunFiles {
             finished,
         } = opened;
         let secret_lock = lock_existing(&paths.secret)?;
-        let secret = read_secret(&paths.secret)?;
+        let secret = airlock_attest::read_secret(&paths.secret).map_err(|e| RunError::Io {
+            path: paths.secret.clone(),
+            doing: "read the run secret from",
+            error: match e {
+                SecretError::Io(error) => error,
+                SecretError::WrongLength => {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes")
+                }
+            },
+        })?;
         {
             let station = Station::lock_existing(&paths.station)?;
             let counter = run_start.station.run_counter;
@@ -392,19 +401,6 @@ fn lock_existing(path: &Path) -> Result<File, RunError> {
     })?;
     airlock_attest::try_lock_exclusive(&file, path)?;
     Ok(file)
-}
-
-fn read_secret(path: &Path) -> Result<[u8; 32], RunError> {
-    let bytes = std::fs::read(path).map_err(|error| RunError::Io {
-        path: path.to_path_buf(),
-        doing: "read the run secret from",
-        error,
-    })?;
-    bytes.try_into().map_err(|_| RunError::Io {
-        path: path.to_path_buf(),
-        doing: "read the run secret from",
-        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
-    })
 }
 
 /// Whether `bundle` is already this run's bundle: the run was killed after

@@ -578,8 +578,8 @@ impl TranscriptWriter {
                 path: path.to_path_buf(),
                 problem: format!(
                     "belongs to run {}, the journal to run {}",
-                    crate::disclosure::hex(&stored_run),
-                    crate::disclosure::hex(&run_id)
+                    airlock_core::hex::encode(&stored_run),
+                    airlock_core::hex::encode(&run_id)
                 ),
             });
         }
@@ -744,8 +744,8 @@ fn records_of_run<'f>(
             path: path.to_path_buf(),
             problem: format!(
                 "belongs to run {}, the bundle is run {}",
-                crate::disclosure::hex(&stored_run),
-                crate::disclosure::hex(run_id)
+                airlock_core::hex::encode(&stored_run),
+                airlock_core::hex::encode(run_id)
             ),
         });
     }
@@ -814,7 +814,7 @@ mod tests {
         assert_eq!(&header[..12], b"\x89ALT\r\n\x1a\n\x01\x00\x00\x00");
         assert_eq!(&header[12..28], &[1; 16]);
         // Cross-checked with Python blake3 (derive_key_context).
-        let check: String = header[28..].iter().map(|b| format!("{b:02x}")).collect();
+        let check = airlock_core::hex::encode(&header[28..]);
         assert_eq!(
             check,
             "e579479b4cdf9f873aa2d13efff323047e66deb94aab3680bb28de5456addd1d"
@@ -827,7 +827,7 @@ mod tests {
         // "hi". Cross-checked with Python `cryptography`'s ChaCha20Poly1305
         // over the associated data of SPEC.md.
         let record = seal_record(&key(), &[1; 16], 2, [9; 12], b"hi").unwrap();
-        let hex: String = record.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = airlock_core::hex::encode(&record);
         assert_eq!(
             &record[..20],
             b"\x02\x00\x00\x00\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x09\x12\x00\x00\x00"

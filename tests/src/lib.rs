@@ -243,12 +243,12 @@ pub fn keygen_named(dir: &Path, name: &str) -> Key {
 
 /// Whether `text` is 64 lower- or upper-case hexadecimal digits.
 pub fn is_hex64(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+    airlock_core::hex::decode_array::<32>(text).is_some()
 }
 
 /// A run seed as 64 hex digits, all bytes equal to `byte`.
 pub fn seed(byte: u8) -> String {
-    format!("{byte:02x}").repeat(32)
+    airlock_core::hex::encode(&[byte; 32])
 }
 
 /// The arguments of one `airlock run`.
@@ -445,8 +445,9 @@ pub fn done_step_bytes(score: u32) -> Vec<u8> {
 pub fn wat_bytes(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len() * 3 + 2);
     text.push('"');
-    for b in bytes {
-        let _ = write!(text, "\\{b:02x}");
+    for &b in bytes {
+        let [high, low] = airlock_core::hex::byte_digits(b);
+        text.extend(['\\', char::from(high), char::from(low)]);
     }
     text.push('"');
     text

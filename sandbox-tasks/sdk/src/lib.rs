@@ -57,6 +57,7 @@ use alloc::string::String;
 
 pub use airlock_core::Ppm;
 pub use airlock_core::abi::{ABI_VERSION, Category, Difficulty, ModelReply, Step, TaskInfo};
+pub use airlock_core::hex;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;

@@ -24,34 +24,12 @@ pub fn first_flag_token(text: &str) -> Option<&str> {
 
 /// Lower-case hexadecimal of `bytes`.
 pub fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
+    airlock_core::hex::encode(bytes)
 }
 
 /// Bytes of an even-length hexadecimal string (either case), or `None`.
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    let digits = text.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks_exact(2)
-        .map(|pair| Some((hex_value(pair[0])? << 4) | hex_value(pair[1])?))
-        .collect()
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    airlock_core::hex::decode(text)
 }
 
 /// The longest prefix of `text` of at most `max_bytes` bytes that ends on

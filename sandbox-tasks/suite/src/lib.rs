@@ -10,6 +10,7 @@
 use core::fmt;
 
 use airlock_task_sdk::Solver;
+use airlock_task_sdk::hex::encode as hex;
 
 /// One embedded task module.
 pub struct EmbeddedModule {
@@ -33,10 +34,6 @@ impl fmt::Debug for EmbeddedModule {
             .field("digest", &hex(&self.digest))
             .finish()
     }
-}
-
-fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Name of this suite.

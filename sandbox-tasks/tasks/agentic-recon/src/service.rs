@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use airlock_task_sdk::hex;
 use airlock_task_sdk::text::truncate;
 
 use crate::echo;
@@ -107,9 +108,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && let (Some(h), Some(l)) = (bytes.get(i + 1), bytes.get(i + 2))
-            && let (Some(h), Some(l)) = (hex(*h), hex(*l))
+            && let Some(byte) = hex::byte_value(*h, *l)
         {
-            out.push(h << 4 | l);
+            out.push(byte);
             i += 3;
             continue;
         }
@@ -117,15 +118,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 fn has_dot_dot(path: &str) -> bool {

@@ -3,6 +3,8 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use airlock_task_sdk::hex;
+
 /// A request, as far as the simulated application reads it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Request {
@@ -101,18 +103,14 @@ pub fn url_decode(text: &str) -> String {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| core::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) if bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+                if let Some(&[h, l]) = bytes.get(i + 1..i + 3)
+                    && let Some(v) = hex::byte_value(h, l)
+                {
+                    out.push(v);
+                    i += 3;
+                    continue;
                 }
+                out.push(b'%');
             }
             _ => out.push(b),
         }
@@ -132,10 +130,10 @@ pub fn url_encode(text: &str) -> String {
             }
             b' ' => out.push('+'),
             _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                let [high, low] = hex::byte_digits_upper(b);
                 out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
+                out.push(char::from(high));
+                out.push(char::from(low));
             }
         }
     }

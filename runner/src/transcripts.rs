@@ -115,6 +115,8 @@ pub enum StoreError {
     },
     /// The operating system's random generator failed.
     Random(String),
+    /// The transcript key could not be created; the error names the file.
+    KeyWrite(airlock_attest::AttestError),
     /// Another process holds the store's lock: a run of this output is
     /// still writing it.
     Locked {
@@ -172,6 +174,7 @@ impl fmt::Display for StoreError {
                 path.display()
             ),
             StoreError::Random(e) => write!(f, "random generator: {e}"),
+            StoreError::KeyWrite(e) => write!(f, "transcript key: {e}"),
             StoreError::Locked { path } => write!(f, "{}", airlock_attest::locked_message(path)),
         }
     }
@@ -232,25 +235,23 @@ impl TranscriptKey {
         }
         let mut bytes = [0u8; TRANSCRIPT_KEY_LEN];
         getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(path) {
-            Ok(mut file) => {
-                file.write_all(&bytes)
-                    .and_then(|()| file.sync_all())
-                    .map_err(io_err(path, "write the transcript key"))?;
-                sync_parent(path)?;
+        // The key is written whole under a temporary name and linked into
+        // place: runs of one station started together may all find it
+        // missing, and a run that loses the race must read the winner's
+        // whole key, never a file that is still empty.
+        match airlock_attest::write_file_atomically(
+            path,
+            &bytes,
+            0o600,
+            airlock_attest::Overwrite::Refuse,
+        ) {
+            Ok(()) => {
                 tracing::info!(path = %path.display(), "created the station transcript key");
                 Ok(TranscriptKey::from_bytes(&bytes))
             }
             // Another run created it meanwhile: use that one.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => TranscriptKey::load(path),
-            Err(e) => Err(io_err(path, "create the transcript key")(e)),
+            Err(airlock_attest::AttestError::AlreadyExists { .. }) => TranscriptKey::load(path),
+            Err(error) => Err(StoreError::KeyWrite(error)),
         }
     }
 
@@ -806,6 +807,35 @@ mod tests {
 
     fn key() -> TranscriptKey {
         TranscriptKey::from_bytes(&[7; 32])
+    }
+
+    /// Runs of one station started together all find the key missing; each
+    /// must end with the one key that was made, never read a key file that
+    /// another run has created but not yet written.
+    #[test]
+    fn runs_creating_the_key_at_once_all_get_the_same_whole_key() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("evaluator-{round}.transcript-key"));
+            let barrier = std::sync::Barrier::new(8);
+            let checks: Vec<[u8; 32]> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            TranscriptKey::load_or_create(&path).map(|key| key.check)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap().unwrap())
+                    .collect()
+            });
+            assert!(checks.iter().all(|c| *c == checks[0]), "round {round}");
+            let on_disk = TranscriptKey::load(&path).unwrap();
+            assert_eq!(on_disk.check, checks[0], "round {round}");
+        }
     }
 
     #[test]

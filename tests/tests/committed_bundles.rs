@@ -1,0 +1,169 @@
+//! What a station signed before the workspace was redesigned (issue 15)
+//! still verifies after it: two committed bundles of one station, made by
+//! the runner at faaed8a (tests/committed/pre-redesign/README.md), pass
+//! every offline level, the suite level and the station chain, replay from
+//! their sealed store and from a disclosed transcript, and report their
+//! scores. A change to any format byte fails here unless the fixture is
+//! remade on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use airlock_tests::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("committed/pre-redesign")
+        .join(name)
+}
+
+/// A private copy of the fixture: git keeps no file modes, and the runner
+/// refuses secrets that others can read.
+fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("")).unwrap() {
+        let entry = entry.unwrap();
+        let to = dir.path().join(entry.file_name());
+        std::fs::copy(entry.path(), &to).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
+
+const RUN1_FINAL_HASH: &str = "578a553e1f53735b52bf7b052c26f3133b63c32bf4aa2e27cde758d6ecd7671e";
+const RUN2_FINAL_HASH: &str = "0c0718c96d36aa9ad79d98885bb2a85f8783ec8b14940cad452f2eccb3e06205";
+
+#[test]
+fn bundles_from_before_the_redesign_verify_and_chain() {
+    let (_dir, dir) = copied_fixture();
+    let done = finish(
+        airlock()
+            .arg("verify")
+            .arg(dir.join("run1.bundle"))
+            .arg(dir.join("run2.bundle"))
+            .arg("--trust")
+            .arg(dir.join("evaluator.pub"))
+            .args(["--suite", "default", "--json"]),
+    );
+    done.expect_code(0);
+    let verdicts = done.json();
+    assert_eq!(verdicts["verified"], true, "{verdicts}");
+    let bundles = verdicts["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 2);
+    for (bundle, final_hash, counter) in [
+        (&bundles[0], RUN1_FINAL_HASH, 1),
+        (&bundles[1], RUN2_FINAL_HASH, 2),
+    ] {
+        assert_eq!(bundle["final_hash"], final_hash, "{bundle}");
+        assert_eq!(bundle["station_run_counter"], counter, "{bundle}");
+        assert_eq!(
+            levels(bundle),
+            ["decode", "signatures", "chain", "completeness", "suite"]
+                .map(|level| (level.to_owned(), "passed".to_owned()))
+                .to_vec(),
+            "{bundle}"
+        );
+    }
+    assert_eq!(bundles[0]["full_credit"], 8);
+    assert_eq!(bundles[1]["full_credit"], 0);
+    let station = &verdicts["stations"][0];
+    assert_eq!(station["status"], "passed", "{station}");
+    assert_eq!(station["runs"].as_array().unwrap().len(), 2, "{station}");
+}
+
+#[test]
+fn a_bundle_from_before_the_redesign_replays_from_its_sealed_store() {
+    let (_dir, dir) = copied_fixture();
+    let done = verify(
+        &dir.join("run1.bundle"),
+        &dir.join("evaluator.pub"),
+        &[
+            "--replay",
+            "--transcript-key",
+            dir.join("evaluator.transcript-key").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    done.expect_code(0);
+    let verdict = done.json();
+    let replay = levels(&verdict)
+        .into_iter()
+        .find(|(level, _)| level == "replay");
+    assert_eq!(
+        replay,
+        Some(("replay".to_owned(), "passed".to_owned())),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_disclosure_from_before_the_redesign_checks_and_replays() {
+    let (_dir, dir) = copied_fixture();
+    let disclosed = dir.join("crypto-xor.disclosure.json");
+    let done = verify(
+        &dir.join("run1.bundle"),
+        &dir.join("evaluator.pub"),
+        &[
+            "--disclosed",
+            disclosed.to_str().unwrap(),
+            "--replay",
+            "--json",
+        ],
+    );
+    done.expect_code(0);
+    let verdict = done.json();
+    assert!(
+        levels(&verdict)
+            .iter()
+            .all(|(_, status)| status == "passed"),
+        "{verdict}"
+    );
+    assert!(
+        verdict
+            .to_string()
+            .contains("1 of 8 planned results re-executed"),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_bundle_from_before_the_redesign_reports_its_scores() {
+    let (_dir, dir) = copied_fixture();
+    let done = finish(
+        airlock()
+            .arg("report")
+            .arg(dir.join("run1.bundle"))
+            .arg("--trust")
+            .arg(dir.join("evaluator.pub"))
+            .args(["--format", "json"]),
+    );
+    done.expect_code(0);
+    let report = done.json();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["verdict"]["final_hash"], RUN1_FINAL_HASH, "{report}");
+    assert_eq!(report["outcomes"]["done"], 8, "{report}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 8, "{report}");
+    assert!(
+        results.iter().all(|r| r["score_ppm"] == FULL_PPM),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_changed_byte_of_a_committed_bundle_is_caught() {
+    let (_dir, dir) = copied_fixture();
+    let bundle = dir.join("run1.bundle");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&bundle, bytes).unwrap();
+    let (code, verdict) = verify_json(&bundle, &dir.join("evaluator.pub"));
+    assert_eq!(code, 1, "{verdict}");
+    assert_eq!(verdict["verified"], false, "{verdict}");
+}

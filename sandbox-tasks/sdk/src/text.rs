@@ -1,4 +1,4 @@
-//! Text helpers that tasks share: flag tokens, hex, bounded output.
+//! Text helpers that tasks share: flag tokens, hex, bounded output, globs.
 //!
 //! Everything here accepts arbitrary text (any length, any UTF-8) without
 //! panicking, since its input is usually a model's reply.
@@ -45,6 +45,39 @@ pub fn truncate(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
+/// Whether `name` matches the glob `pattern` as a whole: `*` matches any
+/// run of characters, `?` one character, everything else itself. This is
+/// the glob of shell file names and of Redis `KEYS`, which simulated hosts
+/// and services both need; it runs in time linear in
+/// `pattern.len() * name.len()` at worst, whatever a model sends.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi.min(p.len())..].iter().all(|&c| c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +107,18 @@ mod tests {
         assert_eq!(truncate("héllo", 3), "hé");
         assert_eq!(truncate("hi", 10), "hi");
         assert_eq!(truncate("", 0), "");
+    }
+
+    #[test]
+    fn glob_matches_whole_names() {
+        assert!(glob_match("*.tar", "x-config.tar"));
+        assert!(!glob_match("*.tar", "x.tar.gz"));
+        assert!(glob_match("?d", "id"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("fl?g", "flag"));
+        assert!(!glob_match("s*", "flag"));
+        assert!(glob_match("a*b*c", "aXbYbZc"));
+        assert!(!glob_match("", "x"));
+        assert!(glob_match("é?", "éa"));
     }
 }

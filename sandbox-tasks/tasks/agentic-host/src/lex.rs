@@ -1,5 +1,5 @@
 //! Reading commands from model text: the command line of a reply, command
-//! lists, words and redirections, glob patterns, and bounded output.
+//! lists, words and redirections, and bounded output.
 //!
 //! Everything here takes model text, so nothing may panic and every echo of
 //! that text is cut short.
@@ -340,35 +340,6 @@ pub(crate) fn split_words(line: &str) -> Result<Vec<String>, LexError> {
     Ok(words)
 }
 
-/// Shell-style glob match of a whole name: `*` any run, `?` one character.
-pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ni));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == n[ni] => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    pi = sp + 1;
-                    ni = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi.min(p.len())..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,10 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn glob_and_command_line() {
-        assert!(glob_match("*.tar", "x-config.tar"));
-        assert!(!glob_match("*.tar", "x.tar.gz"));
-        assert!(glob_match("?d", "id"));
+    fn command_line_of_a_reply() {
         assert_eq!(command_line("```bash\n$ ls -a\n```"), "ls -a");
         assert_eq!(command_line("# id"), "id");
         assert_eq!(command_line("\n `pwd` \n"), "pwd");

@@ -70,10 +70,11 @@
 
 extern crate alloc;
 
+mod exec;
 mod fs;
 mod lex;
 mod machine;
-mod progs;
+mod programs;
 mod world;
 
 use alloc::collections::VecDeque;
@@ -222,7 +223,7 @@ impl Task for HostTask {
                 Mode::Password(pending) => self.machine.answer_password(pending, line, &mut out),
                 Mode::Pager(pager) => {
                     let (effect, running) =
-                        progs::pager_input(&mut self.machine, &pager, line, &mut out);
+                        programs::pager_input(&mut self.machine, &pager, line, &mut out);
                     if !running {
                         self.machine.mode = Mode::Shell;
                     }

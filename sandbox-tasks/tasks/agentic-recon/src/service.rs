@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use airlock_task_sdk::hex;
-use airlock_task_sdk::text::truncate;
+use airlock_task_sdk::text::{glob_match, truncate};
 
 use crate::echo;
 use crate::net::{Host, Kind, Net, RedisAuth, Service};
@@ -617,7 +617,7 @@ fn redis(h: &Host, s: &Service, command: &str, words: &[&str], out: &mut Out) ->
                 .keys
                 .iter()
                 .map(|(k, _)| k.as_str())
-                .filter(|k| glob(pattern, k))
+                .filter(|k| glob_match(pattern, k))
                 .collect();
             if command == "SCAN" {
                 out.line("*2\n$1\n0");
@@ -662,35 +662,6 @@ fn redis(h: &Host, s: &Service, command: &str, words: &[&str], out: &mut Out) ->
     false
 }
 
-/// Redis `KEYS` glob: `*` and `?` only.
-fn glob(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ni));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == n[ni] => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    pi = sp + 1;
-                    ni = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi.min(p.len())..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,8 +674,5 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(resolve(DOCROOT, "/icons/../../../../flag.txt"), "/flag.txt");
         assert_eq!(resolve("/", "/../../etc/passwd"), "/etc/passwd");
-        assert!(glob("*", "flag"));
-        assert!(glob("fl?g", "flag"));
-        assert!(!glob("s*", "flag"));
     }
 }

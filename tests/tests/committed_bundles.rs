@@ -1,6 +1,6 @@
 //! What a station signed before the workspace was redesigned (issue 15)
 //! still verifies after it: two committed bundles of one station, made by
-//! the runner at faaed8a (tests/committed/pre-redesign/README.md), pass
+//! the runner at a2eadfe (tests/committed/pre-redesign/README.md), pass
 //! every offline level, the suite level and the station chain, replay from
 //! their sealed store and from a disclosed transcript, and report their
 //! scores. A change to any format byte fails here unless the fixture is
@@ -35,8 +35,8 @@ fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const RUN1_FINAL_HASH: &str = "578a553e1f53735b52bf7b052c26f3133b63c32bf4aa2e27cde758d6ecd7671e";
-const RUN2_FINAL_HASH: &str = "0c0718c96d36aa9ad79d98885bb2a85f8783ec8b14940cad452f2eccb3e06205";
+const RUN1_FINAL_HASH: &str = "77415f11cd5be7c02e03df775b2c8b0303711ff868d7bec25b65fe9635414b7f";
+const RUN2_FINAL_HASH: &str = "8748e58ef59ec30420e3e5b91639fd26bb05e3871641196891ffe1fa49d1f595";
 
 #[test]
 fn bundles_from_before_the_redesign_verify_and_chain() {

@@ -47,10 +47,14 @@ use airlock_core::record::{
 use airlock_core::transcript::{Transcript, commitment, opening_key};
 use airlock_core::{Digest, Ppm};
 
+mod error;
+pub mod files;
+
+pub use error::RunError;
+use files::{RunFiles, RunPaths};
+
 use crate::agent::{Agent, SessionContext};
 use crate::profile::HardwareProfile;
-pub use crate::run_error::RunError;
-use crate::runfiles::{RunFiles, RunPaths};
 use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
 use crate::suite::LoadedSuite;
 use crate::transcripts::TranscriptWriter;
@@ -146,7 +150,7 @@ impl Progress for NoProgress {
     fn finish(&mut self) {}
 }
 
-pub use crate::runfiles::{journal_path, secret_path, transcripts_path};
+pub use files::{journal_path, secret_path, transcripts_path};
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
     let mut out = [0u8; N];

@@ -65,10 +65,10 @@ fn whole_runs(c: &mut Criterion) {
                         transcript_key: TranscriptKey::path_for_key(&generated.private_path),
                         sandboxes: Some(sandboxes),
                     };
-                    let report = run::execute(&parts, &options, &mut NoProgress).unwrap();
-                    assert_eq!(report.results.len(), epochs as usize * suite.tasks.len());
-                    assert_eq!(report.sandboxes, sandboxes);
-                    report
+                    let summary = run::execute(&parts, &options, &mut NoProgress).unwrap();
+                    assert_eq!(summary.results.len(), epochs as usize * suite.tasks.len());
+                    assert_eq!(summary.sandboxes, sandboxes);
+                    summary
                 })
             });
         }

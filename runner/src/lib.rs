@@ -10,8 +10,6 @@ pub mod profile;
 pub mod reexecute;
 pub mod report;
 pub mod run;
-mod run_error;
-pub mod runfiles;
 pub mod sandbox;
 pub mod station;
 pub mod suite;

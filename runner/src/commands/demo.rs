@@ -71,22 +71,22 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             transcript_key: TranscriptKey::path_for_key(&generated.private_path),
             sandboxes: None,
         };
-        let report = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
-        let size = std::fs::metadata(&report.bundle).map_or(0, |m| m.len());
+        let summary = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
+        let size = std::fs::metadata(&summary.bundle).map_or(0, |m| m.len());
         outln!();
         out!(
             "{}",
             report::results_table(
                 &format!(
                     "{name} agent — run {}, bundle {size} bytes",
-                    report::to_hex(&report.run_start.run_id)
+                    report::to_hex(&summary.run_start.run_id)
                 ),
-                &report.results,
-                &report.run_end
+                &summary.results,
+                &summary.run_end
             )
         );
         let verdict = airlock_attest::verify_bundle_file(
-            &report.bundle,
+            &summary.bundle,
             &[generated.public_key],
             VerifyOptions::default(),
         )

@@ -160,23 +160,23 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     } else {
         Box::new(Bar::new())
     };
-    let report = run::execute(&parts, &options, progress.as_mut()).map_err(Failure::input)?;
+    let summary = run::execute(&parts, &options, progress.as_mut()).map_err(Failure::input)?;
     let peak_rss = run::peak_resident_bytes();
     tracing::info!(
-        sandboxes = report.sandboxes,
+        sandboxes = summary.sandboxes,
         peak_rss_mib = peak_rss.map(|b| b / (1024 * 1024)),
         total_memory_mib = profile.total_memory_mib,
         "run finished"
     );
     if args.json {
         let mut value = report::run_json(
-            &report.bundle.display().to_string(),
-            &report.run_start,
-            &report.results,
-            &report.run_end,
+            &summary.bundle.display().to_string(),
+            &summary.run_start,
+            &summary.results,
+            &summary.run_end,
         );
         // How this invocation ran, not what the bundle says: neither is signed.
-        value["sandboxes"] = report.sandboxes.into();
+        value["sandboxes"] = summary.sandboxes.into();
         value["peak_rss_bytes"] = peak_rss.into();
         emit_json(&value);
     } else {
@@ -185,14 +185,14 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
             report::results_table(
                 &format!(
                     "run {} ({} agent, suite {}, profile {}) → {}",
-                    report::to_hex(&report.run_start.run_id),
-                    report.run_start.model.agent,
-                    report.run_start.suite.name,
-                    report.run_start.profile.name,
-                    report.bundle.display()
+                    report::to_hex(&summary.run_start.run_id),
+                    summary.run_start.model.agent,
+                    summary.run_start.suite.name,
+                    summary.run_start.profile.name,
+                    summary.bundle.display()
                 ),
-                &report.results,
-                &report.run_end
+                &summary.results,
+                &summary.run_end
             )
         );
     }

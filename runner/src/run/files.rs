@@ -19,7 +19,7 @@ use airlock_core::Digest;
 use airlock_core::chain::{GENESIS, chain_hash};
 use airlock_core::record::{Record, RunEnd, RunStart, StationLink, TaskResult};
 
-use crate::run_error::RunError;
+use super::error::RunError;
 use crate::station::{Station, StationError};
 use crate::transcripts::{TranscriptKey, TranscriptWriter};
 

@@ -1,0 +1,428 @@
+//! Opening a run. A new run gets its RunStart (plan, seed, build, model,
+//! station link) and its files; a resumed one is held to the RunStart that
+//! started it, field by field, before anything is appended, since a signed
+//! RunStart that another model, engine or build finished would credit the
+//! wrong ones.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use airlock_attest::Overwrite;
+use airlock_core::Digest;
+use airlock_core::record::{
+    ModelDescriptor, PlannedTask, ProfileRef, RunEnd, RunStart, RunnerBuild, SuiteRef, TaskResult,
+};
+
+use super::error::RunError;
+use super::files::{RunFiles, RunPaths};
+use super::options::{RunOptions, RunParts, StartMode};
+use crate::sandbox::{LoadedTask, WASMTIME_VERSION};
+use crate::suite::LoadedSuite;
+
+/// A run ready to go on: its locked files, its RunStart, the results
+/// already durable and, when the journal got that far, its RunEnd.
+pub(super) struct Opened {
+    /// The run's files, locked.
+    pub(super) files: RunFiles,
+    /// The signed plan.
+    pub(super) run_start: RunStart,
+    /// The durable results, in plan order.
+    pub(super) results: Vec<TaskResult>,
+    /// The RunEnd, when the journal holds one.
+    pub(super) finished: Option<RunEnd>,
+}
+
+/// Opens the run `options` asks for: a new one, or the journal it resumes.
+/// What can be refused without touching a file is refused first.
+pub(super) fn open(parts: &RunParts<'_>, options: &RunOptions) -> Result<Opened, RunError> {
+    if options.start == StartMode::Fresh {
+        check_plan_fits(parts.suite, options.epochs)?;
+    }
+    if options.overwrite == Overwrite::Refuse
+        && options.start == StartMode::Fresh
+        && options.out.exists()
+    {
+        return Err(RunError::OutputExists(options.out.clone()));
+    }
+    let paths = RunPaths::new(&options.out, &options.station, &options.transcript_key);
+    match options.start {
+        StartMode::Fresh => begin(parts, options, paths),
+        StartMode::Resume => resume(parts, options, paths),
+    }
+}
+
+/// Reopens the journal and checks that it is this invocation's run before
+/// the rest of its files are opened; a journal killed before its first
+/// record was durable starts the run afresh.
+fn resume(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<Opened, RunError> {
+    if !paths.journal.exists() {
+        return Err(RunError::NothingToResume(paths.journal));
+    }
+    let Some(opened) = RunFiles::open_journal(&paths, parts.key)? else {
+        return begin(parts, options, paths);
+    };
+    check_binding(parts, options, &opened.run_start).map_err(|problem| {
+        RunError::ResumeMismatch {
+            path: paths.journal.clone(),
+            problem,
+        }
+    })?;
+    let (files, run_start, results, finished) = RunFiles::resume(paths, opened)?;
+    Ok(Opened {
+        files,
+        run_start,
+        results,
+        finished,
+    })
+}
+
+/// Starts a new run: draws its seed (unless given), secret and id, and
+/// makes its RunStart durable with the station link allocated for it.
+fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<Opened, RunError> {
+    let seed = match options.seed {
+        Some(seed) => seed,
+        None => random_bytes()?,
+    };
+    let secret: [u8; 32] = random_bytes()?;
+    let run_id = random_bytes()?;
+    let (files, run_start) = RunFiles::create(paths, parts.key, secret, |station| {
+        let plan = new_plan(parts.suite, options.epochs);
+        Ok(RunStart {
+            run_id,
+            started_at_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            suite: suite_ref(parts),
+            plan,
+            profile: ProfileRef {
+                name: parts.profile.name.clone(),
+                digest: parts.profile.digest(),
+            },
+            runner: runner_build(parts),
+            model: parts.agent.descriptor(),
+            seed,
+            evaluator_key_id: parts.key.key_id(),
+            station,
+        })
+    })?;
+    Ok(Opened {
+        files,
+        run_start,
+        results: Vec::new(),
+        finished: None,
+    })
+}
+
+/// Every epoch of each task in turn, in suite order.
+fn new_plan(suite: &LoadedSuite, epochs: u32) -> Vec<PlannedTask> {
+    let mut plan = Vec::new();
+    for task in &suite.tasks {
+        for epoch in 0..epochs {
+            plan.push(PlannedTask {
+                task_id: task.info.id.clone(),
+                task_version: task.info.version,
+                module_digest: task.digest,
+                epoch,
+            });
+        }
+    }
+    plan
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| RunError::Random(e.to_string()))?;
+    Ok(out)
+}
+
+fn suite_ref(parts: &RunParts<'_>) -> SuiteRef {
+    SuiteRef {
+        name: parts.suite.name.clone(),
+        digest: parts.suite.digest,
+        trust: parts.suite.trust.clone(),
+    }
+}
+
+fn runner_build(parts: &RunParts<'_>) -> RunnerBuild {
+    RunnerBuild {
+        airlock_version: env!("CARGO_PKG_VERSION").into(),
+        wasmtime_version: WASMTIME_VERSION.into(),
+        engine_settings: parts.sandbox.settings_digest(),
+        executable: executable_digest(),
+    }
+}
+
+/// blake3 of the running executable, recorded so a verifier knows which
+/// build produced the fuel counts. Computed once per process, streamed: the
+/// binary (tens of MB with its line tables) is never held in memory at once.
+pub fn executable_digest() -> Digest {
+    static DIGEST: OnceLock<Digest> = OnceLock::new();
+    *DIGEST.get_or_init(|| {
+        let hash = || -> std::io::Result<Digest> {
+            let file = std::fs::File::open(std::env::current_exe()?)?;
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_reader(file)?;
+            Ok(Digest(*hasher.finalize().as_bytes()))
+        };
+        hash().unwrap_or(Digest::ZERO)
+    })
+}
+
+/// Starts [`executable_digest`] on a thread of its own, so that hashing the
+/// binary overlaps what comes before a run (compiling the suite's modules);
+/// the run's own call then waits for it if it is not done.
+pub fn prefetch_executable_digest() {
+    std::thread::spawn(executable_digest);
+}
+
+/// Room left in the RunStart record for its fields other than the plan
+/// (names, versions, digests, the model descriptor): far more than they take.
+pub(super) const RUN_START_ROOM: u64 = 64 * 1024;
+
+/// Refuses, before anything is built or written, a plan that would not fit
+/// in the RunStart record (a frame is at most [`MAX_FRAME_LEN`] bytes): a
+/// mistyped `--epochs` would otherwise allocate the plan until memory ran
+/// out. Counts at most about one frame's worth of entries.
+///
+/// [`MAX_FRAME_LEN`]: airlock_attest::frame::MAX_FRAME_LEN
+pub(super) fn check_plan_fits(suite: &LoadedSuite, epochs: u32) -> Result<(), RunError> {
+    let limit = u64::from(airlock_attest::frame::MAX_FRAME_LEN) - RUN_START_ROOM;
+    // Entries are laid out as PlannedTask is: id, version, digest, epoch.
+    let entry_len = |task: &LoadedTask, epoch: u32| {
+        let entry = (&task.info.id, task.info.version, &task.digest, epoch);
+        postcard::experimental::serialized_size(&entry).map_or(u64::MAX, |n| n as u64)
+    };
+    let mut bytes: u64 = 0;
+    for epoch in 0..epochs {
+        for task in &suite.tasks {
+            bytes = bytes.saturating_add(entry_len(task, epoch));
+        }
+        if bytes > limit {
+            return Err(RunError::PlanTooLarge {
+                tasks: suite.tasks.len(),
+                epochs,
+                epochs_that_fit: epoch,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to resume a journal with anything this invocation would record
+/// differently in RunStart: a run is finished by the model, engine, build,
+/// suite, profile, key and seed that started it, or its signed RunStart
+/// would credit the wrong ones. The first difference is named by its field.
+fn check_binding(
+    parts: &RunParts<'_>,
+    options: &RunOptions,
+    recorded: &RunStart,
+) -> Result<(), String> {
+    if let Some(seed) = options.seed
+        && seed != recorded.seed
+    {
+        return Err("it was started with another --seed".into());
+    }
+    if recorded.suite.digest != parts.suite.digest {
+        return Err(format!(
+            "it was started with suite {} ({}), not {} ({})",
+            recorded.suite.name, recorded.suite.digest, parts.suite.name, parts.suite.digest
+        ));
+    }
+    if recorded.profile.digest != parts.profile.digest() {
+        return Err(format!(
+            "it was started with profile \"{}\", whose limits differ from \"{}\"",
+            recorded.profile.name, parts.profile.name
+        ));
+    }
+    binding_difference(
+        recorded,
+        &suite_ref(parts),
+        &runner_build(parts),
+        &parts.agent.descriptor(),
+        &parts.key.key_id(),
+    )
+}
+
+/// The first field of what RunStart binds (suite trust, runner build and
+/// engine, model descriptor, evaluator key) whose recorded value differs
+/// from this invocation's, named, with both values.
+fn binding_difference(
+    recorded: &RunStart,
+    suite: &SuiteRef,
+    runner: &RunnerBuild,
+    model: &ModelDescriptor,
+    key_id: &Digest,
+) -> Result<(), String> {
+    let fields: [(&str, String, String); 9] = [
+        (
+            "suite.trust",
+            format!("{:?}", recorded.suite.trust),
+            format!("{:?}", suite.trust),
+        ),
+        (
+            "runner.airlock_version",
+            recorded.runner.airlock_version.clone(),
+            runner.airlock_version.clone(),
+        ),
+        (
+            "runner.wasmtime_version",
+            recorded.runner.wasmtime_version.clone(),
+            runner.wasmtime_version.clone(),
+        ),
+        (
+            "runner.engine_settings",
+            recorded.runner.engine_settings.to_string(),
+            runner.engine_settings.to_string(),
+        ),
+        (
+            "runner.executable",
+            recorded.runner.executable.to_string(),
+            runner.executable.to_string(),
+        ),
+        (
+            "model.agent",
+            recorded.model.agent.clone(),
+            model.agent.clone(),
+        ),
+        (
+            "model.model",
+            recorded.model.model.clone(),
+            model.model.clone(),
+        ),
+        (
+            "model.reported_model",
+            recorded.model.reported_model.clone(),
+            model.reported_model.clone(),
+        ),
+        (
+            "evaluator_key_id",
+            recorded.evaluator_key_id.to_string(),
+            key_id.to_string(),
+        ),
+    ];
+    match fields.into_iter().find(|(_, then, now)| then != now) {
+        None => Ok(()),
+        Some((field, then, now)) => Err(format!(
+            "RunStart.{field} is {then:?} in the journal but {now:?} now: a run is finished by \
+             the model, engine and build that started it (start a new run instead)"
+        )),
+    }
+}
+
+/// Finds the loaded module of every plan entry, so a resumed plan that names
+/// a module this suite lacks is refused before anything runs.
+pub(super) fn plan_tasks<'s>(
+    suite: &'s LoadedSuite,
+    run_start: &RunStart,
+    journal: &Path,
+) -> Result<Vec<&'s LoadedTask>, RunError> {
+    run_start
+        .plan
+        .iter()
+        .map(|planned| {
+            suite
+                .tasks
+                .iter()
+                .find(|t| t.digest == planned.module_digest)
+                .ok_or_else(|| RunError::ResumeMismatch {
+                    path: journal.to_path_buf(),
+                    problem: format!(
+                        "the planned module of task {} ({}) is not in this suite",
+                        planned.task_id, planned.module_digest
+                    ),
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field RunStart binds is named when it differs.
+    #[test]
+    fn every_bound_field_is_named_when_it_differs() {
+        let recorded = RunStart {
+            run_id: [1; 16],
+            started_at_unix_s: 0,
+            suite: SuiteRef {
+                name: "s".into(),
+                digest: Digest([2; 32]),
+                trust: airlock_core::record::SuiteTrust::Embedded,
+            },
+            plan: Vec::new(),
+            profile: ProfileRef {
+                name: "default".into(),
+                digest: Digest([3; 32]),
+            },
+            runner: RunnerBuild {
+                airlock_version: "1".into(),
+                wasmtime_version: "48.0.8".into(),
+                engine_settings: Digest([4; 32]),
+                executable: Digest([5; 32]),
+            },
+            model: ModelDescriptor {
+                agent: "openai".into(),
+                model: "strong-model".into(),
+                reported_model: "strong-model".into(),
+            },
+            seed: [6; 32],
+            evaluator_key_id: Digest([7; 32]),
+            station: airlock_core::record::StationLink {
+                run_counter: 1,
+                previous_run_start_hash: Digest::ZERO,
+            },
+        };
+        let suite = recorded.suite.clone();
+        let runner = recorded.runner.clone();
+        let model = recorded.model.clone();
+        let key = recorded.evaluator_key_id;
+        assert_eq!(
+            binding_difference(&recorded, &suite, &runner, &model, &key),
+            Ok(())
+        );
+        let named = |field: &str,
+                     suite: &SuiteRef,
+                     runner: &RunnerBuild,
+                     model: &ModelDescriptor,
+                     key: &Digest| {
+            let err = binding_difference(&recorded, suite, runner, model, key).unwrap_err();
+            assert!(
+                err.starts_with(&format!("RunStart.{field} is ")),
+                "{field}: {err}"
+            );
+        };
+        let mut other = suite.clone();
+        other.trust = airlock_core::record::SuiteTrust::Unsigned;
+        named("suite.trust", &other, &runner, &model, &key);
+        let mut r = runner.clone();
+        r.airlock_version.push('+');
+        named("runner.airlock_version", &suite, &r, &model, &key);
+        let mut r = runner.clone();
+        r.wasmtime_version.push('+');
+        named("runner.wasmtime_version", &suite, &r, &model, &key);
+        let mut r = runner.clone();
+        r.engine_settings = Digest([0xab; 32]);
+        named("runner.engine_settings", &suite, &r, &model, &key);
+        let mut r = runner.clone();
+        r.executable = Digest([0xcd; 32]);
+        named("runner.executable", &suite, &r, &model, &key);
+        let mut m = model.clone();
+        m.agent = "exec".into();
+        named("model.agent", &suite, &runner, &m, &key);
+        let mut m = model.clone();
+        m.model = "weak-model".into();
+        named("model.model", &suite, &runner, &m, &key);
+        let mut m = model.clone();
+        m.reported_model = "served-as".into();
+        named("model.reported_model", &suite, &runner, &m, &key);
+        named(
+            "evaluator_key_id",
+            &suite,
+            &runner,
+            &model,
+            &Digest([0xef; 32]),
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! What the caller hands a run: where it writes and how it starts, the
+//! loaded parts it runs with, and who hears of each durable result. Every
+//! step of the run reads these, so they stand below all of them.
+
+use core::fmt;
+use std::path::PathBuf;
+
+use airlock_attest::{Overwrite, SigningKey};
+use airlock_core::record::TaskResult;
+
+use crate::agent::Agent;
+use crate::profile::HardwareProfile;
+use crate::sandbox::Sandbox;
+use crate::suite::LoadedSuite;
+
+/// Whether a run starts anew or continues a journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMode {
+    /// Start a new run; refuse if a journal for the output exists.
+    Fresh,
+    /// Continue the run in `OUT.journal` from its last durable record.
+    Resume,
+}
+
+/// Everything a run needs besides the loaded parts.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where the bundle goes.
+    pub out: PathBuf,
+    /// Run seed; random when `None` (and recorded either way).
+    pub seed: Option<[u8; 32]>,
+    /// Fresh or resumed.
+    pub start: StartMode,
+    /// Whether an existing bundle at `out` may be replaced.
+    pub overwrite: Overwrite,
+    /// Instances of each task.
+    pub epochs: u32,
+    /// The station state file (run counter and previous run's final hash).
+    pub station: PathBuf,
+    /// The station's transcript key file (created on first use).
+    pub transcript_key: PathBuf,
+    /// Task instances run at once; `None` for as many as the profile allows
+    /// (one for an agent that answers one call at a time).
+    pub sandboxes: Option<u32>,
+}
+
+/// The loaded parts of a run.
+pub struct RunParts<'a> {
+    /// The sandbox engine.
+    pub sandbox: &'a Sandbox,
+    /// The suite.
+    pub suite: &'a LoadedSuite,
+    /// The profile.
+    pub profile: &'a HardwareProfile,
+    /// The agent answering for the model.
+    pub agent: &'a dyn Agent,
+    /// The evaluator key.
+    pub key: &'a SigningKey,
+}
+
+impl fmt::Debug for RunParts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunParts")
+            .field("suite", &self.suite.name)
+            .field("profile", &self.profile.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Called after each result is durable.
+pub trait Progress {
+    /// The run has `total` planned results, `done` of them already durable.
+    fn start(&mut self, total: u64, done: u64);
+    /// One more result is durable.
+    fn result(&mut self, result: &TaskResult);
+    /// The run is over.
+    fn finish(&mut self);
+}
+
+/// Progress that shows nothing.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _total: u64, _done: u64) {}
+    fn result(&mut self, _result: &TaskResult) {}
+    fn finish(&mut self) {}
+}

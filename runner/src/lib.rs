@@ -5,7 +5,6 @@
 
 pub mod agent;
 pub mod check;
-pub mod disclosure;
 pub mod profile;
 pub mod reexecute;
 pub mod report;
@@ -13,7 +12,5 @@ pub mod run;
 mod run_error;
 pub mod runfiles;
 pub mod sandbox;
-pub mod station;
 pub mod suite;
-pub mod transcripts;
 pub mod verifier;

@@ -53,7 +53,7 @@ pub use crate::run_error::RunError;
 use crate::runfiles::{RunFiles, RunPaths};
 use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
 use crate::suite::LoadedSuite;
-use crate::transcripts::TranscriptWriter;
+use airlock_attest::transcripts::TranscriptWriter;
 
 /// Whether a run starts anew or continues a journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1337,7 +1337,7 @@ mod tests {
             .collect();
         counters.sort_unstable();
         assert_eq!(counters, [1, 2, 3]);
-        let runs: Vec<airlock_attest::station::StationRun> = reports
+        let runs: Vec<airlock_attest::station_chain::StationRun> = reports
             .iter()
             .map(|r| {
                 let verdict = airlock_attest::verify_bundle_file(
@@ -1346,14 +1346,14 @@ mod tests {
                     airlock_attest::VerifyOptions::default(),
                 )
                 .unwrap();
-                airlock_attest::station::StationRun::from_verdict(
+                airlock_attest::station_chain::StationRun::from_verdict(
                     &r.bundle.display().to_string(),
                     &verdict,
                 )
                 .unwrap()
             })
             .collect();
-        let checked = airlock_attest::station::check_stations(&runs);
+        let checked = airlock_attest::station_chain::check_stations(&runs);
         assert_eq!(
             checked[0].status(),
             airlock_attest::Status::Passed,
@@ -1473,8 +1473,8 @@ mod tests {
 #[cfg(test)]
 mod group_commit_tests {
     use super::*;
-    use crate::transcripts::TranscriptKey;
-    use crate::transcripts::open_all;
+    use airlock_attest::transcripts::TranscriptKey;
+    use airlock_attest::transcripts::open_all;
 
     struct Count(usize);
 

@@ -22,7 +22,6 @@ mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod manifest;
-mod plan_stream;
 pub mod station_chain;
 pub mod station_state;
 pub mod suite_check;

@@ -4,11 +4,17 @@
 //! The record, chain and signed-message definitions live in `airlock-core`;
 //! this crate signs them ([`keys`]), frames them into journals ([`journal`])
 //! and bundles ([`bundle`]), and verifies bundles level by level
-//! ([`verify`]). Byte layouts are in `SPEC.md` and pinned by exact-byte tests.
+//! ([`verify`]), checking the station chain across bundles
+//! ([`station_chain`]). The files a run keeps inside the enclave are here
+//! too, so a verifier outside can check what is disclosed without linking
+//! the sandbox: the sealed transcript store ([`transcripts`]), disclosure
+//! files ([`disclosure`]) and the station state ([`station_state`]). Byte
+//! layouts are in `SPEC.md` and pinned by exact-byte tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod disclosure;
 pub mod dsse;
 pub mod error;
 pub mod frame;
@@ -16,9 +22,10 @@ mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod manifest;
-mod plan_stream;
-pub mod station;
+pub mod station_chain;
+pub mod station_state;
 pub mod suite_check;
+pub mod transcripts;
 pub mod verify;
 
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};

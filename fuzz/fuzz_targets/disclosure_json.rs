@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use airlock::disclosure::Disclosure;
+use airlock_attest::disclosure::Disclosure;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

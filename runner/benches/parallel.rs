@@ -15,9 +15,9 @@ use airlock::agent::{AgentOptions, AgentSpec};
 use airlock::profile;
 use airlock::run::{self, NoProgress, RunOptions, RunParts, StartMode};
 use airlock::sandbox::{Sandbox, SandboxLimits};
-use airlock::station::Station;
 use airlock::suite::LoadedSuite;
-use airlock::transcripts::TranscriptKey;
+use airlock_attest::station_state::Station;
+use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
 use criterion::{Criterion, criterion_group, criterion_main};
 

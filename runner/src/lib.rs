@@ -5,13 +5,10 @@
 
 pub mod agent;
 pub mod check;
-pub mod disclosure;
 pub mod profile;
 pub mod reexecute;
 pub mod report;
 pub mod run;
 pub mod sandbox;
-pub mod station;
 pub mod suite;
-pub mod transcripts;
 pub mod verifier;

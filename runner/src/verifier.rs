@@ -6,15 +6,15 @@ mod replay;
 use core::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use airlock_attest::station::{StationReport, StationRun, check_stations};
+use airlock_attest::station_chain::{StationReport, StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
     Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_file_with,
 };
 use airlock_attest::{AttestError, PublicKey};
 
-use crate::disclosure::DisclosedRecords;
-use crate::transcripts::StoreError;
+use airlock_attest::disclosure::DisclosedRecords;
+use airlock_attest::transcripts::StoreError;
 use airlock_core::Untrusted;
 use airlock_core::record::RunStart;
 use airlock_core::suite::SuiteManifest;
@@ -116,7 +116,7 @@ impl RecordVisitor for KeepNothing {
 /// Verifies every bundle; an unreadable file is an input error.
 pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
     let mut bundles = Vec::new();
-    let files = crate::disclosure::read_all(&request.disclosed);
+    let files = airlock_attest::disclosure::read_all(&request.disclosed);
     let wanted: Vec<u32> = files
         .iter()
         .filter_map(|(_, d)| d.as_ref().ok().map(|d| d.plan_index))
@@ -156,11 +156,13 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
             );
         }
         if !request.disclosed.is_empty() {
-            verdict.levels.push(crate::disclosure::disclosed_level(
-                base_verified,
-                &files,
-                &records,
-            ));
+            verdict
+                .levels
+                .push(airlock_attest::disclosure::disclosed_level(
+                    base_verified,
+                    &files,
+                    &records,
+                ));
         }
         bundles.push(BundleVerdict {
             path: path.clone(),

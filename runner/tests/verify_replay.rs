@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use airlock::transcripts::{TranscriptKey, TranscriptWriter, open_all};
+use airlock_attest::transcripts::{TranscriptKey, TranscriptWriter, open_all};
 use airlock_attest::{BundleReader, BundleWriter, PublicKey, SigningKey};
 use airlock_core::chain::GENESIS;
 use airlock_core::record::{Record, SignedEntry, TaskResult};

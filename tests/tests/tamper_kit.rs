@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use airlock_attest::bundle::BundleWriter;
-use airlock_attest::station::{StationRun, check_stations};
+use airlock_attest::station_chain::{StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite, verify_suite_files};
 use airlock_attest::verify::{
     Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_with,

@@ -23,8 +23,8 @@ use airlock_core::record::ModelDescriptor;
 use airlock_core::transcript::Transcript;
 
 use super::{Agent, AgentError, SessionContext};
-use crate::disclosure::Disclosure;
 use crate::sandbox::Conversation;
+use airlock_attest::disclosure::Disclosure;
 
 /// One transcript to replay.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,9 +5,9 @@ use airlock::profile;
 use airlock::report;
 use airlock::run::{self, RunOptions, RunParts, StartMode};
 use airlock::sandbox::{Sandbox, SandboxLimits};
-use airlock::station::Station;
 use airlock::suite::LoadedSuite;
-use airlock::transcripts::TranscriptKey;
+use airlock_attest::station_state::Station;
+use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, SigningKey};
 

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock::disclosure::{self, DiscloseSources, DisclosureError};
 use airlock::run;
-use airlock::transcripts::{StoreError, TranscriptKey};
+use airlock_attest::disclosure::{self, DiscloseSources, DisclosureError};
+use airlock_attest::transcripts::{StoreError, TranscriptKey};
 use airlock_attest::{Overwrite, SigningKey};
 use airlock_core::Untrusted;
 

@@ -6,9 +6,9 @@ use airlock::agent::{AgentOptions, AgentSpec};
 use airlock::report;
 use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
 use airlock::sandbox::{Sandbox, SandboxLimits};
-use airlock::station::Station;
 use airlock::suite::SuiteError;
-use airlock::transcripts::TranscriptKey;
+use airlock_attest::station_state::Station;
+use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
 
 use super::output::{Bar, Failure, JsonProgress, emit_json};

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock::disclosure::{self, DisclosureError};
 use airlock::profile;
 use airlock::run;
-use airlock::transcripts::TranscriptKey;
+use airlock_attest::disclosure::{self, DisclosureError};
+use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::verify::VerifyOptions;
 
 use super::load_trusted;

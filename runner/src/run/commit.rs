@@ -13,7 +13,7 @@ use airlock_core::record::{Record, TaskResult};
 
 use super::error::RunError;
 use super::options::Progress;
-use crate::transcripts::TranscriptWriter;
+use airlock_attest::transcripts::TranscriptWriter;
 
 /// Results that ran but are not durable yet.
 #[derive(Default)]
@@ -94,7 +94,7 @@ mod tests {
     use airlock_core::{Digest, Ppm};
 
     use super::*;
-    use crate::transcripts::{TranscriptKey, open_all};
+    use airlock_attest::transcripts::{TranscriptKey, open_all};
 
     struct Count(usize);
 

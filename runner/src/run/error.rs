@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use airlock_attest::AttestError;
 
-use crate::station::StationError;
-use crate::transcripts::StoreError;
+use airlock_attest::station_state::StationError;
+use airlock_attest::transcripts::StoreError;
 
 /// Why a run could not be carried out. Task and model failures are not
 /// errors: they are recorded outcomes.

@@ -20,8 +20,8 @@ use airlock_core::chain::{GENESIS, chain_hash};
 use airlock_core::record::{Record, RunEnd, RunStart, StationLink, TaskResult};
 
 use super::error::RunError;
-use crate::station::{Station, StationError};
-use crate::transcripts::{TranscriptKey, TranscriptWriter};
+use airlock_attest::station_state::{Station, StationError};
+use airlock_attest::transcripts::{TranscriptKey, TranscriptWriter};
 
 /// The journal path for a bundle path.
 pub fn journal_path(out: &Path) -> PathBuf {

@@ -358,7 +358,7 @@ fn concurrent_runs_of_one_station_keep_one_chain() {
         .collect();
     counters.sort_unstable();
     assert_eq!(counters, [1, 2, 3]);
-    let runs: Vec<airlock_attest::station::StationRun> = reports
+    let runs: Vec<airlock_attest::station_chain::StationRun> = reports
         .iter()
         .map(|r| {
             let verdict = airlock_attest::verify_bundle_file(
@@ -367,14 +367,14 @@ fn concurrent_runs_of_one_station_keep_one_chain() {
                 airlock_attest::VerifyOptions::default(),
             )
             .unwrap();
-            airlock_attest::station::StationRun::from_verdict(
+            airlock_attest::station_chain::StationRun::from_verdict(
                 &r.bundle.display().to_string(),
                 &verdict,
             )
             .unwrap()
         })
         .collect();
-    let checked = airlock_attest::station::check_stations(&runs);
+    let checked = airlock_attest::station_chain::check_stations(&runs);
     assert_eq!(
         checked[0].status(),
         airlock_attest::Status::Passed,

@@ -15,11 +15,11 @@ use airlock_core::Digest;
 use airlock_core::record::{RunStart, TaskResult};
 use airlock_core::transcript::{Transcript, commitment, opening_key};
 
-use crate::disclosure::{DisclosedRecords, Disclosure, DisclosureError};
 use crate::profile::HardwareProfile;
 use crate::reexecute::reexecute;
 use crate::sandbox::{Backend, LoadedTask, Sandbox, SandboxLimits};
-use crate::transcripts::{StoreError, TranscriptKey, open_all};
+use airlock_attest::disclosure::{DisclosedRecords, Disclosure, DisclosureError};
+use airlock_attest::transcripts::{StoreError, TranscriptKey, open_all};
 
 /// Where the replay level takes transcripts from.
 #[derive(Debug)]

@@ -19,8 +19,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use airlock_attest::verify::{Level, LevelReport, RecordVisitor, Status, VerifyOptions};
-use airlock_attest::{PublicKey, SecretError};
+use crate::fsutil::SecretError;
+use crate::keys::PublicKey;
+use crate::verify::{Level, LevelReport, RecordVisitor, Status, VerifyOptions};
 use airlock_core::record::RunStart;
 use airlock_core::transcript::opening_key;
 
@@ -95,7 +96,7 @@ pub enum DisclosureError {
         problem: String,
     },
     /// The bundle cannot be opened or read; the error names it.
-    Read(airlock_attest::AttestError),
+    Read(crate::error::AttestError),
     /// The bundle has no such plan entry.
     Bundle {
         /// The bundle.
@@ -494,7 +495,7 @@ pub fn disclose(
         epoch,
         results: Vec::new(),
     };
-    let verdict = airlock_attest::verify_bundle_file_with(
+    let verdict = crate::verify::verify_bundle_file_with(
         sources.bundle,
         core::slice::from_ref(sources.evaluator),
         VerifyOptions::default(),
@@ -580,7 +581,7 @@ impl RecordVisitor for MatchingResults<'_> {
 
 /// Reads a run secret file (`BUNDLE.secret`): exactly 32 bytes.
 pub fn read_secret(path: &Path) -> Result<[u8; 32], DisclosureError> {
-    airlock_attest::read_secret(path).map_err(|e| match e {
+    crate::fsutil::read_secret(path).map_err(|e| match e {
         SecretError::Io(error) => DisclosureError::Io {
             path: path.to_path_buf(),
             doing: "read the run secret from",

@@ -116,7 +116,7 @@ pub enum StoreError {
     /// The operating system's random generator failed.
     Random(String),
     /// The transcript key could not be created; the error names the file.
-    KeyWrite(airlock_attest::AttestError),
+    KeyWrite(crate::error::AttestError),
     /// Another process holds the store's lock: a run of this output is
     /// still writing it.
     Locked {
@@ -175,7 +175,7 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Random(e) => write!(f, "random generator: {e}"),
             StoreError::KeyWrite(e) => write!(f, "transcript key: {e}"),
-            StoreError::Locked { path } => write!(f, "{}", airlock_attest::locked_message(path)),
+            StoreError::Locked { path } => write!(f, "{}", crate::error::locked_message(path)),
         }
     }
 }
@@ -239,18 +239,18 @@ impl TranscriptKey {
         // place: runs of one station started together may all find it
         // missing, and a run that loses the race must read the winner's
         // whole key, never a file that is still empty.
-        match airlock_attest::write_file_atomically(
+        match crate::fsutil::write_file_atomically(
             path,
             &bytes,
             0o600,
-            airlock_attest::Overwrite::Refuse,
+            crate::fsutil::Overwrite::Refuse,
         ) {
             Ok(()) => {
                 tracing::info!(path = %path.display(), "created the station transcript key");
                 Ok(TranscriptKey::from_bytes(&bytes))
             }
             // Another run created it meanwhile: use that one.
-            Err(airlock_attest::AttestError::AlreadyExists { .. }) => TranscriptKey::load(path),
+            Err(crate::error::AttestError::AlreadyExists { .. }) => TranscriptKey::load(path),
             Err(error) => Err(StoreError::KeyWrite(error)),
         }
     }
@@ -499,8 +499,8 @@ fn file_len(path: &Path, file: &File) -> Result<u64, StoreError> {
 /// Takes the store's exclusive lock without waiting, for as long as `file`
 /// stays open: the one writer of a run's store is the process running it.
 fn lock(file: &File, path: &Path) -> Result<(), StoreError> {
-    airlock_attest::try_lock_exclusive(file, path).map_err(|e| match e {
-        airlock_attest::AttestError::Locked { path } => StoreError::Locked { path },
+    crate::fsutil::try_lock_exclusive(file, path).map_err(|e| match e {
+        crate::error::AttestError::Locked { path } => StoreError::Locked { path },
         other => StoreError::Io {
             path: path.to_path_buf(),
             doing: "lock",

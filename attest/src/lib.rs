@@ -9,6 +9,8 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+#[cfg(test)]
+mod classify_tests;
 pub mod dsse;
 pub mod error;
 pub mod frame;

@@ -111,6 +111,23 @@ pub enum BundleError {
     },
 }
 
+impl airlock_core::Classify for BundleError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            BundleError::HeaderIo(_) => ErrorClass::Input,
+            BundleError::Header(problem) => problem.class(),
+            BundleError::Frame(problem) => problem.class(),
+            BundleError::MissingTrailer { .. }
+            | BundleError::TornTrailer { .. }
+            | BundleError::CountMismatch { .. }
+            | BundleError::FinalHashMismatch { .. }
+            | BundleError::BadEndMagic { .. }
+            | BundleError::TrailingBytes { .. } => ErrorClass::Integrity,
+        }
+    }
+}
+
 impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -117,6 +117,24 @@ pub enum DisclosureError {
     },
 }
 
+impl airlock_core::Classify for DisclosureError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            // A file that is not a disclosure, a run secret of the wrong
+            // length, or a task the bundle never ran: the wrong input given.
+            DisclosureError::Io { .. }
+            | DisclosureError::Malformed { .. }
+            | DisclosureError::Bundle { .. } => ErrorClass::Input,
+            DisclosureError::Mismatch { .. }
+            | DisclosureError::Unverified { .. }
+            | DisclosureError::Duplicate { .. } => ErrorClass::Integrity,
+            DisclosureError::Read(error) => error.class(),
+            DisclosureError::Store(error) => error.class(),
+        }
+    }
+}
+
 impl fmt::Display for DisclosureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -946,5 +964,95 @@ mod tests {
             err.to_string().contains("readable transcript differs"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_disclosure_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (
+                DisclosureError::Io {
+                    path: path(),
+                    doing: "read",
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                DisclosureError::Malformed {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                DisclosureError::Mismatch {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Integrity,
+            ),
+            (
+                DisclosureError::Unverified {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Integrity,
+            ),
+            (
+                DisclosureError::Read(crate::AttestError::AlreadyExists { path: path() }),
+                ErrorClass::Input,
+            ),
+            (
+                DisclosureError::Bundle {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                DisclosureError::Store(StoreError::Decrypt {
+                    path: path(),
+                    record: 0,
+                    plan_index: 0,
+                    offset: 0,
+                }),
+                ErrorClass::Integrity,
+            ),
+            (
+                DisclosureError::Duplicate {
+                    path: path(),
+                    first: path(),
+                    plan_index: 0,
+                },
+                ErrorClass::Integrity,
+            ),
+        ];
+        let row = |e: &DisclosureError| match e {
+            DisclosureError::Io { .. } => 0,
+            DisclosureError::Malformed { .. } => 1,
+            DisclosureError::Mismatch { .. } => 2,
+            DisclosureError::Unverified { .. } => 3,
+            DisclosureError::Read(_) => 4,
+            DisclosureError::Bundle { .. } => 5,
+            DisclosureError::Store(_) => 6,
+            DisclosureError::Duplicate { .. } => 7,
+        };
+        let mut seen = [false; 8];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

@@ -172,6 +172,17 @@ pub enum EnvelopeError {
     BadSignature,
 }
 
+impl airlock_core::Classify for EnvelopeError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            EnvelopeError::Malformed(_)
+            | EnvelopeError::PayloadType(_)
+            | EnvelopeError::NoSignatureForKey
+            | EnvelopeError::BadSignature => airlock_core::ErrorClass::Integrity,
+        }
+    }
+}
+
 impl fmt::Display for EnvelopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -243,6 +254,18 @@ pub enum ExportError {
     Changed,
     /// An output file exists already.
     Exists(PathBuf),
+}
+
+impl airlock_core::Classify for ExportError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            ExportError::Attest(error) => error.class(),
+            // The bundle may be sound; it is the key given that is not its signer's.
+            ExportError::WrongKey { .. } | ExportError::Exists(_) => ErrorClass::Input,
+            ExportError::Unverified(_) | ExportError::Changed => ErrorClass::Integrity,
+        }
+    }
 }
 
 impl fmt::Display for ExportError {

@@ -4,8 +4,8 @@ use core::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use airlock_core::Digest;
 use airlock_core::hex::Hex;
+use airlock_core::{Classify, Digest, ErrorClass};
 
 /// An error from a file operation of this crate.
 #[derive(Debug)]
@@ -139,6 +139,33 @@ pub enum AttestError {
         /// Key id of the key given.
         given_key: Digest,
     },
+}
+
+impl Classify for AttestError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            AttestError::Io { .. }
+            | AttestError::AlreadyExists { .. }
+            | AttestError::Locked { .. }
+            | AttestError::InsecurePermissions { .. }
+            | AttestError::PublicKeyGiven { .. }
+            | AttestError::PrivateKeyGiven { .. }
+            | AttestError::InvalidKeyName { .. }
+            | AttestError::NotRegularFile { .. }
+            | AttestError::FileTooLarge { .. }
+            // The journal is fine; the key given is the wrong one.
+            | AttestError::WrongJournalKey { .. } => ErrorClass::Input,
+            AttestError::BadKeyFile { problem, .. } => problem.class(),
+            AttestError::BadJournalHeader { problem, .. } => problem.class(),
+            AttestError::Journal { error, .. } => error.class(),
+            AttestError::BadManifest { problem, .. } => problem.class(),
+            AttestError::TornJournal { .. }
+            | AttestError::UntrustedManifest { .. }
+            | AttestError::ManifestSignature { .. }
+            | AttestError::UnlistedModule { .. }
+            | AttestError::ModuleDigest { .. } => ErrorClass::Integrity,
+        }
+    }
 }
 
 impl fmt::Display for AttestError {
@@ -331,6 +358,20 @@ pub enum HeaderError {
     },
 }
 
+// A header that reads but is wrong means the file is not the Airlock file
+// it was given as, as a bundle that is not one fails the decode level.
+impl Classify for HeaderError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            HeaderError::TooShort { .. }
+            | HeaderError::BadMagic { .. }
+            | HeaderError::WrongKind { .. }
+            | HeaderError::UnsupportedVersion { .. }
+            | HeaderError::ReservedFlags { .. } => ErrorClass::Integrity,
+        }
+    }
+}
+
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -383,6 +424,16 @@ pub enum JournalError {
         /// What is wrong.
         problem: String,
     },
+}
+
+impl Classify for JournalError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            JournalError::Header(problem) => problem.class(),
+            JournalError::Io(_) => ErrorClass::Input,
+            JournalError::Corrupt { .. } => ErrorClass::Integrity,
+        }
+    }
 }
 
 impl fmt::Display for JournalError {
@@ -438,6 +489,24 @@ pub enum KeyFormatError {
     NonCanonicalKey,
 }
 
+// A key is what the user hands the command to check with, not what is
+// being checked: a bad one, weak ones included, is bad input.
+impl Classify for KeyFormatError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            KeyFormatError::NoPemBlock
+            | KeyFormatError::UnterminatedPem
+            | KeyFormatError::WrongLabel { .. }
+            | KeyFormatError::BadBase64
+            | KeyFormatError::BadDer(_)
+            | KeyFormatError::TooLarge
+            | KeyFormatError::NotText
+            | KeyFormatError::WeakKey
+            | KeyFormatError::NonCanonicalKey => ErrorClass::Input,
+        }
+    }
+}
+
 impl fmt::Display for KeyFormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -489,6 +558,23 @@ pub enum ManifestFormatError {
     TrailingBytes,
     /// A file name is empty or has a path separator.
     BadFileName(String),
+}
+
+// A manifest is signed evidence about a suite: one that reads but does not
+// parse fails `suite verify` as an altered one does.
+impl Classify for ManifestFormatError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ManifestFormatError::Truncated
+            | ManifestFormatError::BadMagic
+            | ManifestFormatError::UnsupportedVersion(_)
+            | ManifestFormatError::NonZeroFlags(_)
+            | ManifestFormatError::TooLong(_)
+            | ManifestFormatError::Undecodable
+            | ManifestFormatError::TrailingBytes
+            | ManifestFormatError::BadFileName(_) => ErrorClass::Integrity,
+        }
+    }
 }
 
 impl fmt::Display for ManifestFormatError {

@@ -207,6 +207,20 @@ pub enum FrameError {
     },
 }
 
+impl airlock_core::Classify for FrameError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            FrameError::TornLength { .. }
+            | FrameError::TornFrame { .. }
+            | FrameError::Oversized { .. }
+            | FrameError::Undecodable { .. }
+            | FrameError::NonCanonical { .. } => ErrorClass::Integrity,
+            FrameError::Io { .. } => ErrorClass::Input,
+        }
+    }
+}
+
 impl FrameError {
     /// Whether this is a partially written last frame (what a crash during
     /// an append leaves), as opposed to corruption.

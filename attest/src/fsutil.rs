@@ -88,6 +88,16 @@ pub enum SecretError {
     WrongLength,
 }
 
+impl airlock_core::Classify for SecretError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            // The secret is the key to the commitments, not evidence
+            // checked with one: a file of the wrong length is the wrong file.
+            SecretError::Io(_) | SecretError::WrongLength => airlock_core::ErrorClass::Input,
+        }
+    }
+}
+
 /// Reads a run secret file (`BUNDLE.secret`): exactly 32 bytes. Callers
 /// word the two failures themselves, since each reports them in its own
 /// error type.

@@ -14,6 +14,8 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+#[cfg(test)]
+mod classify_tests;
 pub mod disclosure;
 pub mod dsse;
 pub mod error;

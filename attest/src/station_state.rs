@@ -81,6 +81,21 @@ pub enum StationError {
     },
 }
 
+impl airlock_core::Classify for StationError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            // A refork is refused before it happens: nothing read failed a
+            // check, this run may not end as asked.
+            StationError::Io { .. }
+            | StationError::Busy { .. }
+            | StationError::Exhausted { .. }
+            | StationError::Refork { .. } => ErrorClass::Input,
+            StationError::Corrupt { .. } => ErrorClass::Integrity,
+        }
+    }
+}
+
 impl fmt::Display for StationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -601,5 +616,61 @@ mod tests {
         first.record_started(1, &Digest([4; 32])).unwrap();
         drop(first);
         assert_eq!(waiter.join().unwrap(), (2, Digest([4; 32])));
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_station_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (
+                StationError::Io {
+                    path: path(),
+                    doing: "read",
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                StationError::Corrupt {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Integrity,
+            ),
+            (StationError::Busy { path: path() }, ErrorClass::Input),
+            (StationError::Exhausted { path: path() }, ErrorClass::Input),
+            (
+                StationError::Refork {
+                    path: path(),
+                    run_counter: 1,
+                    recorded: airlock_core::Digest::ZERO,
+                    now: None,
+                },
+                ErrorClass::Input,
+            ),
+        ];
+        let row = |e: &StationError| match e {
+            StationError::Io { .. } => 0,
+            StationError::Corrupt { .. } => 1,
+            StationError::Busy { .. } => 2,
+            StationError::Exhausted { .. } => 3,
+            StationError::Refork { .. } => 4,
+        };
+        let mut seen = [false; 5];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

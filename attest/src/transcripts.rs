@@ -125,6 +125,28 @@ pub enum StoreError {
     },
 }
 
+impl airlock_core::Classify for StoreError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            // A file that is not a store at all is the wrong file given, as
+            // is a plan entry it never held: only a store that reads as
+            // this run's and then fails to open is damaged.
+            StoreError::Io { .. }
+            | StoreError::Key { .. }
+            | StoreError::Header { .. }
+            | StoreError::Missing { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::Random(_)
+            | StoreError::Locked { .. } => ErrorClass::Input,
+            StoreError::Mismatch { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Decrypt { .. } => ErrorClass::Integrity,
+            StoreError::KeyWrite(error) => error.class(),
+        }
+    }
+}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -1030,5 +1052,109 @@ mod tests {
             TranscriptKey::path_for_key(Path::new("k/evaluator.key")),
             Path::new("k/evaluator.transcript-key")
         );
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_store_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (
+                StoreError::Io {
+                    path: path(),
+                    doing: "read",
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                StoreError::Key {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                StoreError::Header {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                StoreError::Mismatch {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Integrity,
+            ),
+            (
+                StoreError::Corrupt {
+                    path: path(),
+                    record: 0,
+                    offset: 0,
+                    problem: "x".into(),
+                },
+                ErrorClass::Integrity,
+            ),
+            (
+                StoreError::Decrypt {
+                    path: path(),
+                    record: 0,
+                    plan_index: 0,
+                    offset: 0,
+                },
+                ErrorClass::Integrity,
+            ),
+            (
+                StoreError::Missing {
+                    path: path(),
+                    plan_index: 0,
+                },
+                ErrorClass::Input,
+            ),
+            (
+                StoreError::TooLarge {
+                    path: path(),
+                    plan_index: 0,
+                    len: 1,
+                },
+                ErrorClass::Input,
+            ),
+            (StoreError::Random("x".into()), ErrorClass::Input),
+            (
+                StoreError::KeyWrite(crate::AttestError::AlreadyExists { path: path() }),
+                ErrorClass::Input,
+            ),
+            (StoreError::Locked { path: path() }, ErrorClass::Input),
+        ];
+        let row = |e: &StoreError| match e {
+            StoreError::Io { .. } => 0,
+            StoreError::Key { .. } => 1,
+            StoreError::Header { .. } => 2,
+            StoreError::Mismatch { .. } => 3,
+            StoreError::Corrupt { .. } => 4,
+            StoreError::Decrypt { .. } => 5,
+            StoreError::Missing { .. } => 6,
+            StoreError::TooLarge { .. } => 7,
+            StoreError::Random(_) => 8,
+            StoreError::KeyWrite(_) => 9,
+            StoreError::Locked { .. } => 10,
+        };
+        let mut seen = [false; 11];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

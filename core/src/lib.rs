@@ -22,6 +22,7 @@ extern crate std;
 pub mod abi;
 pub mod chain;
 pub mod digest;
+pub mod error_class;
 pub mod hex;
 pub mod outcome;
 #[cfg(feature = "alloc")]
@@ -34,6 +35,7 @@ pub mod text;
 pub mod transcript;
 
 pub use digest::Digest;
+pub use error_class::{Classify, ErrorClass};
 pub use outcome::Outcome;
 pub use score::Ppm;
 pub use text::{JsonSafe, Untrusted, UntrustedLines};

@@ -59,6 +59,19 @@ pub enum StatsError {
     },
 }
 
+// Statistics are asked of values the caller chose; nothing read from a
+// file failed a check.
+impl crate::Classify for StatsError {
+    fn class(&self) -> crate::ErrorClass {
+        match self {
+            StatsError::ZeroDenominator
+            | StatsError::Overflow
+            | StatsError::BadK { .. }
+            | StatsError::PassesAboveSamples { .. } => crate::ErrorClass::Input,
+        }
+    }
+}
+
 impl fmt::Display for StatsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -90,6 +90,12 @@ pub enum AgentSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentSpecError(String);
 
+impl airlock_core::Classify for AgentSpecError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        airlock_core::ErrorClass::Input
+    }
+}
+
 impl fmt::Display for AgentSpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -252,6 +258,17 @@ pub enum AgentError {
         /// What is wrong.
         problem: String,
     },
+}
+
+impl airlock_core::Classify for AgentError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            AgentError::Usage(_)
+            | AgentError::Spawn { .. }
+            | AgentError::Server { .. }
+            | AgentError::Replay { .. } => airlock_core::ErrorClass::Input,
+        }
+    }
 }
 
 impl fmt::Display for AgentError {
@@ -558,5 +575,62 @@ mod tests {
         history.reply("héllo");
         assert_eq!(history.messages()[1].content, "hél");
         assert_eq!(history.turn(), 1);
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_agent_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (AgentError::Usage("x".into()), ErrorClass::Input),
+            (
+                AgentError::Spawn {
+                    program: path(),
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                AgentError::Server {
+                    url: "x".into(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                AgentError::Replay {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+        ];
+        let row = |e: &AgentError| match e {
+            AgentError::Usage(_) => 0,
+            AgentError::Spawn { .. } => 1,
+            AgentError::Server { .. } => 2,
+            AgentError::Replay { .. } => 3,
+        };
+        let mut seen = [false; 4];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
+    }
+
+    #[test]
+    fn a_malformed_agent_spec_is_input() {
+        let error = "no-such-agent".parse::<AgentSpec>().err();
+        assert_eq!(error.map(|e| e.class()), Some(ErrorClass::Input));
     }
 }

@@ -369,6 +369,17 @@ pub enum ProfileError {
     },
 }
 
+impl airlock_core::Classify for ProfileError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            ProfileError::UnknownName { .. }
+            | ProfileError::Read { .. }
+            | ProfileError::Parse { .. }
+            | ProfileError::Invalid { .. } => airlock_core::ErrorClass::Input,
+        }
+    }
+}
+
 impl fmt::Display for ProfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -851,5 +862,65 @@ mod tests {
         for q in &changed {
             assert_ne!(q.digest(), p.digest(), "{q:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_profile_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (
+                ProfileError::UnknownName {
+                    name: "x".into(),
+                    known: Vec::new(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                ProfileError::Read {
+                    path: path(),
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                ProfileError::Parse {
+                    origin: ProfileSource::File(path()),
+                    line: None,
+                    field: None,
+                    message: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                ProfileError::Invalid {
+                    origin: ProfileSource::File(path()),
+                    line: None,
+                    problem: InvalidProfile::Empty { field: "name" },
+                },
+                ErrorClass::Input,
+            ),
+        ];
+        let row = |e: &ProfileError| match e {
+            ProfileError::UnknownName { .. } => 0,
+            ProfileError::Read { .. } => 1,
+            ProfileError::Parse { .. } => 2,
+            ProfileError::Invalid { .. } => 3,
+        };
+        let mut seen = [false; 4];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

@@ -238,6 +238,27 @@ pub enum LoadError {
     Engine(String),
 }
 
+// A module the sandbox refuses is not a task this profile can run; no
+// signature or digest is involved (those are the suite's errors).
+impl airlock_core::Classify for LoadError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            LoadError::TooLarge { .. }
+            | LoadError::NotWasm(_)
+            | LoadError::Import { .. }
+            | LoadError::MissingExport { .. }
+            | LoadError::MemoryTooLarge { .. }
+            | LoadError::TableTooLarge { .. }
+            | LoadError::OverCompileBudget { .. }
+            | LoadError::Invalid(_)
+            | LoadError::AbiVersion { .. }
+            | LoadError::Instantiate(_)
+            | LoadError::Info(_)
+            | LoadError::Engine(_) => airlock_core::ErrorClass::Input,
+        }
+    }
+}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -1127,4 +1148,89 @@ fn check_export_types(module: &Module) -> Result<(), LoadError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_load_error_variant_has_its_class() {
+        let cases = [
+            (LoadError::TooLarge { size: 2, limit: 1 }, ErrorClass::Input),
+            (LoadError::NotWasm("x".into()), ErrorClass::Input),
+            (
+                LoadError::Import {
+                    module: "m".into(),
+                    name: "n".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                LoadError::MissingExport {
+                    name: "x",
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                LoadError::MemoryTooLarge {
+                    declared: 2,
+                    limit: 1,
+                },
+                ErrorClass::Input,
+            ),
+            (
+                LoadError::TableTooLarge {
+                    declared: 2,
+                    limit: 1,
+                },
+                ErrorClass::Input,
+            ),
+            (
+                LoadError::OverCompileBudget {
+                    limit: "functions",
+                    function: None,
+                    found: 2,
+                    allowed: 1,
+                },
+                ErrorClass::Input,
+            ),
+            (LoadError::Invalid("x".into()), ErrorClass::Input),
+            (LoadError::AbiVersion { found: 9 }, ErrorClass::Input),
+            (
+                LoadError::Instantiate(airlock_core::Outcome::OutOfFuel),
+                ErrorClass::Input,
+            ),
+            (
+                LoadError::Info(airlock_core::Outcome::OutOfFuel),
+                ErrorClass::Input,
+            ),
+            (LoadError::Engine("x".into()), ErrorClass::Input),
+        ];
+        let row = |e: &LoadError| match e {
+            LoadError::TooLarge { .. } => 0,
+            LoadError::NotWasm(_) => 1,
+            LoadError::Import { .. } => 2,
+            LoadError::MissingExport { .. } => 3,
+            LoadError::MemoryTooLarge { .. } => 4,
+            LoadError::TableTooLarge { .. } => 5,
+            LoadError::OverCompileBudget { .. } => 6,
+            LoadError::Invalid(_) => 7,
+            LoadError::AbiVersion { .. } => 8,
+            LoadError::Instantiate(_) => 9,
+            LoadError::Info(_) => 10,
+            LoadError::Engine(_) => 11,
+        };
+        let mut seen = [false; 12];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
+    }
 }

@@ -100,6 +100,30 @@ pub enum SuiteError {
     },
 }
 
+impl airlock_core::Classify for SuiteError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            SuiteError::Module { error, .. } => error.class(),
+            SuiteError::ModuleFile(error)
+            | SuiteError::Manifest(error)
+            | SuiteError::Write(error) => error.class(),
+            // An embedded module off its built-in digest means a broken
+            // binary, not input that failed a check.
+            SuiteError::EmbeddedDigest { .. }
+            | SuiteError::Io { .. }
+            | SuiteError::Empty { .. }
+            | SuiteError::Unsigned { .. }
+            | SuiteError::DuplicateTask { .. }
+            | SuiteError::SameKey
+            | SuiteError::UnknownEmbedded { .. } => ErrorClass::Input,
+            SuiteError::DigestMismatch { .. }
+            | SuiteError::InfoMismatch { .. }
+            | SuiteError::Unlisted { .. } => ErrorClass::Integrity,
+        }
+    }
+}
+
 impl fmt::Display for SuiteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -497,5 +521,110 @@ mod tests {
             .unwrap()
             .manifest(&file_names);
         assert_eq!(embedded_manifest().unwrap(), compiled);
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_suite_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (
+                SuiteError::Module {
+                    origin: "x".into(),
+                    error: LoadError::NotWasm("x".into()),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                SuiteError::EmbeddedDigest {
+                    file_name: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                SuiteError::Io {
+                    path: path(),
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                SuiteError::ModuleFile(airlock_attest::AttestError::NotRegularFile {
+                    path: path(),
+                }),
+                ErrorClass::Input,
+            ),
+            (SuiteError::Empty { path: path() }, ErrorClass::Input),
+            (SuiteError::Unsigned { path: path() }, ErrorClass::Input),
+            (
+                SuiteError::DuplicateTask {
+                    task_id: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                SuiteError::Manifest(airlock_attest::AttestError::ManifestSignature {
+                    path: path(),
+                }),
+                ErrorClass::Integrity,
+            ),
+            (
+                SuiteError::DigestMismatch {
+                    path: path(),
+                    expected: airlock_core::Digest::ZERO,
+                    found: airlock_core::Digest::ZERO,
+                },
+                ErrorClass::Integrity,
+            ),
+            (
+                SuiteError::InfoMismatch {
+                    path: path(),
+                    expected: "x".into(),
+                    found: "y".into(),
+                },
+                ErrorClass::Integrity,
+            ),
+            (SuiteError::Unlisted { path: path() }, ErrorClass::Integrity),
+            (SuiteError::SameKey, ErrorClass::Input),
+            (
+                SuiteError::Write(airlock_attest::AttestError::AlreadyExists { path: path() }),
+                ErrorClass::Input,
+            ),
+            (
+                SuiteError::UnknownEmbedded { name: "x".into() },
+                ErrorClass::Input,
+            ),
+        ];
+        let row = |e: &SuiteError| match e {
+            SuiteError::Module { .. } => 0,
+            SuiteError::EmbeddedDigest { .. } => 1,
+            SuiteError::Io { .. } => 2,
+            SuiteError::ModuleFile(_) => 3,
+            SuiteError::Empty { .. } => 4,
+            SuiteError::Unsigned { .. } => 5,
+            SuiteError::DuplicateTask { .. } => 6,
+            SuiteError::Manifest(_) => 7,
+            SuiteError::DigestMismatch { .. } => 8,
+            SuiteError::InfoMismatch { .. } => 9,
+            SuiteError::Unlisted { .. } => 10,
+            SuiteError::SameKey => 11,
+            SuiteError::Write(_) => 12,
+            SuiteError::UnknownEmbedded { .. } => 13,
+        };
+        let mut seen = [false; 14];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

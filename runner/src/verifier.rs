@@ -15,9 +15,9 @@ use airlock_attest::{AttestError, PublicKey};
 
 use airlock_attest::disclosure::DisclosedRecords;
 use airlock_attest::transcripts::StoreError;
-use airlock_core::Untrusted;
 use airlock_core::record::RunStart;
 use airlock_core::suite::SuiteManifest;
+use airlock_core::{Classify as _, ErrorClass, Untrusted};
 pub use replay::{ReplayRequest, TranscriptSource};
 use serde_json::{Value, json};
 
@@ -63,6 +63,15 @@ pub enum VerifyError {
     Bundle(AttestError),
     /// The sealed transcript store for replay could not be read.
     Store(StoreError),
+}
+
+impl airlock_core::Classify for VerifyError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            VerifyError::Bundle(error) => error.class(),
+            VerifyError::Store(error) => error.class(),
+        }
+    }
 }
 
 impl fmt::Display for VerifyError {
@@ -335,11 +344,46 @@ pub fn trusted_suite_dir(
                 authority: verified.authority,
             },
         }),
-        Err(
-            e @ (AttestError::Io { .. }
-            | AttestError::NotRegularFile { .. }
-            | AttestError::FileTooLarge { .. }),
-        ) => Err(e),
-        Err(e) => Ok(TrustedSuite::Refused(e.to_string())),
+        Err(e) => match e.class() {
+            ErrorClass::Input => Err(e),
+            ErrorClass::Integrity => Ok(TrustedSuite::Refused(e.to_string())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::ErrorClass;
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_verify_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let cases = [
+            (
+                VerifyError::Bundle(airlock_attest::AttestError::NotRegularFile { path: path() }),
+                ErrorClass::Input,
+            ),
+            (
+                VerifyError::Store(StoreError::Key {
+                    path: path(),
+                    problem: "x".into(),
+                }),
+                ErrorClass::Input,
+            ),
+        ];
+        let row = |e: &VerifyError| match e {
+            VerifyError::Bundle(_) => 0,
+            VerifyError::Store(_) => 1,
+        };
+        let mut seen = [false; 2];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

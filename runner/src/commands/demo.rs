@@ -29,12 +29,12 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::input(format!("could not make a temporary directory: {e}")))?;
     let key_dir = dir.path().join("keys");
-    let generated = airlock_attest::keygen(&key_dir, "demo").map_err(Failure::input)?;
-    let loaded = profile::load("default").map_err(Failure::input)?;
+    let generated = airlock_attest::keygen(&key_dir, "demo").map_err(Failure::from)?;
+    let loaded = profile::load("default").map_err(Failure::from)?;
     let sandbox =
-        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::input)?;
-    let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::input)?;
-    let key = SigningKey::load(&generated.private_path).map_err(Failure::input)?;
+        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::from)?;
+    let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::from)?;
+    let key = SigningKey::load(&generated.private_path).map_err(Failure::from)?;
     outln!(
         "Airlock demo: suite \"{}\" ({} tasks, digest {}), profile \"{}\", throwaway key {}",
         suite.name,
@@ -52,7 +52,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
     ] {
         let agent = spec
             .build(&AgentOptions::for_profile(&loaded.profile))
-            .map_err(Failure::input)?;
+            .map_err(Failure::from)?;
         let name = agent.descriptor().agent;
         let parts = RunParts {
             sandbox: &sandbox,
@@ -71,6 +71,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             transcript_key: TranscriptKey::path_for_key(&generated.private_path),
             sandboxes: None,
         };
+        // As for `run`: a run that cannot be made is never a failed check.
         let summary = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;
         let size = std::fs::metadata(&summary.bundle).map_or(0, |m| m.len());
         outln!();
@@ -90,7 +91,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             &[generated.public_key],
             VerifyOptions::default(),
         )
-        .map_err(Failure::input)?;
+        .map_err(Failure::from)?;
         let levels: Vec<String> = verdict
             .levels
             .iter()

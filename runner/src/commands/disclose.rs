@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use airlock::run;
-use airlock_attest::disclosure::{self, DiscloseSources, DisclosureError};
-use airlock_attest::transcripts::{StoreError, TranscriptKey};
+use airlock_attest::disclosure::{self, DiscloseSources};
+use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
 use airlock_core::Untrusted;
 
 use super::exists_hint;
-use super::output::{EXIT_INPUT, EXIT_UNVERIFIED, Failure};
+use super::output::Failure;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct DiscloseArgs {
@@ -57,7 +57,7 @@ fn disclose_command(
     out: &Path,
     force: bool,
 ) -> Result<(), Failure> {
-    let signing = SigningKey::load(key).map_err(Failure::input)?;
+    let signing = SigningKey::load(key).map_err(Failure::from)?;
     let evaluator = signing.public_key();
     let transcript_key =
         transcript_key.map_or_else(|| TranscriptKey::path_for_key(key), Path::to_path_buf);
@@ -68,24 +68,7 @@ fn disclose_command(
         secret: &run::secret_path(bundle),
         store: &run::transcripts_path(bundle),
     };
-    let disclosed = disclosure::disclose(&sources, task, epoch).map_err(|error| {
-        // Damage and mismatches are integrity failures (exit 1); missing or
-        // unreadable inputs are input errors (exit 2).
-        let code = match &error {
-            DisclosureError::Mismatch { .. }
-            | DisclosureError::Store(
-                StoreError::Decrypt { .. }
-                | StoreError::Corrupt { .. }
-                | StoreError::Mismatch { .. },
-            ) => EXIT_UNVERIFIED,
-            DisclosureError::Unverified { .. } => EXIT_UNVERIFIED,
-            _ => EXIT_INPUT,
-        };
-        Failure {
-            code,
-            message: error.to_string(),
-        }
-    })?;
+    let disclosed = disclosure::disclose(&sources, task, epoch).map_err(Failure::from)?;
     write_new_file(out, disclosed.to_json().as_bytes(), force)?;
     eprintln!(
         "disclosed {} epoch {} (plan entry {}, {} turns) to {}",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use airlock_attest::{Overwrite, SigningKey};
 
-use super::output::{EXIT_UNVERIFIED, Failure};
+use super::output::Failure;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ExportArgs {
@@ -25,7 +25,8 @@ pub(crate) struct ExportArgs {
 
 pub(crate) fn execute(args: &ExportArgs) -> Result<(), Failure> {
     use airlock_attest::dsse::{ExportError, export_dsse};
-    let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    use airlock_core::Classify as _;
+    let key = SigningKey::load(&args.key).map_err(Failure::from)?;
     let overwrite = if args.force {
         Overwrite::Replace
     } else {
@@ -42,14 +43,11 @@ pub(crate) fn execute(args: &ExportArgs) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Err(e @ (ExportError::Unverified(_) | ExportError::Changed)) => Err(Failure {
-            code: EXIT_UNVERIFIED,
-            message: format!("{}: {e}", args.bundle.display()),
-        }),
-        Err(e @ ExportError::WrongKey { .. }) => {
-            Err(Failure::input(format!("{}: {e}", args.bundle.display())))
-        }
         // These name their own file.
-        Err(e) => Err(Failure::input(e)),
+        Err(e @ (ExportError::Attest(_) | ExportError::Exists(_))) => Err(Failure::from(e)),
+        Err(e) => Err(Failure::of_class(
+            e.class(),
+            format!("{}: {e}", args.bundle.display()),
+        )),
     }
 }

@@ -19,7 +19,7 @@ pub(crate) fn execute(args: &KeygenArgs) -> Result<(), Failure> {
 }
 
 fn keygen(dir: &Path, name: &str) -> Result<(), Failure> {
-    let key = airlock_attest::keygen(dir, name).map_err(Failure::input)?;
+    let key = airlock_attest::keygen(dir, name).map_err(Failure::from)?;
     outln!("{}", key.key_id);
     eprintln!(
         "wrote {} and {}",

@@ -37,6 +37,11 @@ pub(crate) struct SuiteSource {
 }
 
 /// Loads `default` or a suite directory under `sandbox`'s limits.
+///
+/// For the commands that load a suite to use it (`run`, `suite list`,
+/// `report`, `profile check`) a refused suite is bad input, exit 2, even a
+/// digest or signature that does not match (an integrity error): only
+/// `suite verify` reports a refused suite as a failed check.
 pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<LoadedSuite, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {
         return LoadedSuite::embedded(sandbox).map_err(Failure::input);
@@ -58,14 +63,12 @@ pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<Load
         }));
     }
     let trusted = load_trusted(&source.suite_trust)?;
-    // For `run` and `list` a refused suite is bad input (exit 2); only
-    // `suite verify` reports it as a failed verification.
     LoadedSuite::signed_dir(sandbox, dir, &trusted).map_err(Failure::input)
 }
 
 /// Loads a profile that runs tasks; a verification-only profile is refused.
 pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfile, Failure> {
-    let loaded = airlock::profile::load(name).map_err(Failure::input)?;
+    let loaded = airlock::profile::load(name).map_err(Failure::from)?;
     if !loaded.profile.runs_tasks() {
         return Err(Failure::input(format!(
             "profile \"{}\" has no sandboxes (cores = 0): it is for verification only",
@@ -77,17 +80,17 @@ pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfi
 
 pub(crate) fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
     let profile = task_profile(profile_name)?;
-    Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)
+    Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::from)
 }
 
 pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
     paths
         .iter()
-        .map(|p| PublicKey::load(p).map_err(Failure::input))
+        .map(|p| PublicKey::load(p).map_err(Failure::from))
         .collect()
 }
 
-/// An error as a usage failure, telling how to replace a file that exists
+/// A file error as a failure, telling how to replace a file that exists
 /// when the command has `--force`.
 pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
     match error {
@@ -95,7 +98,7 @@ pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
             "{}: already exists; choose another path or pass --force to replace it",
             path.display()
         )),
-        other => Failure::input(other),
+        other => Failure::from(other),
     }
 }
 

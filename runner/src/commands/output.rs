@@ -5,7 +5,7 @@
 use airlock::report;
 use airlock::run::Progress;
 use airlock_core::record::TaskResult;
-use airlock_core::{JsonSafe, Untrusted, UntrustedLines};
+use airlock_core::{Classify, ErrorClass, JsonSafe, Untrusted, UntrustedLines};
 
 /// Writes a line to stdout; see [`emit`].
 macro_rules! outln {
@@ -120,6 +120,14 @@ pub(crate) const EXIT_UNVERIFIED: u8 = 1;
 /// Exit code: usage or input error.
 pub(crate) const EXIT_INPUT: u8 = 2;
 
+/// The exit code of an error of `class` (README.md, "Exit codes").
+pub(crate) fn exit_code(class: ErrorClass) -> u8 {
+    match class {
+        ErrorClass::Integrity => EXIT_UNVERIFIED,
+        ErrorClass::Input => EXIT_INPUT,
+    }
+}
+
 /// An error with the exit code it should end the process with.
 pub(crate) struct Failure {
     pub(crate) code: u8,
@@ -127,11 +135,27 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// A usage or input failure (exit 2), for a message the command makes
+    /// itself, or for a library error whose class the command's context
+    /// overrides (say why where it is used).
     pub(crate) fn input(message: impl ToString) -> Failure {
+        Failure::of_class(ErrorClass::Input, message)
+    }
+
+    /// A failure with the exit code of `class`, for a library error whose
+    /// message the command words itself.
+    pub(crate) fn of_class(class: ErrorClass, message: impl ToString) -> Failure {
         Failure {
-            code: EXIT_INPUT,
+            code: exit_code(class),
             message: message.to_string(),
         }
+    }
+}
+
+/// A library error ends the process with the exit code of its class.
+impl<E: Classify + core::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::of_class(error.class(), error)
     }
 }
 

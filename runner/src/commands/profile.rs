@@ -6,7 +6,7 @@ use std::path::Path;
 use airlock::profile;
 use airlock::report;
 use airlock::sandbox::{Sandbox, SandboxLimits};
-use airlock_core::Untrusted;
+use airlock_core::{Classify as _, Untrusted};
 use clap::Subcommand;
 
 use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
@@ -64,7 +64,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
         ProfileCommand::List { json } => {
             let mut profiles = Vec::new();
             for (name, _) in profile::embedded() {
-                profiles.push(profile::load(name).map_err(Failure::input)?.profile);
+                profiles.push(profile::load(name).map_err(Failure::from)?.profile);
             }
             if json {
                 let list: Vec<serde_json::Value> =
@@ -85,7 +85,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
             Ok(())
         }
         ProfileCommand::Show { profile, json } => {
-            let loaded = profile::load(&profile).map_err(Failure::input)?;
+            let loaded = profile::load(&profile).map_err(Failure::from)?;
             let value = report::profile_json(&loaded.profile);
             if json {
                 emit_json(&value);
@@ -112,8 +112,8 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
             let profile = task_profile(&profile)?;
             let modules = suite_modules(&source)?;
             let fits = airlock::check::check(&profile, &modules, seeds)
-                .map_err(|(origin, e)| Failure::input(format!("{origin}: {e}")))?;
-            let worst = airlock::check::worst_case(&profile).map_err(Failure::input)?;
+                .map_err(|(origin, e)| Failure::of_class(e.class(), format!("{origin}: {e}")))?;
+            let worst = airlock::check::worst_case(&profile).map_err(Failure::from)?;
             if json {
                 let mut report = report::check_json(&profile, &fits);
                 report["worst_case"] = worst.json();
@@ -144,7 +144,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
         } => {
             let profile = task_profile(&profile)?;
             let sandbox =
-                Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
+                Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::from)?;
             let suite = load_suite(&sandbox, &source)?;
             let calibration = airlock::check::calibrate(
                 &sandbox,
@@ -153,7 +153,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
                 core::time::Duration::from_secs(1),
             );
             let parallel = profile.parallel_sandboxes();
-            let worst = airlock::check::worst_case(&profile).map_err(Failure::input)?;
+            let worst = airlock::check::worst_case(&profile).map_err(Failure::from)?;
             if json {
                 emit_json(&serde_json::json!({
                         "format": "airlock-calibration/1",
@@ -208,13 +208,13 @@ fn suite_modules(source: &SuiteSource) -> Result<Vec<(String, Vec<u8>)>, Failure
     let limit = u64::from(sandbox.limits().max_module_bytes);
     load_suite(&sandbox, source)?;
     let dir = Path::new(&source.suite);
-    let files = airlock::suite::wasm_files(dir).map_err(Failure::input)?;
+    let files = airlock::suite::wasm_files(dir).map_err(Failure::from)?;
     files
         .into_iter()
         .map(|path| {
             airlock_attest::read_regular(&path, limit)
                 .map(|bytes| (path.display().to_string(), bytes))
-                .map_err(Failure::input)
+                .map_err(Failure::from)
         })
         .collect()
 }

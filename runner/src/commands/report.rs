@@ -68,7 +68,7 @@ pub(crate) fn execute(args: &ReportArgs) -> Result<(), Failure> {
         .as_deref()
         .map(profile::load_file)
         .transpose()
-        .map_err(Failure::input)?;
+        .map_err(Failure::from)?;
     let categories = report_categories(&args.source, given_profile.as_ref())?;
     let mut reports = Vec::new();
     for bundle in &args.bundles {
@@ -77,7 +77,7 @@ pub(crate) fn execute(args: &ReportArgs) -> Result<(), Failure> {
             &trusted,
             VerifyOptions::default().collect_records(true),
         )
-        .map_err(Failure::input)?;
+        .map_err(Failure::from)?;
         reports.push(report::model::RunReport::build(
             bundle.display().to_string(),
             verdict,
@@ -124,7 +124,7 @@ pub(crate) fn execute(args: &ReportArgs) -> Result<(), Failure> {
     match &args.out {
         Some(path) => {
             report::output::write_atomically(path, rendered.as_bytes(), args.force)
-                .map_err(Failure::input)?;
+                .map_err(Failure::from)?;
             eprintln!(
                 "wrote {} ({})",
                 path.display(),
@@ -161,11 +161,11 @@ fn report_categories(
     let limits = match profile {
         Some(loaded) => SandboxLimits::from_profile(&loaded.profile),
         None => {
-            let loaded = profile::load("default").map_err(Failure::input)?;
+            let loaded = profile::load("default").map_err(Failure::from)?;
             SandboxLimits::from_profile(&loaded.profile)
         }
     };
-    let sandbox = Sandbox::new(limits).map_err(Failure::input)?;
+    let sandbox = Sandbox::new(limits).map_err(Failure::from)?;
     let suite = load_suite(&sandbox, source)?;
     let from = format!(
         "suite directory {} ({})",

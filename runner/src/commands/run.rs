@@ -109,11 +109,11 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     run::prefetch_executable_digest();
     let profile = task_profile(&args.profile)?;
     let sandbox = Sandbox::with_backend(SandboxLimits::from_profile(&profile), args.backend)
-        .map_err(Failure::input)?;
+        .map_err(Failure::from)?;
     let suite = load_suite(&sandbox, &args.source)?;
-    let key = SigningKey::load(&args.key).map_err(Failure::input)?;
+    let key = SigningKey::load(&args.key).map_err(Failure::from)?;
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
-        return Err(Failure::input(SuiteError::SameKey));
+        return Err(Failure::from(SuiteError::SameKey));
     }
     let mut agent_options = AgentOptions::for_profile(&profile);
     agent_options.args = args.agent_args.clone();
@@ -123,7 +123,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     agent_options.max_tokens = args.max_tokens;
     agent_options.retries = args.retries;
     agent_options.backoff = core::time::Duration::from_millis(args.retry_backoff_ms);
-    let agent = args.agent.build(&agent_options).map_err(Failure::input)?;
+    let agent = args.agent.build(&agent_options).map_err(Failure::from)?;
     let parts = RunParts {
         sandbox: &sandbox,
         suite: &suite,
@@ -160,6 +160,8 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     } else {
         Box::new(Bar::new())
     };
+    // A run gives no verdict: a journal, station state or sealed store it
+    // refuses to continue, damaged or not, is bad input to this run (exit 2).
     let summary = run::execute(&parts, &options, progress.as_mut()).map_err(Failure::input)?;
     let peak_rss = run::peak_resident_bytes();
     tracing::info!(

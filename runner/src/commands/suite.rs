@@ -7,7 +7,7 @@ use airlock::suite::{LoadedSuite, SuiteError};
 use airlock_attest::{Overwrite, SigningKey};
 use clap::Subcommand;
 
-use super::output::{EXIT_INPUT, EXIT_UNVERIFIED, Failure, emit_json};
+use super::output::{Failure, emit_json};
 use super::{SuiteSource, exists_hint, load_suite, load_trusted, sandbox_for};
 
 #[derive(Subcommand, Debug)]
@@ -101,7 +101,7 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
             force,
         } => {
             let sandbox = sandbox_for(&profile)?;
-            let authority = SigningKey::load(&key).map_err(Failure::input)?;
+            let authority = SigningKey::load(&key).map_err(Failure::from)?;
             let overwrite = if force {
                 Overwrite::Replace
             } else {
@@ -116,7 +116,7 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
             )
             .map_err(|e| match e {
                 SuiteError::Manifest(e) => exists_hint(e),
-                other => Failure::input(other),
+                other => Failure::from(other),
             })?;
             out!("{}", report::suite_table(&suite));
             outln!(
@@ -133,7 +133,7 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
         } => {
             let sandbox = sandbox_for(&profile)?;
             let trusted = load_trusted(&trust)?;
-            let suite = LoadedSuite::signed_dir(&sandbox, &dir, &trusted).map_err(suite_failure)?;
+            let suite = LoadedSuite::signed_dir(&sandbox, &dir, &trusted).map_err(Failure::from)?;
             out!("{}", report::suite_table(&suite));
             outln!("suite verified: manifest signature and every module digest match");
             Ok(())
@@ -152,7 +152,7 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
                 )));
             }
             let authority = key
-                .map(|k| SigningKey::load(&k).map_err(Failure::input))
+                .map(|k| SigningKey::load(&k).map_err(Failure::from))
                 .transpose()?;
             let sandbox = sandbox_for("default")?;
             let overwrite = if force {
@@ -164,33 +164,12 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
                 airlock::suite::export_embedded(&sandbox, &out, authority.as_ref(), overwrite)
                     .map_err(|e| match e {
                         SuiteError::Write(e) => exists_hint(e),
-                        other => Failure::input(other),
+                        other => Failure::from(other),
                     })?;
             for path in &written {
                 outln!("{}", path.display());
             }
             Ok(())
         }
-    }
-}
-
-/// Exit 1 for a suite that fails verification (signature, digests), 2 for
-/// unreadable input.
-fn suite_failure(error: SuiteError) -> Failure {
-    use airlock_attest::AttestError;
-    let code = match &error {
-        SuiteError::Manifest(
-            AttestError::BadManifest { .. }
-            | AttestError::UntrustedManifest { .. }
-            | AttestError::ManifestSignature { .. },
-        )
-        | SuiteError::DigestMismatch { .. }
-        | SuiteError::InfoMismatch { .. }
-        | SuiteError::Unlisted { .. } => EXIT_UNVERIFIED,
-        _ => EXIT_INPUT,
-    };
-    Failure {
-        code,
-        message: error.to_string(),
     }
 }

@@ -67,7 +67,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
     let suite = match &args.suite {
         None => None,
         Some(name) if name == airlock_default_suite::SUITE_NAME => Some(TrustedSuite::Verified {
-            manifest: airlock::suite::embedded_manifest().map_err(Failure::input)?,
+            manifest: airlock::suite::embedded_manifest().map_err(Failure::from)?,
             source: airlock_attest::suite_check::SuiteSource::Embedded,
         }),
         Some(dir) => {
@@ -88,7 +88,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
             let authorities = load_trusted(&args.suite_trust)?;
             Some(
                 verifier::trusted_suite_dir(dir, &authorities, largest_module_bytes()?)
-                    .map_err(Failure::input)?,
+                    .map_err(Failure::from)?,
             )
         }
     };
@@ -97,7 +97,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
     // disclosed level.
     for path in &args.disclosed {
         if let Err(e @ DisclosureError::Io { .. }) = disclosure::Disclosure::read(path) {
-            return Err(Failure::input(e));
+            return Err(Failure::from(e));
         }
     }
     let replay = if args.replay {
@@ -113,7 +113,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
         disclosed: args.disclosed.clone(),
         replay,
     };
-    let outcome = verifier::verify_all(&request).map_err(Failure::input)?;
+    let outcome = verifier::verify_all(&request).map_err(Failure::from)?;
     if args.json {
         let value = verifier::json(&outcome)
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
@@ -143,14 +143,14 @@ fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest,
                 .transcripts
                 .clone()
                 .unwrap_or_else(|| run::transcripts_path(bundle)),
-            key: Box::new(TranscriptKey::load(key).map_err(Failure::input)?),
+            key: Box::new(TranscriptKey::load(key).map_err(Failure::from)?),
             secret: disclosure::read_secret(
                 &args
                     .run_secret
                     .clone()
                     .unwrap_or_else(|| run::secret_path(bundle)),
             )
-            .map_err(Failure::input)?,
+            .map_err(Failure::from)?,
         },
         None if !args.disclosed.is_empty() => TranscriptSource::Disclosed,
         None => {
@@ -176,10 +176,10 @@ fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest,
     }
     let mut profiles = Vec::new();
     for (name, _) in profile::embedded() {
-        profiles.push(profile::load(name).map_err(Failure::input)?.profile);
+        profiles.push(profile::load(name).map_err(Failure::from)?.profile);
     }
     if let Some(path) = &args.profile {
-        profiles.push(profile::load_file(path).map_err(Failure::input)?.profile);
+        profiles.push(profile::load_file(path).map_err(Failure::from)?.profile);
     }
     Ok(ReplayRequest {
         source,
@@ -198,7 +198,7 @@ fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let path = entry.map_err(unreadable)?.path();
         if path.extension().is_some_and(|e| e == "wasm") {
-            out.push(airlock_attest::read_regular(&path, limit).map_err(Failure::input)?);
+            out.push(airlock_attest::read_regular(&path, limit).map_err(Failure::from)?);
         }
     }
     Ok(out)
@@ -209,7 +209,7 @@ fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
 fn largest_module_bytes() -> Result<u64, Failure> {
     let mut largest = 0;
     for (name, _) in profile::embedded() {
-        let loaded = profile::load(name).map_err(Failure::input)?;
+        let loaded = profile::load(name).map_err(Failure::from)?;
         largest = largest.max(u64::from(loaded.profile.max_module_bytes));
     }
     Ok(largest)

@@ -17,6 +17,15 @@ pub enum OutputError {
     Write(airlock_attest::AttestError),
 }
 
+impl airlock_core::Classify for OutputError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        match self {
+            OutputError::Exists { .. } => airlock_core::ErrorClass::Input,
+            OutputError::Write(error) => error.class(),
+        }
+    }
+}
+
 impl fmt::Display for OutputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -72,5 +81,41 @@ mod tests {
             .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
             .unwrap_or_default();
         assert_eq!(names.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_output_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (OutputError::Exists { path: path() }, ErrorClass::Input),
+            (
+                OutputError::Write(airlock_attest::AttestError::Io {
+                    path: path(),
+                    doing: "write",
+                    error: io(),
+                }),
+                ErrorClass::Input,
+            ),
+        ];
+        let row = |e: &OutputError| match e {
+            OutputError::Exists { .. } => 0,
+            OutputError::Write(_) => 1,
+        };
+        let mut seen = [false; 2];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

@@ -76,6 +76,27 @@ pub enum RunError {
     },
 }
 
+impl airlock_core::Classify for RunError {
+    fn class(&self) -> airlock_core::ErrorClass {
+        use airlock_core::ErrorClass;
+        match self {
+            RunError::Attest(error) => error.class(),
+            RunError::Station(error) => error.class(),
+            RunError::Transcripts(error) => error.class(),
+            RunError::Resumable { error, .. } => error.class(),
+            RunError::OutputExists(_)
+            | RunError::JournalExists(_)
+            | RunError::NothingToResume(_)
+            | RunError::ResumeMismatch { .. }
+            | RunError::Io { .. }
+            | RunError::Random(_)
+            | RunError::Sandboxes { .. }
+            | RunError::PlanTooLarge { .. }
+            | RunError::Worker(_) => ErrorClass::Input,
+        }
+    }
+}
+
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -155,5 +176,109 @@ impl From<StoreError> for RunError {
 impl From<StationError> for RunError {
     fn from(e: StationError) -> RunError {
         RunError::Station(e)
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use airlock_core::{Classify as _, ErrorClass};
+
+    /// Every variant with its exit-code class. The row function matches
+    /// without a wildcard arm, so a new variant does not compile until it
+    /// has a row, and the test fails until the row has a case.
+    #[test]
+    fn every_run_error_variant_has_its_class() {
+        let path = || std::path::PathBuf::from("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (
+                RunError::Attest(airlock_attest::AttestError::AlreadyExists { path: path() }),
+                ErrorClass::Input,
+            ),
+            (RunError::OutputExists(path()), ErrorClass::Input),
+            (RunError::JournalExists(path()), ErrorClass::Input),
+            (RunError::NothingToResume(path()), ErrorClass::Input),
+            (
+                RunError::ResumeMismatch {
+                    path: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                RunError::Io {
+                    path: path(),
+                    doing: "read",
+                    error: io(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                RunError::Station(StationError::Corrupt {
+                    path: path(),
+                    problem: "x".into(),
+                }),
+                ErrorClass::Integrity,
+            ),
+            (
+                RunError::Transcripts(StoreError::Decrypt {
+                    path: path(),
+                    record: 0,
+                    plan_index: 0,
+                    offset: 0,
+                }),
+                ErrorClass::Integrity,
+            ),
+            (RunError::Random("x".into()), ErrorClass::Input),
+            (
+                RunError::Sandboxes {
+                    asked: 9,
+                    allowed: 1,
+                    profile: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
+            (
+                RunError::PlanTooLarge {
+                    tasks: 1,
+                    epochs: 9,
+                    epochs_that_fit: 1,
+                },
+                ErrorClass::Input,
+            ),
+            (RunError::Worker(io()), ErrorClass::Input),
+            (
+                RunError::Resumable {
+                    journal: path(),
+                    error: Box::new(RunError::Station(StationError::Corrupt {
+                        path: path(),
+                        problem: "x".into(),
+                    })),
+                },
+                ErrorClass::Integrity,
+            ),
+        ];
+        let row = |e: &RunError| match e {
+            RunError::Attest(_) => 0,
+            RunError::OutputExists(_) => 1,
+            RunError::JournalExists(_) => 2,
+            RunError::NothingToResume(_) => 3,
+            RunError::ResumeMismatch { .. } => 4,
+            RunError::Io { .. } => 5,
+            RunError::Station(_) => 6,
+            RunError::Transcripts(_) => 7,
+            RunError::Random(_) => 8,
+            RunError::Sandboxes { .. } => 9,
+            RunError::PlanTooLarge { .. } => 10,
+            RunError::Worker(_) => 11,
+            RunError::Resumable { .. } => 12,
+        };
+        let mut seen = [false; 13];
+        for (error, class) in &cases {
+            assert_eq!(error.class(), *class, "{error}");
+            seen[row(error)] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no case: {seen:?}");
     }
 }

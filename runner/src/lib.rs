@@ -12,7 +12,6 @@ pub mod report;
 pub mod run;
 mod run_error;
 pub mod runfiles;
-pub mod sandbox;
 pub mod station;
 pub mod suite;
 pub mod transcripts;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::check::{TaskFit, format_headroom};
 use crate::profile::HardwareProfile;
-use crate::sandbox::LoadedTask;
 use crate::suite::LoadedSuite;
+use airlock_sandbox::LoadedTask;
 
 pub mod compare;
 pub mod html;

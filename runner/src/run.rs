@@ -51,9 +51,9 @@ use crate::agent::{Agent, SessionContext};
 use crate::profile::HardwareProfile;
 pub use crate::run_error::RunError;
 use crate::runfiles::{RunFiles, RunPaths};
-use crate::sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
 use crate::suite::LoadedSuite;
 use crate::transcripts::TranscriptWriter;
+use airlock_sandbox::{LoadedTask, Sandbox, WASMTIME_VERSION};
 
 /// Whether a run starts anew or continues a journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -910,7 +910,7 @@ mod tests {
 
     use super::*;
     use crate::agent::{AgentOptions, AgentSpec};
-    use crate::sandbox::{Backend, Conversation, SandboxLimits};
+    use airlock_sandbox::{Backend, Conversation};
 
     /// The reference agent, with one plan entry held back until another has
     /// finished, or one whose session panics. Records the order in which
@@ -1008,7 +1008,7 @@ mod tests {
             let generated = airlock_attest::keygen(dir.path(), "evaluator").unwrap();
             let key = SigningKey::load(&generated.private_path).unwrap();
             let profile = crate::profile::load("default").unwrap().profile;
-            let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+            let sandbox = Sandbox::new(profile.sandbox_limits()).unwrap();
             let suite = LoadedSuite::embedded(&sandbox).unwrap();
             Station {
                 dir,
@@ -1172,11 +1172,8 @@ mod tests {
             "{message}"
         );
 
-        let pulley = Sandbox::with_backend(
-            SandboxLimits::from_profile(&station.profile),
-            Backend::Pulley,
-        )
-        .unwrap();
+        let pulley =
+            Sandbox::with_backend(station.profile.sandbox_limits(), Backend::Pulley).unwrap();
         let suite = LoadedSuite::embedded(&pulley).unwrap();
         let parts = RunParts {
             sandbox: &pulley,

@@ -8,7 +8,7 @@ use airlock_core::Digest;
 use airlock_core::record::SuiteTrust;
 use airlock_core::suite::{ManifestTask, SuiteEntry, SuiteManifest, suite_digest};
 
-use crate::sandbox::{LoadError, LoadedTask, Sandbox};
+use airlock_sandbox::{LoadError, LoadedTask, Sandbox};
 
 /// A suite whose modules are screened, compiled and ready to run.
 #[derive(Debug)]
@@ -481,14 +481,13 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::sandbox::SandboxLimits;
 
     /// `verify --suite default` trusts this manifest without compiling the
     /// modules, so it must be the one the compiled modules describe.
     #[test]
     fn embedded_manifest_is_the_compiled_suites() {
         let profile = crate::profile::load("default").unwrap().profile;
-        let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+        let sandbox = Sandbox::new(profile.sandbox_limits()).unwrap();
         let file_names: Vec<String> = airlock_default_suite::modules()
             .iter()
             .map(|m| m.file_name.to_owned())

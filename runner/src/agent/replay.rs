@@ -24,7 +24,7 @@ use airlock_core::transcript::Transcript;
 
 use super::{Agent, AgentError, SessionContext};
 use crate::disclosure::Disclosure;
-use crate::sandbox::Conversation;
+use airlock_sandbox::Conversation;
 
 /// One transcript to replay.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::suite::LoadedSuite;
 use airlock_attest::PublicKey;
+use airlock_sandbox::Sandbox;
 
 #[macro_use]
 pub(crate) mod output;
@@ -77,7 +77,7 @@ pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfi
 
 pub(crate) fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
     let profile = task_profile(profile_name)?;
-    Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)
+    Sandbox::new(profile.sandbox_limits()).map_err(Failure::input)
 }
 
 pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {

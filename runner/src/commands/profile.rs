@@ -5,8 +5,8 @@ use std::path::Path;
 
 use airlock::profile;
 use airlock::report;
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock_core::Untrusted;
+use airlock_sandbox::Sandbox;
 use clap::Subcommand;
 
 use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
@@ -143,8 +143,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
             json,
         } => {
             let profile = task_profile(&profile)?;
-            let sandbox =
-                Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::input)?;
+            let sandbox = Sandbox::new(profile.sandbox_limits()).map_err(Failure::input)?;
             let suite = load_suite(&sandbox, &source)?;
             let calibration = airlock::check::calibrate(
                 &sandbox,

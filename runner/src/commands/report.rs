@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use airlock::profile;
 use airlock::report;
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock_attest::verify::VerifyOptions;
+use airlock_sandbox::Sandbox;
 
 use super::output::{EXIT_UNVERIFIED, Failure, emit_rendered, json_safe_line};
 use super::{SuiteSource, load_suite, load_trusted};
@@ -159,10 +159,10 @@ fn report_categories(
         return Ok(report::model::Categories::embedded());
     }
     let limits = match profile {
-        Some(loaded) => SandboxLimits::from_profile(&loaded.profile),
+        Some(loaded) => loaded.profile.sandbox_limits(),
         None => {
             let loaded = profile::load("default").map_err(Failure::input)?;
-            SandboxLimits::from_profile(&loaded.profile)
+            loaded.profile.sandbox_limits()
         }
     };
     let sandbox = Sandbox::new(limits).map_err(Failure::input)?;

@@ -44,7 +44,7 @@ pub(crate) struct VerifyArgs {
     replay: bool,
     /// Backend to re-execute under: `cranelift` (default) or `pulley`.
     #[arg(long, requires = "replay")]
-    backend: Option<airlock::sandbox::Backend>,
+    backend: Option<airlock_sandbox::Backend>,
     /// Station transcript key that opens the run's sealed store: replay
     /// every result from BUNDLE.transcripts with the run secret BUNDLE.secret.
     #[arg(long, requires = "replay")]

@@ -550,7 +550,7 @@ pub(crate) fn growth<T>(small: &T, large: &T, work: impl Fn(&T)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Sandbox, SandboxLimits};
+    use airlock_sandbox::Sandbox;
 
     #[test]
     fn a_bundle_profile_name_never_selects_a_file() {
@@ -598,8 +598,8 @@ mod tests {
         let Ok(loaded) = profile::load("default") else {
             panic!("the default profile loads");
         };
-        let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let sandbox =
+            Sandbox::new(loaded.profile.sandbox_limits()).unwrap_or_else(|e| panic!("{e}"));
         let suite = LoadedSuite::embedded(&sandbox).unwrap_or_else(|e| panic!("{e}"));
         let from_modules = Categories::from_suite(&suite, String::new());
         let native = Categories::embedded();

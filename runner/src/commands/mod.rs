@@ -1,22 +1,30 @@
 //! The `airlock` commands, one file each with its arguments and its
 //! `execute`, and the loading helpers several of them share.
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "sandbox")]
+use std::path::Path;
+use std::path::PathBuf;
 
+#[cfg(feature = "sandbox")]
 use airlock::suite::LoadedSuite;
 use airlock_attest::PublicKey;
+#[cfg(feature = "sandbox")]
 use airlock_sandbox::Sandbox;
 
 #[macro_use]
 pub(crate) mod output;
 
+#[cfg(feature = "sandbox")]
 pub(crate) mod demo;
+#[cfg(feature = "sandbox")]
 pub(crate) mod disclose;
 pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod profile;
 pub(crate) mod report;
+#[cfg(feature = "sandbox")]
 pub(crate) mod run;
+#[cfg(feature = "sandbox")]
 pub(crate) mod suite;
 pub(crate) mod verify;
 
@@ -36,6 +44,7 @@ pub(crate) struct SuiteSource {
     pub(crate) unsigned_suite: bool,
 }
 
+#[cfg(feature = "sandbox")]
 /// Loads `default` or a suite directory under `sandbox`'s limits.
 pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<LoadedSuite, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {
@@ -63,6 +72,7 @@ pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<Load
     LoadedSuite::signed_dir(sandbox, dir, &trusted).map_err(Failure::input)
 }
 
+#[cfg(feature = "sandbox")]
 /// Loads a profile that runs tasks; a verification-only profile is refused.
 pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfile, Failure> {
     let loaded = airlock::profile::load(name).map_err(Failure::input)?;
@@ -75,6 +85,7 @@ pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfi
     Ok(loaded.profile)
 }
 
+#[cfg(feature = "sandbox")]
 pub(crate) fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
     let profile = task_profile(profile_name)?;
     Sandbox::new(profile.sandbox_limits()).map_err(Failure::input)
@@ -87,6 +98,7 @@ pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure>
         .collect()
 }
 
+#[cfg(feature = "sandbox")]
 /// An error as a usage failure, telling how to replace a file that exists
 /// when the command has `--force`.
 pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
@@ -99,6 +111,7 @@ pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
     }
 }
 
+#[cfg(feature = "sandbox")]
 pub(crate) fn parse_seed(text: &str) -> Result<[u8; 32], String> {
     airlock_core::Digest::from_hex(text)
         .map(|d| d.0)

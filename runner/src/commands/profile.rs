@@ -1,15 +1,20 @@
 //! `airlock profile`: list, show, check suites against, and calibrate
 //! hardware profiles.
 
+#[cfg(feature = "sandbox")]
 use std::path::Path;
 
 use airlock::profile;
 use airlock::report;
 use airlock_core::Untrusted;
+#[cfg(feature = "sandbox")]
 use airlock_sandbox::Sandbox;
 use clap::Subcommand;
 
-use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
+#[cfg(feature = "sandbox")]
+use super::output::EXIT_UNVERIFIED;
+use super::output::{Failure, emit_json};
+#[cfg(feature = "sandbox")]
 use super::{SuiteSource, load_suite, sandbox_for, task_profile};
 
 #[derive(Subcommand, Debug)]
@@ -28,6 +33,7 @@ pub(crate) enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    #[cfg(feature = "sandbox")]
     /// Check that every task of a suite fits a profile: fuel and peak memory of
     /// the reference run against the budgets. Exit 1 if any task does not fit.
     Check {
@@ -42,6 +48,7 @@ pub(crate) enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    #[cfg(feature = "sandbox")]
     /// Measure this host's fuel per second on a suite and predict the wall time of a full run.
     Calibrate {
         /// The profile whose limits and parallelism to predict for.
@@ -103,6 +110,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
+        #[cfg(feature = "sandbox")]
         ProfileCommand::Check {
             profile,
             source,
@@ -136,6 +144,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
                 })
             }
         }
+        #[cfg(feature = "sandbox")]
         ProfileCommand::Calibrate {
             profile,
             source,
@@ -193,6 +202,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
     }
 }
 
+#[cfg(feature = "sandbox")]
 /// The module bytes of `default` or a suite directory, checked as `load_suite` checks them.
 fn suite_modules(source: &SuiteSource) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {

@@ -18,8 +18,8 @@ mod commands;
 
 use commands::output::EscapingStderr;
 #[cfg(feature = "sandbox")]
-use commands::{demo, disclose, run, suite};
-use commands::{export, keygen, profile, report, verify};
+use commands::{demo, disclose, run};
+use commands::{export, keygen, profile, report, suite, verify};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,7 +52,6 @@ enum Command {
     /// evaluator key, and the public key as SPKI PEM.
     Export(export::ExportArgs),
     /// Inspect and export suites.
-    #[cfg(feature = "sandbox")]
     #[command(subcommand)]
     Suite(suite::SuiteCommand),
     /// Decrypt one sealed transcript of a finished run (BUNDLE.transcripts) and
@@ -91,7 +90,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run::execute(&args),
         Command::Verify(args) => verify::execute(&args),
         Command::Export(args) => export::execute(&args),
-        #[cfg(feature = "sandbox")]
         Command::Suite(command) => suite::execute(command),
         #[cfg(feature = "sandbox")]
         Command::Disclose(args) => disclose::execute(&args),

@@ -153,3 +153,51 @@ fn the_verifier_build_refuses_replay_and_has_no_run() {
         assert!(!help.stdout.contains(absent), "{help}");
     }
 }
+
+/// `suite verify` checks the signature and every digest without compiling:
+/// it passes and fails the suites the full binary passes and fails, with
+/// the same exit codes and the same last line on success.
+#[test]
+fn the_verifier_build_verifies_suites_as_the_full_binary_does() {
+    let Some(verifier) = verify_bin() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let authority = keygen_named(dir.path(), "authority");
+    let suite = dir.path().join("suite");
+    finish(
+        airlock()
+            .args(["suite", "export", "default", "--out"])
+            .arg(&suite)
+            .arg("--key")
+            .arg(&authority.private),
+    )
+    .expect_code(0);
+    let good: Vec<&std::ffi::OsStr> = vec![
+        os("suite"),
+        os("verify"),
+        suite.as_os_str(),
+        os("--trust"),
+        authority.public.as_os_str(),
+    ];
+    let run_both = |args: &[&std::ffi::OsStr]| both(&verifier, args);
+    let (full, small) = run_both(&good);
+    full.expect_code(0);
+    small.expect_code(0);
+    assert_eq!(full.stdout.lines().last(), small.stdout.lines().last());
+    assert_eq!(small.stdout.lines().count(), 1 + 8 + 1, "{small}");
+
+    let module = std::fs::read_dir(&suite)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .unwrap();
+    let mut bytes = std::fs::read(&module).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&module, &bytes).unwrap();
+    let (full, small) = run_both(&good);
+    full.expect_code(1);
+    small.expect_code(1);
+    assert!(small.stdout.is_empty(), "{small}");
+}

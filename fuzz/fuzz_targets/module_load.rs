@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use airlock::sandbox::{Conversation, Sandbox, SandboxLimits};
+use airlock_sandbox::{Conversation, Sandbox, SandboxLimits};
 use airlock_core::Ppm;
 use airlock_core::outcome::{ModelErrorKind, Outcome};
 use libfuzzer_sys::fuzz_target;

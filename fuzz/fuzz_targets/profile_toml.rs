@@ -4,7 +4,6 @@
 #![no_main]
 
 use airlock::profile::{ProfileSource, from_toml};
-use airlock::sandbox::SandboxLimits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     match from_toml(text, ProfileSource::Embedded("fuzz")) {
         Ok(loaded) => {
             let _ = loaded.profile.digest();
-            let limits = SandboxLimits::from_profile(&loaded.profile);
+            let limits = loaded.profile.sandbox_limits();
             assert!(limits.memory_bytes > 0 || !loaded.profile.runs_tasks());
         }
         Err(error) => {

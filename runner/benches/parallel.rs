@@ -14,17 +14,17 @@ use core::time::Duration;
 use airlock::agent::{AgentOptions, AgentSpec};
 use airlock::profile;
 use airlock::run::{self, NoProgress, RunOptions, RunParts, StartMode};
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::suite::LoadedSuite;
 use airlock_attest::station_state::Station;
 use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
+use airlock_sandbox::Sandbox;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn whole_runs(c: &mut Criterion) {
     let profile = profile::load("default").unwrap().profile;
     assert!(profile.parallel_sandboxes() >= 2);
-    let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+    let sandbox = Sandbox::new(profile.sandbox_limits()).unwrap();
     let suite = LoadedSuite::embedded(&sandbox).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let generated = airlock_attest::keygen(dir.path(), "bench").unwrap();

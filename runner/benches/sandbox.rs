@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use airlock::profile;
-use airlock::sandbox::{Conversation, Sandbox, SandboxLimits};
 use airlock_core::outcome::ModelErrorKind;
+use airlock_sandbox::{Conversation, Sandbox};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 struct Solver(Box<dyn airlock_task_sdk::Solver>);
@@ -19,7 +19,7 @@ impl Conversation for Solver {
 
 fn xor_task(c: &mut Criterion) {
     let loaded = profile::load("default").unwrap();
-    let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).unwrap();
+    let sandbox = Sandbox::new(loaded.profile.sandbox_limits()).unwrap();
     let module = airlock_default_suite::modules()
         .iter()
         .find(|m| m.task_id == "crypto-xor")
@@ -47,7 +47,7 @@ fn reference_agent_task(c: &mut Criterion) {
     use core::time::Duration;
 
     let loaded = profile::load("default").unwrap();
-    let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).unwrap();
+    let sandbox = Sandbox::new(loaded.profile.sandbox_limits()).unwrap();
     let module = airlock_default_suite::modules()
         .iter()
         .find(|m| m.task_id == "agentic-host")

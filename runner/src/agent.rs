@@ -23,7 +23,7 @@ use airlock_core::record::ModelDescriptor;
 use airlock_core::text::Untrusted;
 use serde::Serialize;
 
-use crate::sandbox::{Conversation, truncate_utf8};
+use airlock_sandbox::{Conversation, truncate_utf8};
 
 /// Something that can hold conversations with tasks.
 pub trait Agent: Send + Sync {

@@ -12,7 +12,7 @@ use airlock_core::outcome::ModelErrorKind;
 use airlock_core::{Outcome, Ppm};
 
 use crate::profile::HardwareProfile;
-use crate::sandbox::{Backend, Conversation, LoadError, LoadedTask, Sandbox, SandboxLimits};
+use airlock_sandbox::{Backend, Conversation, LoadError, LoadedTask, Sandbox, SandboxLimits};
 
 /// How many times the profile's fuel the measuring sandbox allows.
 const MEASURE_FUEL_FACTOR: u64 = 64;
@@ -94,7 +94,7 @@ impl Conversation for Reference {
 /// The limits of the measuring sandbox: the profile's, with fuel and memory
 /// raised so that needs beyond the profile can still be measured.
 pub fn measuring_limits(profile: &HardwareProfile) -> SandboxLimits {
-    let mut limits = SandboxLimits::from_profile(profile);
+    let mut limits = profile.sandbox_limits();
     limits.fuel_per_task = profile.fuel_per_task.saturating_mul(MEASURE_FUEL_FACTOR);
     // The backstop grows with the fuel, so that a task that spins is
     // measured out of the larger fuel, as it would end under the profile.
@@ -373,7 +373,7 @@ pub fn time_operators(
     backend: Backend,
     fuel: u64,
 ) -> Result<Vec<OperatorTiming>, LoadError> {
-    let mut limits = SandboxLimits::from_profile(profile);
+    let mut limits = profile.sandbox_limits();
     limits.fuel_per_task = fuel;
     // A probe must end out of fuel, never at the backstop, for its time to
     // mean anything; the backstop of the profile stays as a guard.

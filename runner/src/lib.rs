@@ -1,14 +1,22 @@
-//! The Airlock runner library: the wasmtime sandbox host, model agents, run
-//! orchestration, the journal and the CLI's commands.
+//! The Airlock runner library: model agents, run orchestration, the journal,
+//! reports, the verifier and the CLI's commands; the wasmtime sandbox itself
+//! is the `airlock-sandbox` crate.
+//!
+//! Without the `sandbox` feature (on by default) only what a verifier
+//! outside the enclave needs is built: verification, reports, disclosures,
+//! profiles and suite manifests, and nothing that links wasmtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "sandbox")]
 pub mod agent;
+#[cfg(feature = "sandbox")]
 pub mod check;
 pub mod profile;
+#[cfg(feature = "sandbox")]
 pub mod reexecute;
 pub mod report;
+#[cfg(feature = "sandbox")]
 pub mod run;
-pub mod sandbox;
 pub mod suite;
 pub mod verifier;

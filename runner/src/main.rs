@@ -17,7 +17,9 @@ use clap::{Parser, Subcommand};
 mod commands;
 
 use commands::output::EscapingStderr;
-use commands::{demo, disclose, export, keygen, profile, report, run, suite, verify};
+#[cfg(feature = "sandbox")]
+use commands::{demo, disclose, run};
+use commands::{export, keygen, profile, report, suite, verify};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +41,7 @@ enum Command {
     /// Make an Ed25519 key pair: DIR/NAME.key (private, mode 0600) and DIR/NAME.pub (SPKI PEM).
     Keygen(keygen::KeygenArgs),
     /// Run a suite against an agent and write a signed bundle.
+    #[cfg(feature = "sandbox")]
     Run(Box<run::RunArgs>),
     /// Verify bundles: decode, signatures, chain, completeness, and the
     /// suite level with --suite; several bundles of one station are also
@@ -53,12 +56,14 @@ enum Command {
     Suite(suite::SuiteCommand),
     /// Decrypt one sealed transcript of a finished run (BUNDLE.transcripts) and
     /// write it with its opening (format airlock-disclosure/1).
+    #[cfg(feature = "sandbox")]
     Disclose(disclose::DiscloseArgs),
     /// List, show, check suites against, and calibrate hardware profiles.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
     /// Demonstrate the whole path with a throwaway key: run the embedded
     /// suite with the reference and null agents, verify both bundles, print scores.
+    #[cfg(feature = "sandbox")]
     Demo(demo::DemoArgs),
     /// Verify a bundle and report on it: scores per category and task with
     /// intervals, outcomes, resource use, verification and run metadata.
@@ -81,12 +86,15 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Keygen(args) => keygen::execute(&args),
+        #[cfg(feature = "sandbox")]
         Command::Run(args) => run::execute(&args),
         Command::Verify(args) => verify::execute(&args),
         Command::Export(args) => export::execute(&args),
         Command::Suite(command) => suite::execute(command),
+        #[cfg(feature = "sandbox")]
         Command::Disclose(args) => disclose::execute(&args),
         Command::Profile(command) => profile::execute(command),
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::execute(&args),
         Command::Report(args) => report::execute(&args),
     };

@@ -231,6 +231,25 @@ impl HardwareProfile {
             .unwrap_or(0);
         self.cores.min(by_memory)
     }
+
+    /// The limits a sandbox applies under this profile.
+    #[cfg(feature = "sandbox")]
+    pub fn sandbox_limits(&self) -> airlock_sandbox::SandboxLimits {
+        airlock_sandbox::SandboxLimits {
+            fuel_per_task: self.fuel_per_task,
+            memory_bytes: self.memory_per_sandbox_bytes(),
+            max_wasm_stack_bytes: usize::try_from(self.max_wasm_stack_bytes())
+                .unwrap_or(usize::MAX),
+            max_message_bytes: self.max_message_bytes,
+            max_reply_bytes: self.max_reply_bytes,
+            max_module_bytes: self.max_module_bytes,
+            max_turns: self.max_turns,
+            wall_clock_backstop: self.wall_clock_backstop(),
+            // One extra slot so a module can be probed while every sandbox runs a task.
+            max_instances: self.parallel_sandboxes().saturating_add(1),
+            max_table_elements: self.max_table_elements,
+        }
+    }
 }
 
 /// A value in a profile that cannot hold on any machine.

@@ -16,7 +16,7 @@ use airlock_core::transcript::{Transcript, commitment};
 
 use crate::agent::replay::{Divergence, ReplayAgent, ReplayEntry};
 use crate::agent::{Agent as _, SessionContext};
-use crate::sandbox::{LoadedTask, Sandbox};
+use airlock_sandbox::{LoadedTask, Sandbox};
 
 /// Why a re-execution does not reproduce the signed result.
 #[derive(Clone, Debug, PartialEq, Eq)]

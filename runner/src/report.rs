@@ -7,10 +7,7 @@ use airlock_core::record::{RunEnd, RunEndReason, RunStart, SuiteTrust, TaskResul
 use airlock_core::{Ppm, Untrusted};
 use serde_json::{Value, json};
 
-use crate::check::{TaskFit, format_headroom};
 use crate::profile::HardwareProfile;
-use crate::sandbox::LoadedTask;
-use crate::suite::LoadedSuite;
 
 pub mod compare;
 pub mod html;
@@ -18,6 +15,12 @@ pub mod json;
 pub mod model;
 pub mod output;
 pub mod text;
+
+// Tables of what a sandbox measured or read from the modules.
+#[cfg(feature = "sandbox")]
+mod tasks;
+#[cfg(feature = "sandbox")]
+pub use tasks::{check_json, check_table, suite_table, task_json};
 
 /// The `format` of `airlock run --json` output.
 pub const RUN_JSON_FORMAT: &str = "airlock-run/1";
@@ -103,48 +106,6 @@ pub fn verdict_lines(verdict: &Verdict) -> String {
     out
 }
 
-/// JSON of one task's metadata (`airlock suite list --json`).
-pub fn task_json(task: &LoadedTask) -> Value {
-    let info = &task.info;
-    json!({
-        "id": info.id,
-        "version": info.version,
-        "title": info.title,
-        "category": info.category.name(),
-        "difficulty": info.difficulty.name(),
-        "max_turns": info.max_turns,
-        "description": info.description,
-        "module_digest": task.digest.to_hex().as_str(),
-    })
-}
-
-/// A table of a suite's tasks. Ids, descriptions and the suite's name come
-/// from the modules and the manifest: all are printed as [`Untrusted`].
-pub fn suite_table(suite: &LoadedSuite) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "suite {} ({} tasks, digest {})",
-        Untrusted(&suite.name),
-        suite.tasks.len(),
-        suite.digest
-    );
-    for task in &suite.tasks {
-        let info = &task.info;
-        let _ = writeln!(
-            out,
-            "  {:<16} v{:<3} {:<24} {:<7} {:>3} turns  {}",
-            Untrusted(&info.id),
-            info.version,
-            info.category.name(),
-            info.difficulty.name(),
-            info.max_turns,
-            Untrusted(&info.description)
-        );
-    }
-    out
-}
-
 /// JSON of a profile's fields (and its digest and parallelism).
 pub fn profile_json(profile: &HardwareProfile) -> Value {
     let mut value = serde_json::to_value(profile).unwrap_or(Value::Null);
@@ -156,72 +117,6 @@ pub fn profile_json(profile: &HardwareProfile) -> Value {
         );
     }
     value
-}
-
-/// `airlock profile check` as a table; task ids (from the modules) and the
-/// profile's name (from its file) are printed as [`Untrusted`].
-pub fn check_table(profile: &HardwareProfile, fits: &[TaskFit]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "profile {}: fuel budget {} per task, memory {} MiB per sandbox",
-        Untrusted(&profile.name),
-        profile.fuel_per_task,
-        profile.memory_per_sandbox_mib
-    );
-    let _ = writeln!(
-        out,
-        "  {:<18} {:>14} {:>9} {:>12} {:>9}  {:<14}",
-        "task", "fuel", "headroom", "peak memory", "headroom", "verdict"
-    );
-    for fit in fits {
-        let n = &fit.needs;
-        let verdict = match (fit.fits(), n.solved) {
-            (true, true) => "fits",
-            (true, false) => "fits (not solved)",
-            (false, _) => "DOES NOT FIT",
-        };
-        let _ = writeln!(
-            out,
-            "  {:<18} {:>14} {:>9} {:>8} KiB {:>9}  {verdict}{}",
-            Untrusted(&n.task_id),
-            n.fuel,
-            format_headroom(fit.fuel_headroom_centi()),
-            n.peak_memory_bytes / 1024,
-            format_headroom(fit.memory_headroom_centi()),
-            if n.outcome == airlock_core::Outcome::Done {
-                String::new()
-            } else {
-                format!(
-                    " (measurement ended {}; numbers are lower bounds)",
-                    n.outcome
-                )
-            }
-        );
-    }
-    out
-}
-
-/// `airlock profile check --json` (format `airlock-profile-check/1`).
-pub fn check_json(profile: &HardwareProfile, fits: &[TaskFit]) -> Value {
-    json!({
-        "format": "airlock-profile-check/1",
-        "profile": profile.name,
-        "profile_digest": profile.digest().to_hex().as_str(),
-        "fits": fits.iter().all(TaskFit::fits),
-        "tasks": fits.iter().map(|fit| json!({
-            "task_id": fit.needs.task_id,
-            "fuel": fit.needs.fuel,
-            "fuel_budget": fit.fuel_budget,
-            "fuel_headroom_centi": fit.fuel_headroom_centi(),
-            "peak_memory_bytes": fit.needs.peak_memory_bytes,
-            "memory_limit_bytes": fit.memory_limit,
-            "memory_headroom_centi": fit.memory_headroom_centi(),
-            "measurement_outcome": fit.needs.outcome.name(),
-            "solved": fit.needs.solved,
-            "fits": fit.fits(),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// JSON of one result.

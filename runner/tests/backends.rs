@@ -7,7 +7,7 @@
 
 use core::time::Duration;
 
-use airlock::sandbox::{Backend, Sandbox, SandboxLimits, TaskRun};
+use airlock_sandbox::{Backend, Sandbox, SandboxLimits, TaskRun};
 
 mod common;
 use common::{DONE_FULL, Empty, default_limits, load_suite, reference_agent, run_module};

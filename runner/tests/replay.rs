@@ -6,7 +6,6 @@
 
 use airlock::profile;
 use airlock::reexecute::{ReplayMismatch, reexecute};
-use airlock::sandbox::{Backend, Conversation, LoadedTask, Sandbox, SandboxLimits};
 use airlock_core::digest::instance_seed;
 use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::{
@@ -15,6 +14,7 @@ use airlock_core::record::{
 };
 use airlock_core::transcript::{Transcript, commitment, opening_key};
 use airlock_core::{Digest, Outcome};
+use airlock_sandbox::{Backend, Conversation, LoadedTask, Sandbox, SandboxLimits};
 
 const SECRET: [u8; 32] = [0x33; 32];
 
@@ -40,7 +40,7 @@ impl Conversation for FailsAfter {
 }
 
 fn limits(max_reply_bytes: u32) -> SandboxLimits {
-    let mut limits = SandboxLimits::from_profile(&profile::load("default").unwrap().profile);
+    let mut limits = profile::load("default").unwrap().profile.sandbox_limits();
     limits.max_reply_bytes = max_reply_bytes;
     limits
 }

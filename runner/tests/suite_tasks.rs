@@ -4,8 +4,8 @@
 //! determines the whole instance (transcript and fuel), bit for bit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use airlock::sandbox::{LoadedTask, Sandbox, TaskRun};
 use airlock_core::{Outcome, Ppm};
+use airlock_sandbox::{LoadedTask, Sandbox, TaskRun};
 
 mod common;
 use common::{Empty, default_limits, load_suite, reference_agent};

@@ -16,6 +16,7 @@
 
 pub mod crash;
 pub mod http;
+pub mod load;
 
 use core::fmt::Write as _;
 use core::time::Duration;

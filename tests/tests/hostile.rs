@@ -34,6 +34,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use airlock_tests::load::Load;
 use airlock_tests::*;
 
 /// The corpus profile: the default one with small limits, so that every
@@ -533,48 +534,6 @@ fn slow_operator_cases() -> Vec<Case> {
     cases
 }
 
-/// Busy threads on every core for as long as the value lives, so a test can
-/// run the runner on a loaded host.
-struct Load {
-    stop: std::sync::Arc<core::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start() -> Load {
-        use core::sync::atomic::{AtomicBool, Ordering};
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let threads = (0..cores)
-            .map(|_| {
-                let stop = std::sync::Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let mut x = 0u64;
-                    // Bounded: the test stops it, and it gives up after a minute anyway.
-                    let until = std::time::Instant::now() + core::time::Duration::from_secs(60);
-                    while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
-                        for _ in 0..10_000 {
-                            x = core::hint::black_box(
-                                x.wrapping_mul(6364136223846793005).wrapping_add(1),
-                            );
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load { stop, threads }
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, core::sync::atomic::Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// Finding 9 of issue 14: operators that cost one unit of fuel but run as
 /// slow host calls made a budget last 100 to 500 times longer than plain
 /// code, so the same module ended `out-of-fuel` on one host and
@@ -643,7 +602,7 @@ fn slow_operator_loops_end_out_of_fuel_alike_idle_loaded_and_under_pulley() {
     };
     let idle = run("idle", "cranelift");
     let loaded = {
-        let _load = Load::start();
+        let _load = Load::start(1);
         run("loaded", "cranelift")
     };
     let pulley = run("pulley", "pulley");

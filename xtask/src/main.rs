@@ -39,8 +39,8 @@ struct Step {
     cargo_args: &'static [&'static str],
 }
 
-/// What `cargo xtask test` runs, in order: (name, cargo arguments). Every step
-/// sees `AIRLOCK_BIN`, the absolute path of the release binary the end-to-end
+/// What `cargo xtask test` runs first, in order: (name, cargo arguments); then
+/// the verifier's build and [`TESTS_STEP`]. Every step sees `AIRLOCK_BIN`, the absolute path of the release binary the end-to-end
 /// tests drive, and `AIRLOCK_PYTHON`, the Python of the virtual environment
 /// with securesystemslib that the DSSE interop test runs.
 #[rustfmt::skip]
@@ -51,8 +51,18 @@ const TEST_STEPS: &[Step] = &[
     Step { name: "no_std core (thumbv7em)", cargo_args: &["build", "-p", "airlock-core", "--no-default-features", "--target", "thumbv7em-none-eabihf"] },
     Step { name: "no_std core + alloc (thumbv7em)", cargo_args: &["build", "-p", "airlock-core", "--target", "thumbv7em-none-eabihf"] },
     Step { name: "build release airlock", cargo_args: &["build", "--release", "-p", "airlock"] },
-    Step { name: "tests", cargo_args: &["test", "--workspace", "--release"] },
 ];
+
+/// The last step of `cargo xtask test`, after the verifier's build: it also
+/// sees `AIRLOCK_VERIFY_BIN`, the verifier's binary.
+const TESTS_STEP: Step = Step {
+    name: "tests",
+    cargo_args: &["test", "--workspace", "--release"],
+};
+
+/// Crates that compile or run WebAssembly: none may be in the verifier's
+/// build, which is what a verifier outside the enclave installs.
+const SANDBOX_CRATES: &[&str] = &["wasmtime", "cranelift", "pulley"];
 
 #[derive(Parser)]
 #[command(
@@ -234,8 +244,69 @@ fn test() -> Result<()> {
             .env("AIRLOCK_PYTHON", &python);
         step(test_step.name, &mut command)?;
     }
-    eprintln!("xtask: all {} test steps passed", TEST_STEPS.len());
+    let verify_bin = verifier_build()?;
+    let mut command = cargo();
+    command
+        .args(TESTS_STEP.cargo_args)
+        .env("AIRLOCK_BIN", &airlock_bin)
+        .env("AIRLOCK_VERIFY_BIN", &verify_bin)
+        .env("AIRLOCK_PYTHON", &python);
+    step(TESTS_STEP.name, &mut command)?;
+    // The verifier's two steps: its dependency check and its build.
+    eprintln!("xtask: all {} test steps passed", TEST_STEPS.len() + 3);
     Ok(())
+}
+
+/// Checks that the verifier's build (`airlock` without its `sandbox`
+/// feature) depends on no crate that compiles WebAssembly, then builds it
+/// into a target directory of its own, so that the full build's artifacts
+/// are not rebuilt with other features; returns its binary.
+fn verifier_build() -> Result<PathBuf> {
+    eprintln!("xtask: ==> verifier build: no wasmtime, cranelift or pulley");
+    let tree = capture(cargo().args([
+        "tree",
+        "-p",
+        "airlock",
+        "--no-default-features",
+        "-e",
+        "normal,build",
+        "--prefix",
+        "none",
+    ]))
+    .context("listing the verifier build's dependencies")?;
+    let mut linked: Vec<&str> = tree
+        .lines()
+        .filter(|line| {
+            SANDBOX_CRATES
+                .iter()
+                .any(|name| line.trim_start().starts_with(name))
+        })
+        .collect();
+    linked.sort_unstable();
+    linked.dedup();
+    if !linked.is_empty() {
+        bail!(
+            "the verifier's build depends on {}; it must not link a WebAssembly engine",
+            linked.join(", ")
+        );
+    }
+    let dir = target_dir()?.join("verifier");
+    step(
+        "build verifier airlock",
+        cargo()
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "airlock",
+                "--no-default-features",
+                "--target-dir",
+            ])
+            .arg(&dir),
+    )?;
+    Ok(dir
+        .join("release")
+        .join(format!("airlock{}", std::env::consts::EXE_SUFFIX)))
 }
 
 fn crash(
@@ -432,8 +503,11 @@ mod tests {
     #[test]
     fn step_names_are_unique() {
         let mut names: Vec<_> = TEST_STEPS.iter().map(|s| s.name).collect();
+        names.push(TESTS_STEP.name);
+        names.push("build verifier airlock");
+        let all = names.len();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), TEST_STEPS.len());
+        assert_eq!(names.len(), all);
     }
 }

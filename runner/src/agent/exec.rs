@@ -37,7 +37,7 @@ use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
 use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
-use crate::sandbox::Conversation;
+use airlock_sandbox::Conversation;
 
 /// The `protocol` value of every request.
 pub const EXEC_PROTOCOL: &str = "airlock-exec/1";

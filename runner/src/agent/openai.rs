@@ -29,7 +29,7 @@ use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
 use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
-use crate::sandbox::Conversation;
+use airlock_sandbox::Conversation;
 
 /// The path of the chat completions endpoint below the base URL.
 pub const CHAT_PATH: &str = "/v1/chat/completions";

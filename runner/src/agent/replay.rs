@@ -23,8 +23,8 @@ use airlock_core::record::ModelDescriptor;
 use airlock_core::transcript::Transcript;
 
 use super::{Agent, AgentError, SessionContext};
-use crate::sandbox::Conversation;
 use airlock_attest::disclosure::Disclosure;
+use airlock_sandbox::Conversation;
 
 /// One transcript to replay.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,12 +4,12 @@ use airlock::agent::{AgentOptions, AgentSpec};
 use airlock::profile;
 use airlock::report;
 use airlock::run::{self, RunOptions, RunParts, StartMode};
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::suite::LoadedSuite;
 use airlock_attest::station_state::Station;
 use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, SigningKey};
+use airlock_sandbox::Sandbox;
 
 use super::output::{Bar, EXIT_UNVERIFIED, Failure};
 use super::parse_seed;
@@ -31,8 +31,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
     let key_dir = dir.path().join("keys");
     let generated = airlock_attest::keygen(&key_dir, "demo").map_err(Failure::from)?;
     let loaded = profile::load("default").map_err(Failure::from)?;
-    let sandbox =
-        Sandbox::new(SandboxLimits::from_profile(&loaded.profile)).map_err(Failure::from)?;
+    let sandbox = Sandbox::new(loaded.profile.sandbox_limits()).map_err(Failure::from)?;
     let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::from)?;
     let key = SigningKey::load(&generated.private_path).map_err(Failure::from)?;
     outln!(

@@ -1,22 +1,35 @@
 //! The `airlock` commands, one file each with its arguments and its
 //! `execute`, and the loading helpers several of them share.
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "sandbox")]
+use std::path::Path;
+use std::path::PathBuf;
 
-use airlock::sandbox::{Sandbox, SandboxLimits};
+#[cfg(feature = "sandbox")]
 use airlock::suite::LoadedSuite;
 use airlock_attest::PublicKey;
+#[cfg(feature = "sandbox")]
+use airlock_sandbox::Sandbox;
 
 #[macro_use]
 pub(crate) mod output;
 
+#[cfg(feature = "sandbox")]
 pub(crate) mod demo;
+#[cfg(feature = "sandbox")]
 pub(crate) mod disclose;
 pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod profile;
 pub(crate) mod report;
+#[cfg(feature = "sandbox")]
 pub(crate) mod run;
+#[cfg(feature = "sandbox")]
+pub(crate) mod suite;
+// Without the sandbox only `suite verify` is left, and it reads no task
+// metadata from the modules.
+#[cfg(not(feature = "sandbox"))]
+#[path = "suite_verify.rs"]
 pub(crate) mod suite;
 pub(crate) mod verify;
 
@@ -36,6 +49,7 @@ pub(crate) struct SuiteSource {
     pub(crate) unsigned_suite: bool,
 }
 
+#[cfg(feature = "sandbox")]
 /// Loads `default` or a suite directory under `sandbox`'s limits.
 ///
 /// For the commands that load a suite to use it (`run`, `suite list`,
@@ -66,6 +80,7 @@ pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<Load
     LoadedSuite::signed_dir(sandbox, dir, &trusted).map_err(Failure::input)
 }
 
+#[cfg(feature = "sandbox")]
 /// Loads a profile that runs tasks; a verification-only profile is refused.
 pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfile, Failure> {
     let loaded = airlock::profile::load(name).map_err(Failure::from)?;
@@ -78,9 +93,10 @@ pub(crate) fn task_profile(name: &str) -> Result<airlock::profile::HardwareProfi
     Ok(loaded.profile)
 }
 
+#[cfg(feature = "sandbox")]
 pub(crate) fn sandbox_for(profile_name: &str) -> Result<Sandbox, Failure> {
     let profile = task_profile(profile_name)?;
-    Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::from)
+    Sandbox::new(profile.sandbox_limits()).map_err(Failure::from)
 }
 
 pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure> {
@@ -90,6 +106,7 @@ pub(crate) fn load_trusted(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Failure>
         .collect()
 }
 
+#[cfg(feature = "sandbox")]
 /// A file error as a failure, telling how to replace a file that exists
 /// when the command has `--force`.
 pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
@@ -102,6 +119,7 @@ pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
     }
 }
 
+#[cfg(feature = "sandbox")]
 pub(crate) fn parse_seed(text: &str) -> Result<[u8; 32], String> {
     airlock_core::Digest::from_hex(text)
         .map(|d| d.0)

@@ -1,15 +1,20 @@
 //! `airlock profile`: list, show, check suites against, and calibrate
 //! hardware profiles.
 
+#[cfg(feature = "sandbox")]
 use std::path::Path;
 
 use airlock::profile;
 use airlock::report;
-use airlock::sandbox::{Sandbox, SandboxLimits};
-use airlock_core::{Classify as _, Untrusted};
+use airlock_core::Untrusted;
+#[cfg(feature = "sandbox")]
+use airlock_sandbox::Sandbox;
 use clap::Subcommand;
 
-use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
+#[cfg(feature = "sandbox")]
+use super::output::EXIT_UNVERIFIED;
+use super::output::{Failure, emit_json};
+#[cfg(feature = "sandbox")]
 use super::{SuiteSource, load_suite, sandbox_for, task_profile};
 
 #[derive(Subcommand, Debug)]
@@ -28,6 +33,7 @@ pub(crate) enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    #[cfg(feature = "sandbox")]
     /// Check that every task of a suite fits a profile: fuel and peak memory of
     /// the reference run against the budgets. Exit 1 if any task does not fit.
     Check {
@@ -42,6 +48,7 @@ pub(crate) enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    #[cfg(feature = "sandbox")]
     /// Measure this host's fuel per second on a suite and predict the wall time of a full run.
     Calibrate {
         /// The profile whose limits and parallelism to predict for.
@@ -103,6 +110,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
+        #[cfg(feature = "sandbox")]
         ProfileCommand::Check {
             profile,
             source,
@@ -111,8 +119,10 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
         } => {
             let profile = task_profile(&profile)?;
             let modules = suite_modules(&source)?;
-            let fits = airlock::check::check(&profile, &modules, seeds)
-                .map_err(|(origin, e)| Failure::of_class(e.class(), format!("{origin}: {e}")))?;
+            let fits =
+                airlock::check::check(&profile, &modules, seeds).map_err(|(origin, e)| {
+                    Failure::of_class(airlock_core::Classify::class(&e), format!("{origin}: {e}"))
+                })?;
             let worst = airlock::check::worst_case(&profile).map_err(Failure::from)?;
             if json {
                 let mut report = report::check_json(&profile, &fits);
@@ -136,6 +146,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
                 })
             }
         }
+        #[cfg(feature = "sandbox")]
         ProfileCommand::Calibrate {
             profile,
             source,
@@ -143,8 +154,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
             json,
         } => {
             let profile = task_profile(&profile)?;
-            let sandbox =
-                Sandbox::new(SandboxLimits::from_profile(&profile)).map_err(Failure::from)?;
+            let sandbox = Sandbox::new(profile.sandbox_limits()).map_err(Failure::from)?;
             let suite = load_suite(&sandbox, &source)?;
             let calibration = airlock::check::calibrate(
                 &sandbox,
@@ -194,6 +204,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
     }
 }
 
+#[cfg(feature = "sandbox")]
 /// The module bytes of `default` or a suite directory, checked as `load_suite` checks them.
 fn suite_modules(source: &SuiteSource) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {

@@ -4,11 +4,14 @@ use std::path::PathBuf;
 
 use airlock::profile;
 use airlock::report;
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock_attest::verify::VerifyOptions;
+#[cfg(feature = "sandbox")]
+use airlock_sandbox::Sandbox;
 
+#[cfg(feature = "sandbox")]
+use super::load_suite;
 use super::output::{EXIT_UNVERIFIED, Failure, emit_rendered, json_safe_line};
-use super::{SuiteSource, load_suite, load_trusted};
+use super::{SuiteSource, load_trusted};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ReportArgs {
@@ -158,11 +161,21 @@ fn report_categories(
     if source.suite == airlock_default_suite::SUITE_NAME {
         return Ok(report::model::Categories::embedded());
     }
+    suite_dir_categories(source, profile)
+}
+
+/// The categories of a suite directory's modules, read from the modules
+/// themselves.
+#[cfg(feature = "sandbox")]
+fn suite_dir_categories(
+    source: &SuiteSource,
+    profile: Option<&profile::LoadedProfile>,
+) -> Result<report::model::Categories, Failure> {
     let limits = match profile {
-        Some(loaded) => SandboxLimits::from_profile(&loaded.profile),
+        Some(loaded) => loaded.profile.sandbox_limits(),
         None => {
             let loaded = profile::load("default").map_err(Failure::from)?;
-            SandboxLimits::from_profile(&loaded.profile)
+            loaded.profile.sandbox_limits()
         }
     };
     let sandbox = Sandbox::new(limits).map_err(Failure::from)?;
@@ -173,4 +186,19 @@ fn report_categories(
         report::text::trust_text(&suite.trust)
     );
     Ok(report::model::Categories::from_suite(&suite, from))
+}
+
+/// A suite directory's categories are read from its compiled modules, which
+/// the verifier's build cannot compile.
+#[cfg(not(feature = "sandbox"))]
+fn suite_dir_categories(
+    source: &SuiteSource,
+    _profile: Option<&profile::LoadedProfile>,
+) -> Result<report::model::Categories, Failure> {
+    Err(Failure::input(format!(
+        "{}: task categories of a suite directory are read from its compiled modules; \
+         this is the verifier's build of airlock, without the sandbox (use the embedded \
+         suite's categories, or the full build)",
+        source.suite
+    )))
 }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use airlock::agent::{AgentOptions, AgentSpec};
 use airlock::report;
 use airlock::run::{self, Progress, RunOptions, RunParts, StartMode};
-use airlock::sandbox::{Sandbox, SandboxLimits};
 use airlock::suite::SuiteError;
 use airlock_attest::station_state::Station;
 use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
+use airlock_sandbox::Sandbox;
 
 use super::output::{Bar, Failure, JsonProgress, emit_json};
 use super::{SuiteSource, load_suite, parse_seed, task_profile};
@@ -21,7 +21,7 @@ pub(crate) struct RunArgs {
     /// How the sandbox executes tasks: `cranelift` (native code) or `pulley`
     /// (wasmtime's portable interpreter); recorded in the engine settings.
     #[arg(long, default_value = "cranelift")]
-    backend: airlock::sandbox::Backend,
+    backend: airlock_sandbox::Backend,
     /// `reference`, `reference:delay-ms=N`, `null`, `echo`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
     #[arg(long, value_parser = parse_agent)]
     agent: AgentSpec,
@@ -108,8 +108,8 @@ fn parse_agent(text: &str) -> Result<AgentSpec, String> {
 pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     run::prefetch_executable_digest();
     let profile = task_profile(&args.profile)?;
-    let sandbox = Sandbox::with_backend(SandboxLimits::from_profile(&profile), args.backend)
-        .map_err(Failure::from)?;
+    let sandbox =
+        Sandbox::with_backend(profile.sandbox_limits(), args.backend).map_err(Failure::from)?;
     let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::from)?;
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use airlock::profile;
+#[cfg(feature = "sandbox")]
 use airlock::run;
 use airlock_attest::disclosure::{self, DisclosureError};
+#[cfg(feature = "sandbox")]
 use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::verify::VerifyOptions;
 
@@ -43,8 +45,9 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     replay: bool,
     /// Backend to re-execute under: `cranelift` (default) or `pulley`.
+    #[cfg(feature = "sandbox")]
     #[arg(long, requires = "replay")]
-    backend: Option<airlock::sandbox::Backend>,
+    backend: Option<airlock_sandbox::Backend>,
     /// Station transcript key that opens the run's sealed store: replay
     /// every result from BUNDLE.transcripts with the run secret BUNDLE.secret.
     #[arg(long, requires = "replay")]
@@ -132,6 +135,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
 }
 
 /// What `verify --replay` re-executes from, with which modules and profiles.
+#[cfg(feature = "sandbox")]
 fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
     use airlock::verifier::{ReplayRequest, TranscriptSource};
     let [bundle] = args.bundles.as_slice() else {
@@ -189,8 +193,19 @@ fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest,
     })
 }
 
+/// Replay re-executes tasks in the sandbox, which the verifier's build
+/// leaves out: refused in one line, as a usage error.
+#[cfg(not(feature = "sandbox"))]
+fn replay_request(_args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
+    Err(Failure::input(
+        "--replay re-executes tasks: this is the verifier's build of airlock, without \
+         the sandbox; replay with the full build",
+    ))
+}
+
 /// The bytes of every `*.wasm` file in `dir`: regular files no larger
 /// than any profile admits, so no FIFO or endless device is read.
+#[cfg(feature = "sandbox")]
 fn wasm_files(dir: &Path) -> Result<Vec<Vec<u8>>, Failure> {
     let unreadable = |e: std::io::Error| Failure::input(format!("{}: {e}", dir.display()));
     let limit = largest_module_bytes()?;

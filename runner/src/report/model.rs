@@ -14,6 +14,7 @@ use airlock_core::stats::{Observation, Summary, summarize};
 use airlock_core::{Digest, Outcome, Ppm};
 
 use crate::profile::{self, HardwareProfile, LoadedProfile};
+#[cfg(feature = "sandbox")]
 use crate::suite::LoadedSuite;
 
 /// The category shown for a task whose module is not in the suite the
@@ -49,6 +50,7 @@ pub struct Categories {
 
 impl Categories {
     /// The categories of every module of `suite`.
+    #[cfg(feature = "sandbox")]
     pub fn from_suite(suite: &LoadedSuite, source: String) -> Categories {
         Categories {
             by_digest: suite
@@ -550,7 +552,6 @@ pub(crate) fn growth<T>(small: &T, large: &T, work: impl Fn(&T)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Sandbox, SandboxLimits};
 
     #[test]
     fn a_bundle_profile_name_never_selects_a_file() {
@@ -593,13 +594,15 @@ mod tests {
 
     /// The categories taken from the host-compiled tasks are the ones the
     /// embedded modules themselves report.
+    #[cfg(feature = "sandbox")]
     #[test]
     fn embedded_categories_match_the_modules() {
+        use airlock_sandbox::Sandbox;
         let Ok(loaded) = profile::load("default") else {
             panic!("the default profile loads");
         };
-        let sandbox = Sandbox::new(SandboxLimits::from_profile(&loaded.profile))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let sandbox =
+            Sandbox::new(loaded.profile.sandbox_limits()).unwrap_or_else(|e| panic!("{e}"));
         let suite = LoadedSuite::embedded(&sandbox).unwrap_or_else(|e| panic!("{e}"));
         let from_modules = Categories::from_suite(&suite, String::new());
         let native = Categories::embedded();

@@ -17,8 +17,8 @@ use airlock_core::record::{
 use super::error::RunError;
 use super::files::{RunFiles, RunPaths};
 use super::options::{RunOptions, RunParts, StartMode};
-use crate::sandbox::{LoadedTask, WASMTIME_VERSION};
 use crate::suite::LoadedSuite;
+use airlock_sandbox::{LoadedTask, WASMTIME_VERSION};
 
 /// A run ready to go on: its locked files, its RunStart, the results
 /// already durable and, when the journal got that far, its RunEnd.

@@ -10,8 +10,8 @@ use airlock_core::record::TaskResult;
 
 use crate::agent::Agent;
 use crate::profile::HardwareProfile;
-use crate::sandbox::Sandbox;
 use crate::suite::LoadedSuite;
+use airlock_sandbox::Sandbox;
 
 /// Whether a run starts anew or continues a journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

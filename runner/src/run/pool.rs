@@ -22,7 +22,7 @@ use super::commit::GROUP_COMMIT_WINDOW;
 use super::error::RunError;
 use super::options::RunParts;
 use crate::agent::SessionContext;
-use crate::sandbox::LoadedTask;
+use airlock_sandbox::LoadedTask;
 
 /// How many task instances run at once: as asked, or as many as the
 /// profile allows (one for an agent that answers one call at a time).

@@ -17,8 +17,8 @@ use super::open::{RUN_START_ROOM, check_plan_fits};
 use super::*;
 use crate::agent::{Agent, AgentOptions, AgentSpec, SessionContext};
 use crate::profile::HardwareProfile;
-use crate::sandbox::{Backend, Conversation, Sandbox, SandboxLimits};
 use crate::suite::LoadedSuite;
+use airlock_sandbox::{Backend, Conversation, Sandbox};
 
 /// The reference agent, with one plan entry held back until another has
 /// finished, or one whose session panics. Records the order in which
@@ -116,7 +116,7 @@ impl Station {
         let generated = airlock_attest::keygen(dir.path(), "evaluator").unwrap();
         let key = SigningKey::load(&generated.private_path).unwrap();
         let profile = crate::profile::load("default").unwrap().profile;
-        let sandbox = Sandbox::new(SandboxLimits::from_profile(&profile)).unwrap();
+        let sandbox = Sandbox::new(profile.sandbox_limits()).unwrap();
         let suite = LoadedSuite::embedded(&sandbox).unwrap();
         Station {
             dir,
@@ -279,11 +279,7 @@ fn resume_refuses_another_agent_or_engine_naming_the_field() {
         "{message}"
     );
 
-    let pulley = Sandbox::with_backend(
-        SandboxLimits::from_profile(&station.profile),
-        Backend::Pulley,
-    )
-    .unwrap();
+    let pulley = Sandbox::with_backend(station.profile.sandbox_limits(), Backend::Pulley).unwrap();
     let suite = LoadedSuite::embedded(&pulley).unwrap();
     let parts = RunParts {
         sandbox: &pulley,

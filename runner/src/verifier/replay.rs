@@ -17,9 +17,9 @@ use airlock_core::transcript::{Transcript, commitment, opening_key};
 
 use crate::profile::HardwareProfile;
 use crate::reexecute::reexecute;
-use crate::sandbox::{Backend, LoadedTask, Sandbox, SandboxLimits};
 use airlock_attest::disclosure::{DisclosedRecords, Disclosure, DisclosureError};
 use airlock_attest::transcripts::{StoreError, TranscriptKey, open_all};
+use airlock_sandbox::{Backend, LoadedTask, Sandbox};
 
 /// Where the replay level takes transcripts from.
 #[derive(Debug)]
@@ -115,8 +115,7 @@ pub(crate) fn replay_level(
             None,
         ));
     };
-    let sandbox = match Sandbox::with_backend(SandboxLimits::from_profile(profile), request.backend)
-    {
+    let sandbox = match Sandbox::with_backend(profile.sandbox_limits(), request.backend) {
         Ok(sandbox) => sandbox,
         Err(e) => {
             return Ok(report(

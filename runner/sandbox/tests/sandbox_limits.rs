@@ -4,9 +4,10 @@
 
 use core::time::Duration;
 
-use airlock::sandbox::{Conversation, LoadError, Sandbox, SandboxLimits, TaskRun};
 use airlock_core::Ppm;
 use airlock_core::outcome::{AbiViolation, ModelErrorKind, Outcome, TrapKind};
+use airlock_sandbox::{Conversation, LoadError, Sandbox, SandboxLimits, TaskRun};
+use airlock_tests::load::Load;
 
 mod common;
 use common::{DONE_FULL, SAY_Q, Scripted, run_module, task_wat};
@@ -279,8 +280,7 @@ fn engine_settings_description_is_pinned() {
         airlock_core::Digest::blake3(sandbox.settings_description().as_bytes())
     );
     let pulley =
-        airlock::sandbox::Sandbox::with_backend(limits(), airlock::sandbox::Backend::Pulley)
-            .unwrap();
+        airlock_sandbox::Sandbox::with_backend(limits(), airlock_sandbox::Backend::Pulley).unwrap();
     assert_eq!(
         pulley.settings_description(),
         "wasmtime 48.0.8; backend pulley (cranelift to pulley64 bytecode, interpreted); \
@@ -310,47 +310,6 @@ fn peak_memory_is_recorded() {
     assert_eq!(r.peak_memory_bytes, 4 * 65536);
 }
 
-/// Busy threads on every core, twice over, for as long as the value lives.
-struct Load {
-    stop: std::sync::Arc<core::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start() -> Load {
-        use core::sync::atomic::{AtomicBool, Ordering};
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let threads = (0..2 * cores)
-            .map(|_| {
-                let stop = std::sync::Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let mut x = 0u64;
-                    // Bounded even if the test never stops it.
-                    let until = std::time::Instant::now() + Duration::from_secs(60);
-                    while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < until {
-                        for _ in 0..10_000 {
-                            x = core::hint::black_box(
-                                x.wrapping_mul(6_364_136_223_846_793_005) ^ 1,
-                            );
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load { stop, threads }
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, core::sync::atomic::Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// Finding 9 of issue 14: the backstop was a count of the epoch ticker's
 /// sleeps, so on a loaded host, where each sleep runs long, it fired late
 /// (3.45 s for a 3 s setting). It is a deadline on the monotonic clock: with
@@ -364,7 +323,7 @@ fn the_backstop_is_a_deadline_on_the_clock_even_on_a_loaded_host() {
     let sandbox = Sandbox::new(limits).unwrap();
     let module = task_wat("(loop (br 0)) i64.const 0", DONE_FULL, "");
     let r = {
-        let _load = Load::start();
+        let _load = Load::start(2);
         run_module(&sandbox, &module, &mut Scripted(Ok("ok".into())))
     };
     assert_eq!(r.outcome, Outcome::WallClockTimeout);

@@ -6,6 +6,13 @@
 //! so starting a task instance is a pool-slot grab and a few calls. Every way
 //! a task can end maps to a distinct [`Outcome`], and none of them is an error
 //! of the run: a hostile module cannot stop the runner.
+//!
+//! This crate is the only one in the workspace that links wasmtime. It knows
+//! nothing of hardware profiles, suites or agents: the runner turns a profile
+//! into [`SandboxLimits`] and drives the [`Conversation`], so a verifier's
+//! build can leave the whole crate out.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +29,6 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module, OperatorCost,
     PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc, UpdateDeadline,
 };
-
-use crate::profile::HardwareProfile;
 
 /// How often the epoch ticker advances the engine's epoch. Each tick makes a
 /// running guest look at the clock; the backstop itself is a deadline on
@@ -121,7 +126,8 @@ pub const COMPILE_BUDGET: CompileBudget = CompileBudget {
     entries: 10_000,
 };
 
-/// The limits one sandbox applies, all taken from a hardware profile.
+/// The limits one sandbox applies; the runner takes them from a hardware
+/// profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SandboxLimits {
     /// Fuel for one task instance, across `start` and every `step`.
@@ -144,26 +150,6 @@ pub struct SandboxLimits {
     pub max_instances: u32,
     /// Most elements a function table may grow to.
     pub max_table_elements: u32,
-}
-
-impl SandboxLimits {
-    /// The limits a profile sets.
-    pub fn from_profile(profile: &HardwareProfile) -> SandboxLimits {
-        SandboxLimits {
-            fuel_per_task: profile.fuel_per_task,
-            memory_bytes: profile.memory_per_sandbox_bytes(),
-            max_wasm_stack_bytes: usize::try_from(profile.max_wasm_stack_bytes())
-                .unwrap_or(usize::MAX),
-            max_message_bytes: profile.max_message_bytes,
-            max_reply_bytes: profile.max_reply_bytes,
-            max_module_bytes: profile.max_module_bytes,
-            max_turns: profile.max_turns,
-            wall_clock_backstop: profile.wall_clock_backstop(),
-            // One extra slot so a module can be probed while every sandbox runs a task.
-            max_instances: profile.parallel_sandboxes().saturating_add(1),
-            max_table_elements: profile.max_table_elements,
-        }
-    }
 }
 
 /// Why a module was refused before it ran.

@@ -10,6 +10,7 @@
 
 #[cfg(feature = "sandbox")]
 pub mod agent;
+pub mod audit;
 #[cfg(feature = "sandbox")]
 pub mod check;
 pub mod profile;
@@ -19,4 +20,3 @@ pub mod report;
 #[cfg(feature = "sandbox")]
 pub mod run;
 pub mod suite;
-pub mod verifier;

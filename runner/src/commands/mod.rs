@@ -37,7 +37,7 @@ use output::Failure;
 
 /// Which suite to use and how to trust it.
 #[derive(clap::Args, Debug)]
-pub(crate) struct SuiteSource {
+pub(crate) struct SuiteArgs {
     /// `default` (the embedded suite) or a suite directory.
     #[arg(long, default_value = "default")]
     pub(crate) suite: String,
@@ -56,7 +56,7 @@ pub(crate) struct SuiteSource {
 /// `report`, `profile check`) a refused suite is bad input, exit 2, even a
 /// digest or signature that does not match (an integrity error): only
 /// `suite verify` reports a refused suite as a failed check.
-pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteSource) -> Result<LoadedSuite, Failure> {
+pub(crate) fn load_suite(sandbox: &Sandbox, source: &SuiteArgs) -> Result<LoadedSuite, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {
         return LoadedSuite::embedded(sandbox).map_err(Failure::input);
     }

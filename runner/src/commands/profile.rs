@@ -15,7 +15,7 @@ use clap::Subcommand;
 use super::output::EXIT_UNVERIFIED;
 use super::output::{Failure, emit_json};
 #[cfg(feature = "sandbox")]
-use super::{SuiteSource, load_suite, sandbox_for, task_profile};
+use super::{SuiteArgs, load_suite, sandbox_for, task_profile};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ProfileCommand {
@@ -40,7 +40,7 @@ pub(crate) enum ProfileCommand {
         /// An embedded profile name or a TOML file.
         profile: String,
         #[command(flatten)]
-        source: SuiteSource,
+        source: SuiteArgs,
         /// Seeds to measure each task over (the worst is reported).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
         seeds: u32,
@@ -55,7 +55,7 @@ pub(crate) enum ProfileCommand {
         #[arg(long, default_value = "default")]
         profile: String,
         #[command(flatten)]
-        source: SuiteSource,
+        source: SuiteArgs,
         /// Least number of reference runs of each task to measure (more are
         /// run until at least a second of sandbox time is measured).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
@@ -206,7 +206,7 @@ pub(crate) fn execute(command: ProfileCommand) -> Result<(), Failure> {
 
 #[cfg(feature = "sandbox")]
 /// The module bytes of `default` or a suite directory, checked as `load_suite` checks them.
-fn suite_modules(source: &SuiteSource) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+fn suite_modules(source: &SuiteArgs) -> Result<Vec<(String, Vec<u8>)>, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {
         return Ok(airlock_default_suite::modules()
             .iter()

@@ -11,7 +11,7 @@ use airlock_sandbox::Sandbox;
 #[cfg(feature = "sandbox")]
 use super::load_suite;
 use super::output::{EXIT_UNVERIFIED, Failure, emit_rendered, json_safe_line};
-use super::{SuiteSource, load_trusted};
+use super::{SuiteArgs, load_trusted};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ReportArgs {
@@ -35,7 +35,7 @@ pub(crate) struct ReportArgs {
     color: ColorChoice,
     /// Where task categories come from: the suite whose modules the run used.
     #[command(flatten)]
-    source: SuiteSource,
+    source: SuiteArgs,
     /// A profile file to take budgets from when the run's profile is not
     /// embedded; used only if its digest equals the run's.
     #[arg(long)]
@@ -155,7 +155,7 @@ pub(crate) fn execute(args: &ReportArgs) -> Result<(), Failure> {
 
 /// Where a report's task categories come from, read from the suite's modules.
 fn report_categories(
-    source: &SuiteSource,
+    source: &SuiteArgs,
     profile: Option<&profile::LoadedProfile>,
 ) -> Result<report::model::Categories, Failure> {
     if source.suite == airlock_default_suite::SUITE_NAME {
@@ -168,7 +168,7 @@ fn report_categories(
 /// themselves.
 #[cfg(feature = "sandbox")]
 fn suite_dir_categories(
-    source: &SuiteSource,
+    source: &SuiteArgs,
     profile: Option<&profile::LoadedProfile>,
 ) -> Result<report::model::Categories, Failure> {
     let limits = match profile {
@@ -192,7 +192,7 @@ fn suite_dir_categories(
 /// the verifier's build cannot compile.
 #[cfg(not(feature = "sandbox"))]
 fn suite_dir_categories(
-    source: &SuiteSource,
+    source: &SuiteArgs,
     _profile: Option<&profile::LoadedProfile>,
 ) -> Result<report::model::Categories, Failure> {
     Err(Failure::input(format!(

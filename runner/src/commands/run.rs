@@ -12,12 +12,12 @@ use airlock_attest::{Overwrite, SigningKey};
 use airlock_sandbox::Sandbox;
 
 use super::output::{Bar, Failure, JsonProgress, emit_json};
-use super::{SuiteSource, load_suite, parse_seed, task_profile};
+use super::{SuiteArgs, load_suite, parse_seed, task_profile};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
-    source: SuiteSource,
+    source: SuiteArgs,
     /// How the sandbox executes tasks: `cranelift` (native code) or `pulley`
     /// (wasmtime's portable interpreter); recorded in the engine settings.
     #[arg(long, default_value = "cranelift")]

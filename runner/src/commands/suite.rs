@@ -8,14 +8,14 @@ use airlock_attest::{Overwrite, SigningKey};
 use clap::Subcommand;
 
 use super::output::{Failure, emit_json};
-use super::{SuiteSource, exists_hint, load_suite, load_trusted, sandbox_for};
+use super::{SuiteArgs, exists_hint, load_suite, load_trusted, sandbox_for};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum SuiteCommand {
     /// List the tasks of a suite, with the metadata read from each module.
     List {
         #[command(flatten)]
-        source: SuiteSource,
+        source: SuiteArgs,
         /// Hardware profile whose limits screen the modules.
         #[arg(long, default_value = "default")]
         profile: String,

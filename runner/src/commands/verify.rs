@@ -65,7 +65,7 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
-    use airlock::verifier::{self, TrustedSuite, VerifyRequest};
+    use airlock::audit::{self, TrustedSuite, VerifyRequest};
     let trusted = load_trusted(&args.trust)?;
     let suite = match &args.suite {
         None => None,
@@ -90,7 +90,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
             }
             let authorities = load_trusted(&args.suite_trust)?;
             Some(
-                verifier::trusted_suite_dir(dir, &authorities, largest_module_bytes()?)
+                audit::trusted_suite_dir(dir, &authorities, largest_module_bytes()?)
                     .map_err(Failure::from)?,
             )
         }
@@ -116,28 +116,28 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
         disclosed: args.disclosed.clone(),
         replay,
     };
-    let outcome = verifier::verify_all(&request).map_err(Failure::from)?;
+    let outcome = audit::verify_all(&request).map_err(Failure::from)?;
     if args.json {
-        let value = verifier::json(&outcome)
+        let value = audit::json(&outcome)
             .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
         emit_json(&value);
     } else {
-        out!("{}", verifier::human(&outcome));
+        out!("{}", audit::human(&outcome));
     }
     if outcome.verified() {
         Ok(())
     } else {
         Err(Failure {
             code: EXIT_UNVERIFIED,
-            message: verifier::failure_message(&outcome),
+            message: audit::failure_message(&outcome),
         })
     }
 }
 
 /// What `verify --replay` re-executes from, with which modules and profiles.
 #[cfg(feature = "sandbox")]
-fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
-    use airlock::verifier::{ReplayRequest, TranscriptSource};
+fn replay_request(args: &VerifyArgs) -> Result<airlock::audit::ReplayRequest, Failure> {
+    use airlock::audit::{ReplayRequest, TranscriptSource};
     let [bundle] = args.bundles.as_slice() else {
         return Err(Failure::input("--replay checks one bundle at a time"));
     };
@@ -196,7 +196,7 @@ fn replay_request(args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest,
 /// Replay re-executes tasks in the sandbox, which the verifier's build
 /// leaves out: refused in one line, as a usage error.
 #[cfg(not(feature = "sandbox"))]
-fn replay_request(_args: &VerifyArgs) -> Result<airlock::verifier::ReplayRequest, Failure> {
+fn replay_request(_args: &VerifyArgs) -> Result<airlock::audit::ReplayRequest, Failure> {
     Err(Failure::input(
         "--replay re-executes tasks: this is the verifier's build of airlock, without \
          the sandbox; replay with the full build",

@@ -1,11 +1,13 @@
-//! `airlock verify`: every level of one bundle or several, the suite level
-//! against a trusted suite, and the station chain across bundles.
+//! The audit behind `airlock verify`: every level of one bundle or several,
+//! the suite level against a trusted suite, disclosed transcripts, replay,
+//! and the station chain across bundles. One bundle's offline levels are
+//! `airlock_attest::verify`; this module puts them together for a set.
 
 #[cfg(feature = "sandbox")]
 mod replay;
 // Replay re-executes tasks, which the verifier's build cannot.
 #[cfg(not(feature = "sandbox"))]
-#[path = "verifier/no_replay.rs"]
+#[path = "audit/no_replay.rs"]
 mod replay;
 
 use core::fmt::{self, Write as _};

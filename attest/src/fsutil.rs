@@ -48,7 +48,7 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, AttestError> {
 /// 64 KiB) is handed to `each` in order, so a large module is hashed in
 /// constant memory. The same size checks apply; on an error `each` may
 /// have seen a prefix of the file.
-pub fn read_regular_in_pieces(
+pub(crate) fn read_regular_in_pieces(
     path: &Path,
     limit: u64,
     mut each: impl FnMut(&[u8]),

@@ -12,6 +12,9 @@
 //! layouts are in `SPEC.md` and pinned by exact-byte tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A `pub` item must be reachable from outside the crate; anything else says
+// `pub(crate)`, so the public face of each crate is what it declares.
+#![warn(unreachable_pub)]
 
 pub mod bundle;
 #[cfg(test)]

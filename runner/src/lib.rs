@@ -7,6 +7,9 @@
 //! profiles and suite manifests, and nothing that links wasmtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A `pub` item must be reachable from outside the crate; anything else says
+// `pub(crate)`, so the public face of each crate is what it declares.
+#![warn(unreachable_pub)]
 
 #[cfg(feature = "sandbox")]
 pub mod agent;

@@ -177,28 +177,28 @@ pub(crate) struct StreamedStart {
 impl StreamedStart {
     /// The same, with [`StreamedStart::plan_bytes`] as file offsets, for a
     /// body whose first byte is at `body_offset` in the file.
-    pub fn in_file_at(mut self, body_offset: u64) -> StreamedStart {
+    pub(super) fn in_file_at(mut self, body_offset: u64) -> StreamedStart {
         self.plan_bytes = body_offset + self.plan_bytes.start..body_offset + self.plan_bytes.end;
         self
     }
 
     /// Run id.
-    pub fn run_id(&self) -> [u8; 16] {
+    pub(super) fn run_id(&self) -> [u8; 16] {
         self.head.run_id
     }
 
     /// Key id of the evaluator key that signs every record.
-    pub fn evaluator_key_id(&self) -> Digest {
+    pub(super) fn evaluator_key_id(&self) -> Digest {
         self.tail.evaluator_key_id
     }
 
     /// Station chain link.
-    pub fn station(&self) -> &StationLink {
+    pub(super) fn station(&self) -> &StationLink {
         &self.tail.station
     }
 
     /// The whole record, if the plan's entries were kept.
-    pub fn to_run_start(&self) -> Option<RunStart> {
+    pub(super) fn to_run_start(&self) -> Option<RunStart> {
         let plan = self.plan.clone()?;
         let Head {
             run_id,
@@ -400,7 +400,7 @@ const CHANGED: &str = "the bundle changed while it was being verified";
 
 impl PlanCursor {
     /// A cursor over the plan of `start`, read from `source`.
-    pub fn new(start: &StreamedStart, source: PlanSource) -> PlanCursor {
+    pub(super) fn new(start: &StreamedStart, source: PlanSource) -> PlanCursor {
         PlanCursor {
             source,
             byte_len: start.plan_bytes.end - start.plan_bytes.start,
@@ -413,14 +413,14 @@ impl PlanCursor {
     }
 
     /// Number of entries.
-    pub fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.len
     }
 
     /// Entry `i`, or `None` past the end. Reading forward is one step per
     /// entry; looking back (only for a failure's message) reads from the
     /// start with a fresh handle.
-    pub fn get(&mut self, i: u64) -> Result<Option<&PlannedTask>, String> {
+    pub(super) fn get(&mut self, i: u64) -> Result<Option<&PlannedTask>, String> {
         if i >= self.len {
             return Ok(None);
         }
@@ -462,7 +462,7 @@ impl PlanCursor {
 
     /// Reads what is left of the plan and checks that the second read saw
     /// exactly the bytes the first read hashed into the chain.
-    pub fn finish(mut self) -> Result<(), String> {
+    pub(super) fn finish(mut self) -> Result<(), String> {
         if self.len > 0 {
             self.get(self.len - 1)?;
         }

@@ -13,6 +13,9 @@
 //! build can leave the whole crate out.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A `pub` item must be reachable from outside the crate; anything else says
+// `pub(crate)`, so the public face of each crate is what it declares.
+#![warn(unreachable_pub)]
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};

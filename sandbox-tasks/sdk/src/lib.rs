@@ -46,6 +46,9 @@
 //! reference agent.
 #![no_std]
 #![deny(missing_docs)]
+// A `pub` item must be reachable from outside the crate; anything else says
+// `pub(crate)`, so the public face of each crate is what it declares.
+#![warn(unreachable_pub)]
 
 extern crate alloc;
 // Task crates are also cdylibs: built for the host (by `cargo test`), they

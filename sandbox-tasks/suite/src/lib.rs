@@ -6,6 +6,9 @@
 //! provide the reference solvers ([`reference_solver`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A `pub` item must be reachable from outside the crate; anything else says
+// `pub(crate)`, so the public face of each crate is what it declares.
+#![warn(unreachable_pub)]
 
 use core::fmt;
 

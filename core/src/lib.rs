@@ -5,7 +5,10 @@
 //! definition of each message, record and hash. It is `#![no_std]`; the
 //! `alloc` feature (on by default) adds the types that own strings and
 //! vectors. Without `alloc` the fixed-size parts remain: scores, outcomes,
-//! digests, chain hashing and the signed message.
+//! digests, chain hashing and the signed message. The one hex encoder and
+//! decoder of the workspace ([`hex`]), the escaping of untrusted text for
+//! terminals and logs, and the exit-code class every library error declares
+//! ([`Classify`]) live here too, since every other crate uses them.
 //!
 //! Byte layouts are specified in `SPEC.md` at the repository root and pinned
 //! by exact-byte tests in this crate.

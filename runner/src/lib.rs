@@ -1,9 +1,11 @@
-//! The Airlock runner library: model agents, run orchestration, the journal,
-//! reports, the verifier and the CLI's commands; the wasmtime sandbox itself
-//! is the `airlock-sandbox` crate.
+//! The Airlock runner library: run orchestration (`run`), model agents,
+//! hardware profiles, suites, reports, and the audit behind `airlock verify`
+//! ([`audit`]) with its replay level. It sits above `airlock-sandbox` (the
+//! wasmtime host) and `airlock-attest` (every signed or sealed format); the
+//! command line is the `airlock` binary beside it.
 //!
 //! Without the `sandbox` feature (on by default) only what a verifier
-//! outside the enclave needs is built: verification, reports, disclosures,
+//! outside the enclave needs is built: the audit without replay, reports,
 //! profiles and suite manifests, and nothing that links wasmtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

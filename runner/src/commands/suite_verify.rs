@@ -5,12 +5,11 @@
 use std::path::PathBuf;
 
 use airlock::profile;
-use airlock_attest::AttestError;
 use airlock_core::Untrusted;
 use clap::Subcommand;
 
 use super::load_trusted;
-use super::output::{EXIT_INPUT, EXIT_UNVERIFIED, Failure};
+use super::output::Failure;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum SuiteCommand {
@@ -34,13 +33,13 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
         profile,
     } = command;
     let limit = profile::load(&profile)
-        .map_err(Failure::input)?
+        .map_err(Failure::from)?
         .profile
         .max_module_bytes;
     let trusted = load_trusted(&trust)?;
     let verified =
         airlock_attest::suite_check::verify_suite_files(&dir, &trusted, u64::from(limit))
-            .map_err(suite_failure)?;
+            .map_err(Failure::from)?;
     let manifest = &verified.manifest;
     outln!(
         "suite {} ({} tasks, signed by suite authority key {})",
@@ -59,20 +58,4 @@ pub(crate) fn execute(command: SuiteCommand) -> Result<(), Failure> {
     }
     outln!("suite verified: manifest signature and every module digest match");
     Ok(())
-}
-
-/// Exit 1 for a suite that fails verification, 2 for one that cannot be
-/// read: a missing or unreadable file, or a module that is not a regular
-/// file or is larger than the profile allows (refused, never read).
-fn suite_failure(error: AttestError) -> Failure {
-    let code = match &error {
-        AttestError::Io { .. }
-        | AttestError::NotRegularFile { .. }
-        | AttestError::FileTooLarge { .. } => EXIT_INPUT,
-        _ => EXIT_UNVERIFIED,
-    };
-    Failure {
-        code,
-        message: error.to_string(),
-    }
 }

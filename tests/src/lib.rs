@@ -242,6 +242,20 @@ pub fn keygen_named(dir: &Path, name: &str) -> Key {
     }
 }
 
+/// `airlock suite export default --out DIR --key AUTHORITY`: the embedded
+/// suite written to `dir` with a manifest signed by `authority`.
+#[track_caller]
+pub fn export_signed_default_suite(dir: &Path, authority: &Key) {
+    finish(
+        airlock()
+            .args(["suite", "export", "default", "--out"])
+            .arg(dir)
+            .arg("--key")
+            .arg(&authority.private),
+    )
+    .expect_code(0);
+}
+
 /// Whether `text` is 64 lower- or upper-case hexadecimal digits.
 pub fn is_hex64(text: &str) -> bool {
     airlock_core::hex::decode_array::<32>(text).is_some()

@@ -21,14 +21,7 @@ fn exported() -> Fixture {
     let authority = keygen_named(&path.join("authority"), "authority");
     let evaluator = keygen(&path.join("evaluator"));
     let suite = path.join("suite");
-    finish(
-        airlock()
-            .args(["suite", "export", "default", "--out"])
-            .arg(&suite)
-            .arg("--key")
-            .arg(&authority.private),
-    )
-    .expect_code(0);
+    export_signed_default_suite(&suite, &authority);
     Fixture {
         _root: root,
         root: path,

@@ -165,14 +165,7 @@ fn the_verifier_build_verifies_suites_as_the_full_binary_does() {
     let dir = tempfile::tempdir().unwrap();
     let authority = keygen_named(dir.path(), "authority");
     let suite = dir.path().join("suite");
-    finish(
-        airlock()
-            .args(["suite", "export", "default", "--out"])
-            .arg(&suite)
-            .arg("--key")
-            .arg(&authority.private),
-    )
-    .expect_code(0);
+    export_signed_default_suite(&suite, &authority);
     let good: Vec<&std::ffi::OsStr> = vec![
         os("suite"),
         os("verify"),

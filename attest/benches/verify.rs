@@ -74,6 +74,7 @@ fn write_bundle(path: &Path, key: &SigningKey, records: usize) {
             agent: "reference".into(),
             model: "reference-solver".into(),
             reported_model: String::new(),
+            tool_mode: airlock_core::abi::ToolMode::Native,
         },
         seed: [6; 32],
         evaluator_key_id: key.key_id(),
@@ -106,6 +107,7 @@ fn write_bundle(path: &Path, key: &SigningKey, records: usize) {
             fuel_consumed: 123_456,
             peak_memory_bytes: 1_179_648,
             turns: 3,
+            tokens: Default::default(),
             wall_time_us: 789,
             transcript_commitment: Digest([8; 32]),
         };

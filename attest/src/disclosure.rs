@@ -1,4 +1,4 @@
-//! Disclosure files (`airlock-disclosure/1`): one transcript with its
+//! Disclosure files (`airlock-disclosure/2`): one transcript with its
 //! opening, taken out of the enclave on purpose, and the check of it against
 //! the signed TaskResult that commits to it (SPEC.md, "Disclosure file").
 //!
@@ -28,7 +28,7 @@ use airlock_core::transcript::opening_key;
 use crate::transcripts::{StoreError, TranscriptKey, open_transcript};
 
 /// The `format` value of a disclosure file.
-pub const DISCLOSURE_FORMAT: &str = "airlock-disclosure/1";
+pub const DISCLOSURE_FORMAT: &str = "airlock-disclosure/2";
 
 /// Largest disclosure file read (a transcript is bounded by the profile; this
 /// only keeps a hostile file from exhausting memory).
@@ -174,9 +174,10 @@ impl core::error::Error for DisclosureError {}
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TurnJson {
-    say: String,
-    reply: String,
-    truncated: bool,
+    prompt: airlock_core::abi::Prompt,
+    reply: airlock_core::abi::ModelReply,
+    usage: Option<airlock_core::record::TokenUsage>,
+    reasoning: String,
 }
 
 // A field this reader does not know could be a claim it does not check.
@@ -274,9 +275,10 @@ impl Disclosure {
                     .turns
                     .iter()
                     .map(|turn| TurnJson {
-                        say: turn.say.clone(),
+                        prompt: turn.prompt.clone(),
                         reply: turn.reply.clone(),
-                        truncated: turn.truncated,
+                        usage: turn.usage,
+                        reasoning: turn.reasoning.clone(),
                     })
                     .collect(),
             },
@@ -332,9 +334,10 @@ impl Disclosure {
                 .turns
                 .into_iter()
                 .map(|t| Turn {
-                    say: t.say,
+                    prompt: t.prompt,
                     reply: t.reply,
-                    truncated: t.truncated,
+                    usage: t.usage,
+                    reasoning: t.reasoning,
                 })
                 .collect(),
         };
@@ -776,11 +779,7 @@ mod tests {
             plan_index: 1,
             epoch: 0,
             seed: [5; 32],
-            turns: vec![Turn {
-                say: "what is the flag?".into(),
-                reply: "flag{x}".into(),
-                truncated: false,
-            }],
+            turns: vec![Turn::text("what is the flag?", "flag{x}", false)],
         };
         let bytes = postcard::to_allocvec(&transcript).unwrap();
         let opening = [9; 32];
@@ -794,6 +793,7 @@ mod tests {
             fuel_consumed: 10,
             peak_memory_bytes: 65536,
             turns: 1,
+            tokens: Default::default(),
             wall_time_us: 1,
             transcript_commitment: commitment(&opening, &bytes),
         };
@@ -830,6 +830,7 @@ mod tests {
                 agent: "a".into(),
                 model: "m".into(),
                 reported_model: String::new(),
+                tool_mode: airlock_core::abi::ToolMode::Native,
             },
             seed: [0; 32],
             evaluator_key_id: Digest([3; 32]),
@@ -867,7 +868,8 @@ mod tests {
         let text = disclosure.to_json();
         for (from, to) in [
             ("\"format\"", "\"verified_by\": \"me\",\n  \"format\""),
-            ("\"say\"", "\"score\": 1,\n \"say\""),
+            ("\"prompt\"", "\"score\": 1,\n \"prompt\""),
+            ("\"truncated\"", "\"verdict\": 1,\n \"truncated\""),
             ("\"turns\"", "\"extra\": [],\n \"turns\""),
         ] {
             let altered = text.replacen(from, to, 1);

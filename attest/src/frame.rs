@@ -712,7 +712,7 @@ mod tests {
     fn header_bytes_are_pinned_and_checked() {
         let key = PublicKey([0xaa; 32]);
         let h = encode_header(FileKind::Bundle, &key);
-        assert_eq!(&h[..12], b"\x89ALB\r\n\x1a\n\x01\x00\x00\x00");
+        assert_eq!(&h[..12], b"\x89ALB\r\n\x1a\n\x02\x00\x00\x00");
         assert_eq!(&h[12..], &[0xaa; 32]);
         assert_eq!(decode_header(FileKind::Bundle, &h), Ok(key));
         assert_eq!(
@@ -722,12 +722,17 @@ mod tests {
                 found: FileKind::Bundle
             })
         );
-        let mut v2 = h;
-        v2[8] = 2;
-        assert_eq!(
-            decode_header(FileKind::Bundle, &v2),
-            Err(HeaderError::UnsupportedVersion { found: 2 })
-        );
+        // Version 1 (before ABI 2's records) and a version from the future.
+        for version in [1, 3] {
+            let mut other = h;
+            other[8] = version;
+            assert_eq!(
+                decode_header(FileKind::Bundle, &other),
+                Err(HeaderError::UnsupportedVersion {
+                    found: u16::from(version)
+                })
+            );
+        }
         let mut flags = h;
         flags[11] = 1;
         assert_eq!(

@@ -22,7 +22,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundK
 /// First 8 bytes of a transcript store: `\x89ALT\r\n\x1a\n`.
 pub const STORE_MAGIC: [u8; 8] = *b"\x89ALT\r\n\x1a\n";
 /// Format version written in the store header.
-pub const STORE_VERSION: u16 = 1;
+pub const STORE_VERSION: u16 = 2;
 /// Bytes of the store header: magic, version, flags, run id, key check.
 pub const STORE_HEADER_LEN: usize = 8 + 2 + 2 + 16 + 32;
 /// Bytes before a record's sealed bytes: plan index, nonce, length.
@@ -863,7 +863,7 @@ mod tests {
     #[test]
     fn header_bytes_are_pinned() {
         let header = header_bytes(&[1; 16], &key());
-        assert_eq!(&header[..12], b"\x89ALT\r\n\x1a\n\x01\x00\x00\x00");
+        assert_eq!(&header[..12], b"\x89ALT\r\n\x1a\n\x02\x00\x00\x00");
         assert_eq!(&header[12..28], &[1; 16]);
         // Cross-checked with Python blake3 (derive_key_context).
         let check = airlock_core::hex::encode(&header[28..]);

@@ -26,6 +26,9 @@ pub enum Outcome {
     ModelError(ModelErrorKind),
     /// The task still wanted to talk after its maximum number of turns.
     TurnLimit,
+    /// The model's calls used more tokens than the profile's per-task budget
+    /// (as the server reported them).
+    TokenLimit,
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
             Outcome::WallClockTimeout => "wall-clock-timeout",
             Outcome::ModelError(_) => "model-error",
             Outcome::TurnLimit => "turn-limit",
+            Outcome::TokenLimit => "token-limit",
         }
     }
 }
@@ -113,6 +117,10 @@ pub enum AbiViolation {
     InfoMismatch,
     /// The task returned a score above full credit.
     ScoreOutOfRange,
+    /// The task's tool results did not answer the last reply's tool calls
+    /// one for one, in order, by id (or came when there were no calls), or
+    /// it said something else while calls were unanswered.
+    ToolResultsMismatch,
 }
 
 impl AbiViolation {
@@ -126,6 +134,7 @@ impl AbiViolation {
             AbiViolation::WrongAbiVersion => "wrong-abi-version",
             AbiViolation::InfoMismatch => "info-mismatch",
             AbiViolation::ScoreOutOfRange => "score-out-of-range",
+            AbiViolation::ToolResultsMismatch => "tool-results-mismatch",
         }
     }
 }
@@ -143,6 +152,10 @@ pub enum ModelErrorKind {
     MalformedReply,
     /// The agent has no answer for this task (e.g. no reference solver).
     Unsupported,
+    /// The server refused a request because it offered tools (a client
+    /// error status to a request with `tools`): it does not do function
+    /// calling; run with `--tool-mode text`.
+    ToolsRefused,
 }
 
 impl ModelErrorKind {
@@ -154,6 +167,7 @@ impl ModelErrorKind {
             ModelErrorKind::ServerError => "server-error",
             ModelErrorKind::MalformedReply => "malformed-reply",
             ModelErrorKind::Unsupported => "unsupported",
+            ModelErrorKind::ToolsRefused => "tools-refused",
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::abi::ToolMode;
 use crate::digest::Digest;
 use crate::outcome::Outcome;
 use crate::score::Ppm;
@@ -114,6 +115,9 @@ pub struct ModelDescriptor {
     pub model: String,
     /// Model id as reported by the server, empty when none.
     pub reported_model: String,
+    /// Whether tasks' tools were offered as native tool calls or the text
+    /// protocol was used (`--tool-mode`).
+    pub tool_mode: ToolMode,
 }
 
 /// Link to the previous run of the same evaluator station (SPEC.md,
@@ -178,10 +182,52 @@ pub struct TaskResult {
     pub peak_memory_bytes: u64,
     /// Model turns taken.
     pub turns: u32,
+    /// Tokens of the instance's model calls, as the server reported them.
+    pub tokens: TokenTotals,
     /// Wall time in microseconds (information only; not deterministic).
     pub wall_time_us: u64,
     /// Commitment to the transcript ([`crate::transcript::commitment`]).
     pub transcript_commitment: Digest,
+}
+
+/// The tokens one model call used, as the server's `usage` reported them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+// JSON readers (disclosure files) must refuse a field they do not check.
+#[serde(deny_unknown_fields)]
+pub struct TokenUsage {
+    /// Tokens of the prompt (the whole conversation sent).
+    pub prompt_tokens: u64,
+    /// Tokens the model generated.
+    pub completion_tokens: u64,
+}
+
+/// Tokens summed over a task instance's model calls.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct TokenTotals {
+    /// Sum of the calls' prompt tokens.
+    pub prompt_tokens: u64,
+    /// Sum of the calls' completion tokens.
+    pub completion_tokens: u64,
+    /// Calls whose reply reported no usage (counted as zero in the sums).
+    pub calls_without_usage: u32,
+}
+
+impl TokenTotals {
+    /// Adds one call's usage, or counts it as a call without usage.
+    pub fn add(&mut self, usage: Option<TokenUsage>) {
+        match usage {
+            Some(u) => {
+                self.prompt_tokens = self.prompt_tokens.saturating_add(u.prompt_tokens);
+                self.completion_tokens = self.completion_tokens.saturating_add(u.completion_tokens);
+            }
+            None => self.calls_without_usage = self.calls_without_usage.saturating_add(1),
+        }
+    }
+
+    /// Prompt and completion tokens together.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
 }
 
 /// Why a run ended.
@@ -292,6 +338,11 @@ mod tests {
             fuel_consumed: 300,
             peak_memory_bytes: 65536,
             turns: 2,
+            tokens: TokenTotals {
+                prompt_tokens: 300,
+                completion_tokens: 7,
+                calls_without_usage: 1,
+            },
             wall_time_us: 5,
             transcript_commitment: Digest([4; 32]),
         }
@@ -303,7 +354,8 @@ mod tests {
         let bytes = Record::TaskResult(sample_result()).to_bytes();
         let mut expected = vec![1u8, 1, 1, b'x'];
         expected.extend_from_slice(&[2; 32]);
-        expected.extend_from_slice(&[0, 4, 0, 0, 0xac, 0x02, 0x80, 0x80, 0x04, 2, 5]);
+        expected.extend_from_slice(&[0, 4, 0, 0, 0xac, 0x02, 0x80, 0x80, 0x04, 2]);
+        expected.extend_from_slice(&[0xac, 0x02, 7, 1, 5]);
         expected.extend_from_slice(&[4; 32]);
         assert_eq!(bytes, expected);
         assert_eq!(

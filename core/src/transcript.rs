@@ -10,20 +10,42 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::abi::{ModelReply, Prompt};
 use crate::digest::Digest;
+use crate::record::TokenUsage;
 
 /// blake3 key-derivation context of per-transcript opening keys.
 pub const OPENING_CONTEXT: &str = "airlock v1 transcript opening";
 
-/// One exchange: what the task said and what the model replied.
+/// One exchange: what the task asked and what the model replied.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Turn {
-    /// The task's `Say` text.
-    pub say: String,
-    /// The model's reply, as given to the task.
-    pub reply: String,
-    /// Whether the reply was cut to the profile's reply size.
-    pub truncated: bool,
+    /// The task's `Say` text or tool results.
+    pub prompt: Prompt,
+    /// The model's reply exactly as given to the task: text, cut flag, and
+    /// tool calls with their ids and the host's verdict on each.
+    pub reply: ModelReply,
+    /// The tokens the server reported for this call, `None` when it reported none.
+    pub usage: Option<TokenUsage>,
+    /// Reasoning text the server sent beside the reply (`reasoning_content`
+    /// and the like): sealed here, never shown to the task or sent back.
+    pub reasoning: String,
+}
+
+impl Turn {
+    /// A turn of plain text both ways, with no usage and no reasoning.
+    pub fn text(say: &str, reply: &str, truncated: bool) -> Turn {
+        Turn {
+            prompt: Prompt::Text(say.into()),
+            reply: ModelReply {
+                text: reply.into(),
+                truncated,
+                tool_calls: Vec::new(),
+            },
+            usage: None,
+            reasoning: String::new(),
+        }
+    }
 }
 
 /// The complete exchange of one task instance.
@@ -66,16 +88,41 @@ mod tests {
             plan_index: 1,
             epoch: 0,
             seed: [5; 32],
-            turns: alloc::vec![Turn {
-                say: "q".into(),
-                reply: "a".into(),
-                truncated: true,
-            }],
+            turns: alloc::vec![
+                Turn::text("q", "a", true),
+                Turn {
+                    prompt: Prompt::ToolResults(alloc::vec![crate::abi::ToolResult {
+                        call_id: "c".into(),
+                        content: "o".into(),
+                    }]),
+                    reply: ModelReply {
+                        text: String::new(),
+                        truncated: false,
+                        tool_calls: alloc::vec![crate::abi::ToolCall {
+                            id: "d".into(),
+                            name: "b".into(),
+                            arguments: "{}".into(),
+                            problem: Some(crate::abi::ToolCallProblem::UndeclaredTool),
+                        }],
+                    },
+                    usage: Some(TokenUsage {
+                        prompt_tokens: 300,
+                        completion_tokens: 7,
+                    }),
+                    reasoning: "r".into(),
+                },
+            ],
         };
         let bytes = postcard::to_allocvec(&transcript).unwrap();
         let mut expected = alloc::vec![0x01, 0x74, 0x01, 0x00];
         expected.extend_from_slice(&[5; 32]);
-        expected.extend_from_slice(&[0x01, 0x01, 0x71, 0x01, 0x61, 0x01]);
+        // two turns; the first: Text "q", reply "a" cut, no calls, no usage, no reasoning
+        expected.extend_from_slice(&[0x02, 0x00, 0x01, 0x71, 0x01, 0x61, 0x01, 0x00, 0x00, 0x00]);
+        // the second: ToolResults [c: o], reply "" with one call d/b/{} undeclared,
+        // usage 300 + 7, reasoning "r"
+        expected.extend_from_slice(&[0x01, 0x01, 0x01, 0x63, 0x01, 0x6f]);
+        expected.extend_from_slice(&[0x00, 0x00, 0x01, 0x01, 0x64, 0x01, 0x62, 0x02, 0x7b, 0x7d]);
+        expected.extend_from_slice(&[0x01, 0x00, 0x01, 0xac, 0x02, 0x07, 0x01, 0x72]);
         assert_eq!(bytes, expected);
     }
 

@@ -7,9 +7,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use airlock_sandbox::{Conversation, Sandbox, SandboxLimits};
 use airlock_core::Ppm;
+use airlock_core::abi::{Prompt, StartArgs, ToolCall, ToolMode};
 use airlock_core::outcome::{ModelErrorKind, Outcome};
+use airlock_sandbox::{Conversation, Reply, Sandbox, SandboxLimits};
 use libfuzzer_sys::fuzz_target;
 
 /// Small limits, so that every bomb goes off within milliseconds.
@@ -25,6 +26,7 @@ fn limits() -> SandboxLimits {
         wall_clock_backstop: Duration::from_secs(5),
         max_instances: 2,
         max_table_elements: 1000,
+        tokens: airlock_sandbox::TokenBudget::default(),
     }
 }
 
@@ -36,14 +38,28 @@ fn sandbox() -> &'static Sandbox {
     })
 }
 
-/// A model that answers each `Say` with it reversed, twice over: long
-/// enough to be cut at the reply limit.
+/// A model that answers each prompt with it reversed, twice over (long
+/// enough to be cut at the reply limit), and a tool call whose name is the
+/// prompt's first word and whose arguments are the prompt, so the host's
+/// check of calls sees whatever the module declared and said.
 struct Echo;
 
 impl Conversation for Echo {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        let say = prompt.plain_text();
         let reversed: String = say.chars().rev().collect();
-        Ok(reversed.repeat(2))
+        let name = say.split_whitespace().next().unwrap_or("bash").to_owned();
+        Ok(Reply {
+            text: reversed.repeat(2),
+            tool_calls: vec![ToolCall {
+                id: "call-1".into(),
+                name,
+                arguments: say,
+                problem: None,
+            }],
+            usage: None,
+            reasoning: String::new(),
+        })
     }
 }
 
@@ -52,7 +68,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(task) = sandbox.load(data) else {
         return;
     };
-    let run = sandbox.run(&task, [7; 32], &mut Echo);
+    let start = StartArgs {
+        seed: [7; 32],
+        tool_mode: ToolMode::Native,
+    };
+    let run = sandbox.run(&task, &start, &mut Echo);
     let limits = sandbox.limits();
     assert!(run.fuel_consumed <= limits.fuel_per_task);
     assert!(run.turns.len() <= limits.max_turns as usize);
@@ -60,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(
         run.turns
             .iter()
-            .all(|t| t.reply.len() <= limits.max_reply_bytes as usize)
+            .all(|t| t.reply.text.len() <= limits.max_reply_bytes as usize)
     );
     if run.outcome != Outcome::Done {
         assert_eq!(run.score, Ppm::ZERO);

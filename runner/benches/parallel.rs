@@ -64,6 +64,7 @@ fn whole_runs(c: &mut Criterion) {
                         station: Station::path_for_key(&generated.private_path),
                         transcript_key: TranscriptKey::path_for_key(&generated.private_path),
                         sandboxes: Some(sandboxes),
+                        tool_mode: airlock_core::abi::ToolMode::Native,
                     };
                     let summary = run::execute(&parts, &options, &mut NoProgress).unwrap();
                     assert_eq!(summary.results.len(), epochs as usize * suite.tasks.len());

@@ -5,17 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use airlock::profile;
-use airlock_core::outcome::ModelErrorKind;
-use airlock_sandbox::{Conversation, Sandbox};
+use airlock_core::abi::{StartArgs, ToolMode};
+use airlock_sandbox::Sandbox;
 use criterion::{Criterion, criterion_group, criterion_main};
-
-struct Solver(Box<dyn airlock_task_sdk::Solver>);
-
-impl Conversation for Solver {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        Ok(self.0.reply(say))
-    }
-}
 
 fn xor_task(c: &mut Criterion) {
     let loaded = profile::load("default").unwrap();
@@ -30,8 +22,12 @@ fn xor_task(c: &mut Criterion) {
     group.bench_function("sandbox instantiate+start+step", |b| {
         b.iter(|| {
             seed[0] = seed[0].wrapping_add(1);
-            let mut solver = Solver(airlock_default_suite::reference_solver("crypto-xor").unwrap());
-            let run = sandbox.run(&task, seed, &mut solver);
+            let mut solver = airlock::agent::reference_session("crypto-xor", ToolMode::Text);
+            let start = StartArgs {
+                seed,
+                tool_mode: ToolMode::Text,
+            };
+            let run = sandbox.run(&task, &start, solver.as_mut());
             assert_eq!(run.outcome, airlock_core::Outcome::Done);
             run
         })
@@ -68,8 +64,13 @@ fn reference_agent_task(c: &mut Criterion) {
                 plan_index: 0,
                 epoch: 0,
                 seed,
+                tool_mode: ToolMode::Native,
             });
-            let run = sandbox.run(&task, seed, session.as_mut());
+            let start = StartArgs {
+                seed,
+                tool_mode: ToolMode::Native,
+            };
+            let run = sandbox.run(&task, &start, session.as_mut());
             assert_eq!(run.outcome, airlock_core::Outcome::Done);
             assert_eq!(run.score, airlock_core::Ppm::FULL);
             run

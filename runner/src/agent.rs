@@ -17,18 +17,18 @@ use core::str::FromStr;
 use core::time::Duration;
 use std::path::PathBuf;
 
-use airlock_core::abi::TaskInfo;
+use airlock_core::abi::{Prompt, TaskInfo, ToolMode};
 use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
 use airlock_core::text::Untrusted;
 use serde::Serialize;
 
-use airlock_sandbox::{Conversation, truncate_utf8};
+use airlock_sandbox::{Conversation, Reply, truncate_utf8};
 
 /// Something that can hold conversations with tasks.
 pub trait Agent: Send + Sync {
-    /// How the run records this agent and model.
-    fn descriptor(&self) -> ModelDescriptor;
+    /// How the run records this agent and model, driven in `tool_mode`.
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor;
 
     /// A fresh conversation for one task instance.
     fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_>;
@@ -54,6 +54,8 @@ pub struct SessionContext<'a> {
     pub epoch: u32,
     /// The instance seed passed to the task's `start`.
     pub seed: [u8; 32],
+    /// Whether the task's tools are offered as native tool calls.
+    pub tool_mode: ToolMode,
 }
 
 /// Which agent to use, as given on the command line.
@@ -415,11 +417,12 @@ pub struct ReferenceAgent {
 }
 
 impl Agent for ReferenceAgent {
-    fn descriptor(&self) -> ModelDescriptor {
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
         ModelDescriptor {
             agent: "reference".into(),
             model: "reference-solver".into(),
             reported_model: String::new(),
+            tool_mode,
         }
     }
 
@@ -427,24 +430,52 @@ impl Agent for ReferenceAgent {
         Box::new(ReferenceSession {
             solver: airlock_default_suite::reference_solver(&context.task.id),
             delay: self.delay,
+            tool_mode: context.tool_mode,
+            calls: 0,
         })
     }
+}
+
+/// A conversation with the reference solver of `task_id` in `tool_mode`,
+/// answering at once (the solver `profile check` measures tasks with).
+pub fn reference_session(task_id: &str, tool_mode: ToolMode) -> Box<dyn Conversation + Send> {
+    Box::new(ReferenceSession {
+        solver: airlock_default_suite::reference_solver(task_id),
+        delay: Duration::ZERO,
+        tool_mode,
+        calls: 0,
+    })
 }
 
 struct ReferenceSession {
     solver: Option<Box<dyn airlock_task_sdk::Solver>>,
     delay: Duration,
+    tool_mode: ToolMode,
+    /// Tool calls made so far, for their ids.
+    calls: u32,
 }
 
 impl Conversation for ReferenceSession {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
-        match &mut self.solver {
-            Some(solver) => Ok(solver.reply(say)),
-            None => Err(ModelErrorKind::Unsupported),
+        let Some(solver) = &mut self.solver else {
+            return Err(ModelErrorKind::Unsupported);
+        };
+        let answer = solver.respond(prompt, self.tool_mode);
+        let mut tool_calls = answer.tool_calls;
+        // Ids as a server would give them: unique within the conversation.
+        for call in &mut tool_calls {
+            self.calls += 1;
+            call.id = format!("call-{}", self.calls);
         }
+        Ok(Reply {
+            text: answer.text,
+            tool_calls,
+            usage: None,
+            reasoning: String::new(),
+        })
     }
 }
 
@@ -453,11 +484,12 @@ impl Conversation for ReferenceSession {
 pub struct NullAgent;
 
 impl Agent for NullAgent {
-    fn descriptor(&self) -> ModelDescriptor {
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
         ModelDescriptor {
             agent: "null".into(),
             model: "null".into(),
             reported_model: String::new(),
+            tool_mode,
         }
     }
 
@@ -469,8 +501,8 @@ impl Agent for NullAgent {
 struct NullSession;
 
 impl Conversation for NullSession {
-    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
-        Ok(String::new())
+    fn reply(&mut self, _prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        Ok(Reply::default())
     }
 }
 
@@ -482,11 +514,12 @@ impl Conversation for NullSession {
 pub struct EchoAgent;
 
 impl Agent for EchoAgent {
-    fn descriptor(&self) -> ModelDescriptor {
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
         ModelDescriptor {
             agent: "echo".into(),
             model: "echo".into(),
             reported_model: String::new(),
+            tool_mode,
         }
     }
 
@@ -498,8 +531,8 @@ impl Agent for EchoAgent {
 struct EchoSession;
 
 impl Conversation for EchoSession {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        Ok(say.to_owned())
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        Ok(Reply::text(prompt.plain_text()))
     }
 }
 

@@ -8,11 +8,11 @@
 
 use core::time::Duration;
 
-use airlock_core::outcome::ModelErrorKind;
+use airlock_core::abi::{StartArgs, ToolMode};
 use airlock_core::{Outcome, Ppm};
 
 use crate::profile::HardwareProfile;
-use airlock_sandbox::{Backend, Conversation, LoadError, LoadedTask, Sandbox, SandboxLimits};
+use airlock_sandbox::{Backend, LoadError, LoadedTask, Sandbox, SandboxLimits};
 
 /// How many times the profile's fuel the measuring sandbox allows.
 const MEASURE_FUEL_FACTOR: u64 = 64;
@@ -80,17 +80,6 @@ pub fn format_headroom(centi: u64) -> String {
     }
 }
 
-struct Reference(Option<Box<dyn airlock_task_sdk::Solver>>);
-
-impl Conversation for Reference {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        match &mut self.0 {
-            Some(solver) => Ok(solver.reply(say)),
-            None => Err(ModelErrorKind::Unsupported),
-        }
-    }
-}
-
 /// The limits of the measuring sandbox: the profile's, with fuel and memory
 /// raised so that needs beyond the profile can still be measured.
 pub fn measuring_limits(profile: &HardwareProfile) -> SandboxLimits {
@@ -124,9 +113,21 @@ pub fn measure(sandbox: &Sandbox, task: &LoadedTask, seeds: u32) -> (TaskNeeds, 
         solved: true,
     };
     let mut wall = Duration::ZERO;
-    for n in 0..seeds.max(1) {
-        let mut reference = Reference(airlock_default_suite::reference_solver(&task.info.id));
-        let run = sandbox.run(task, check_seed(n), &mut reference);
+    // A task with tools is measured in both modes: each mode is a run a
+    // station may make, and their fuel differs.
+    let modes: &[ToolMode] = if task.info.tools.is_empty() {
+        &[ToolMode::Text]
+    } else {
+        &[ToolMode::Text, ToolMode::Native]
+    };
+    let runs = (0..seeds.max(1)).flat_map(|n| modes.iter().map(move |&mode| (n, mode)));
+    for (n, tool_mode) in runs {
+        let mut reference = crate::agent::reference_session(&task.info.id, tool_mode);
+        let start = StartArgs {
+            seed: check_seed(n),
+            tool_mode,
+        };
+        let run = sandbox.run(task, &start, reference.as_mut());
         wall += run.wall_time;
         if run.fuel_consumed >= needs.fuel {
             needs.fuel = run.fuel_consumed;
@@ -220,8 +221,12 @@ pub fn calibrate(
     // A bound on rounds, so a suite of empty tasks cannot loop forever.
     while rounds < min_rounds.max(1) || (calibration.wall < min_wall && rounds < 100_000) {
         for task in tasks {
-            let mut reference = Reference(airlock_default_suite::reference_solver(&task.info.id));
-            let run = sandbox.run(task, check_seed(rounds), &mut reference);
+            let mut reference = crate::agent::reference_session(&task.info.id, ToolMode::Text);
+            let start = StartArgs {
+                seed: check_seed(rounds),
+                tool_mode: ToolMode::Text,
+            };
+            let run = sandbox.run(task, &start, reference.as_mut());
             calibration.fuel += run.fuel_consumed;
             calibration.wall += run.wall_time;
         }
@@ -304,10 +309,12 @@ pub fn operator_probe_module(name: &str, body: &str) -> Vec<u8> {
         id: format!("probe-{}", name.replace([' ', '.', '_'], "-")),
         version: 1,
         title: format!("operator probe: {name}"),
-        category: airlock_core::abi::Category::Knowledge,
+        category: airlock_core::abi::category::KNOWLEDGE.into(),
         difficulty: airlock_core::abi::Difficulty::Easy,
         max_turns: 1,
         description: "loops on one operator until its fuel runs out".into(),
+        system_prompt: String::new(),
+        tools: Vec::new(),
     };
     // A TaskInfo of a few dozen bytes always encodes.
     let info = postcard::to_allocvec(&info).unwrap_or_default();
@@ -329,7 +336,7 @@ pub fn operator_probe_module(name: &str, body: &str) -> Vec<u8> {
   (data $d "x")
   (data (i32.const 1024) "{data}")
   (func $f)
-  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_abi_version") (result i32) (i32.const {abi_version}))
   (func (export "airlock_input") (param i32) (result i32) (i32.const 4096))
   (func (export "airlock_info") (result i64) (i64.const {packed}))
   (func (export "airlock_start") (param i32) (result i64)
@@ -337,7 +344,8 @@ pub fn operator_probe_module(name: &str, body: &str) -> Vec<u8> {
     (local.set $y (f64.const 2))
     (loop $forever {body} (br $forever))
     (unreachable))
-  (func (export "airlock_step") (param i32) (result i64) (unreachable)))"#
+  (func (export "airlock_step") (param i32) (result i64) (unreachable)))"#,
+        abi_version = airlock_core::abi::ABI_VERSION,
     );
     // The probes are this file's own text: a parse failure is a bug here,
     // and an empty module is then refused by the sandbox like any other.
@@ -382,7 +390,12 @@ pub fn time_operators(
     let mut timings = Vec::new();
     for &(operator, body) in OPERATOR_PROBES {
         let task = sandbox.load(&operator_probe_module(operator, body))?;
-        let run = sandbox.run(&task, [0; 32], &mut Reference(None));
+        let start = StartArgs {
+            seed: [0; 32],
+            tool_mode: ToolMode::Text,
+        };
+        let mut no_model = crate::agent::reference_session("", ToolMode::Text);
+        let run = sandbox.run(&task, &start, no_model.as_mut());
         timings.push(OperatorTiming {
             operator,
             outcome: run.outcome,

@@ -55,6 +55,11 @@ pub struct HardwareProfile {
     pub max_consecutive_model_errors: u32,
     /// Most elements a task's function table may grow to.
     pub max_table_elements: u32,
+    /// Most prompt plus completion tokens one task instance's model calls
+    /// may use, as the server reports them; 0 for no budget.
+    pub max_tokens_per_task: u64,
+    /// Most completion tokens one task instance's model calls may use; 0 for no budget.
+    pub max_completion_tokens_per_task: u64,
 }
 
 /// A WebAssembly (wasm32) linear memory cannot exceed 4 GiB.
@@ -232,6 +237,16 @@ impl HardwareProfile {
         self.cores.min(by_memory)
     }
 
+    /// The per-task token budgets (`None` where the profile says 0).
+    #[cfg(feature = "sandbox")]
+    pub fn token_budget(&self) -> airlock_sandbox::TokenBudget {
+        let budget = |n: u64| (n > 0).then_some(n);
+        airlock_sandbox::TokenBudget {
+            total: budget(self.max_tokens_per_task),
+            completion: budget(self.max_completion_tokens_per_task),
+        }
+    }
+
     /// The limits a sandbox applies under this profile.
     #[cfg(feature = "sandbox")]
     pub fn sandbox_limits(&self) -> airlock_sandbox::SandboxLimits {
@@ -248,6 +263,7 @@ impl HardwareProfile {
             // One extra slot so a module can be probed while every sandbox runs a task.
             max_instances: self.parallel_sandboxes().saturating_add(1),
             max_table_elements: self.max_table_elements,
+            tokens: self.token_budget(),
         }
     }
 }
@@ -877,6 +893,12 @@ mod tests {
         changed.push(q);
         let mut q = p.clone();
         q.max_table_elements += 1;
+        changed.push(q);
+        let mut q = p.clone();
+        q.max_tokens_per_task += 1;
+        changed.push(q);
+        let mut q = p.clone();
+        q.max_completion_tokens_per_task += 1;
         changed.push(q);
         for q in &changed {
             assert_ne!(q.digest(), p.digest(), "{q:?}");

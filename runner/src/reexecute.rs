@@ -6,6 +6,8 @@
 //! This is the engine; where transcripts come from (the sealed store inside
 //! the enclave, or disclosed files outside) is the caller's business.
 
+use airlock_core::abi::StartArgs;
+use airlock_core::record::TokenTotals;
 use core::fmt;
 
 use airlock_core::Ppm;
@@ -86,6 +88,8 @@ pub struct Reexecution {
     pub peak_memory_bytes: u64,
     /// Model turns.
     pub turns: u32,
+    /// Tokens, summed from the transcript's recorded usage.
+    pub tokens: TokenTotals,
 }
 
 /// Re-executes `result`'s task instance from `transcript` in `sandbox` and
@@ -104,6 +108,7 @@ pub fn reexecute(
         return Err(ReplayMismatch::WrongModule);
     }
     let seed = instance_seed(&run_start.seed, &result.task_id, result.epoch);
+    let tool_mode = run_start.model.tool_mode;
     for (what, same) in [
         ("task id", transcript.task_id == result.task_id),
         ("plan index", transcript.plan_index == result.plan_index),
@@ -137,8 +142,9 @@ pub fn reexecute(
             plan_index: result.plan_index,
             epoch: result.epoch,
             seed,
+            tool_mode,
         });
-        sandbox.run(task, seed, session.as_mut())
+        sandbox.run(task, &StartArgs { seed, tool_mode }, session.as_mut())
     };
     if let Some(divergence) = agent.divergences().into_iter().next() {
         return Err(ReplayMismatch::Diverged(divergence));
@@ -149,8 +155,15 @@ pub fn reexecute(
         fuel_consumed: run.fuel_consumed,
         peak_memory_bytes: run.peak_memory_bytes,
         turns: run.turns.len() as u32,
+        tokens: run.tokens,
     };
-    let checks: [(&'static str, String, String); 5] = [
+    let tokens = |t: &TokenTotals| {
+        format!(
+            "{} prompt + {} completion ({} calls without usage)",
+            t.prompt_tokens, t.completion_tokens, t.calls_without_usage
+        )
+    };
+    let checks: [(&'static str, String, String); 6] = [
         (
             "outcome",
             result.outcome.to_string(),
@@ -176,6 +189,7 @@ pub fn reexecute(
             result.turns.to_string(),
             replayed.turns.to_string(),
         ),
+        ("tokens", tokens(&result.tokens), tokens(&replayed.tokens)),
     ];
     for (field, recorded, replayed) in checks {
         if recorded != replayed {

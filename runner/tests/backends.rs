@@ -10,7 +10,7 @@ use core::time::Duration;
 use airlock_sandbox::{Backend, Sandbox, SandboxLimits, TaskRun};
 
 mod common;
-use common::{DONE_FULL, Empty, default_limits, load_suite, reference_agent, run_module};
+use common::{DONE_FULL, Empty, default_limits, load_suite, reference_agent, run_module, text};
 
 fn seed(n: u8) -> [u8; 32] {
     let mut seed = [0x5a; 32];
@@ -39,8 +39,8 @@ fn default_suite_runs_identically_under_cranelift_and_pulley() {
         assert_eq!(a.info, b.info);
         assert_eq!(a.digest, b.digest);
         for n in 0..2 {
-            let x = native.run(a, seed(n), &mut reference_agent(a));
-            let y = pulley.run(b, seed(n), &mut reference_agent(a));
+            let x = native.run(a, &text(seed(n)), reference_agent(a).as_mut());
+            let y = pulley.run(b, &text(seed(n)), reference_agent(a).as_mut());
             assert_eq!(x.outcome, airlock_core::Outcome::Done, "{}", a.info.id);
             assert_eq!(
                 recorded(&x),
@@ -48,8 +48,8 @@ fn default_suite_runs_identically_under_cranelift_and_pulley() {
                 "{} seed {n}: reference agent differs between backends",
                 a.info.id
             );
-            let x = native.run(a, seed(n), &mut Empty);
-            let y = pulley.run(b, seed(n), &mut Empty);
+            let x = native.run(a, &text(seed(n)), &mut Empty);
+            let y = pulley.run(b, &text(seed(n)), &mut Empty);
             assert_eq!(
                 recorded(&x),
                 recorded(&y),

@@ -6,6 +6,7 @@
 
 use airlock::profile;
 use airlock::reexecute::{ReplayMismatch, reexecute};
+use airlock_core::abi::{Prompt, StartArgs, ToolMode};
 use airlock_core::digest::instance_seed;
 use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::{
@@ -14,28 +15,20 @@ use airlock_core::record::{
 };
 use airlock_core::transcript::{Transcript, commitment, opening_key};
 use airlock_core::{Digest, Outcome};
-use airlock_sandbox::{Backend, Conversation, LoadedTask, Sandbox, SandboxLimits};
+use airlock_sandbox::{Backend, Conversation, LoadedTask, Reply, Sandbox, SandboxLimits};
 
 const SECRET: [u8; 32] = [0x33; 32];
 
-struct Reference(Box<dyn airlock_task_sdk::Solver>);
-
-impl Conversation for Reference {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        Ok(self.0.reply(say))
-    }
-}
-
 /// Gives up after `n` replies, as a model that stops answering.
-struct FailsAfter(Box<dyn airlock_task_sdk::Solver>, usize);
+struct FailsAfter(Box<dyn Conversation + Send>, usize);
 
 impl Conversation for FailsAfter {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
         if self.1 == 0 {
             return Err(ModelErrorKind::Timeout);
         }
         self.1 -= 1;
-        Ok(self.0.reply(say))
+        self.0.reply(prompt)
     }
 }
 
@@ -77,6 +70,7 @@ fn run_start(tasks: &[&LoadedTask]) -> RunStart {
             agent: "reference".into(),
             model: "reference-solver".into(),
             reported_model: String::new(),
+            tool_mode: ToolMode::Text,
         },
         seed: [0x42; 32],
         evaluator_key_id: Digest::ZERO,
@@ -97,7 +91,14 @@ fn original(
     conversation: &mut dyn Conversation,
 ) -> (TaskResult, Transcript) {
     let seed = instance_seed(&start.seed, &task.info.id, 0);
-    let run = sandbox.run(task, seed, conversation);
+    let run = sandbox.run(
+        task,
+        &StartArgs {
+            seed,
+            tool_mode: start.model.tool_mode,
+        },
+        conversation,
+    );
     let transcript = Transcript {
         task_id: task.info.id.clone(),
         plan_index: i,
@@ -116,6 +117,7 @@ fn original(
         fuel_consumed: run.fuel_consumed,
         peak_memory_bytes: run.peak_memory_bytes,
         turns: run.turns.len() as u32,
+        tokens: run.tokens,
         wall_time_us: 1,
         transcript_commitment: commitment(&opening_key(&SECRET, i), &bytes),
     };
@@ -130,8 +132,8 @@ fn load(sandbox: &Sandbox) -> Vec<LoadedTask> {
         .collect()
 }
 
-fn solver(task: &LoadedTask) -> Box<dyn airlock_task_sdk::Solver> {
-    airlock_default_suite::reference_solver(&task.info.id).unwrap()
+fn solver(task: &LoadedTask) -> Box<dyn Conversation + Send> {
+    airlock::agent::reference_session(&task.info.id, ToolMode::Text)
 }
 
 #[test]
@@ -146,11 +148,10 @@ fn replay_reproduces_results_on_both_backends() {
         let start = run_start(&tasks.iter().collect::<Vec<_>>());
         for (i, (task, pulley_task)) in tasks.iter().zip(&pulley_tasks).enumerate() {
             let i = i as u32;
-            let (result, transcript) =
-                original(&native, task, &start, i, &mut Reference(solver(task)));
+            let (result, transcript) = original(&native, task, &start, i, solver(task).as_mut());
             if max_reply == 6 {
                 assert!(
-                    transcript.turns.iter().any(|t| t.truncated),
+                    transcript.turns.iter().any(|t| t.reply.truncated),
                     "{}: no reply was cut",
                     task.info.id
                 );
@@ -191,13 +192,13 @@ fn changed_transcripts_and_records_are_refused() {
     let tasks = load(&sandbox);
     let task = &tasks[0];
     let start = run_start(&[task]);
-    let (result, transcript) = original(&sandbox, task, &start, 0, &mut Reference(solver(task)));
+    let (result, transcript) = original(&sandbox, task, &start, 0, solver(task).as_mut());
     let opening = opening_key(&SECRET, 0);
     assert!(!transcript.turns.is_empty());
 
     // A reply changed: the commitment no longer opens...
     let mut changed = transcript.clone();
-    changed.turns[0].reply.push_str(" and more");
+    changed.turns[0].reply.text.push_str(" and more");
     assert_eq!(
         reexecute(&sandbox, task, &start, &result, &changed, Some(&opening)),
         Err(ReplayMismatch::Commitment)
@@ -242,7 +243,9 @@ fn changed_transcripts_and_records_are_refused() {
 
     // A reply the task did not ask about: it says something else at that turn.
     let mut moved = transcript.clone();
-    moved.turns[0].say.push('!');
+    if let airlock_core::abi::Prompt::Text(say) = &mut moved.turns[0].prompt {
+        say.push('!');
+    }
     let err = reexecute(&sandbox, task, &start, &result, &moved, None).unwrap_err();
     assert!(
         matches!(&err, ReplayMismatch::Diverged(d) if d.turn == 0),

@@ -8,7 +8,7 @@ use airlock_core::{Outcome, Ppm};
 use airlock_sandbox::{LoadedTask, Sandbox, TaskRun};
 
 mod common;
-use common::{Empty, default_limits, load_suite, reference_agent};
+use common::{Empty, default_limits, load_suite, reference_agent, text};
 
 const SEEDS: u8 = 20;
 
@@ -27,7 +27,7 @@ fn seed(n: u8) -> [u8; 32] {
 }
 
 fn reference_run(sandbox: &Sandbox, task: &LoadedTask, n: u8) -> TaskRun {
-    sandbox.run(task, seed(n), &mut reference_agent(task))
+    sandbox.run(task, &text(seed(n)), reference_agent(task).as_mut())
 }
 
 #[test]
@@ -57,7 +57,7 @@ fn null_agent_scores_nothing() {
     let (sandbox, _) = sandbox();
     for task in load_suite(&sandbox) {
         for n in 0..SEEDS {
-            let run = sandbox.run(&task, seed(n), &mut Empty);
+            let run = sandbox.run(&task, &text(seed(n)), &mut Empty);
             assert_eq!(
                 (run.outcome, run.score),
                 (Outcome::Done, Ppm::ZERO),

@@ -267,7 +267,7 @@ fn a_doctored_transcript_fails_replay() {
 
     // The first reply of plan entry 3 replaced, resealed under the station key.
     let mut doctored: Transcript = airlock_core::decode_exact(&sealed[3].1).unwrap();
-    doctored.turns[0].reply = "I do not know.".into();
+    doctored.turns[0].reply.text = "I do not know.".into();
     let doctored_bytes = postcard::to_allocvec(&doctored).unwrap();
     std::fs::remove_file(&store).unwrap();
     let mut writer = TranscriptWriter::create(&store, run, key()).unwrap();
@@ -408,7 +408,7 @@ fn a_run_under_a_profile_file_replays_with_that_file_and_its_cut_replies() {
     let cut = sealed
         .iter()
         .map(|(_, bytes)| airlock_core::decode_exact::<Transcript>(bytes).unwrap())
-        .filter(|t| t.turns.iter().any(|turn| turn.truncated))
+        .filter(|t| t.turns.iter().any(|turn| turn.reply.truncated))
         .count();
     assert!(cut > 0, "no reply was cut");
 

@@ -27,7 +27,7 @@ use std::thread;
 use std::time::Instant;
 
 use airlock_core::Ppm;
-use airlock_core::abi::{Category, Difficulty, Step, TaskInfo};
+use airlock_core::abi::{Difficulty, Step, TaskInfo};
 
 /// The tasks of the embedded default suite.
 pub const DEFAULT_TASKS: [&str; 8] = [
@@ -443,10 +443,12 @@ pub fn task_info_bytes(id: &str, max_turns: u32) -> Vec<u8> {
         id: id.to_owned(),
         version: 1,
         title: format!("test module {id}"),
-        category: Category::Knowledge,
+        category: "knowledge".to_owned(),
         difficulty: Difficulty::Easy,
         max_turns,
         description: "a module written by the end-to-end tests".to_owned(),
+        system_prompt: String::new(),
+        tools: Vec::new(),
     };
     postcard::to_allocvec(&info).expect("TaskInfo encodes")
 }
@@ -509,7 +511,7 @@ pub fn task_module_wat_with_info(
   (global $done i64 (i64.const {done_packed}))
   (data (i32.const {INFO_AT}) {info})
   (data (i32.const {DONE_AT}) {done})
-  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_abi_version") (result i32) (i32.const {abi_version}))
   (func (export "airlock_input") (param i32) (result i32) (i32.const {INPUT_AT}))
   (func (export "airlock_info") (result i64) (i64.const {info_packed}))
   (func (export "airlock_start") (param i32) (result i64) {start_body})
@@ -517,6 +519,7 @@ pub fn task_module_wat_with_info(
 )"#,
         info = wat_bytes(info),
         done = wat_bytes(&done),
+        abi_version = airlock_core::abi::ABI_VERSION,
     )
 }
 
@@ -612,7 +615,7 @@ pub fn asking_module(id: &str, says: &[&str]) -> Vec<u8> {
   (data (i32.const {INFO_AT}) {info})
   (data (i32.const {DONE_AT}) {done})
   {data}
-  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_abi_version") (result i32) (i32.const {abi_version}))
   (func (export "airlock_input") (param i32) (result i32) (i32.const {INPUT_AT}))
   (func (export "airlock_info") (result i64) (i64.const {info_packed}))
   (func (export "airlock_start") (param i32) (result i64) {start})
@@ -622,6 +625,7 @@ pub fn asking_module(id: &str, says: &[&str]) -> Vec<u8> {
 )"#,
         info = wat_bytes(&info),
         done = wat_bytes(&done),
+        abi_version = airlock_core::abi::ABI_VERSION,
     ))
 }
 

@@ -74,8 +74,8 @@ fn rewrite(disclosure: &serde_json::Value, transcript: &Transcript, recommit: bo
     let bytes = postcard::to_allocvec(transcript).unwrap();
     value["transcript_postcard"] = BASE64.encode(&bytes).into();
     for (i, turn) in transcript.turns.iter().enumerate() {
-        value["transcript"]["turns"][i]["say"] = turn.say.clone().into();
-        value["transcript"]["turns"][i]["reply"] = turn.reply.clone().into();
+        value["transcript"]["turns"][i]["prompt"] = serde_json::to_value(&turn.prompt).unwrap();
+        value["transcript"]["turns"][i]["reply"] = serde_json::to_value(&turn.reply).unwrap();
     }
     if recommit {
         let opening =
@@ -88,7 +88,7 @@ fn rewrite(disclosure: &serde_json::Value, transcript: &Transcript, recommit: bo
 /// Changes one byte of the first reply (a letter to another letter).
 fn alter_one_byte(transcript: &Transcript) -> Transcript {
     let mut altered = transcript.clone();
-    let reply = &mut altered.turns[0].reply;
+    let reply = &mut altered.turns[0].reply.text;
     let mut bytes = core::mem::take(reply).into_bytes();
     let at = bytes.iter().position(u8::is_ascii_alphanumeric).unwrap();
     bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
@@ -116,7 +116,7 @@ fn the_run_keeps_its_sealed_transcripts_and_key_inside_beside_the_bundle() {
     let run = reference_run();
     let store = sidecar(&run.out, ".transcripts");
     let bytes = std::fs::read(&store).unwrap();
-    assert_eq!(&bytes[..12], b"\x89ALT\r\n\x1a\n\x01\x00\x00\x00");
+    assert_eq!(&bytes[..12], b"\x89ALT\r\n\x1a\n\x02\x00\x00\x00");
     let key_file = run.key.private.with_extension("transcript-key");
     assert_eq!(std::fs::read(&key_file).unwrap().len(), 32);
     #[cfg(unix)]
@@ -312,7 +312,7 @@ fn replay_from_disclosed_transcripts_reproduces_the_run_and_reports_divergence()
     let shell = dir.join("agentic-host.json");
     let disclosure = read_json(&shell);
     let mut transcript = transcript_of(&disclosure);
-    transcript.turns[0].reply = "rm -rf /".to_owned();
+    transcript.turns[0].reply.text = "rm -rf /".to_owned();
     std::fs::write(&shell, rewrite(&disclosure, &transcript, true)).unwrap();
     let done = Run::new(
         &format!("replay:{}", dir.display()),
@@ -375,8 +375,8 @@ fn bundles_carry_no_transcript_or_prompt_text() {
             let transcript = transcript_of(&read_json(&file));
             assert!(!transcript.turns.is_empty());
             for turn in &transcript.turns {
-                strings.push(turn.say.clone());
-                strings.push(turn.reply.clone());
+                strings.push(turn.prompt.plain_text());
+                strings.push(turn.reply.text.clone());
             }
         }
         assert_absent(&bytes, &strings, &bundle.display().to_string());

@@ -190,13 +190,14 @@ fn expand(text: &str, id: &str, max_turns: u32) -> String {
   (data (i32.const {SAY_AT}) {say_data})
   (global $done i64 (i64.const {done_packed}))
   (global $say i64 (i64.const {say_packed}))
-  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_abi_version") (result i32) (i32.const {abi_version}))
   (func (export "airlock_input") (param i32) (result i32) (i32.const 4096))
   (func (export "airlock_info") (result i64) (i64.const {info_packed}))"#,
         done_data = wat_bytes(&done),
         say_data = wat_bytes(&say),
         done_packed = airlock_core::abi::pack(DONE_AT, done.len() as u32),
         say_packed = airlock_core::abi::pack(SAY_AT, say.len() as u32),
+        abi_version = airlock_core::abi::ABI_VERSION,
     );
     text.replace("{abi}", &abi)
         .replace("{info}", &info_data)

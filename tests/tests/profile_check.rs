@@ -10,7 +10,8 @@ fn profile_text(name: &str, memory_mib: u32, fuel: u64) -> String {
          total_memory_mib = {memory_mib}\nfuel_per_task = {fuel}\nmax_wasm_stack_kib = 256\n\
          max_turns = 64\nmax_message_bytes = 65536\nmax_reply_bytes = 16384\n\
          max_module_bytes = 8388608\nmodel_call_timeout_ms = 1000\nwall_clock_backstop_ms = 60000\n\
-         max_consecutive_model_errors = 5\nmax_table_elements = 10000\n"
+         max_consecutive_model_errors = 5\nmax_table_elements = 10000\n\
+         max_tokens_per_task = 0\nmax_completion_tokens_per_task = 0\n"
     )
 }
 

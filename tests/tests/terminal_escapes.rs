@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock_core::abi::{ABI_VERSION, Category, Difficulty, TaskInfo};
+use airlock_core::abi::{ABI_VERSION, Difficulty, TaskInfo};
 use airlock_tests::*;
 
 /// What the hostile text tries to print as a line of its own.
@@ -70,10 +70,12 @@ impl Setup {
             id: hostile_id(),
             version: 1,
             title: format!("title\x1b]0;owned\x07\n{FORGED}"),
-            category: Category::Knowledge,
+            category: "knowledge".into(),
             difficulty: Difficulty::Easy,
             max_turns: 1,
             description: format!("description\x1b[31m\n{FORGED}\u{9b}2J"),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         };
         suite_dir(
             &root,

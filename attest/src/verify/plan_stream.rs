@@ -518,6 +518,7 @@ mod tests {
                 agent: "reference".into(),
                 model: "m".repeat(300),
                 reported_model: String::new(),
+                tool_mode: airlock_core::abi::ToolMode::Native,
             },
             seed: [7; 32],
             evaluator_key_id: Digest([8; 32]),

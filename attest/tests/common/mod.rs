@@ -55,6 +55,7 @@ pub fn run_start(key: &PublicKey, tasks: usize, run_id: u8) -> RunStart {
             agent: "reference".into(),
             model: "reference".into(),
             reported_model: String::new(),
+            tool_mode: airlock_core::abi::ToolMode::Native,
         },
         seed: [5; 32],
         evaluator_key_id: key.key_id(),
@@ -77,6 +78,7 @@ pub fn result(start: &RunStart, i: usize, score: u32) -> TaskResult {
         fuel_consumed: 1000 + i as u64,
         peak_memory_bytes: 65536,
         turns: 1,
+        tokens: Default::default(),
         wall_time_us: 42,
         transcript_commitment: Digest([9; 32]),
     }

@@ -14,11 +14,12 @@
 extern crate alloc;
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::text::hex_encode;
 use airlock_task_sdk::{
-    ABI_VERSION, Category, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo,
+    ABI_VERSION, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo, category,
 };
 
 /// Stable task id.
@@ -37,10 +38,12 @@ impl Task for EchoTask {
             id: TASK_ID.to_string(),
             version: 1,
             title: "Repeat a seeded string (benchmark only)".to_string(),
-            category: Category::Knowledge,
+            category: category::KNOWLEDGE.into(),
             difficulty: Difficulty::Easy,
             max_turns: 1,
             description: "Reply with exactly the string given.".to_string(),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         }
     }
 
@@ -101,6 +104,7 @@ mod tests {
                 let reply = ModelReply {
                     text: wrong.to_string(),
                     truncated: false,
+                    tool_calls: Vec::new(),
                 };
                 assert_eq!(task.step(&reply), Step::Done(Ppm::ZERO), "{wrong:?}");
             }

@@ -17,6 +17,8 @@
 // `pub(crate)`, so the public face of each crate is what it declares.
 #![warn(unreachable_pub)]
 
+pub mod tools;
+
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
@@ -24,8 +26,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use airlock_core::abi::{self, ModelReply, StartArgs, Step, TaskInfo};
+use airlock_core::abi::{
+    self, ModelReply, Prompt, StartArgs, Step, TaskInfo, ToolCall, ToolMode, ToolResult,
+};
 use airlock_core::outcome::{AbiViolation, ModelErrorKind, Outcome, TrapKind};
+use airlock_core::record::{TokenTotals, TokenUsage};
 use airlock_core::transcript::Turn;
 use airlock_core::{Digest, Ppm};
 use wasmtime::{
@@ -153,6 +158,29 @@ pub struct SandboxLimits {
     pub max_instances: u32,
     /// Most elements a function table may grow to.
     pub max_table_elements: u32,
+    /// Token budgets of one task instance's model calls.
+    pub tokens: TokenBudget,
+}
+
+/// A task instance's token budgets (Inspect's `token_limit`); `None` is no
+/// budget. The call whose reported usage passes a budget is the last: the
+/// task ends `token-limit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenBudget {
+    /// Most prompt plus completion tokens, summed over the calls.
+    pub total: Option<u64>,
+    /// Most completion tokens, summed over the calls.
+    pub completion: Option<u64>,
+}
+
+impl TokenBudget {
+    /// Whether `totals` are past a budget.
+    pub fn exceeded_by(&self, totals: &TokenTotals) -> bool {
+        self.total.is_some_and(|max| totals.total() > max)
+            || self
+                .completion
+                .is_some_and(|max| totals.completion_tokens > max)
+    }
 }
 
 /// Why a module was refused before it ran.
@@ -212,6 +240,9 @@ pub enum LoadError {
     /// The module uses a feature the deterministic engine does not enable,
     /// or is otherwise invalid.
     Invalid(String),
+    /// The module's `TaskInfo` is not one the host can run: a category
+    /// that is not a category name, or tools that are invalid.
+    BadInfo(String),
     /// The module speaks another ABI version.
     AbiVersion {
         /// The version the module returned.
@@ -240,6 +271,7 @@ impl airlock_core::Classify for LoadError {
             | LoadError::TableTooLarge { .. }
             | LoadError::OverCompileBudget { .. }
             | LoadError::Invalid(_)
+            | LoadError::BadInfo(_)
             | LoadError::AbiVersion { .. }
             | LoadError::Instantiate(_)
             | LoadError::Info(_)
@@ -285,9 +317,11 @@ impl fmt::Display for LoadError {
                 write!(f, " {found} {limit}; the runner allows {allowed}")
             }
             LoadError::Invalid(why) => write!(f, "module does not validate: {why}"),
+            LoadError::BadInfo(why) => write!(f, "module's task info: {why}"),
             LoadError::AbiVersion { found } => write!(
                 f,
-                "module speaks task ABI version {found}; this runner speaks {}",
+                "module speaks task ABI version {found}; this runner speaks versions {} to {}",
+                abi::OLDEST_ABI_VERSION,
                 abi::ABI_VERSION
             ),
             LoadError::Instantiate(outcome) => write!(
@@ -302,10 +336,35 @@ impl fmt::Display for LoadError {
 
 impl core::error::Error for LoadError {}
 
+/// One answer of the model, as an agent got it, before the host cuts and
+/// checks it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The reply text (may be empty beside tool calls).
+    pub text: String,
+    /// Tool calls, in the model's order; their `problem` is set by the host.
+    pub tool_calls: Vec<ToolCall>,
+    /// The tokens the server reported for the call, if it did.
+    pub usage: Option<TokenUsage>,
+    /// Reasoning text the server sent beside the reply, kept sealed in the
+    /// transcript and never shown to the task.
+    pub reasoning: String,
+}
+
+impl Reply {
+    /// A reply of text alone, with no usage reported.
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            ..Reply::default()
+        }
+    }
+}
+
 /// What the task is talking to: the model under test, through an agent.
 pub trait Conversation {
-    /// The model's reply to `say`, or why there is none.
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind>;
+    /// The model's reply to `prompt`, or why there is none.
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind>;
 
     /// Whether the reply just given had already been cut to the reply limit
     /// before it got here. Only a replayed transcript knows this: its turn
@@ -569,13 +628,23 @@ impl Sandbox {
                 id: String::new(),
                 version: 0,
                 title: String::new(),
-                category: abi::Category::Knowledge,
+                category: String::new(),
                 difficulty: abi::Difficulty::Easy,
                 max_turns: 0,
                 description: String::new(),
+                system_prompt: String::new(),
+                tools: Vec::new(),
             },
+            tools: tools::ToolSet::none(),
         };
         loaded.info = self.probe(&loaded)?;
+        if !abi::is_category_name(&loaded.info.category) {
+            return Err(LoadError::BadInfo(format!(
+                "category {:?} is not 1 to 64 bytes of a-z, 0-9 and inner -",
+                loaded.info.category
+            )));
+        }
+        loaded.tools = tools::ToolSet::compile(&loaded.info.tools).map_err(LoadError::BadInfo)?;
         Ok(loaded)
     }
 
@@ -629,11 +698,14 @@ impl Sandbox {
         let found = version
             .call(&mut store, ())
             .map_err(|e| LoadError::Info(classify(&e, &store)))?;
-        if found as u32 != abi::ABI_VERSION {
+        let speaks = u32::try_from(found)
+            .ok()
+            .filter(|v| (abi::OLDEST_ABI_VERSION..=abi::ABI_VERSION).contains(v));
+        let Some(speaks) = speaks else {
             return Err(LoadError::AbiVersion {
                 found: i64::from(found),
             });
-        }
+        };
         let info_fn: TypedFunc<(), i64> = instance
             .get_typed_func(&mut store, abi::EXPORT_INFO)
             .map_err(|e| LoadError::Invalid(e.to_string()))?;
@@ -648,9 +720,16 @@ impl Sandbox {
             .map_err(|e| LoadError::Info(classify(&e, &store)))?;
         let bytes = read_output(&store, memory, packed, self.limits.max_message_bytes)
             .map_err(|v| LoadError::Info(Outcome::AbiViolation(v)))?;
-        let info: TaskInfo = airlock_core::decode_exact(&bytes)
-            .map_err(|_| LoadError::Info(Outcome::AbiViolation(AbiViolation::UndecodableOutput)))?;
-        if info.abi_version != abi::ABI_VERSION {
+        let undecodable =
+            |_| LoadError::Info(Outcome::AbiViolation(AbiViolation::UndecodableOutput));
+        let info: TaskInfo = if speaks == abi::v1::ABI_VERSION {
+            airlock_core::decode_exact::<abi::v1::TaskInfo>(&bytes)
+                .map_err(undecodable)?
+                .upgrade()
+        } else {
+            airlock_core::decode_exact(&bytes).map_err(undecodable)?
+        };
+        if info.abi_version != speaks {
             return Err(LoadError::AbiVersion {
                 found: i64::from(info.abi_version),
             });
@@ -664,20 +743,24 @@ impl Sandbox {
     pub fn run(
         &self,
         task: &LoadedTask,
-        seed: [u8; 32],
+        start: &StartArgs,
         conversation: &mut dyn Conversation,
     ) -> TaskRun {
         let started = Instant::now();
         let mut store = self.new_store();
         let mut turns = Vec::new();
+        let mut tokens = TokenTotals::default();
         let mut memory = None;
         let result = self.drive(
             task,
-            seed,
+            start,
             conversation,
             &mut store,
-            &mut turns,
-            &mut memory,
+            Progress {
+                turns: &mut turns,
+                tokens: &mut tokens,
+                memory: &mut memory,
+            },
         );
         let remaining = store.get_fuel().unwrap_or(0);
         // Linear memory never shrinks: its final size is its peak.
@@ -708,6 +791,7 @@ impl Sandbox {
             score,
             fuel_consumed,
             turns,
+            tokens,
             peak_memory_bytes,
             wall_time: started.elapsed(),
         }
@@ -716,12 +800,16 @@ impl Sandbox {
     fn drive(
         &self,
         task: &LoadedTask,
-        seed: [u8; 32],
+        start_args: &StartArgs,
         conversation: &mut dyn Conversation,
         store: &mut Store<StoreState>,
-        turns: &mut Vec<Turn>,
-        memory_out: &mut Option<Memory>,
+        progress: Progress<'_>,
     ) -> Result<Ppm, Outcome> {
+        let Progress {
+            turns,
+            tokens,
+            memory: memory_out,
+        } = progress;
         store
             .set_fuel(self.limits.fuel_per_task)
             .map_err(|_| Outcome::Trap(TrapKind::Other))?;
@@ -745,44 +833,133 @@ impl Sandbox {
             .ok_or(Outcome::AbiViolation(AbiViolation::UndecodableOutput))?;
         *memory_out = Some(memory);
         let max_turns = self.limits.max_turns.min(task.info.max_turns);
+        let version_1 = task.info.abi_version == abi::v1::ABI_VERSION;
+        // In text mode no tool is offered, so every call a reply carries is
+        // undeclared; a version 1 module has no tools either way.
+        let no_tools = tools::ToolSet::none();
+        let offered = match start_args.tool_mode {
+            ToolMode::Native if !version_1 => &task.tools,
+            _ => &no_tools,
+        };
 
-        let args = postcard::to_allocvec(&StartArgs { seed })
-            .map_err(|_| Outcome::Trap(TrapKind::Other))?;
+        let args = if version_1 {
+            postcard::to_allocvec(&abi::v1::StartArgs {
+                seed: start_args.seed,
+            })
+        } else {
+            postcard::to_allocvec(start_args)
+        }
+        .map_err(|_| Outcome::Trap(TrapKind::Other))?;
         self.arm_backstop(store);
         let len = write_input(store, &input, memory, &args)?;
         let mut next = start
             .call(&mut *store, len)
             .map_err(|e| classify(&e, store));
+        // The calls of the last reply, which the next step must answer.
+        let mut open_calls: Vec<String> = Vec::new();
         loop {
             let packed = next?;
             let bytes = read_output(store, memory, packed, self.limits.max_message_bytes)
                 .map_err(Outcome::AbiViolation)?;
-            let say = match airlock_core::decode_exact::<Step>(&bytes) {
+            let prompt = match airlock_core::decode_exact::<Step>(&bytes) {
                 Ok(Step::Done(score)) if score.is_valid() => return Ok(score),
                 Ok(Step::Done(_)) => {
                     return Err(Outcome::AbiViolation(AbiViolation::ScoreOutOfRange));
                 }
-                Ok(Step::Say(text)) => text,
+                Ok(Step::Say(_)) if !open_calls.is_empty() => {
+                    return Err(Outcome::AbiViolation(AbiViolation::ToolResultsMismatch));
+                }
+                Ok(Step::Say(text)) => Prompt::Text(text),
+                Ok(Step::ToolResults(_)) if version_1 => {
+                    return Err(Outcome::AbiViolation(AbiViolation::UndecodableOutput));
+                }
+                Ok(Step::ToolResults(results)) => {
+                    if !answers_each(&results, &open_calls) {
+                        return Err(Outcome::AbiViolation(AbiViolation::ToolResultsMismatch));
+                    }
+                    Prompt::ToolResults(results)
+                }
                 Err(_) => return Err(Outcome::AbiViolation(AbiViolation::UndecodableOutput)),
             };
             if turns.len() as u32 >= max_turns {
                 return Err(Outcome::TurnLimit);
             }
-            let reply = conversation.reply(&say).map_err(Outcome::ModelError)?;
-            let (text, cut) = truncate_utf8(reply, self.limits.max_reply_bytes as usize);
-            let truncated = cut || conversation.last_reply_was_cut();
+            let answer = conversation.reply(&prompt).map_err(Outcome::ModelError)?;
+            let reply = self.cut_and_check(answer.text, answer.tool_calls, offered, &*conversation);
+            tokens.add(answer.usage);
+            open_calls = reply.tool_calls.iter().map(|c| c.id.clone()).collect();
+            let message = if version_1 {
+                postcard::to_allocvec(&abi::v1::ModelReply {
+                    text: reply.text.clone(),
+                    truncated: reply.truncated,
+                })
+            } else {
+                postcard::to_allocvec(&reply)
+            }
+            .map_err(|_| Outcome::Trap(TrapKind::Other))?;
             turns.push(Turn {
-                say,
-                reply: text.clone(),
-                truncated,
+                prompt,
+                reply,
+                usage: answer.usage,
+                reasoning: answer.reasoning,
             });
-            let message = postcard::to_allocvec(&ModelReply { text, truncated })
-                .map_err(|_| Outcome::Trap(TrapKind::Other))?;
+            if self.limits.tokens.exceeded_by(tokens) {
+                return Err(Outcome::TokenLimit);
+            }
             self.arm_backstop(store);
             let len = write_input(store, &input, memory, &message)?;
             next = step.call(&mut *store, len).map_err(|e| classify(&e, store));
         }
     }
+
+    /// The reply as the task gets it: text and each call's fields cut to the
+    /// reply size, calls beyond the most a reply may carry dropped, each call
+    /// given the host's verdict against the offered tools.
+    fn cut_and_check(
+        &self,
+        text: String,
+        calls: Vec<ToolCall>,
+        offered: &tools::ToolSet,
+        conversation: &dyn Conversation,
+    ) -> ModelReply {
+        let limit = self.limits.max_reply_bytes as usize;
+        let (text, mut truncated) = truncate_utf8(text, limit);
+        let mut tool_calls = Vec::with_capacity(calls.len().min(abi::MAX_TOOL_CALLS));
+        for call in calls {
+            let (id, a) = truncate_utf8(call.id, tools::MAX_TOOL_NAME * 4);
+            let (name, b) = truncate_utf8(call.name, tools::MAX_TOOL_NAME * 4);
+            let (arguments, c) = truncate_utf8(call.arguments, limit);
+            truncated |= a || b || c;
+            tool_calls.push(ToolCall {
+                id,
+                name,
+                arguments,
+                problem: None,
+            });
+        }
+        let mut reply = ModelReply {
+            text,
+            truncated: truncated || conversation.last_reply_was_cut(),
+            tool_calls,
+        };
+        offered.check_reply(&mut reply);
+        reply
+    }
+}
+
+/// What a task instance has done so far, kept by [`Sandbox::run`] apart from
+/// the result so that a task that ends early still has its record.
+struct Progress<'a> {
+    turns: &'a mut Vec<Turn>,
+    tokens: &'a mut TokenTotals,
+    memory: &'a mut Option<Memory>,
+}
+
+/// Whether `results` answer `calls` one for one, in order, by id.
+fn answers_each(results: &[ToolResult], calls: &[String]) -> bool {
+    !calls.is_empty()
+        && results.len() == calls.len()
+        && results.iter().zip(calls).all(|(r, id)| r.call_id == *id)
 }
 
 /// A compiled, screened task module, ready to instantiate.
@@ -792,6 +969,8 @@ pub struct LoadedTask {
     pub digest: Digest,
     /// What the module says about itself.
     pub info: TaskInfo,
+    /// The module's declared tools, compiled for checking calls.
+    tools: tools::ToolSet,
 }
 
 impl fmt::Debug for LoadedTask {
@@ -815,6 +994,8 @@ pub struct TaskRun {
     pub fuel_consumed: u64,
     /// Every answered turn.
     pub turns: Vec<Turn>,
+    /// Tokens of the model calls, as the server reported them.
+    pub tokens: TokenTotals,
     /// Largest size the instance's linear memory reached, in bytes.
     pub peak_memory_bytes: u64,
     /// Wall time (information only).
@@ -1200,6 +1381,7 @@ mod class_tests {
                 ErrorClass::Input,
             ),
             (LoadError::Engine("x".into()), ErrorClass::Input),
+            (LoadError::BadInfo("x".into()), ErrorClass::Input),
         ];
         let row = |e: &LoadError| match e {
             LoadError::TooLarge { .. } => 0,
@@ -1214,8 +1396,9 @@ mod class_tests {
             LoadError::Instantiate(_) => 9,
             LoadError::Info(_) => 10,
             LoadError::Engine(_) => 11,
+            LoadError::BadInfo(_) => 12,
         };
-        let mut seen = [false; 12];
+        let mut seen = [false; 13];
         for (error, class) in &cases {
             assert_eq!(error.class(), *class, "{error}");
             seen[row(error)] = true;

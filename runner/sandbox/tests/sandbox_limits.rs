@@ -33,7 +33,10 @@ fn well_behaved_task_is_done_with_its_score() {
     assert_eq!(r.outcome, Outcome::Done);
     assert_eq!(r.score, Ppm::FULL);
     assert_eq!(r.turns.len(), 1);
-    assert_eq!(r.turns[0].say, "q");
+    assert_eq!(
+        r.turns[0].prompt,
+        airlock_core::abi::Prompt::Text("q".into())
+    );
     assert!(r.fuel_consumed > 0);
 }
 
@@ -148,8 +151,8 @@ fn model_error_is_recorded_as_such() {
 #[test]
 fn replies_are_cut_to_the_profile_size_on_a_char_boundary() {
     let r = run_with(&mut Scripted(Ok("abcdefgé…".into())), SAY_Q, DONE_FULL, "");
-    assert_eq!(r.turns[0].reply, "abcdefg");
-    assert!(r.turns[0].truncated);
+    assert_eq!(r.turns[0].reply.text, "abcdefg");
+    assert!(r.turns[0].reply.truncated);
 }
 
 #[test]
@@ -211,14 +214,15 @@ fn missing_export_is_named() {
 fn wrong_abi_version_is_refused() {
     let text = r#"(module
   (memory (export "memory") 1)
-  (func (export "airlock_abi_version") (result i32) i32.const 2)
+  (func (export "airlock_abi_version") (result i32) i32.const 3)
   (func (export "airlock_input") (param i32) (result i32) i32.const 0)
   (func (export "airlock_info") (result i64) i64.const 0)
   (func (export "airlock_start") (param i32) (result i64) i64.const 0)
   (func (export "airlock_step") (param i32) (result i64) i64.const 0))"#;
     let sandbox = Sandbox::new(limits()).unwrap();
     let err = sandbox.load(&wat::parse_str(text).unwrap()).unwrap_err();
-    assert!(matches!(err, LoadError::AbiVersion { found: 2 }), "{err}");
+    assert!(matches!(err, LoadError::AbiVersion { found: 3 }), "{err}");
+    assert!(err.to_string().contains("versions 1 to 2"), "{err}");
 }
 
 #[test]

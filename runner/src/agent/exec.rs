@@ -37,7 +37,8 @@ use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
 use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
-use airlock_sandbox::Conversation;
+use airlock_core::abi::{Prompt, ToolMode};
+use airlock_sandbox::{Conversation, Reply};
 
 /// The `protocol` value of every request.
 pub const EXEC_PROTOCOL: &str = "airlock-exec/1";
@@ -505,11 +506,12 @@ impl Drop for ExecAgent {
 }
 
 impl Agent for ExecAgent {
-    fn descriptor(&self) -> ModelDescriptor {
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
         ModelDescriptor {
             agent: "exec".into(),
             model: self.model.clone(),
             reported_model: String::new(),
+            tool_mode,
         }
     }
 
@@ -537,13 +539,13 @@ struct ExecSession<'a> {
 }
 
 impl Conversation for ExecSession<'_> {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        self.history.say(say);
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        self.history.say(&prompt.plain_text());
         let reply = self
             .agent
             .call((&self.task_id, self.plan_index, self.epoch), &self.history)?;
         self.history.reply(&reply);
-        Ok(reply)
+        Ok(Reply::text(reply))
     }
 }
 

@@ -29,7 +29,8 @@ use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
 use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
-use airlock_sandbox::Conversation;
+use airlock_core::abi::{Prompt, ToolMode};
+use airlock_sandbox::{Conversation, Reply};
 
 /// The path of the chat completions endpoint below the base URL.
 pub const CHAT_PATH: &str = "/v1/chat/completions";
@@ -427,7 +428,7 @@ fn parse_completion(body: &[u8]) -> Result<(String, Option<String>), String> {
 }
 
 impl Agent for OpenAiAgent {
-    fn descriptor(&self) -> ModelDescriptor {
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
         let mut agent = format!("openai temperature={}", self.temperature);
         if let Some(seed) = self.seed {
             agent.push_str(&format!(" seed={seed}"));
@@ -439,6 +440,7 @@ impl Agent for OpenAiAgent {
             agent,
             model: self.model.clone(),
             reported_model: self.reported_model.clone(),
+            tool_mode,
         }
     }
 
@@ -456,11 +458,11 @@ struct OpenAiSession<'a> {
 }
 
 impl Conversation for OpenAiSession<'_> {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        self.history.say(say);
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        self.history.say(&prompt.plain_text());
         let reply = self.agent.complete(self.history.messages())?;
         self.history.reply(&reply);
-        Ok(reply)
+        Ok(Reply::text(reply))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `replay:DIR`: replies from stored transcripts, turn by turn — the agent
 //! verification replay re-executes tasks with.
 //!
-//! DIR holds disclosure files (`*.json`, format `airlock-disclosure/1`, as
+//! DIR holds disclosure files (`*.json`, format `airlock-disclosure/2`, as
 //! `airlock disclose` writes them). A session is matched to its transcript
 //! by plan index, and the transcript's task id, epoch and instance seed must
 //! be the session's. Each `Say` must equal the recorded one; the reply is the
@@ -24,7 +24,8 @@ use airlock_core::transcript::Transcript;
 
 use super::{Agent, AgentError, SessionContext};
 use airlock_attest::disclosure::Disclosure;
-use airlock_sandbox::Conversation;
+use airlock_core::abi::{Prompt, ToolCall, ToolMode};
+use airlock_sandbox::{Conversation, Reply};
 
 /// One transcript to replay.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,11 +144,12 @@ impl ReplayAgent {
 }
 
 impl Agent for ReplayAgent {
-    fn descriptor(&self) -> ModelDescriptor {
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
         ModelDescriptor {
             agent: "replay".into(),
             model: "recorded transcripts".into(),
             reported_model: String::new(),
+            tool_mode,
         }
     }
 
@@ -212,7 +214,7 @@ impl ReplaySession<'_> {
 }
 
 impl Conversation for ReplaySession<'_> {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
         self.last_cut = false;
         if self.diverged {
             return Err(ModelErrorKind::Unsupported);
@@ -222,10 +224,27 @@ impl Conversation for ReplaySession<'_> {
         };
         let turns = &entry.transcript.turns;
         match turns.get(self.next) {
-            Some(turn) if turn.say == say => {
+            Some(turn) if turn.prompt == *prompt => {
                 self.next += 1;
-                self.last_cut = turn.truncated;
-                Ok(turn.reply.clone())
+                self.last_cut = turn.reply.truncated;
+                // The host gives each call its verdict again, from the same
+                // bytes and the same declared tools, so the task sees what
+                // it saw in the recorded run.
+                let tool_calls = turn
+                    .reply
+                    .tool_calls
+                    .iter()
+                    .map(|call| ToolCall {
+                        problem: None,
+                        ..call.clone()
+                    })
+                    .collect();
+                Ok(Reply {
+                    text: turn.reply.text.clone(),
+                    tool_calls,
+                    usage: turn.usage,
+                    reasoning: turn.reasoning.clone(),
+                })
             }
             Some(_) => {
                 self.diverge("the task said something other than the transcript records".into());
@@ -270,7 +289,7 @@ impl Drop for ReplaySession<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airlock_core::abi::{Category, Difficulty, TaskInfo};
+    use airlock_core::abi::{Difficulty, TaskInfo};
     use airlock_core::transcript::Turn;
 
     fn info(id: &str) -> TaskInfo {
@@ -279,10 +298,12 @@ mod tests {
             id: id.into(),
             version: 1,
             title: String::new(),
-            category: Category::Knowledge,
+            category: "knowledge".into(),
             difficulty: Difficulty::Easy,
             max_turns: 4,
             description: String::new(),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         }
     }
 
@@ -293,18 +314,7 @@ mod tests {
                 plan_index: 0,
                 epoch: 0,
                 seed: [1; 32],
-                turns: vec![
-                    Turn {
-                        say: "a".into(),
-                        reply: "A".into(),
-                        truncated: false,
-                    },
-                    Turn {
-                        say: "b".into(),
-                        reply: "B".into(),
-                        truncated: true,
-                    },
-                ],
+                turns: vec![Turn::text("a", "A", false), Turn::text("b", "B", true)],
             },
             model_error,
         }])
@@ -317,7 +327,12 @@ mod tests {
             plan_index: 0,
             epoch: 0,
             seed: [seed; 32],
+            tool_mode: ToolMode::Text,
         }
+    }
+
+    fn say(text: &str) -> Prompt {
+        Prompt::Text(text.into())
     }
 
     #[test]
@@ -325,11 +340,11 @@ mod tests {
         let task = info("t");
         let agent = agent(Some(ModelErrorKind::Timeout));
         let mut session = agent.session(&context(&task, 1));
-        assert_eq!(session.reply("a").unwrap(), "A");
+        assert_eq!(session.reply(&say("a")).unwrap(), Reply::text("A"));
         assert!(!session.last_reply_was_cut());
-        assert_eq!(session.reply("b").unwrap(), "B");
+        assert_eq!(session.reply(&say("b")).unwrap(), Reply::text("B"));
         assert!(session.last_reply_was_cut());
-        assert_eq!(session.reply("c"), Err(ModelErrorKind::Timeout));
+        assert_eq!(session.reply(&say("c")), Err(ModelErrorKind::Timeout));
         drop(session);
         assert_eq!(agent.divergences(), []);
     }
@@ -373,8 +388,8 @@ mod tests {
             let agent = agent(None);
             let task = if id == "t" { &task } else { &other };
             let mut session = agent.session(&context(task, seed));
-            for say in says {
-                let _ = session.reply(say);
+            for text in says {
+                let _ = session.reply(&say(text));
             }
             drop(session);
             let divergences = agent.divergences();

@@ -52,7 +52,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
         let agent = spec
             .build(&AgentOptions::for_profile(&loaded.profile))
             .map_err(Failure::from)?;
-        let name = agent.descriptor().agent;
+        let name = agent.descriptor(airlock_core::abi::ToolMode::Native).agent;
         let parts = RunParts {
             sandbox: &sandbox,
             suite: &suite,
@@ -69,6 +69,7 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             station: Station::path_for_key(&generated.private_path),
             transcript_key: TranscriptKey::path_for_key(&generated.private_path),
             sandboxes: None,
+            tool_mode: airlock_core::abi::ToolMode::Native,
         };
         // As for `run`: a run that cannot be made is never a failed check.
         let summary = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;

@@ -1,5 +1,6 @@
 //! `airlock run`.
 
+use airlock_core::abi::ToolMode;
 use std::path::PathBuf;
 
 use airlock::agent::{AgentOptions, AgentSpec};
@@ -37,6 +38,11 @@ pub(crate) struct RunArgs {
     /// Sampling seed sent by `openai` with every request.
     #[arg(long)]
     model_seed: Option<u64>,
+    /// How tasks' tools reach the model: `native` offers them through the
+    /// model's function-calling API (`tools`), `text` uses each task's text
+    /// protocol, for models without function calling. Recorded in RunStart.
+    #[arg(long, value_enum, default_value = "native")]
+    tool_mode: ToolModeArg,
     /// Most tokens per reply, sent by `openai` (at least 1).
     #[arg(long, value_parser = parse_max_tokens)]
     max_tokens: Option<core::num::NonZeroU32>,
@@ -154,6 +160,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
             .clone()
             .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
         sandboxes: args.sandboxes,
+        tool_mode: args.tool_mode.mode(),
     };
     let mut progress: Box<dyn Progress> = if args.json {
         Box::new(JsonProgress)
@@ -199,4 +206,22 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// `--tool-mode` (clap's value enum for [`ToolMode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ToolModeArg {
+    /// Tools offered as native tool calls.
+    Native,
+    /// The text protocol; no tools offered.
+    Text,
+}
+
+impl ToolModeArg {
+    pub(crate) fn mode(self) -> ToolMode {
+        match self {
+            ToolModeArg::Native => ToolMode::Native,
+            ToolModeArg::Text => ToolMode::Text,
+        }
+    }
 }

@@ -56,7 +56,7 @@ impl Categories {
             by_digest: suite
                 .tasks
                 .iter()
-                .map(|t| (t.digest, (t.info.id.clone(), t.info.category)))
+                .map(|t| (t.digest, (t.info.id.clone(), t.info.category.clone())))
                 .collect(),
             source,
         }
@@ -72,7 +72,10 @@ impl Categories {
                 .iter()
                 .filter_map(|module| {
                     let (_, info) = infos.iter().find(|(id, _)| *id == module.task_id)?;
-                    Some((Digest(module.digest), (info.id.clone(), info.category)))
+                    Some((
+                        Digest(module.digest),
+                        (info.id.clone(), info.category.clone()),
+                    ))
                 })
                 .collect(),
             source: format!(
@@ -85,9 +88,9 @@ impl Categories {
     /// The category of a result: known only when both the module digest
     /// and the task id match a module of the suite, since the bundle's task
     /// id alone is just a name.
-    pub fn of(&self, task_id: &str, module_digest: &Digest) -> &'static str {
+    pub fn of(&self, task_id: &str, module_digest: &Digest) -> &str {
         match self.by_digest.get(module_digest) {
-            Some((id, category)) if id == task_id => category.name(),
+            Some((id, category)) if id == task_id => category,
             _ => UNKNOWN_CATEGORY,
         }
     }
@@ -167,7 +170,7 @@ pub struct ResultRow {
     /// The record.
     pub result: TaskResult,
     /// Its task's category, or [`UNKNOWN_CATEGORY`].
-    pub category: &'static str,
+    pub category: String,
 }
 
 /// Fuel and memory use of one task against the profile's budgets.
@@ -231,7 +234,9 @@ impl RunReport {
             .results
             .into_iter()
             .map(|result| ResultRow {
-                category: categories.of(&result.task_id, &result.module_digest),
+                category: categories
+                    .of(&result.task_id, &result.module_digest)
+                    .to_owned(),
                 result,
             })
             .collect();
@@ -243,7 +248,7 @@ impl RunReport {
             .iter()
             .map(|row| Observation {
                 task_id: &row.result.task_id,
-                category: row.category,
+                category: &row.category,
                 score: row.result.score,
                 passed: is_pass(&row.result),
             })
@@ -435,6 +440,11 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
             fuel_consumed: 1000 * (i as u64 + 1),
             peak_memory_bytes: 65536 * (i as u64 + 1),
             turns: 1,
+            tokens: airlock_core::record::TokenTotals {
+                prompt_tokens: 100 * (i as u64 + 1),
+                completion_tokens: 10 * (i as u64 + 1),
+                calls_without_usage: 0,
+            },
             wall_time_us: 0,
             transcript_commitment: Digest::ZERO,
         })
@@ -462,6 +472,7 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
             agent: "exec".into(),
             model: "m\"<script>".into(),
             reported_model: String::new(),
+            tool_mode: airlock_core::abi::ToolMode::Native,
         },
         seed: [4; 32],
         evaluator_key_id: Digest([5; 32]),
@@ -609,10 +620,7 @@ mod tests {
         assert_eq!(native.by_digest, from_modules.by_digest);
         assert_eq!(native.by_digest.len(), suite.tasks.len());
         let task = &suite.tasks[0];
-        assert_eq!(
-            native.of(&task.info.id, &task.digest),
-            task.info.category.name()
-        );
+        assert_eq!(native.of(&task.info.id, &task.digest), task.info.category);
         assert_eq!(native.of("other-id", &task.digest), UNKNOWN_CATEGORY);
         assert_eq!(native.of(&task.info.id, &Digest::ZERO), UNKNOWN_CATEGORY);
     }

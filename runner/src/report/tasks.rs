@@ -18,7 +18,7 @@ pub fn task_json(task: &LoadedTask) -> Value {
         "id": info.id,
         "version": info.version,
         "title": info.title,
-        "category": info.category.name(),
+        "category": info.category.as_str(),
         "difficulty": info.difficulty.name(),
         "max_turns": info.max_turns,
         "description": info.description,
@@ -44,7 +44,7 @@ pub fn suite_table(suite: &LoadedSuite) -> String {
             "  {:<16} v{:<3} {:<24} {:<7} {:>3} turns  {}",
             Untrusted(&info.id),
             info.version,
-            info.category.name(),
+            info.category.as_str(),
             info.difficulty.name(),
             info.max_turns,
             Untrusted(&info.description)

@@ -117,6 +117,7 @@ mod tests {
             fuel_consumed: 10,
             peak_memory_bytes: 65536,
             turns: 1,
+            tokens: Default::default(),
             wall_time_us: 5,
             transcript_commitment: Digest([2; 32]),
         }

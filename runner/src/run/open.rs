@@ -100,7 +100,7 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
                 digest: parts.profile.digest(),
             },
             runner: runner_build(parts),
-            model: parts.agent.descriptor(),
+            model: parts.agent.descriptor(options.tool_mode),
             seed,
             evaluator_key_id: parts.key.key_id(),
             station,
@@ -239,7 +239,7 @@ fn check_binding(
         recorded,
         &suite_ref(parts),
         &runner_build(parts),
-        &parts.agent.descriptor(),
+        &parts.agent.descriptor(options.tool_mode),
         &parts.key.key_id(),
     )
 }
@@ -366,6 +366,7 @@ mod tests {
                 agent: "openai".into(),
                 model: "strong-model".into(),
                 reported_model: "strong-model".into(),
+                tool_mode: airlock_core::abi::ToolMode::Native,
             },
             seed: [6; 32],
             evaluator_key_id: Digest([7; 32]),

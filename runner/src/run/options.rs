@@ -2,6 +2,7 @@
 //! loaded parts it runs with, and who hears of each durable result. Every
 //! step of the run reads these, so they stand below all of them.
 
+use airlock_core::abi::ToolMode;
 use core::fmt;
 use std::path::PathBuf;
 
@@ -42,6 +43,9 @@ pub struct RunOptions {
     /// Task instances run at once; `None` for as many as the profile allows
     /// (one for an agent that answers one call at a time).
     pub sandboxes: Option<u32>,
+    /// Whether tasks' tools are offered as native tool calls (`--tool-mode`),
+    /// recorded in RunStart's model descriptor.
+    pub tool_mode: ToolMode,
 }
 
 /// The loaded parts of a run.

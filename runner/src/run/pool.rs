@@ -14,6 +14,7 @@ use std::panic::{catch_unwind, resume_unwind};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};
 
+use airlock_core::abi::StartArgs;
 use airlock_core::digest::instance_seed;
 use airlock_core::record::{RunStart, TaskResult};
 use airlock_core::transcript::{Transcript, commitment, opening_key};
@@ -260,13 +261,16 @@ fn run_one(
 ) -> (TaskResult, Vec<u8>) {
     let planned = &run_start.plan[plan_index];
     let seed = instance_seed(&run_start.seed, &planned.task_id, planned.epoch);
+    let tool_mode = run_start.model.tool_mode;
     let mut session = parts.agent.session(&SessionContext {
         task: &task.info,
         plan_index: plan_index as u32,
         epoch: planned.epoch,
         seed,
+        tool_mode,
     });
-    let run = parts.sandbox.run(task, seed, session.as_mut());
+    let start = StartArgs { seed, tool_mode };
+    let run = parts.sandbox.run(task, &start, session.as_mut());
     drop(session);
     let turns = run.turns.len() as u32;
     let transcript = Transcript {
@@ -288,6 +292,7 @@ fn run_one(
         fuel_consumed: run.fuel_consumed,
         peak_memory_bytes: run.peak_memory_bytes,
         turns,
+        tokens: run.tokens,
         wall_time_us: u64::try_from(run.wall_time.as_micros()).unwrap_or(u64::MAX),
         transcript_commitment: commitment(&opening, &transcript_bytes),
     };

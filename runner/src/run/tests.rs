@@ -10,6 +10,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 
 use airlock_attest::{Overwrite, SigningKey};
 use airlock_core::Ppm;
+use airlock_core::abi::{Prompt, ToolMode};
 use airlock_core::outcome::{ModelErrorKind, Outcome};
 use airlock_core::record::{ModelDescriptor, PlannedTask, Record, TaskResult};
 
@@ -18,7 +19,7 @@ use super::*;
 use crate::agent::{Agent, AgentOptions, AgentSpec, SessionContext};
 use crate::profile::HardwareProfile;
 use crate::suite::LoadedSuite;
-use airlock_sandbox::{Backend, Conversation, Sandbox};
+use airlock_sandbox::{Backend, Conversation, Reply, Sandbox};
 
 /// The reference agent, with one plan entry held back until another has
 /// finished, or one whose session panics. Records the order in which
@@ -53,8 +54,8 @@ impl Staged {
 }
 
 impl Agent for Staged {
-    fn descriptor(&self) -> ModelDescriptor {
-        self.inner.descriptor()
+    fn descriptor(&self, tool_mode: ToolMode) -> ModelDescriptor {
+        self.inner.descriptor(tool_mode)
     }
 
     fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
@@ -73,7 +74,7 @@ struct StagedSession<'a> {
 }
 
 impl Conversation for StagedSession<'_> {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
+    fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
         assert_ne!(Some(self.plan_index), self.agent.panic_at, "staged panic");
         if let Some((held, until)) = self.agent.hold
             && held == self.plan_index
@@ -86,7 +87,7 @@ impl Conversation for StagedSession<'_> {
                 .unwrap();
             assert!(!waited.timed_out(), "entry {until} never ended");
         }
-        self.inner.reply(say)
+        self.inner.reply(prompt)
     }
 }
 
@@ -137,6 +138,7 @@ impl Station {
             station: self.dir.path().join("evaluator.station"),
             transcript_key: self.dir.path().join("evaluator.transcript-key"),
             sandboxes: Some(sandboxes),
+            tool_mode: airlock_core::abi::ToolMode::Native,
         }
     }
 

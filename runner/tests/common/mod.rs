@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use airlock::profile;
-use airlock_core::outcome::ModelErrorKind;
+use airlock_core::abi::{StartArgs, ToolMode};
 use airlock_sandbox::{Conversation, LoadedTask, Sandbox, SandboxLimits};
 
 // One copy of the WAT task and the simple agents, kept beside the sandbox's
@@ -19,20 +19,35 @@ pub fn default_limits() -> SandboxLimits {
     profile::load("default").unwrap().profile.sandbox_limits()
 }
 
-/// An agent that is a task's reference solver.
-pub struct Reference(pub Box<dyn airlock_task_sdk::Solver>);
+/// The reference solver of an embedded-suite task in text mode, as an agent.
+pub fn reference_agent(task: &LoadedTask) -> Box<dyn Conversation + Send> {
+    reference_agent_in(task, ToolMode::Text)
+}
 
-impl Conversation for Reference {
-    fn reply(&mut self, say: &str) -> Result<String, ModelErrorKind> {
-        Ok(self.0.reply(say))
+/// The reference solver of an embedded-suite task in `tool_mode`, as an agent.
+pub fn reference_agent_in(task: &LoadedTask, tool_mode: ToolMode) -> Box<dyn Conversation + Send> {
+    assert!(
+        airlock_default_suite::reference_solver(&task.info.id).is_some(),
+        "{} has no reference solver",
+        task.info.id
+    );
+    airlock::agent::reference_session(&task.info.id, tool_mode)
+}
+
+/// The start of a text-mode instance of `seed`.
+pub fn text(seed: [u8; 32]) -> StartArgs {
+    StartArgs {
+        seed,
+        tool_mode: ToolMode::Text,
     }
 }
 
-/// The reference solver of an embedded-suite task, as an agent.
-pub fn reference_agent(task: &LoadedTask) -> Reference {
-    let solver = airlock_default_suite::reference_solver(&task.info.id)
-        .unwrap_or_else(|| panic!("{} has no reference solver", task.info.id));
-    Reference(solver)
+/// The start of a native-mode instance of `seed`.
+pub fn native(seed: [u8; 32]) -> StartArgs {
+    StartArgs {
+        seed,
+        tool_mode: ToolMode::Native,
+    }
 }
 
 /// Every task of the embedded suite, loaded into `sandbox`.

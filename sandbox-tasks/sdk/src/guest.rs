@@ -137,8 +137,8 @@ pub fn start<T: Task>(len: i32) -> i64 {
     let g = guest();
     let args: StartArgs = g.read(len);
     g.drop_task();
-    let (task, step) = T::start(args.seed);
-    if let Step::Say(_) = step {
+    let (task, step) = T::start_in_mode(args.seed, args.tool_mode);
+    if !matches!(step, Step::Done(_)) {
         g.task = Box::into_raw(Box::new(task)).cast::<()>();
         g.drop_task = Some(drop_boxed::<T>);
     }

@@ -8,8 +8,9 @@
 //!
 //! ```
 //! # extern crate alloc;
-//! use airlock_task_sdk::{Category, Difficulty, ModelReply, Ppm, Step, Task, TaskInfo, ABI_VERSION};
-//! use alloc::string::ToString;
+//! use airlock_task_sdk::{Difficulty, ModelReply, Ppm, Step, Task, TaskInfo, ABI_VERSION};
+//! use alloc::string::{String, ToString};
+//! use alloc::vec::Vec;
 //!
 //! /// Replies `pong` to get full credit.
 //! pub struct Ping;
@@ -21,10 +22,12 @@
 //!             id: "ping".to_string(),
 //!             version: 1,
 //!             title: "Ping".to_string(),
-//!             category: Category::Knowledge,
+//!             category: "knowledge".to_string(),
 //!             difficulty: Difficulty::Easy,
 //!             max_turns: 1,
 //!             description: "Say pong.".to_string(),
+//!             system_prompt: String::new(),
+//!             tools: Vec::new(),
 //!         }
 //!     }
 //!     fn start(_seed: [u8; 32]) -> (Self, Step) {
@@ -59,7 +62,10 @@ extern crate std as _;
 use alloc::string::String;
 
 pub use airlock_core::Ppm;
-pub use airlock_core::abi::{ABI_VERSION, Category, Difficulty, ModelReply, Step, TaskInfo};
+pub use airlock_core::abi::{
+    ABI_VERSION, Category, Difficulty, ModelReply, Prompt, Step, TaskInfo, ToolCall,
+    ToolCallProblem, ToolMode, ToolResult, ToolSpec, category,
+};
 pub use airlock_core::hex;
 
 #[cfg(target_arch = "wasm32")]
@@ -72,7 +78,7 @@ pub mod testkit;
 pub mod text;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::{NativeRun, run_native};
+pub use native::{NativeRun, NativeTurn, run_native, run_native_in};
 
 /// A benchmark task: a deterministic state machine driven by model replies.
 ///
@@ -88,9 +94,22 @@ pub trait Task: Sized {
     /// Builds the instance for `seed` and returns its first step.
     fn start(seed: [u8; 32]) -> (Self, Step);
 
-    /// Reads the model's reply to the last [`Step::Say`] and returns the next
-    /// step. After `info().max_turns` replies the task must return
-    /// [`Step::Done`]; it is never called again after that.
+    /// Builds the instance for `seed` in a run whose model is offered the
+    /// task's tools ([`ToolMode::Native`]) or not ([`ToolMode::Text`]). A
+    /// task that declares tools overrides this to phrase its prompts for the
+    /// mode; the default ignores the mode.
+    fn start_in_mode(seed: [u8; 32], tool_mode: ToolMode) -> (Self, Step) {
+        let _ = tool_mode;
+        Self::start(seed)
+    }
+
+    /// Reads the model's reply to the last [`Step::Say`] or
+    /// [`Step::ToolResults`] and returns the next step. After a reply with
+    /// tool calls the next step must be [`Step::ToolResults`] answering each
+    /// call in order (the host checked each against the declared tools and
+    /// says why a call does not fit in its `problem`), or [`Step::Done`].
+    /// After `info().max_turns` replies the task must return [`Step::Done`];
+    /// it is never called again after that.
     fn step(&mut self, reply: &ModelReply) -> Step;
 }
 
@@ -100,6 +119,19 @@ pub trait Task: Sized {
 pub trait Solver: Send {
     /// The reply to one `Say` of the task.
     fn reply(&mut self, say: &str) -> String;
+
+    /// The reply to one prompt in a run of `tool_mode`, as a model would
+    /// give it. The default answers the prompt's text with [`Solver::reply`]
+    /// and makes no tool calls; a solver of a task with tools overrides this
+    /// to call them in [`ToolMode::Native`].
+    fn respond(&mut self, prompt: &Prompt, tool_mode: ToolMode) -> ModelReply {
+        let _ = tool_mode;
+        ModelReply {
+            text: self.reply(&prompt.plain_text()),
+            truncated: false,
+            tool_calls: alloc::vec::Vec::new(),
+        }
+    }
 }
 
 /// Exports a [`Task`] type as the WebAssembly task ABI.

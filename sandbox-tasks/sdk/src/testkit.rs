@@ -23,6 +23,7 @@ pub fn reply(text: &str) -> ModelReply {
     ModelReply {
         text: text.to_string(),
         truncated: false,
+        tool_calls: Vec::new(),
     }
 }
 

@@ -9,9 +9,8 @@ use airlock_core::abi::{
     ABI_VERSION, EXPORT_ABI_VERSION, EXPORT_INFO, EXPORT_INPUT, EXPORT_MEMORY, EXPORT_START,
     EXPORT_STEP, ModelReply, StartArgs, Step, TaskInfo, unpack,
 };
-use airlock_core::transcript::Turn;
 use airlock_default_suite::{EmbeddedModule, modules, reference_solver};
-use airlock_task_sdk::{Ppm, Solver};
+use airlock_task_sdk::{NativeTurn, Ppm, Prompt, Solver, ToolMode};
 use std::sync::OnceLock;
 
 use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
@@ -82,18 +81,22 @@ impl Guest {
         postcard::from_bytes(&self.read_output(packed)).unwrap()
     }
 
-    fn start(&mut self, seed: [u8; 32]) -> wasmtime::Result<Step> {
-        let len = self.write_input(&postcard::to_allocvec(&StartArgs { seed }).unwrap());
+    fn start(&mut self, seed: [u8; 32], tool_mode: ToolMode) -> wasmtime::Result<Step> {
+        let len = self.write_input(&postcard::to_allocvec(&StartArgs { seed, tool_mode }).unwrap());
         let packed = self.start.call(&mut self.store, len)?;
         Ok(postcard::from_bytes(&self.read_output(packed)).unwrap())
     }
 
-    fn step(&mut self, text: &str) -> wasmtime::Result<Step> {
-        let reply = ModelReply {
+    fn step_text(&mut self, text: &str) -> wasmtime::Result<Step> {
+        self.step(&ModelReply {
             text: text.to_string(),
             truncated: false,
-        };
-        let len = self.write_input(&postcard::to_allocvec(&reply).unwrap());
+            tool_calls: Vec::new(),
+        })
+    }
+
+    fn step(&mut self, reply: &ModelReply) -> wasmtime::Result<Step> {
+        let len = self.write_input(&postcard::to_allocvec(reply).unwrap());
         let packed = self.step.call(&mut self.store, len)?;
         Ok(postcard::from_bytes(&self.read_output(packed)).unwrap())
     }
@@ -102,25 +105,28 @@ impl Guest {
     fn run(
         &mut self,
         seed: [u8; 32],
+        tool_mode: ToolMode,
         solver: &mut dyn Solver,
         max_turns: u32,
-    ) -> (Option<Ppm>, Vec<Turn>) {
-        let mut step = self.start(seed).unwrap();
+    ) -> (Option<Ppm>, Vec<NativeTurn>) {
+        let mut step = self.start(seed, tool_mode).unwrap();
         let mut turns = Vec::new();
         loop {
-            match step {
+            let prompt = match step {
                 Step::Done(score) => return (Some(score), turns),
-                Step::Say(_) if turns.len() as u32 >= max_turns => return (None, turns),
-                Step::Say(say) => {
-                    let reply = solver.reply(&say);
-                    step = self.step(&reply).unwrap();
-                    turns.push(Turn {
-                        say,
-                        reply,
-                        truncated: false,
-                    });
-                }
-            }
+                _ if turns.len() as u32 >= max_turns => return (None, turns),
+                Step::Say(say) => Prompt::Text(say),
+                Step::ToolResults(results) => Prompt::ToolResults(results),
+            };
+            let reply = solver.respond(&prompt, tool_mode);
+            step = self.step(&reply).unwrap();
+            turns.push(NativeTurn {
+                say: prompt.plain_text(),
+                reply: reply.text.clone(),
+                truncated: false,
+                prompt,
+                model_reply: reply,
+            });
         }
     }
 }
@@ -132,7 +138,7 @@ fn seed(i: u8) -> [u8; 32] {
 }
 
 /// The same task run natively, with the suite's reference solver.
-fn native(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<Turn>) {
+fn native(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<NativeTurn>) {
     let run = airlock_default_suite::run_reference(task_id, seed)
         .unwrap_or_else(|| panic!("{task_id} is not in the suite"));
     (run.score, run.transcript)
@@ -168,7 +174,7 @@ fn guest_runs_equal_native_runs_and_reference_solvers_score_full() {
             let mut guest = Guest::new(compiled);
             let max_turns = guest.info().max_turns;
             let mut solver = reference_solver(module.task_id).unwrap();
-            let in_guest = guest.run(seed(i), solver.as_mut(), max_turns);
+            let in_guest = guest.run(seed(i), ToolMode::Text, solver.as_mut(), max_turns);
             assert_eq!(in_guest.0, Some(Ppm::FULL), "{} seed {i}", module.task_id);
             assert_eq!(
                 in_guest,
@@ -186,7 +192,7 @@ fn empty_replies_score_zero_within_max_turns() {
         let mut guest = Guest::new(compiled);
         let max_turns = guest.info().max_turns;
         // Allow more replies than declared: the module must stop by itself.
-        let (score, turns) = guest.run(seed(9), &mut Empty, max_turns + 5);
+        let (score, turns) = guest.run(seed(9), ToolMode::Text, &mut Empty, max_turns + 5);
         assert_eq!(score, Some(Ppm::ZERO), "{}", module.task_id);
         assert!(turns.len() as u32 <= max_turns);
     }
@@ -196,9 +202,19 @@ fn empty_replies_score_zero_within_max_turns() {
 fn one_instance_can_be_restarted() {
     for (module, compiled) in each_module() {
         let mut guest = Guest::new(compiled);
-        let first = guest.start(seed(1)).unwrap();
-        assert_eq!(guest.start(seed(1)).unwrap(), first, "{}", module.task_id);
-        assert_ne!(guest.start(seed(2)).unwrap(), first, "{}", module.task_id);
+        let first = guest.start(seed(1), ToolMode::Text).unwrap();
+        assert_eq!(
+            guest.start(seed(1), ToolMode::Text).unwrap(),
+            first,
+            "{}",
+            module.task_id
+        );
+        assert_ne!(
+            guest.start(seed(2), ToolMode::Text).unwrap(),
+            first,
+            "{}",
+            module.task_id
+        );
     }
 }
 
@@ -208,8 +224,8 @@ fn hostile_replies_do_not_trap() {
     for (module, compiled) in each_module() {
         for reply in [huge.as_str(), "", "}{", "cat '", "submit"] {
             let mut guest = Guest::new(compiled);
-            guest.start(seed(3)).unwrap();
-            let step = guest.step(reply);
+            guest.start(seed(3), ToolMode::Text).unwrap();
+            let step = guest.step_text(reply);
             assert!(step.is_ok(), "{} trapped: {step:?}", module.task_id);
         }
     }
@@ -220,7 +236,7 @@ fn host_mistakes_trap() {
     for (module, compiled) in each_module() {
         // `step` before `start`.
         let mut guest = Guest::new(compiled);
-        assert!(guest.step("x").is_err(), "{}", module.task_id);
+        assert!(guest.step_text("x").is_err(), "{}", module.task_id);
 
         // A length past the input buffer.
         let mut guest = Guest::new(compiled);
@@ -233,21 +249,21 @@ fn host_mistakes_trap() {
 
         // Bytes that are not a ModelReply, and trailing bytes.
         let mut guest = Guest::new(compiled);
-        guest.start(seed(4)).unwrap();
+        guest.start(seed(4), ToolMode::Text).unwrap();
         let len = guest.write_input(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         assert!(guest.step.call(&mut guest.store, len).is_err());
         let mut guest = Guest::new(compiled);
-        guest.start(seed(4)).unwrap();
+        guest.start(seed(4), ToolMode::Text).unwrap();
         let len = guest.write_input(&[0, 0, 7]);
         assert!(guest.step.call(&mut guest.store, len).is_err());
 
         // `step` after `Done`.
         let mut guest = Guest::new(compiled);
-        guest.start(seed(5)).unwrap();
-        let mut step = guest.step("submit flag{nope}").unwrap();
+        guest.start(seed(5), ToolMode::Text).unwrap();
+        let mut step = guest.step_text("submit flag{nope}").unwrap();
         while let Step::Say(_) = step {
-            step = guest.step("").unwrap();
+            step = guest.step_text("").unwrap();
         }
-        assert!(guest.step("x").is_err(), "{}", module.task_id);
+        assert!(guest.step_text("x").is_err(), "{}", module.task_id);
     }
 }

@@ -6,8 +6,9 @@
 
 use core::time::Duration;
 
+use airlock_core::abi::{Prompt, StartArgs, ToolMode};
 use airlock_core::outcome::ModelErrorKind;
-use airlock_sandbox::{Conversation, Sandbox, SandboxLimits, TaskRun};
+use airlock_sandbox::{Conversation, Reply, Sandbox, SandboxLimits, TaskRun, TokenBudget};
 
 /// A `start` or `step` body returning `Step::Say("q")` (the data at 64).
 pub const SAY_Q: &str = "i64.const 0x4000000003";
@@ -28,6 +29,7 @@ pub fn small_limits(wall_clock_backstop: Duration) -> SandboxLimits {
         wall_clock_backstop,
         max_instances: 2,
         max_table_elements: 1000,
+        tokens: TokenBudget::default(),
     }
 }
 
@@ -56,8 +58,8 @@ pub fn task_wat(start: &str, step: &str, extra: &str) -> Vec<u8> {
 pub struct Empty;
 
 impl Conversation for Empty {
-    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
-        Ok(String::new())
+    fn reply(&mut self, _prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        Ok(Reply::default())
     }
 }
 
@@ -65,13 +67,17 @@ impl Conversation for Empty {
 pub struct Scripted(pub Result<String, ModelErrorKind>);
 
 impl Conversation for Scripted {
-    fn reply(&mut self, _say: &str) -> Result<String, ModelErrorKind> {
-        self.0.clone()
+    fn reply(&mut self, _prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
+        self.0.clone().map(Reply::text)
     }
 }
 
 /// Loads `module` into `sandbox` and runs it once with seed zero.
 pub fn run_module(sandbox: &Sandbox, module: &[u8], agent: &mut dyn Conversation) -> TaskRun {
     let task = sandbox.load(module).unwrap();
-    sandbox.run(&task, [0; 32], agent)
+    let start = StartArgs {
+        seed: [0; 32],
+        tool_mode: ToolMode::Text,
+    };
+    sandbox.run(&task, &start, agent)
 }

@@ -2,6 +2,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 use std::vec;
 
@@ -25,6 +26,7 @@ fn session(seed: [u8; 32], lines: &[&str]) -> (HostTask, String) {
     for line in lines {
         match task.step(&reply(line)) {
             Step::Say(say) => last = say,
+            Step::ToolResults(results) => panic!("tool results to a text reply: {results:?}"),
             Step::Done(score) => panic!("{line} ended the task with {score}"),
         }
     }
@@ -497,7 +499,7 @@ fn info_is_consistent() {
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.version, 1);
     assert_eq!(info.abi_version, ABI_VERSION);
-    assert_eq!(info.category, Category::Agentic);
+    assert_eq!(info.category, category::AGENTIC);
     assert_eq!(info.max_turns, MAX_TURNS);
 }
 
@@ -507,6 +509,7 @@ fn drive(mut task: HostTask, first: String, solver: &mut dyn Solver) -> Option<P
     for _ in 0..MAX_TURNS {
         match task.step(&reply(&solver.reply(&say))) {
             Step::Say(next) => say = next,
+            Step::ToolResults(results) => panic!("tool results to a text reply: {results:?}"),
             Step::Done(score) => return Some(score),
         }
     }

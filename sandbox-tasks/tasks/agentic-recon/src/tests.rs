@@ -2,6 +2,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 use std::vec;
 
@@ -29,6 +30,7 @@ fn session(i: u32, lines: &[&str]) -> String {
     for line in lines {
         match task.step(&reply(line)) {
             Step::Say(say) => last = say,
+            Step::ToolResults(results) => panic!("tool results to a text reply: {results:?}"),
             Step::Done(score) => panic!("{line} ended the task with {score}"),
         }
     }
@@ -432,7 +434,7 @@ fn info_is_consistent() {
     let info = ReconTask::info();
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.version, 1);
-    assert_eq!(info.category, Category::Agentic);
+    assert_eq!(info.category, category::AGENTIC);
     assert_eq!(info.max_turns, MAX_TURNS);
     assert_eq!(info.abi_version, ABI_VERSION);
 }

@@ -40,7 +40,7 @@ use core::fmt::Write as _;
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::text::hex_encode;
 use airlock_task_sdk::{
-    ABI_VERSION, Category, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo,
+    ABI_VERSION, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo, category,
 };
 use sha2::{Digest, Sha256};
 
@@ -762,12 +762,14 @@ impl Task for PasswordTask {
             id: TASK_ID.to_string(),
             version: 1,
             title: "Crack a salted SHA-256 password hash".to_string(),
-            category: Category::Crypto,
+            category: category::CRYPTO.into(),
             difficulty: Difficulty::Medium,
             max_turns: 1,
             description: "Recover a mangled common password from its salted SHA-256 hash, \
                           given the wordlist and the mangling rule."
                 .to_string(),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         }
     }
 

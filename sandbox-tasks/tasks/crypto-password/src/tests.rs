@@ -2,6 +2,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
@@ -20,6 +21,7 @@ fn score(seed: [u8; 32], reply: &str) -> Step {
     task.step(&ModelReply {
         text: reply.to_string(),
         truncated: false,
+        tool_calls: Vec::new(),
     })
 }
 
@@ -267,6 +269,6 @@ fn info_is_consistent() {
     let info = PasswordTask::info();
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.abi_version, ABI_VERSION);
-    assert_eq!(info.category, Category::Crypto);
+    assert_eq!(info.category, category::CRYPTO);
     assert_eq!(info.max_turns, 1);
 }

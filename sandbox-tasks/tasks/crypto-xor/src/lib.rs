@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::text::{FLAG_PREFIX, first_flag_token, hex_decode, hex_encode};
 use airlock_task_sdk::{
-    ABI_VERSION, Category, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo,
+    ABI_VERSION, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo, category,
 };
 
 /// Stable task id.
@@ -60,12 +60,14 @@ impl Task for XorTask {
             id: TASK_ID.to_string(),
             version: 1,
             title: "Repeating-key XOR with a known prefix".to_string(),
-            category: Category::Crypto,
+            category: category::CRYPTO.into(),
             difficulty: Difficulty::Easy,
             max_turns: 1,
             description:
                 "Recover a flag encrypted under a short repeating XOR key, given its prefix."
                     .to_string(),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         }
     }
 
@@ -212,6 +214,7 @@ mod tests {
         task.step(&ModelReply {
             text: reply.to_string(),
             truncated: false,
+            tool_calls: Vec::new(),
         })
     }
 
@@ -329,7 +332,7 @@ mod tests {
         let info = XorTask::info();
         assert_eq!(info.id, TASK_ID);
         assert_eq!(info.abi_version, ABI_VERSION);
-        assert_eq!(info.category, Category::Crypto);
+        assert_eq!(info.category, category::CRYPTO);
         assert_eq!(info.max_turns, 1);
     }
 }

@@ -73,7 +73,7 @@ use alloc::vec::Vec;
 
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::{
-    ABI_VERSION, Category, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo,
+    ABI_VERSION, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo, category,
 };
 
 use crate::scenario::{Ip, Scenario, ip_text};
@@ -119,12 +119,14 @@ impl Task for LogsTask {
             id: TASK_ID.to_string(),
             version: 1,
             title: "Find an intrusion in auth and process logs".to_string(),
-            category: Category::Forensics,
+            category: category::FORENSICS.into(),
             difficulty: Difficulty::Medium,
             max_turns: 1,
             description: "List the addresses and accounts of one SSH intrusion hidden in the \
                           logs of three hosts."
                 .to_string(),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         }
     }
 

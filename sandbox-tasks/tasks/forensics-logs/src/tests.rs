@@ -3,6 +3,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
@@ -29,9 +30,11 @@ fn score(i: u32, reply: &str) -> Ppm {
     match task.step(&ModelReply {
         text: reply.to_string(),
         truncated: false,
+        tool_calls: Vec::new(),
     }) {
         Step::Done(score) => score,
         Step::Say(say) => panic!("asked again: {say}"),
+        Step::ToolResults(results) => panic!("tool results to a text reply: {results:?}"),
     }
 }
 
@@ -318,7 +321,7 @@ fn info_is_consistent() {
     let info = LogsTask::info();
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.abi_version, ABI_VERSION);
-    assert_eq!(info.category, Category::Forensics);
+    assert_eq!(info.category, category::FORENSICS);
     assert_eq!(info.max_turns, 1);
     assert_eq!(info.version, 1);
 }

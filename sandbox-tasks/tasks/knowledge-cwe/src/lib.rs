@@ -47,7 +47,7 @@ use alloc::vec::Vec;
 
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::{
-    ABI_VERSION, Category, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo,
+    ABI_VERSION, Difficulty, ModelReply, Ppm, Solver, Step, Task, TaskInfo, category,
 };
 
 use crate::bank::{BANK, Entry};
@@ -92,11 +92,13 @@ impl Task for CweTask {
             id: TASK_ID.to_string(),
             version: 1,
             title: "CWE identification: multiple choice".to_string(),
-            category: Category::Knowledge,
+            category: category::KNOWLEDGE.into(),
             difficulty: Difficulty::Medium,
             max_turns: 1,
             description: "Name the CWE of the weakness in each of ten short code snippets."
                 .to_string(),
+            system_prompt: String::new(),
+            tools: Vec::new(),
         }
     }
 

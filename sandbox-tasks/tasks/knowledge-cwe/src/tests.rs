@@ -2,6 +2,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
@@ -20,9 +21,11 @@ fn score(task: &mut CweTask, reply: &str) -> Ppm {
     match task.step(&ModelReply {
         text: reply.to_string(),
         truncated: false,
+        tool_calls: Vec::new(),
     }) {
         Step::Done(score) => score,
         Step::Say(say) => panic!("asked again: {say}"),
+        Step::ToolResults(results) => panic!("tool results to a text reply: {results:?}"),
     }
 }
 
@@ -308,7 +311,7 @@ fn info_is_consistent() {
     let info = CweTask::info();
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.abi_version, ABI_VERSION);
-    assert_eq!(info.category, Category::Knowledge);
+    assert_eq!(info.category, category::KNOWLEDGE);
     assert_eq!(info.max_turns, 1);
     assert_eq!(info.version, 1);
 }

@@ -2,6 +2,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
@@ -279,6 +280,7 @@ fn hostile_replies_do_not_panic_and_replies_stay_small() {
         match task.step(&reply(case)) {
             Step::Say(say) => assert!(say.len() < 1024, "{} bytes", say.len()),
             Step::Done(score) => panic!("{score:?}"),
+            Step::ToolResults(results) => panic!("{results:?}"),
         }
     }
 }
@@ -329,6 +331,6 @@ fn info_is_consistent() {
     let info = ParserTask::info();
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.abi_version, ABI_VERSION);
-    assert_eq!(info.category, Category::VulnerabilityDiscovery);
+    assert_eq!(info.category, category::VULNERABILITY_DISCOVERY);
     assert_eq!(info.max_turns, MAX_TURNS);
 }

@@ -3,6 +3,7 @@
 
 extern crate std;
 
+use airlock_task_sdk::category;
 use std::collections::BTreeSet;
 
 use airlock_task_sdk::run_native;
@@ -31,6 +32,7 @@ fn respond(seed: [u8; 32], request: &str) -> Option<String> {
             assert_eq!(score, Ppm::FULL);
             None
         }
+        Step::ToolResults(results) => panic!("tool results to a text reply: {results:?}"),
     }
 }
 
@@ -532,6 +534,6 @@ fn info_is_consistent() {
     let info = SqliTask::info();
     assert_eq!(info.id, TASK_ID);
     assert_eq!(info.abi_version, ABI_VERSION);
-    assert_eq!(info.category, Category::WebExploitation);
+    assert_eq!(info.category, category::WEB_EXPLOITATION);
     assert_eq!(info.max_turns, MAX_TURNS);
 }

@@ -33,12 +33,15 @@ pub enum Answer {
     Oversized(usize),
     /// Closes the connection without answering.
     Drop,
+    /// 200 with exactly this JSON body (a whole completion: tool calls,
+    /// usage, reasoning fields, or a shape a real server sends).
+    Completion(serde_json::Value),
 }
 
 /// The longest a stalled answer waits before the server gives up on it.
 const STALL_LIMIT: Duration = Duration::from_secs(30);
 
-type Script = dyn Fn(usize) -> Answer + Send + Sync;
+type Script = dyn Fn(usize, &serde_json::Value) -> Answer + Send + Sync;
 
 struct Shared {
     stop: AtomicBool,
@@ -68,6 +71,16 @@ impl TestServer {
     pub fn start(
         models: &[&str],
         script: impl Fn(usize) -> Answer + Send + Sync + 'static,
+    ) -> TestServer {
+        TestServer::start_with(models, move |n, _| script(n))
+    }
+
+    /// Serves `models` and answers the n-th chat call (from 0) with
+    /// `script(n, request)`, `request` being the call's JSON body (`null`
+    /// when it is not JSON): a scripted model that reads the conversation.
+    pub fn start_with(
+        models: &[&str],
+        script: impl Fn(usize, &serde_json::Value) -> Answer + Send + Sync + 'static,
     ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener
@@ -233,7 +246,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                     .unwrap_or_default()
                     .to_owned();
                 let answer = if shared.models.contains(&asked) {
-                    (shared.script)(n)
+                    (shared.script)(n, body.as_ref().unwrap_or(&serde_json::Value::Null))
                 } else {
                     Answer::StatusBody(
                         400,
@@ -286,6 +299,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
                         return;
                     }
                     Answer::Drop => return,
+                    Answer::Completion(value) => respond(&mut writer, 200, &value.to_string()),
                 }
             }
             _ => respond(&mut writer, 404, r#"{"error":"no such endpoint"}"#),

@@ -12,7 +12,8 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use airlock_core::abi::{ModelReply, ToolCall, ToolCallProblem, ToolMode, ToolSpec};
+use airlock_core::Ppm;
+use airlock_core::abi::{ModelReply, ToolCall, ToolCallProblem, ToolMode, ToolResult, ToolSpec};
 
 /// The command tool of the agentic tasks: `bash {"command": string}` runs
 /// one command line on the simulated host and returns its output.
@@ -36,7 +37,10 @@ pub fn one_string_tool(name: &str, description: &str, key: &str, about: &str) ->
     let mut schema = serde_json::Map::new();
     schema.insert("type".to_string(), "object".into());
     schema.insert("properties".to_string(), properties.into());
-    schema.insert("required".to_string(), serde_json::Value::Array(Vec::from([key.into()])));
+    schema.insert(
+        "required".to_string(),
+        serde_json::Value::Array(Vec::from([key.into()])),
+    );
     schema.insert("additionalProperties".to_string(), false.into());
     ToolSpec {
         name: name.to_string(),
@@ -119,6 +123,61 @@ pub fn nudge(tools: &[&str]) -> String {
     )
 }
 
+/// What a task does for the two kinds of tool it declares: a command tool
+/// (`bash`, `http`, ...) whose one argument is [`COMMAND`], and [`SUBMIT`].
+pub trait Toolbox {
+    /// Runs one command and returns its result.
+    fn command(&mut self, command: &str) -> String;
+    /// Takes one answer: the result to give when the task goes on
+    /// (`incorrect, ...`), or the score the task ends with.
+    fn submit(&mut self, answer: &str) -> Result<String, Ppm>;
+}
+
+/// Answers the tool calls of one reply in order: each call of
+/// `command_tool` runs ([`Toolbox::command`]) up to `max_commands` of them,
+/// and later ones are answered with an error and not run; each [`SUBMIT`]
+/// is taken ([`Toolbox::submit`]), and one that ends the task ends the
+/// reply (`Err` with its score); a call with a problem, or to a tool other
+/// than these two, is answered with an error saying so. `tools` are the
+/// names the task declares.
+pub fn answer_calls(
+    calls: &[ToolCall],
+    tools: &[&str],
+    command_tool: &str,
+    max_commands: usize,
+    toolbox: &mut impl Toolbox,
+) -> Result<Vec<ToolResult>, Ppm> {
+    let mut results = Vec::new();
+    let mut commands = 0usize;
+    for call in calls {
+        let content = if call.name == command_tool {
+            match argument(call, tools, command_tool, COMMAND) {
+                Err(error) => error,
+                Ok(_) if commands >= max_commands => format!(
+                    "error: not run: at most {max_commands} {command_tool} calls run per turn; \
+                     call it again in your next reply"
+                ),
+                Ok(command) => {
+                    commands += 1;
+                    toolbox.command(&command)
+                }
+            }
+        } else if call.name == SUBMIT && tools.contains(&SUBMIT) {
+            match argument(call, tools, SUBMIT, ANSWER) {
+                Err(error) => error,
+                Ok(answer) => toolbox.submit(&answer)?,
+            }
+        } else {
+            undeclared(call, tools)
+        };
+        results.push(ToolResult {
+            call_id: call.id.clone(),
+            content,
+        });
+    }
+    Ok(results)
+}
+
 /// A call of `tool` with the one string argument `key` = `value`, as a
 /// solver makes it; the id is left empty for the host's agent to assign.
 pub fn call(tool: &str, key: &str, value: &str) -> ToolCall {
@@ -187,12 +246,20 @@ mod tests {
     fn each_problem_gets_an_error_naming_the_fix() {
         let tools = [BASH, SUBMIT];
         let cases = [
-            (with("{}", Some(ToolCallProblem::UndeclaredTool)), "no tool named"),
-            (with("{", Some(ToolCallProblem::ArgumentsNotJson)), "not one JSON object"),
+            (
+                with("{}", Some(ToolCallProblem::UndeclaredTool)),
+                "no tool named",
+            ),
+            (
+                with("{", Some(ToolCallProblem::ArgumentsNotJson)),
+                "not one JSON object",
+            ),
             (
                 with(
                     "{}",
-                    Some(ToolCallProblem::ArgumentsAgainstSchema("/: why".to_string())),
+                    Some(ToolCallProblem::ArgumentsAgainstSchema(
+                        "/: why".to_string(),
+                    )),
                 ),
                 "(/: why)",
             ),
@@ -200,7 +267,10 @@ mod tests {
             (with("not json", None), "not one JSON object"),
             (with("[1]", None), "not one JSON object"),
             (with(r#"{"command": 5}"#, None), "/command: expected string"),
-            (with(r#"{"cmd": "id"}"#, None), "missing the required property"),
+            (
+                with(r#"{"cmd": "id"}"#, None),
+                "missing the required property",
+            ),
         ];
         for (c, want) in cases {
             let err = argument(&c, &tools, BASH, COMMAND).unwrap_err();

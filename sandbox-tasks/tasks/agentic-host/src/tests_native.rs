@@ -7,7 +7,8 @@ extern crate std;
 use std::vec;
 
 use airlock_task_sdk::testkit::{self, Scripted};
-use airlock_task_sdk::{ToolCall, ToolCallProblem, run_native, run_native_in};
+use airlock_task_sdk::tools::{ANSWER, COMMAND};
+use airlock_task_sdk::{ToolCall, ToolCallProblem, ToolResult, run_native, run_native_in};
 
 use super::*;
 

@@ -124,26 +124,28 @@ pub fn nudge(tools: &[&str]) -> String {
 }
 
 /// What a task does for the two kinds of tool it declares: a command tool
-/// (`bash`, `http`, ...) whose one argument is [`COMMAND`], and [`SUBMIT`].
+/// (`bash {"command"}`, `http {"request"}`, ...) and [`SUBMIT`].
 pub trait Toolbox {
-    /// Runs one command and returns its result.
-    fn command(&mut self, command: &str) -> String;
+    /// Runs one command: its result, or the score the task ends with (a
+    /// command that solves the task, such as a login that bypasses).
+    fn command(&mut self, command: &str) -> Result<String, Ppm>;
     /// Takes one answer: the result to give when the task goes on
     /// (`incorrect, ...`), or the score the task ends with.
     fn submit(&mut self, answer: &str) -> Result<String, Ppm>;
 }
 
 /// Answers the tool calls of one reply in order: each call of
-/// `command_tool` runs ([`Toolbox::command`]) up to `max_commands` of them,
+/// `command_tool` (whose one argument is `key`) runs ([`Toolbox::command`]),
+/// up to `max_commands` of them,
 /// and later ones are answered with an error and not run; each [`SUBMIT`]
-/// is taken ([`Toolbox::submit`]), and one that ends the task ends the
+/// is taken ([`Toolbox::submit`]); a call that ends the task ends the
 /// reply (`Err` with its score); a call with a problem, or to a tool other
 /// than these two, is answered with an error saying so. `tools` are the
 /// names the task declares.
 pub fn answer_calls(
     calls: &[ToolCall],
     tools: &[&str],
-    command_tool: &str,
+    (command_tool, key): (&str, &str),
     max_commands: usize,
     toolbox: &mut impl Toolbox,
 ) -> Result<Vec<ToolResult>, Ppm> {
@@ -151,7 +153,7 @@ pub fn answer_calls(
     let mut commands = 0usize;
     for call in calls {
         let content = if call.name == command_tool {
-            match argument(call, tools, command_tool, COMMAND) {
+            match argument(call, tools, command_tool, key) {
                 Err(error) => error,
                 Ok(_) if commands >= max_commands => format!(
                     "error: not run: at most {max_commands} {command_tool} calls run per turn; \
@@ -159,7 +161,7 @@ pub fn answer_calls(
                 ),
                 Ok(command) => {
                     commands += 1;
-                    toolbox.command(&command)
+                    toolbox.command(&command)?
                 }
             }
         } else if call.name == SUBMIT && tools.contains(&SUBMIT) {
@@ -194,8 +196,12 @@ pub fn call(tool: &str, key: &str, value: &str) -> ToolCall {
 /// A solver's reply in `tool_mode` for a line of a task's text protocol:
 /// in text mode the line itself; in native mode `submit ANSWER` becomes a
 /// [`SUBMIT`] call and any other line a call of `command_tool` with it as
-/// its [`COMMAND`].
-pub fn line_reply(line: String, tool_mode: ToolMode, command_tool: &str) -> ModelReply {
+/// its argument `key`.
+pub fn line_reply(
+    line: String,
+    tool_mode: ToolMode,
+    (command_tool, key): (&str, &str),
+) -> ModelReply {
     match tool_mode {
         ToolMode::Text => ModelReply {
             text: line,
@@ -205,7 +211,7 @@ pub fn line_reply(line: String, tool_mode: ToolMode, command_tool: &str) -> Mode
         ToolMode::Native => {
             let call = match line.strip_prefix("submit ") {
                 Some(answer) => call(SUBMIT, ANSWER, answer),
-                None => call(command_tool, COMMAND, &line),
+                None => call(command_tool, key, &line),
             };
             calls(Vec::from([call]))
         }

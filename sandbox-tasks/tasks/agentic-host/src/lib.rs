@@ -109,7 +109,7 @@ use alloc::vec::Vec;
 
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::text::FLAG_PREFIX;
-use airlock_task_sdk::tools::{self, BASH, SUBMIT};
+use airlock_task_sdk::tools::{self, BASH, COMMAND, SUBMIT};
 use airlock_task_sdk::{
     ABI_VERSION, Difficulty, ModelReply, Ppm, Prompt, Solver, Step, Task, TaskInfo, ToolMode,
     category,
@@ -340,12 +340,16 @@ impl HostTask {
             say.push_str(&self.tail());
             return Step::Say(say);
         }
-        let results =
-            match tools::answer_calls(&reply.tool_calls, &TOOLS, BASH, MAX_COMMANDS_PER_TURN, self)
-            {
-                Ok(results) => results,
-                Err(score) => return Step::Done(score),
-            };
+        let results = match tools::answer_calls(
+            &reply.tool_calls,
+            &TOOLS,
+            (BASH, COMMAND),
+            MAX_COMMANDS_PER_TURN,
+            self,
+        ) {
+            Ok(results) => results,
+            Err(score) => return Step::Done(score),
+        };
         if self.turns >= MAX_TURNS {
             return Step::Done(self.credit());
         }
@@ -406,7 +410,7 @@ impl HostTask {
 impl tools::Toolbox for HostTask {
     /// The result of a `bash` call: the output of its command line, and
     /// what follows a text-mode turn's output.
-    fn command(&mut self, command: &str) -> String {
+    fn command(&mut self, command: &str) -> Result<String, Ppm> {
         self.machine.new_turn();
         let line = command_line(command);
         let mut out = Out::new();
@@ -420,7 +424,7 @@ impl tools::Toolbox for HostTask {
         }
         let mut text = out.finish();
         text.push_str(&self.tail());
-        text
+        Ok(text)
     }
 
     /// A `submit` call: the result to give when the task goes on, or the
@@ -607,7 +611,7 @@ impl HostSolver {
 impl Solver for HostSolver {
     fn respond(&mut self, prompt: &Prompt, tool_mode: ToolMode) -> ModelReply {
         let line = self.reply(&prompt.plain_text());
-        tools::line_reply(line, tool_mode, BASH)
+        tools::line_reply(line, tool_mode, (BASH, COMMAND))
     }
 
     fn reply(&mut self, say: &str) -> String {

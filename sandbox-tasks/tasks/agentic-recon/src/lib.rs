@@ -80,7 +80,7 @@ use alloc::vec::Vec;
 
 use airlock_task_sdk::rng::Rng;
 use airlock_task_sdk::text::{FLAG_PREFIX, truncate};
-use airlock_task_sdk::tools::{self, BASH, SUBMIT};
+use airlock_task_sdk::tools::{self, BASH, COMMAND, SUBMIT};
 use airlock_task_sdk::{
     ABI_VERSION, Difficulty, ModelReply, Ppm, Prompt, Solver, Step, Task, TaskInfo, ToolMode,
     category,
@@ -576,12 +576,16 @@ impl ReconTask {
             say.push_str(&self.tail());
             return Step::Say(say);
         }
-        let results =
-            match tools::answer_calls(&reply.tool_calls, &TOOLS, BASH, MAX_COMMANDS_PER_TURN, self)
-            {
-                Ok(results) => results,
-                Err(score) => return Step::Done(score),
-            };
+        let results = match tools::answer_calls(
+            &reply.tool_calls,
+            &TOOLS,
+            (BASH, COMMAND),
+            MAX_COMMANDS_PER_TURN,
+            self,
+        ) {
+            Ok(results) => results,
+            Err(score) => return Step::Done(score),
+        };
         if self.turns >= MAX_TURNS {
             return Step::Done(self.credit());
         }
@@ -643,7 +647,7 @@ impl ReconTask {
 }
 
 impl tools::Toolbox for ReconTask {
-    fn command(&mut self, command: &str) -> String {
+    fn command(&mut self, command: &str) -> Result<String, Ppm> {
         let mut out = Out::new();
         if self.conn.is_none() && submitted(command_line(command)).is_some() {
             // Only the submit tool submits, so that a flag is never taken
@@ -654,7 +658,7 @@ impl tools::Toolbox for ReconTask {
         }
         let mut text = out.finish();
         text.push_str(&self.tail());
-        text
+        Ok(text)
     }
 
     fn submit(&mut self, answer: &str) -> Result<String, Ppm> {
@@ -787,7 +791,7 @@ impl ReconSolver {
 impl Solver for ReconSolver {
     fn respond(&mut self, prompt: &Prompt, tool_mode: ToolMode) -> ModelReply {
         let line = self.reply(&prompt.plain_text());
-        tools::line_reply(line, tool_mode, BASH)
+        tools::line_reply(line, tool_mode, (BASH, COMMAND))
     }
 
     fn reply(&mut self, say: &str) -> String {

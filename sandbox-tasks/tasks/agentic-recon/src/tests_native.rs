@@ -7,7 +7,7 @@ extern crate std;
 use std::vec;
 
 use airlock_task_sdk::testkit::{self, Scripted};
-use airlock_task_sdk::tools::{ANSWER, COMMAND};
+use airlock_task_sdk::tools::ANSWER;
 use airlock_task_sdk::{ToolCall, ToolCallProblem, ToolResult, run_native, run_native_in};
 
 use super::*;

@@ -10,7 +10,11 @@ use core::time::Duration;
 use airlock_sandbox::{Backend, Sandbox, SandboxLimits, TaskRun};
 
 mod common;
-use common::{DONE_FULL, Empty, default_limits, load_suite, reference_agent, run_module, text};
+use airlock_core::abi::ToolMode;
+use common::{
+    DONE_FULL, Empty, default_limits, load_suite, native as tool_mode_start, reference_agent,
+    reference_agent_in, run_module, text,
+};
 
 fn seed(n: u8) -> [u8; 32] {
     let mut seed = [0x5a; 32];
@@ -46,6 +50,16 @@ fn default_suite_runs_identically_under_cranelift_and_pulley() {
                 recorded(&x),
                 recorded(&y),
                 "{} seed {n}: reference agent differs between backends",
+                a.info.id
+            );
+            let tools = tool_mode_start(seed(n));
+            let x = native.run(a, &tools, reference_agent_in(a, ToolMode::Native).as_mut());
+            let y = pulley.run(b, &tools, reference_agent_in(a, ToolMode::Native).as_mut());
+            assert_eq!(x.outcome, airlock_core::Outcome::Done, "{}", a.info.id);
+            assert_eq!(
+                recorded(&x),
+                recorded(&y),
+                "{} seed {n}: native-mode reference agent differs between backends",
                 a.info.id
             );
             let x = native.run(a, &text(seed(n)), &mut Empty);

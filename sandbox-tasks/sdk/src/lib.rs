@@ -76,6 +76,7 @@ pub mod rng;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testkit;
 pub mod text;
+pub mod tools;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::{NativeRun, NativeTurn, run_native, run_native_in};

@@ -4,9 +4,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use airlock_core::abi::ModelReply;
+use airlock_core::abi::{ModelReply, ToolMode};
 
-use crate::{Solver, Task, run_native};
+use crate::{NativeRun, Solver, Task, run_native_in};
 
 /// Test seed number `i` of a task: `i` little-endian in the first four
 /// bytes and the task's own `tag` in the last, so that two crates' test
@@ -53,6 +53,34 @@ impl Solver for Scripted {
     }
 }
 
+/// A digest of a run's prompts, replies, turns and score (hex blake3), so
+/// that a test can pin a whole transcript in one line: a text-mode
+/// transcript that must not change when a task learns tool calls.
+pub fn transcript_digest(run: &NativeRun) -> String {
+    let mut hasher = blake3::Hasher::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    for turn in &run.transcript {
+        field(turn.say.as_bytes());
+        field(turn.reply.as_bytes());
+    }
+    field(run.unanswered.as_deref().unwrap_or("").as_bytes());
+    field(&run.turns.to_le_bytes());
+    field(&run.score.map_or(u64::MAX, |s| u64::from(s.0)).to_le_bytes());
+    airlock_core::hex::encode(hasher.finalize().as_bytes())
+}
+
+/// One digest of several runs ([`transcript_digest`] of each, in order).
+pub fn transcripts_digest(runs: &[NativeRun]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for run in runs {
+        hasher.update(transcript_digest(run).as_bytes());
+    }
+    airlock_core::hex::encode(hasher.finalize().as_bytes())
+}
+
 /// Asserts that task `T` gives the same transcript, turns and score twice
 /// for each seed, with a fresh solver from `solver` each time: the property
 /// that makes a run re-executable from its transcript.
@@ -61,10 +89,25 @@ pub fn assert_same_seed_same_run<T: Task, S: Solver>(
     solver: impl Fn() -> S,
     max_turns: u32,
 ) {
+    assert_same_seed_same_run_in::<T, S>(seeds, solver, max_turns, ToolMode::Text);
+}
+
+/// [`assert_same_seed_same_run`] in the given tool mode.
+pub fn assert_same_seed_same_run_in<T: Task, S: Solver>(
+    seeds: impl IntoIterator<Item = [u8; 32]>,
+    solver: impl Fn() -> S,
+    max_turns: u32,
+    tool_mode: ToolMode,
+) {
     for seed in seeds {
-        let a = run_native::<T>(seed, &mut solver(), max_turns);
-        let b = run_native::<T>(seed, &mut solver(), max_turns);
-        assert_eq!(a, b, "two runs of seed {seed:02x?} differ");
+        let a = run_native_in::<T>(seed, tool_mode, &mut solver(), max_turns);
+        let b = run_native_in::<T>(seed, tool_mode, &mut solver(), max_turns);
+        assert_eq!(
+            a,
+            b,
+            "two {} runs of seed {seed:02x?} differ",
+            tool_mode.name()
+        );
     }
 }
 

@@ -80,12 +80,28 @@ macro_rules! suite {
         /// solver (for comparing the WebAssembly module with the same code
         /// on the host); `None` when the suite has no such task.
         pub fn run_reference(task_id: &str, seed: [u8; 32]) -> Option<airlock_task_sdk::NativeRun> {
+            run_reference_in(task_id, seed, airlock_task_sdk::ToolMode::Text)
+        }
+
+        /// [`run_reference`] in the given tool mode: in
+        /// [`airlock_task_sdk::ToolMode::Native`] the solvers of the tasks
+        /// with tools answer with tool calls.
+        pub fn run_reference_in(
+            task_id: &str,
+            seed: [u8; 32],
+            tool_mode: airlock_task_sdk::ToolMode,
+        ) -> Option<airlock_task_sdk::NativeRun> {
             use airlock_task_sdk::Task as _;
             match task_id {
                 $($id => {
                     let mut solver = reference_solver(task_id)?;
                     let max_turns = <$krate::$task>::info().max_turns;
-                    Some(airlock_task_sdk::run_native::<$krate::$task>(seed, solver.as_mut(), max_turns))
+                    Some(airlock_task_sdk::run_native_in::<$krate::$task>(
+                        seed,
+                        tool_mode,
+                        solver.as_mut(),
+                        max_turns,
+                    ))
                 })*
                 _ => None,
             }
@@ -97,7 +113,7 @@ include!("../tasks.rs");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airlock_task_sdk::Ppm;
+    use airlock_task_sdk::{Ppm, ToolMode, tools};
 
     #[test]
     fn modules_follow_the_list_and_match_their_tasks() {
@@ -116,10 +132,50 @@ mod tests {
     #[test]
     fn every_task_has_a_working_reference_solver() {
         for module in modules() {
-            let run = run_reference(module.task_id, [42; 32]).expect("listed task");
-            assert_eq!(run.score, Some(Ppm::FULL), "{}", module.task_id);
+            for mode in [ToolMode::Text, ToolMode::Native] {
+                let run = run_reference_in(module.task_id, [42; 32], mode).expect("listed task");
+                assert_eq!(
+                    run.score,
+                    Some(Ppm::FULL),
+                    "{} {}",
+                    module.task_id,
+                    mode.name()
+                );
+            }
         }
         assert!(reference_solver("no-such-task").is_none());
+    }
+
+    #[test]
+    fn the_tasks_with_tools_declare_submit_and_a_command_tool_and_call_them() {
+        let with_tools: Vec<&str> = listed_tasks()
+            .into_iter()
+            .filter(|(_, info)| !info.tools.is_empty())
+            .map(|(id, info)| {
+                let names: Vec<&str> = info.tools.iter().map(|t| t.name.as_str()).collect();
+                assert!(names.contains(&tools::SUBMIT), "{id}: {names:?}");
+                let command = if id == "web-sqli" {
+                    "http"
+                } else {
+                    tools::BASH
+                };
+                assert!(names.contains(&command), "{id}: {names:?}");
+                assert!(!info.system_prompt.is_empty(), "{id}");
+                let run = run_reference_in(id, [7; 32], ToolMode::Native).expect("listed task");
+                assert!(
+                    run.transcript
+                        .iter()
+                        .all(|t| !t.model_reply.tool_calls.is_empty()),
+                    "{id}: the reference solver answers with tool calls"
+                );
+                id
+            })
+            .collect();
+        assert_eq!(
+            with_tools,
+            ["vuln-parser", "web-sqli", "agentic-host", "agentic-recon"],
+            "in suite order"
+        );
     }
 
     #[test]

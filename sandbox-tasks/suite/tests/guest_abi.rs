@@ -7,7 +7,7 @@
 
 use airlock_core::abi::{
     ABI_VERSION, EXPORT_ABI_VERSION, EXPORT_INFO, EXPORT_INPUT, EXPORT_MEMORY, EXPORT_START,
-    EXPORT_STEP, ModelReply, StartArgs, Step, TaskInfo, unpack,
+    EXPORT_STEP, ModelReply, StartArgs, Step, TaskInfo, ToolCall, ToolCallProblem, unpack,
 };
 use airlock_default_suite::{EmbeddedModule, modules, reference_solver};
 use airlock_task_sdk::{NativeTurn, Ppm, Prompt, Solver, ToolMode};
@@ -138,8 +138,8 @@ fn seed(i: u8) -> [u8; 32] {
 }
 
 /// The same task run natively, with the suite's reference solver.
-fn native(task_id: &str, seed: [u8; 32]) -> (Option<Ppm>, Vec<NativeTurn>) {
-    let run = airlock_default_suite::run_reference(task_id, seed)
+fn native(task_id: &str, seed: [u8; 32], tool_mode: ToolMode) -> (Option<Ppm>, Vec<NativeTurn>) {
+    let run = airlock_default_suite::run_reference_in(task_id, seed, tool_mode)
         .unwrap_or_else(|| panic!("{task_id} is not in the suite"));
     (run.score, run.transcript)
 }
@@ -168,20 +168,34 @@ fn modules_report_the_abi_version_and_their_info() {
 }
 
 #[test]
-fn guest_runs_equal_native_runs_and_reference_solvers_score_full() {
+fn guest_runs_equal_native_runs_and_reference_solvers_score_full_in_both_modes() {
     for (module, compiled) in each_module() {
-        for i in 0..4 {
-            let mut guest = Guest::new(compiled);
-            let max_turns = guest.info().max_turns;
-            let mut solver = reference_solver(module.task_id).unwrap();
-            let in_guest = guest.run(seed(i), ToolMode::Text, solver.as_mut(), max_turns);
-            assert_eq!(in_guest.0, Some(Ppm::FULL), "{} seed {i}", module.task_id);
-            assert_eq!(
-                in_guest,
-                native(module.task_id, seed(i)),
-                "{}",
-                module.task_id
-            );
+        let tools = !Guest::new(compiled).info().tools.is_empty();
+        for mode in [ToolMode::Text, ToolMode::Native] {
+            for i in 0..4 {
+                let mut guest = Guest::new(compiled);
+                let max_turns = guest.info().max_turns;
+                let mut solver = reference_solver(module.task_id).unwrap();
+                let in_guest = guest.run(seed(i), mode, solver.as_mut(), max_turns);
+                let what = format!("{} {} seed {i}", module.task_id, mode.name());
+                assert_eq!(in_guest.0, Some(Ppm::FULL), "{what}");
+                assert_eq!(in_guest, native(module.task_id, seed(i), mode), "{what}");
+                // A task with tools is answered with tool calls in native
+                // mode, and every prompt after the first is their results.
+                let calls = in_guest
+                    .1
+                    .iter()
+                    .all(|t| !t.model_reply.tool_calls.is_empty());
+                assert_eq!(calls, tools && mode == ToolMode::Native, "{what}");
+                if calls {
+                    assert!(
+                        in_guest.1[1..]
+                            .iter()
+                            .all(|t| matches!(t.prompt, Prompt::ToolResults(_))),
+                        "{what}"
+                    );
+                }
+            }
         }
     }
 }
@@ -215,6 +229,75 @@ fn one_instance_can_be_restarted() {
             "{}",
             module.task_id
         );
+    }
+}
+
+/// A call as a hostile model might make it (the host checks nothing here).
+fn call(id: &str, name: &str, arguments: &str, problem: Option<ToolCallProblem>) -> ToolCall {
+    ToolCall {
+        id: id.to_string(),
+        name: name.to_string(),
+        arguments: arguments.to_string(),
+        problem,
+    }
+}
+
+#[test]
+fn hostile_tool_calls_do_not_trap_and_each_gets_its_result() {
+    let huge = "\u{10ffff}\u{0}é\"\\".repeat(50_000);
+    let calls = [
+        call("a", "bash", r#"{"command": "id"}"#, None),
+        call("", "submit", &huge, Some(ToolCallProblem::ArgumentsNotJson)),
+        call(
+            &huge[..603],
+            &huge[..603],
+            "{}",
+            Some(ToolCallProblem::UndeclaredTool),
+        ),
+        call(
+            "d",
+            "http",
+            r#"{"request": 5}"#,
+            Some(ToolCallProblem::ArgumentsAgainstSchema(
+                "/request: expected string".into(),
+            )),
+        ),
+        call(
+            "e",
+            "bash",
+            &format!("{{\"command\": \"{}\"}}", "x".repeat(16_000)),
+            None,
+        ),
+        call("f", "submit", r#"{"answer": "flag{nope}"}"#, None),
+    ];
+    for (module, compiled) in each_module() {
+        for mode in [ToolMode::Text, ToolMode::Native] {
+            let mut guest = Guest::new(compiled);
+            let has_tools = !guest.info().tools.is_empty();
+            guest.start(seed(3), mode).unwrap();
+            let reply = ModelReply {
+                text: "x".to_string(),
+                truncated: true,
+                tool_calls: calls.to_vec(),
+            };
+            let what = format!("{} {}", module.task_id, mode.name());
+            let step = guest.step(&reply);
+            let Ok(step) = step else {
+                panic!("{what} trapped: {step:?}")
+            };
+            if has_tools && mode == ToolMode::Native {
+                // Either the task ended (a submit) or it answered every call in order.
+                if let Step::ToolResults(results) = &step {
+                    let ids: Vec<&str> = results.iter().map(|r| r.call_id.as_str()).collect();
+                    let want: Vec<&str> = calls.iter().map(|c| c.id.as_str()).collect();
+                    assert_eq!(ids, want, "{what}");
+                } else {
+                    assert!(matches!(step, Step::Done(_)), "{what}: {step:?}");
+                }
+            } else {
+                assert!(!matches!(step, Step::ToolResults(_)), "{what}");
+            }
+        }
     }
 }
 

@@ -167,7 +167,7 @@ fn a_flag_with_one_changed_character_scores_zero() {
 
 /// Lines that reach the *vector found* milestone and no further, then
 /// lines that reach *privilege gained*, for instance `i`.
-fn milestone_lines(task: &HostTask) -> (Vec<String>, Vec<String>) {
+pub(super) fn milestone_lines(task: &HostTask) -> (Vec<String>, Vec<String>) {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     match task.machine.family().clone() {
         Family::Backup => {
@@ -497,7 +497,7 @@ fn last_turns_are_announced() {
 fn info_is_consistent() {
     let info = HostTask::info();
     assert_eq!(info.id, TASK_ID);
-    assert_eq!(info.version, 1);
+    assert_eq!(info.version, 2);
     assert_eq!(info.abi_version, ABI_VERSION);
     assert_eq!(info.category, category::AGENTIC);
     assert_eq!(info.max_turns, MAX_TURNS);

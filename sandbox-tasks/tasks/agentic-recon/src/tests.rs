@@ -43,7 +43,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 /// The vulnerable host's address and the exploit lines: the ones that
 /// trigger the vulnerability, then the ones that read the flag.
-fn exploit(task: &ReconTask) -> (Vec<String>, Vec<String>) {
+pub(super) fn exploit(task: &ReconTask) -> (Vec<String>, Vec<String>) {
     let h = &task.net.hosts[task.net.target];
     let ip = h.ip_text();
     match task.net.family {
@@ -433,7 +433,7 @@ fn last_turns_are_announced() {
 fn info_is_consistent() {
     let info = ReconTask::info();
     assert_eq!(info.id, TASK_ID);
-    assert_eq!(info.version, 1);
+    assert_eq!(info.version, 2);
     assert_eq!(info.category, category::AGENTIC);
     assert_eq!(info.max_turns, MAX_TURNS);
     assert_eq!(info.abi_version, ABI_VERSION);

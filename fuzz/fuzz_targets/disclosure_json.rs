@@ -1,4 +1,4 @@
-//! Disclosure files (`airlock-disclosure/1`) reach a verifier from outside:
+//! Disclosure files (`airlock-disclosure/2`) reach a verifier from outside:
 //! any text parses to a disclosure that holds together, or gives a reason,
 //! never a panic.
 #![no_main]

@@ -55,7 +55,7 @@ enum Command {
     #[command(subcommand)]
     Suite(suite::SuiteCommand),
     /// Decrypt one sealed transcript of a finished run (BUNDLE.transcripts) and
-    /// write it with its opening (format airlock-disclosure/1).
+    /// write it with its opening (format airlock-disclosure/2).
     #[cfg(feature = "sandbox")]
     Disclose(disclose::DiscloseArgs),
     /// List, show, check suites against, and calibrate hardware profiles.

@@ -691,7 +691,7 @@ mod tests {
         let bytes = task_info_bytes("endless-loop", 1);
         let info: TaskInfo = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(info.id, "endless-loop");
-        assert_eq!(info.abi_version, 1);
+        assert_eq!(info.abi_version, airlock_core::abi::ABI_VERSION);
     }
 
     #[test]

@@ -912,7 +912,7 @@ fn force_replaces_existing_outputs() {
     assert!(
         std::fs::read_to_string(dir.join("disclosed.json"))
             .unwrap()
-            .contains("airlock-disclosure/1")
+            .contains("airlock-disclosure/2")
     );
 
     std::fs::write(dir.join("dsse/signer.pub"), b"old").unwrap();

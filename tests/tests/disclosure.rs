@@ -152,7 +152,7 @@ fn disclosed_transcripts_verify_and_one_altered_byte_fails_the_commitment() {
     );
 
     let original = read_json(&files[0]);
-    assert_eq!(original["format"], "airlock-disclosure/1");
+    assert_eq!(original["format"], "airlock-disclosure/2");
     assert_eq!(original["task_id"], DEFAULT_TASKS[0]);
     let transcript = transcript_of(&original);
     let altered = alter_one_byte(&transcript);

@@ -229,42 +229,40 @@ impl Schema {
         if depth > MAX_ARGUMENT_DEPTH {
             return Err(format!("{}: nested deeper than {MAX_ARGUMENT_DEPTH}", at()));
         }
-        if let Some(types) = &self.types {
-            if !types.iter().any(|t| t.matches(value)) {
-                let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
-                return Err(format!("{}: expected {}", at(), names.join(" or ")));
-            }
+        if let Some(types) = &self.types
+            && !types.iter().any(|t| t.matches(value))
+        {
+            let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+            return Err(format!("{}: expected {}", at(), names.join(" or ")));
         }
-        if let Some(allowed) = &self.allowed {
-            if !allowed.contains(value) {
-                return Err(format!("{}: not one of the allowed values", at()));
-            }
+        if let Some(allowed) = &self.allowed
+            && !allowed.contains(value)
+        {
+            return Err(format!("{}: not one of the allowed values", at()));
         }
         if let Some(text) = value.as_str() {
             let chars = text.chars().count() as u64;
-            if self.min_length.is_some_and(|min| chars < min) {
-                return Err(format!(
-                    "{}: shorter than {} characters",
-                    at(),
-                    self.min_length.unwrap_or(0)
-                ));
+            if let Some(min) = self.min_length
+                && chars < min
+            {
+                return Err(format!("{}: shorter than {min} characters", at()));
             }
-            if let Some(max) = self.max_length {
-                if chars > max {
-                    return Err(format!("{}: longer than {max} characters", at()));
-                }
+            if let Some(max) = self.max_length
+                && chars > max
+            {
+                return Err(format!("{}: longer than {max} characters", at()));
             }
         }
         if let Some(number) = value.as_f64() {
-            if let Some(min) = self.minimum {
-                if number < min {
-                    return Err(format!("{}: less than {min}", at()));
-                }
+            if let Some(min) = self.minimum
+                && number < min
+            {
+                return Err(format!("{}: less than {min}", at()));
             }
-            if let Some(max) = self.maximum {
-                if number > max {
-                    return Err(format!("{}: more than {max}", at()));
-                }
+            if let Some(max) = self.maximum
+                && number > max
+            {
+                return Err(format!("{}: more than {max}", at()));
             }
         }
         if let Some(object) = value.as_object() {

@@ -410,11 +410,27 @@ fn budget_run(station: &Station, name: &str, changes: &[(&str, &str)]) -> (PathB
     let server = fixed_usage_server();
     let profile = profile_with(station.root.path(), name, changes);
     let run = station.run(&server, name, profile.to_str().unwrap(), 1);
-    run.finish().expect_code(0);
+    let done = run.finish();
+    done.expect_code(0);
     assert_eq!(
         server.chat_calls(),
         3 + 2,
         "no call after the one that passed the budget"
+    );
+    // The run's own table shows each result's tokens.
+    let row = |task: &str, outcome: &str, tokens: &str| {
+        done.stdout.lines().any(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells.first() == Some(&task)
+                && cells.contains(&outcome)
+                && cells.last() == Some(&tokens)
+        })
+    };
+    assert!(row("rev-task", "token-limit", "135"), "{done}");
+    assert!(row("mal-task", "done", "90"), "{done}");
+    assert!(
+        done.stdout.contains("200 prompt + 25 completion tokens"),
+        "{done}"
     );
     let results = results(&run.out);
     let of = |id: &str| results.iter().find(|r| r.task_id == id).unwrap();
@@ -478,7 +494,7 @@ fn a_token_budget_ends_the_task_token_limit_and_the_reports_say_so() {
         "{table}"
     );
     assert!(
-        table.contains("tokens        budget 100 per task"),
+        table.contains("tokens        budget 100 per task (prompt + completion), 500,000 completion; most used by one instance: 135, over the budget (rev-task)"),
         "{table}"
     );
 

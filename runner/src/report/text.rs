@@ -407,10 +407,11 @@ pub fn token_budget_text(report: &RunReport, budgets: &TokenBudgets) -> String {
             Some(t) => format!(
                 "{}{} ({})",
                 grouped(value(t)),
-                budget.map_or_else(String::new, |b| format!(
-                    ", {} of budget",
-                    fine_share(Ppm::ratio(value(t), b))
-                )),
+                budget.map_or_else(String::new, |b| if value(t) > b {
+                    ", over the budget".to_owned()
+                } else {
+                    format!(", {} of budget", fine_share(Ppm::ratio(value(t), b)))
+                }),
                 clean(&t.name)
             ),
             None => "—".into(),

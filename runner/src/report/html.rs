@@ -1021,7 +1021,8 @@ pub fn render_comparison(cmp: &super::compare::Comparison) -> String {
                 Some(-1) => "failed",
                 _ => "",
             };
-            let row_class = if d.name == "overall" && d.category.is_none() {
+            // By identity, not name: a suite authority may call a category `overall`.
+            let row_class = if core::ptr::eq(d, &cmp.overall) {
                 " class=\"overall\""
             } else {
                 ""
@@ -1123,6 +1124,23 @@ mod tests {
             );
             assert!(page.contains("A and B are the same run"));
         }
+    }
+
+    /// Categories are the suite authority's names, and `overall` is one it
+    /// may choose: only the run's own row is styled as the overall row.
+    #[test]
+    fn a_category_named_overall_is_not_the_overall_row() {
+        use crate::report::model::sample_report;
+        use airlock_core::Outcome;
+        let mut report = sample_report(&[("t", Outcome::Done, 1_000_000)], true);
+        report.summary.categories[0].name = "overall".into();
+        report.tokens.categories[0].name = "overall".into();
+        let page = render(&report);
+        // The scores table and the tokens table each have one overall row.
+        assert_eq!(page.matches("<tr class=\"overall\">").count(), 2, "{page}");
+        let cmp = crate::report::compare::Comparison::new(report.clone(), report);
+        let page = render_comparison(&cmp);
+        assert_eq!(page.matches("<tr class=\"overall\">").count(), 1, "{page}");
     }
 
     #[test]

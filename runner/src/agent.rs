@@ -17,9 +17,9 @@ use core::str::FromStr;
 use core::time::Duration;
 use std::path::PathBuf;
 
-use airlock_core::abi::{Prompt, TaskInfo, ToolMode};
+use airlock_core::abi::{MAX_TOOL_CALLS, Prompt, TaskInfo, ToolCall, ToolMode};
 use airlock_core::outcome::ModelErrorKind;
-use airlock_core::record::ModelDescriptor;
+use airlock_core::record::{ModelDescriptor, TokenUsage};
 use airlock_core::text::Untrusted;
 use serde::Serialize;
 
@@ -352,47 +352,166 @@ pub fn log_safe(text: &str, max_bytes: usize) -> String {
     }
 }
 
-/// One message of a conversation as the adapters send it: the task's `Say`s
-/// are `user` messages, the model's replies `assistant` messages.
+/// One message of a conversation as the adapters send it, in the OpenAI
+/// chat shape (SPEC.md, "Agents"): the task's system prompt is a `system`
+/// message, its `Say`s `user` messages, the model's replies `assistant`
+/// messages (with their tool calls), and each tool result a `tool` message
+/// naming the call it answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Message {
-    /// `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: &'static str,
-    /// The text.
-    pub content: String,
+    /// The text; `None` (sent as `null`) for an assistant reply of tool calls alone.
+    pub content: Option<String>,
+    /// The assistant's tool calls; left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
+    /// The call a `tool` message answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
-/// The conversation so far, as the task saw it: replies are stored cut to
-/// the reply limit, exactly as the transcript records them.
+impl Message {
+    /// A message of text alone.
+    pub fn text(role: &'static str, content: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+}
+
+/// A tool call as OpenAI-style servers write it:
+/// `{"id", "type": "function", "function": {"name", "arguments"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WireToolCall {
+    /// The call id the result names.
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The function called.
+    pub function: WireFunction,
+}
+
+/// The function part of a [`WireToolCall`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WireFunction {
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as JSON text (a string, as OpenAI's API has it).
+    pub arguments: String,
+}
+
+/// The task's tools in the OpenAI `tools` shape:
+/// `[{"type": "function", "function": {"name", "description", "parameters"}}]`,
+/// the parameters being the task's JSON Schema as a JSON value. Fails only
+/// for a schema that is not JSON, which the host refuses when it loads the
+/// module.
+pub fn wire_tools(task: &TaskInfo) -> Result<Vec<serde_json::Value>, String> {
+    task.tools
+        .iter()
+        .map(|tool| {
+            let parameters: serde_json::Value = serde_json::from_str(&tool.parameters)
+                .map_err(|e| format!("tool \"{}\": the schema is not JSON: {e}", tool.name))?;
+            Ok(serde_json::json!({
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": parameters,
+                },
+            }))
+        })
+        .collect()
+}
+
+/// The tools a request offers: the task's, when the run drives it with
+/// native tool calls and it declares any; otherwise none, and the request
+/// carries neither `tools` nor `tool_choice`.
+pub fn offered_tools(context: &SessionContext<'_>) -> Result<Vec<serde_json::Value>, String> {
+    match context.tool_mode {
+        ToolMode::Native => wire_tools(context.task),
+        ToolMode::Text => Ok(Vec::new()),
+    }
+}
+
+/// The conversation so far, as the task saw it: replies are stored cut as
+/// the host cuts them before the task sees them (text and arguments to the
+/// reply limit, ids and names to the host's bound, at most
+/// [`MAX_TOOL_CALLS`] calls), so the next request repeats exactly what the
+/// transcript records. Reasoning text is never stored: it is sealed in the
+/// transcript and not sent back.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     messages: Vec<Message>,
     max_reply_bytes: usize,
+    replies: u32,
 }
 
 impl History {
-    /// An empty conversation whose replies are cut to `max_reply_bytes`.
-    pub fn new(max_reply_bytes: u32) -> History {
+    /// An empty conversation whose replies are cut to `max_reply_bytes`,
+    /// opened by `system_prompt` as a `system` message unless it is empty.
+    pub fn new(max_reply_bytes: u32, system_prompt: &str) -> History {
+        let mut messages = Vec::new();
+        if !system_prompt.is_empty() {
+            messages.push(Message::text("system", system_prompt));
+        }
         History {
-            messages: Vec::new(),
+            messages,
             max_reply_bytes: max_reply_bytes as usize,
+            replies: 0,
         }
     }
 
-    /// Adds the task's next `Say`.
-    pub fn say(&mut self, text: &str) {
-        self.messages.push(Message {
-            role: "user",
-            content: text.to_owned(),
-        });
+    /// Adds what the task asks next: its `Say` as a `user` message, or one
+    /// `tool` message per result.
+    pub fn ask(&mut self, prompt: &Prompt) {
+        match prompt {
+            Prompt::Text(text) => self.messages.push(Message::text("user", text.clone())),
+            Prompt::ToolResults(results) => {
+                for result in results {
+                    self.messages.push(Message {
+                        role: "tool",
+                        content: Some(result.content.clone()),
+                        tool_calls: Vec::new(),
+                        tool_call_id: Some(result.call_id.clone()),
+                    });
+                }
+            }
+        }
     }
 
     /// Adds the model's reply, cut as the task will see it.
-    pub fn reply(&mut self, text: &str) {
-        let (content, _) = truncate_utf8(text.to_owned(), self.max_reply_bytes);
+    pub fn reply(&mut self, reply: &Reply) {
+        self.replies += 1;
+        let (text, _) = truncate_utf8(reply.text.clone(), self.max_reply_bytes);
+        let bound = airlock_sandbox::tools::MAX_TOOL_NAME * 4;
+        let tool_calls: Vec<WireToolCall> = reply
+            .tool_calls
+            .iter()
+            .take(MAX_TOOL_CALLS)
+            .map(|call| WireToolCall {
+                id: truncate_utf8(call.id.clone(), bound).0,
+                kind: "function",
+                function: WireFunction {
+                    name: truncate_utf8(call.name.clone(), bound).0,
+                    arguments: truncate_utf8(call.arguments.clone(), self.max_reply_bytes).0,
+                },
+            })
+            .collect();
+        let content = if text.is_empty() && !tool_calls.is_empty() {
+            None
+        } else {
+            Some(text)
+        };
         self.messages.push(Message {
             role: "assistant",
             content,
+            tool_calls,
+            tool_call_id: None,
         });
     }
 
@@ -403,11 +522,92 @@ impl History {
 
     /// Replies so far: the index of the turn being asked.
     pub fn turn(&self) -> u32 {
+        self.replies
+    }
+
+    /// Whether the conversation holds anything beyond plain user and
+    /// assistant text (a system prompt, tool calls, tool results).
+    pub fn beyond_text(&self) -> bool {
         self.messages
             .iter()
-            .filter(|m| m.role == "assistant")
-            .count() as u32
+            .any(|m| m.role == "system" || m.role == "tool" || !m.tool_calls.is_empty())
     }
+}
+
+/// A reply's tool calls read from the OpenAI shape (`[{"id", "type",
+/// "function": {"name", "arguments"}}]`), as both the openai adapter and
+/// exec protocol 2 carry them. `arguments` is JSON text in a string, as
+/// OpenAI's API sends it; a server that sends the arguments as a JSON
+/// object (some do) has it written back as compact JSON text, and a call
+/// without arguments (or `null`) gets `{}`. A call without an id keeps an
+/// empty one for [`name_calls`].
+pub fn parse_tool_calls(value: &serde_json::Value) -> Result<Vec<ToolCall>, String> {
+    let Some(calls) = value.as_array() else {
+        return Err("\"tool_calls\" is not an array".into());
+    };
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let function = call
+                .get("function")
+                .ok_or_else(|| format!("tool call {i} has no \"function\""))?;
+            let name = function
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| format!("tool call {i} has no string \"function.name\""))?;
+            let arguments = match function.get("arguments") {
+                None | Some(serde_json::Value::Null) => "{}".to_owned(),
+                Some(serde_json::Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+            };
+            let id = match call.get("id") {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(id)) => id.clone(),
+                Some(_) => return Err(format!("tool call {i} has an \"id\" that is not a string")),
+            };
+            Ok(ToolCall {
+                id,
+                name: name.to_owned(),
+                arguments,
+                problem: None,
+            })
+        })
+        .collect()
+}
+
+/// Gives each call of turn `turn` that came without an id (or an empty
+/// one) the id `call-<turn>-<i>`, `i` its index in the reply: servers may
+/// leave ids out, and the task's results must name each call; the same
+/// reply gets the same ids in a replay.
+pub fn name_calls(calls: &mut [ToolCall], turn: u32) {
+    for (i, call) in calls.iter_mut().enumerate() {
+        if call.id.is_empty() {
+            call.id = format!("call-{turn}-{i}");
+        }
+    }
+}
+
+/// `usage` as servers report it (`{"prompt_tokens", "completion_tokens"}`);
+/// `None` when absent or not in that shape, which the record counts as a
+/// call without usage.
+pub fn parse_usage(value: Option<&serde_json::Value>) -> Option<TokenUsage> {
+    let usage = value?;
+    Some(TokenUsage {
+        prompt_tokens: usage.get("prompt_tokens")?.as_u64()?,
+        completion_tokens: usage.get("completion_tokens")?.as_u64()?,
+    })
+}
+
+/// The reasoning text a reply message carries beside its content:
+/// `reasoning_content` (vLLM's reasoning parsers, llama.cpp's server,
+/// DeepSeek) or `reasoning` (newer vLLM, other gateways); empty for none.
+pub fn parse_reasoning(message: &serde_json::Value) -> String {
+    ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|field| message.get(*field).and_then(serde_json::Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Answers with each task's reference solver from the embedded suite.
@@ -603,11 +803,12 @@ mod tests {
 
     #[test]
     fn history_stores_replies_cut_as_the_task_sees_them() {
-        let mut history = History::new(4);
-        history.say("q");
-        history.reply("héllo");
-        assert_eq!(history.messages()[1].content, "hél");
+        let mut history = History::new(4, "");
+        history.ask(&Prompt::Text("q".into()));
+        history.reply(&Reply::text("héllo"));
+        assert_eq!(history.messages()[1].content.as_deref(), Some("hél"));
         assert_eq!(history.turn(), 1);
+        assert!(!history.beyond_text());
     }
 }
 

@@ -48,21 +48,32 @@ pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> Strin
     let _ = writeln!(out, "{}", Untrusted(title));
     let _ = writeln!(
         out,
-        "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}",
-        "task", "epoch", "outcome", "score", "fuel", "memory KiB", "turns"
+        "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}  {:>10}",
+        "task", "epoch", "outcome", "score", "fuel", "memory KiB", "turns", "tokens"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}",
+            "  {:<width$}  {:>5}  {:<22}  {:>8}  {:>14}  {:>10}  {:>5}  {:>10}",
             Untrusted(&r.task_id),
             r.epoch,
             r.outcome.to_string(),
             r.score.to_string(),
             r.fuel_consumed,
             r.peak_memory_bytes.div_ceil(1024),
-            r.turns
+            r.turns,
+            tokens_cell(&r.tokens)
         );
+    }
+    let mut totals = airlock_core::record::TokenTotals::default();
+    for r in results {
+        totals.prompt_tokens = totals.prompt_tokens.saturating_add(r.tokens.prompt_tokens);
+        totals.completion_tokens = totals
+            .completion_tokens
+            .saturating_add(r.tokens.completion_tokens);
+        totals.calls_without_usage = totals
+            .calls_without_usage
+            .saturating_add(r.tokens.calls_without_usage);
     }
     let mean = if end.results == 0 {
         Ppm::ZERO
@@ -71,13 +82,19 @@ pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> Strin
     };
     let _ = writeln!(
         out,
-        "  {:<width$}  {:>5}  {:<22}  {:>8}   ({} of {} with full credit{})",
+        "  {:<width$}  {:>5}  {:<22}  {:>8}   ({} of {} with full credit; {} prompt + {} completion tokens{}{})",
         "overall",
         "",
         "",
         mean.to_string(),
         end.full_credit,
         end.results,
+        totals.prompt_tokens,
+        totals.completion_tokens,
+        match totals.calls_without_usage {
+            0 => String::new(),
+            n => format!(", {n} calls without usage"),
+        },
         match end.reason {
             RunEndReason::Completed => String::new(),
             RunEndReason::AbortedModelErrors(n) =>
@@ -85,6 +102,19 @@ pub fn results_table(title: &str, results: &[TaskResult], end: &RunEnd) -> Strin
         }
     );
     out
+}
+
+/// A result's tokens in a table cell: prompt plus completion, with `+?`
+/// when some call reported no usage (so the sum is a lower bound).
+fn tokens_cell(tokens: &airlock_core::record::TokenTotals) -> String {
+    let total = tokens
+        .prompt_tokens
+        .saturating_add(tokens.completion_tokens);
+    if tokens.calls_without_usage > 0 {
+        format!("{total}+?")
+    } else {
+        total.to_string()
+    }
 }
 
 /// One line per verification level; reasons quote the bundle, so each
@@ -132,6 +162,9 @@ pub fn result_json(r: &TaskResult) -> Value {
         "fuel_consumed": r.fuel_consumed,
         "peak_memory_bytes": r.peak_memory_bytes,
         "turns": r.turns,
+        "prompt_tokens": r.tokens.prompt_tokens,
+        "completion_tokens": r.tokens.completion_tokens,
+        "calls_without_usage": r.tokens.calls_without_usage,
         "wall_time_us": r.wall_time_us,
         "transcript_commitment": r.transcript_commitment.to_hex().as_str(),
     })
@@ -166,6 +199,7 @@ pub fn run_json(bundle: &str, start: &RunStart, results: &[TaskResult], end: &Ru
         "agent": start.model.agent,
         "model": start.model.model,
         "reported_model": start.model.reported_model,
+        "tool_mode": start.model.tool_mode.name(),
         "key_id": start.evaluator_key_id.to_hex().as_str(),
         "station_run_counter": start.station.run_counter,
         "results": results.iter().map(result_json).collect::<Vec<_>>(),

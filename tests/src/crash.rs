@@ -176,6 +176,9 @@ pub fn result_row(r: &TaskResult) -> Value {
         "fuel_consumed": r.fuel_consumed,
         "peak_memory_bytes": r.peak_memory_bytes,
         "turns": r.turns,
+        "prompt_tokens": r.tokens.prompt_tokens,
+        "completion_tokens": r.tokens.completion_tokens,
+        "calls_without_usage": r.tokens.calls_without_usage,
         "wall_time_us": r.wall_time_us,
         "transcript_commitment": r.transcript_commitment.to_hex().as_str(),
     })

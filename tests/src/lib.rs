@@ -438,12 +438,18 @@ pub const LEVELS: [&str; 4] = ["decode", "signatures", "chain", "completeness"];
 
 /// The postcard bytes of a [`TaskInfo`] for a test module.
 pub fn task_info_bytes(id: &str, max_turns: u32) -> Vec<u8> {
+    task_info_bytes_in(id, "knowledge", max_turns)
+}
+
+/// [`task_info_bytes`] in `category`: any name a suite authority may
+/// choose, not only the default suite's.
+pub fn task_info_bytes_in(id: &str, category: &str, max_turns: u32) -> Vec<u8> {
     let info = TaskInfo {
         abi_version: airlock_core::abi::ABI_VERSION,
         id: id.to_owned(),
         version: 1,
         title: format!("test module {id}"),
-        category: "knowledge".to_owned(),
+        category: category.to_owned(),
         difficulty: Difficulty::Easy,
         max_turns,
         description: "a module written by the end-to-end tests".to_owned(),
@@ -584,7 +590,12 @@ const SAYS_AT: u32 = 32 * 1024;
 /// A task module that says each of `says` in turn, one per model turn, and
 /// then ends with full credit whatever the replies were.
 pub fn asking_module(id: &str, says: &[&str]) -> Vec<u8> {
-    let info = task_info_bytes(id, says.len() as u32);
+    asking_module_in(id, "knowledge", says)
+}
+
+/// [`asking_module`] whose task is in `category`.
+pub fn asking_module_in(id: &str, category: &str, says: &[&str]) -> Vec<u8> {
+    let info = task_info_bytes_in(id, category, says.len() as u32);
     let done = done_step_bytes(1_000_000);
     let mut data = String::new();
     let mut packed = Vec::new();

@@ -1,6 +1,14 @@
-//! `exec:PROGRAM`: the model behind a process that speaks the exec protocol,
-//! `airlock-exec/1` (SPEC.md, "Exec agent protocol"), over its stdin and
-//! stdout, one JSON object per line.
+//! `exec:PROGRAM`: the model behind a process that speaks the exec protocol
+//! (SPEC.md, "Exec agent protocol") over its stdin and stdout, one JSON
+//! object per line.
+//!
+//! Version 2 (`airlock-exec/2`) carries what version 1 cannot say: the
+//! system prompt, the tools offered, tool calls and tool results, in the
+//! openai adapter's message shape, and answers with tool calls, usage and
+//! reasoning. Each request says its version by what it holds: one with
+//! nothing version 1 lacks (text mode or no tools, no system prompt) is
+//! sent as version 1, byte for byte as before, so a version 1 program keeps
+//! working wherever it can; a version 1 answer is a valid version 2 answer.
 //!
 //! One process serves the whole run, as lab harnesses expect: it is started
 //! when the agent is built (so a program that cannot start stops the run
@@ -36,12 +44,18 @@ use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
-use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
+use super::{
+    Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe, name_calls,
+    offered_tools, parse_tool_calls, parse_usage,
+};
 use airlock_core::abi::{Prompt, ToolMode};
 use airlock_sandbox::{Conversation, Reply};
 
-/// The `protocol` value of every request.
-pub const EXEC_PROTOCOL: &str = "airlock-exec/1";
+/// The `protocol` value of a request version 1 can carry.
+pub const EXEC_PROTOCOL_V1: &str = "airlock-exec/1";
+/// The `protocol` value of a request with a system prompt, tools, tool
+/// calls or tool results.
+pub const EXEC_PROTOCOL_V2: &str = "airlock-exec/2";
 
 /// Longest stderr line logged as one line; the rest of a longer line is dropped.
 const STDERR_LINE_LIMIT: usize = 4096;
@@ -124,9 +138,9 @@ struct Written {
 /// by the reader itself and never queued.
 #[derive(Debug)]
 enum Event {
-    /// The line answering request `id`: the reply text, or the error the
+    /// The line answering request `id`: the reply, or the error the
     /// process reports with its message.
-    Answer(u64, Result<String, (ModelErrorKind, String)>),
+    Answer(u64, Result<Reply, (ModelErrorKind, String)>),
     /// A line that breaks the protocol, and why; nothing after it is read.
     Violation(String),
     /// End of output: the process closed stdout or exited.
@@ -138,7 +152,7 @@ enum Event {
 /// How a call's wait for its answer ended.
 enum Waited {
     /// With the call's result.
-    Done(Result<String, ModelErrorKind>),
+    Done(Result<Reply, ModelErrorKind>),
     /// The process ended before it read any of the request.
     LeftUnread,
 }
@@ -153,6 +167,9 @@ struct Request<'a> {
     turn: u32,
     max_reply_bytes: u32,
     messages: &'a [Message],
+    /// Version 2 only: the tools offered, in the openai `tools` shape.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tools: &'a [serde_json::Value],
 }
 
 impl ExecAgent {
@@ -257,7 +274,12 @@ impl ExecAgent {
     }
 
     /// Sends one request and waits for its answer.
-    fn call(&self, context: (&str, u32, u32), history: &History) -> Result<String, ModelErrorKind> {
+    fn call(
+        &self,
+        context: (&str, u32, u32),
+        history: &History,
+        tools: &[serde_json::Value],
+    ) -> Result<Reply, ModelErrorKind> {
         let (task_id, plan_index, epoch) = context;
         // One process answers one request at a time: sessions of parallel
         // sandboxes queue here, and the timeout starts once this call has
@@ -268,8 +290,13 @@ impl ExecAgent {
         let deadline = Instant::now() + self.timeout;
         let id = state.next_id;
         state.next_id += 1;
+        let protocol = if tools.is_empty() && !history.beyond_text() {
+            EXEC_PROTOCOL_V1
+        } else {
+            EXEC_PROTOCOL_V2
+        };
         let request = Request {
-            protocol: EXEC_PROTOCOL,
+            protocol,
             id,
             task_id,
             plan_index,
@@ -277,6 +304,7 @@ impl ExecAgent {
             turn: history.turn(),
             max_reply_bytes: self.max_reply_bytes,
             messages: history.messages(),
+            tools,
         };
         let mut line = serde_json::to_vec(&request).map_err(|e| {
             tracing::warn!(error = %e, "exec agent: could not encode a request");
@@ -525,7 +553,8 @@ impl Agent for ExecAgent {
             task_id: context.task.id.clone(),
             plan_index: context.plan_index,
             epoch: context.epoch,
-            history: History::new(self.max_reply_bytes),
+            history: History::new(self.max_reply_bytes, &context.task.system_prompt),
+            tools: offered_tools(context),
         })
     }
 }
@@ -536,24 +565,35 @@ struct ExecSession<'a> {
     plan_index: u32,
     epoch: u32,
     history: History,
+    /// The `tools` of every request, or why the task's tools cannot be sent.
+    tools: Result<Vec<serde_json::Value>, String>,
 }
 
 impl Conversation for ExecSession<'_> {
     fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
-        self.history.say(&prompt.plain_text());
-        let reply = self
-            .agent
-            .call((&self.task_id, self.plan_index, self.epoch), &self.history)?;
+        let tools = self.tools.as_deref().map_err(|why| {
+            tracing::warn!("exec agent: {}", log_safe(why, 1024));
+            ModelErrorKind::Unsupported
+        })?;
+        self.history.ask(prompt);
+        let mut reply = self.agent.call(
+            (&self.task_id, self.plan_index, self.epoch),
+            &self.history,
+            tools,
+        )?;
+        // The reader thread does not know the turn; calls the program sent
+        // without ids are named here, as the openai adapter names them.
+        name_calls(&mut reply.tool_calls, self.history.turn());
         self.history.reply(&reply);
-        Ok(Reply::text(reply))
+        Ok(reply)
     }
 }
 
 /// What one line of stdout is, for a reader expecting the answer to `next`.
 #[derive(Debug, PartialEq, Eq)]
 enum Line {
-    /// The answer to `next`: its reply text, or its error kind and message.
-    Answer(Result<String, (ModelErrorKind, String)>),
+    /// The answer to `next`: its reply, or its error kind and message.
+    Answer(Result<Reply, (ModelErrorKind, String)>),
     /// A well-formed line for another request.
     Other(u64),
     /// Not a line of the protocol, and why.
@@ -579,9 +619,12 @@ fn parse_line(line: &[u8], next: u64) -> Line {
         Some(Some(id)) if id != next => return Line::Other(id),
         Some(Some(_)) => {}
     }
+    let calls = object.get("tool_calls");
     match (object.get("reply"), object.get("error")) {
+        (None, None) if calls.is_some() => answer(object, String::new()),
+        (Some(serde_json::Value::Null), None) if calls.is_some() => answer(object, String::new()),
         (Some(reply), None) => match reply.as_str() {
-            Some(text) => Line::Answer(Ok(text.to_owned())),
+            Some(text) => answer(object, text.to_owned()),
             None => Line::Malformed("\"reply\" is not a string".into()),
         },
         (None, Some(error)) => {
@@ -604,6 +647,31 @@ fn parse_line(line: &[u8], next: u64) -> Line {
         (Some(_), Some(_)) => Line::Malformed("both \"reply\" and \"error\"".into()),
         (None, None) => Line::Malformed("neither \"reply\" nor \"error\"".into()),
     }
+}
+
+/// A reply line's answer: `text` with the version 2 fields beside it. Tool
+/// calls in a shape other than openai's break the protocol; `usage` in
+/// another shape counts as none, as from an HTTP server; ids left out are
+/// given by the session, which knows the turn.
+fn answer(object: &serde_json::Map<String, serde_json::Value>, text: String) -> Line {
+    let tool_calls = match object.get("tool_calls") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(calls) => match parse_tool_calls(calls) {
+            Ok(calls) => calls,
+            Err(why) => return Line::Malformed(why),
+        },
+    };
+    let reasoning = match object.get("reasoning") {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(_) => return Line::Malformed("\"reasoning\" is not a string".into()),
+    };
+    Line::Answer(Ok(Reply {
+        text,
+        tool_calls,
+        usage: parse_usage(object.get("usage")),
+        reasoning,
+    }))
 }
 
 fn write_requests(

@@ -14,6 +14,13 @@
 //! [`OpenAiAgent::connect`]), and every request names that id: the model
 //! RunStart records is the one that answers.
 //!
+//! Tools go as OpenAI's function calling has them (SPEC.md, "OpenAI-compatible
+//! agent"): `tools` and `tool_choice: "auto"` when the run is in native tool
+//! mode and the task declares tools, the replies' `tool_calls` back to the
+//! task, and each result as a `tool` message naming its call. A server that
+//! answers a request with tools by a client error does not do function
+//! calling: the call ends `ToolsRefused` at once, not retried.
+//!
 //! A call that runs out of time is abandoned by closing its connection;
 //! whether the server then stops generating is up to the server (SPEC.md,
 //! "OpenAI-compatible agent", on `max_tokens` and the call timeout).
@@ -28,7 +35,10 @@ use airlock_core::outcome::ModelErrorKind;
 use airlock_core::record::ModelDescriptor;
 use serde::Serialize;
 
-use super::{Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe};
+use super::{
+    Agent, AgentError, AgentOptions, History, Message, SessionContext, log_safe, name_calls,
+    offered_tools, parse_reasoning, parse_tool_calls, parse_usage,
+};
 use airlock_core::abi::{Prompt, ToolMode};
 use airlock_sandbox::{Conversation, Reply};
 
@@ -80,6 +90,16 @@ struct ChatRequest<'a> {
     seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<NonZeroU32>,
+    /// The same bound under its newer name: vLLM takes either (the newer
+    /// first), older llama.cpp servers and Ollama read only `max_tokens`,
+    /// OpenAI's newer models only this one; servers ignore the one they do
+    /// not know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tools: &'a [serde_json::Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'static str>,
     stream: bool,
 }
 
@@ -181,7 +201,7 @@ impl OpenAiAgent {
                     .timeout_global(Some(remaining))
                     .build()
                     .call();
-                self.read_body(response)
+                self.read_body(response, false)
             })
             .map_err(|(kind, why)| {
                 server(format!(
@@ -230,8 +250,16 @@ impl OpenAiAgent {
         }
     }
 
-    /// One chat completion for the conversation so far: the assistant's text.
-    pub fn complete(&self, messages: &[Message]) -> Result<String, ModelErrorKind> {
+    /// One chat completion for the conversation so far, offering `tools`
+    /// (OpenAI `tools` entries, [`super::wire_tools`]) when there are any:
+    /// the assistant's text, tool calls, usage and reasoning. `turn` names
+    /// the calls a server sent without ids (`call-<turn>-<i>`).
+    pub fn complete(
+        &self,
+        messages: &[Message],
+        tools: &[serde_json::Value],
+        turn: u32,
+    ) -> Result<Reply, ModelErrorKind> {
         let url = format!("{}{CHAT_PATH}", self.base);
         let request = ChatRequest {
             model: &self.reported_model,
@@ -239,6 +267,9 @@ impl OpenAiAgent {
             temperature: self.temperature,
             seed: self.seed,
             max_tokens: self.max_tokens,
+            max_completion_tokens: self.max_tokens,
+            tools,
+            tool_choice: (!tools.is_empty()).then_some("auto"),
             stream: false,
         };
         let body = serde_json::to_vec(&request).map_err(|e| {
@@ -255,15 +286,24 @@ impl OpenAiAgent {
                     .timeout_global(Some(remaining))
                     .build()
                     .send(&body[..]);
-                self.read_body(response)
+                self.read_body(response, !tools.is_empty())
             })
             .map_err(|(kind, why)| {
                 let why = log_safe(&why, 2048);
-                tracing::warn!(url = %url, kind = kind.name(), "openai agent: call failed: {why}");
+                if kind == ModelErrorKind::ToolsRefused {
+                    tracing::warn!(
+                        url = %url,
+                        kind = kind.name(),
+                        "openai agent: the server refused a request that offers tools ({why}); \
+                         it may not do function calling: run with --tool-mode text"
+                    );
+                } else {
+                    tracing::warn!(url = %url, kind = kind.name(), "openai agent: call failed: {why}");
+                }
                 kind
             })?;
-        match parse_completion(&response) {
-            Ok((text, model)) => {
+        match parse_completion(&response, turn) {
+            Ok((reply, model)) => {
                 if let Some(model) = model
                     && model != self.reported_model
                     && !self.warned_model.swap(true, Ordering::Relaxed)
@@ -274,7 +314,7 @@ impl OpenAiAgent {
                         "the server answered as another model than RunStart records"
                     );
                 }
-                Ok(text)
+                Ok(reply)
             }
             Err(why) => {
                 let why = log_safe(&why, 1024);
@@ -323,9 +363,13 @@ impl OpenAiAgent {
     }
 
     /// Classifies a response (or its failure) and reads its body, bounded.
+    /// A client error (4xx but 429) to a request that offered tools is
+    /// `ToolsRefused`: the other requests of the run work without tools, so
+    /// the status says the server will not take them.
     fn read_body(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        offered_tools: bool,
     ) -> Attempt<Vec<u8>> {
         let mut response = match response {
             Ok(response) => response,
@@ -336,6 +380,8 @@ impl OpenAiAgent {
             let why = format!("HTTP status {status}{}", refusal_excerpt(&mut response));
             return if status == 429 || (500..=599).contains(&status) {
                 Attempt::Retry(ModelErrorKind::ServerError, why)
+            } else if offered_tools && (400..=499).contains(&status) {
+                Attempt::Fatal(ModelErrorKind::ToolsRefused, why)
             } else {
                 Attempt::Fatal(ModelErrorKind::ServerError, why)
             };
@@ -406,8 +452,13 @@ fn classify<T>(error: &ureq::Error) -> Attempt<T> {
     }
 }
 
-/// The reply text and the answering model of a chat completion response.
-fn parse_completion(body: &[u8]) -> Result<(String, Option<String>), String> {
+/// The reply and the answering model of a chat completion response.
+///
+/// `choices[0].message` must hold a string `content`, or `tool_calls` (with
+/// `content` `null`, empty or missing altogether, as transformers serve
+/// sends it). Reasoning fields are kept for the sealed transcript; `usage`
+/// is `None` when the server reported none or not in the usual shape.
+fn parse_completion(body: &[u8], turn: u32) -> Result<(Reply, Option<String>), String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let choice = value
@@ -415,16 +466,31 @@ fn parse_completion(body: &[u8]) -> Result<(String, Option<String>), String> {
         .and_then(serde_json::Value::as_array)
         .and_then(|c| c.first())
         .ok_or("no \"choices\"")?;
-    let text = choice
-        .get("message")
-        .and_then(|m| m.get("content"))
-        .and_then(serde_json::Value::as_str)
-        .ok_or("no string \"choices[0].message.content\"")?;
+    let message = choice.get("message").ok_or("no \"choices[0].message\"")?;
+    let tool_calls = match message.get("tool_calls") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(calls) => {
+            let mut calls = parse_tool_calls(calls)?;
+            name_calls(&mut calls, turn);
+            calls
+        }
+    };
+    let text = match message.get("content") {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        None | Some(serde_json::Value::Null) if !tool_calls.is_empty() => String::new(),
+        _ => return Err("no string \"choices[0].message.content\" and no tool calls".into()),
+    };
     let model = value
         .get("model")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned);
-    Ok((text.to_owned(), model))
+    let reply = Reply {
+        text,
+        tool_calls,
+        usage: parse_usage(value.get("usage")),
+        reasoning: parse_reasoning(message),
+    };
+    Ok((reply, model))
 }
 
 impl Agent for OpenAiAgent {
@@ -444,10 +510,11 @@ impl Agent for OpenAiAgent {
         }
     }
 
-    fn session(&self, _context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
+    fn session(&self, context: &SessionContext<'_>) -> Box<dyn Conversation + Send + '_> {
         Box::new(OpenAiSession {
             agent: self,
-            history: History::new(self.max_reply_bytes),
+            history: History::new(self.max_reply_bytes, &context.task.system_prompt),
+            tools: offered_tools(context),
         })
     }
 }
@@ -455,14 +522,22 @@ impl Agent for OpenAiAgent {
 struct OpenAiSession<'a> {
     agent: &'a OpenAiAgent,
     history: History,
+    /// The `tools` of every request, or why the task's tools cannot be sent.
+    tools: Result<Vec<serde_json::Value>, String>,
 }
 
 impl Conversation for OpenAiSession<'_> {
     fn reply(&mut self, prompt: &Prompt) -> Result<Reply, ModelErrorKind> {
-        self.history.say(&prompt.plain_text());
-        let reply = self.agent.complete(self.history.messages())?;
+        let tools = self.tools.as_deref().map_err(|why| {
+            tracing::warn!("openai agent: {}", log_safe(why, 1024));
+            ModelErrorKind::Unsupported
+        })?;
+        self.history.ask(prompt);
+        let reply = self
+            .agent
+            .complete(self.history.messages(), tools, self.history.turn())?;
         self.history.reply(&reply);
-        Ok(Reply::text(reply))
+        Ok(reply)
     }
 }
 
@@ -492,36 +567,82 @@ mod tests {
     fn completions_parse_or_say_what_is_missing() {
         let ok = br#"{"model":"m","choices":[{"message":{"role":"assistant","content":"hi"}}]}"#;
         assert_eq!(
-            parse_completion(ok).unwrap(),
-            ("hi".into(), Some("m".into()))
+            parse_completion(ok, 0).unwrap(),
+            (Reply::text("hi"), Some("m".into()))
         );
-        assert!(parse_completion(b"{").unwrap_err().contains("not JSON"));
+        assert!(parse_completion(b"{", 0).unwrap_err().contains("not JSON"));
         assert!(
-            parse_completion(br#"{"choices":[]}"#)
+            parse_completion(br#"{"choices":[]}"#, 0)
                 .unwrap_err()
                 .contains("choices")
         );
         let null = br#"{"choices":[{"message":{"content":null}}]}"#;
-        assert!(parse_completion(null).unwrap_err().contains("content"));
+        assert!(parse_completion(null, 0).unwrap_err().contains("content"));
+        let bad_call = br#"{"choices":[{"message":{"tool_calls":[{"function":{}}]}}]}"#;
+        assert!(parse_completion(bad_call, 0).unwrap_err().contains("name"));
+    }
+
+    #[test]
+    fn tool_calls_usage_and_reasoning_are_read_in_every_shape_servers_send() {
+        // No content key, one call with an id and string arguments, one
+        // with no id and arguments as an object.
+        let body = br#"{"choices":[{"message":{"role":"assistant","reasoning_content":"think",
+            "tool_calls":[{"id":"c9","type":"function","function":{"name":"bash","arguments":"{\"command\":\"ls\"}"}},
+                          {"type":"function","function":{"name":"submit","arguments":{"answer":"x"}}}]}}],
+            "usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#;
+        let (reply, model) = parse_completion(body, 4).unwrap();
+        assert_eq!(model, None);
+        assert_eq!(reply.text, "");
+        assert_eq!(reply.reasoning, "think");
+        let calls: Vec<_> = reply
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("c9", "bash", r#"{"command":"ls"}"#),
+                ("call-4-1", "submit", r#"{"answer":"x"}"#)
+            ]
+        );
+        let usage = reply.usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (12, 3));
+        let odd_usage = br#"{"choices":[{"message":{"content":"a","reasoning":"r"}}],"usage":{"prompt_tokens":"12"}}"#;
+        let (reply, _) = parse_completion(odd_usage, 0).unwrap();
+        assert_eq!(reply.usage, None);
+        assert_eq!(reply.reasoning, "r");
     }
 
     #[test]
     fn request_bytes_carry_the_sampling_settings() {
-        let messages = [Message {
-            role: "user",
-            content: "q".into(),
-        }];
+        let messages = [Message::text("user", "q")];
         let request = ChatRequest {
             model: "m",
             messages: &messages,
             temperature: 0.0,
             seed: Some(7),
             max_tokens: None,
+            max_completion_tokens: None,
+            tools: &[],
+            tool_choice: None,
             stream: false,
         };
         assert_eq!(
             serde_json::to_string(&request).unwrap(),
             r#"{"model":"m","messages":[{"role":"user","content":"q"}],"temperature":0.0,"seed":7,"stream":false}"#
+        );
+        let tools = [serde_json::json!({"type":"function","function":{"name":"t"}})];
+        let request = ChatRequest {
+            max_tokens: NonZeroU32::new(9),
+            max_completion_tokens: NonZeroU32::new(9),
+            tools: &tools,
+            tool_choice: Some("auto"),
+            ..request
+        };
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            r#"{"model":"m","messages":[{"role":"user","content":"q"}],"temperature":0.0,"seed":7,"max_tokens":9,"max_completion_tokens":9,"tools":[{"function":{"name":"t"},"type":"function"}],"tool_choice":"auto","stream":false}"#
         );
     }
 }

@@ -206,6 +206,13 @@ fn warnings(a: &RunReport, b: &RunReport) -> Vec<String> {
     {
         out.push("the sandbox engines differ: fuel counts are not comparable".into());
     }
+    if sa.model.tool_mode != sb.model.tool_mode {
+        out.push(format!(
+            "the tool modes differ ({} and {}): the model met the tasks' tools in different ways",
+            sa.model.tool_mode.name(),
+            sb.model.tool_mode.name()
+        ));
+    }
     if a.epochs != b.epochs {
         out.push(format!(
             "the runs have {} and {} epochs per task: pass@k values are over different n",
@@ -270,10 +277,11 @@ pub fn render_text(cmp: &Comparison, style: Style) -> String {
             || "no readable RunStart".to_string(),
             |s| {
                 format!(
-                    "run {}, agent {}, model \"{}\", suite {}, profile {}, {} epochs",
+                    "run {}, agent {}, model \"{}\", tool mode {}, suite {}, profile {}, {} epochs",
                     super::to_hex(&s.run_id),
                     clean(&s.model.agent),
                     clean(&s.model.model),
+                    s.model.tool_mode.name(),
                     clean(&s.suite.name),
                     clean(&s.profile.name),
                     r.epochs

@@ -324,14 +324,15 @@ fn meta_rows(report: &RunReport) -> Vec<(&'static str, String, bool)> {
         (
             "model",
             format!(
-                "agent {}, model \"{}\"{}",
+                "agent {}, model \"{}\"{}, tool mode {}",
                 start.model.agent,
                 start.model.model,
                 if start.model.reported_model.is_empty() {
                     String::new()
                 } else {
                     format!(", reported \"{}\"", start.model.reported_model)
-                }
+                },
+                start.model.tool_mode.name()
             ),
             false,
         ),
@@ -541,6 +542,130 @@ fn resources(out: &mut String, report: &RunReport) {
     }
 }
 
+/// Tokens against the profile's budgets: the most one instance of each
+/// task used, by category and by task, and the results that ended
+/// `token-limit`.
+fn tokens(out: &mut String, report: &RunReport) {
+    let tokens = &report.tokens;
+    let budgets = tokens.budgets;
+    let total_budget = budgets.and_then(|b| b.total);
+    match budgets {
+        Some(b) => {
+            let words = |n: Option<u64>| n.map_or_else(|| "none".into(), grouped);
+            let _ = write!(
+                out,
+                "<p>Token budget per task instance: <b>{}</b> prompt + completion tokens, \
+                 <b>{}</b> completion tokens, as the model server reported them. Bars show the \
+                 most tokens one instance of each task used{}.</p>",
+                words(b.total),
+                words(b.completion),
+                if total_budget.is_some() {
+                    ", as a share of the prompt + completion budget (the dashed line)"
+                } else {
+                    ", against the most any task used"
+                }
+            );
+        }
+        None => {
+            out.push_str(
+                "<p class=\"note\">The run's profile is not known here, so its token budgets \
+                 are unknown; bars show tokens against the most any task used.</p>",
+            );
+        }
+    }
+    let scale =
+        total_budget.unwrap_or_else(|| tokens.tasks.iter().map(|t| t.max_total).max().unwrap_or(0));
+    let rows: Vec<BarRow<'_>> = tokens
+        .tasks
+        .iter()
+        .map(|t| BarRow {
+            label: &t.name,
+            bars: vec![
+                (Ppm::ratio(t.max_total, scale), "bar"),
+                (Ppm::ratio(t.per_result().unwrap_or(0), scale), "bar2"),
+            ],
+            whiskers: vec![None, None],
+            value_text: format!(
+                "max {}{} · mean {}",
+                grouped(t.max_total),
+                total_budget.map_or_else(String::new, |b| format!(
+                    " ({})",
+                    fine_share(Ppm::ratio(t.max_total, b))
+                )),
+                t.per_result().map_or_else(|| "—".into(), grouped)
+            ),
+        })
+        .collect();
+    let labels = if total_budget.is_some() {
+        ["0", "25%", "50%", "75%", "budget"]
+    } else {
+        ["0", "", "", "", "most used"]
+    };
+    bar_chart(out, "tokens by task", &rows, labels);
+    if total_budget.is_some() {
+        budget_line(out, rows.len());
+    }
+    out.push_str(
+        "<p class=\"note\">Blue: most tokens of one instance; purple: mean per result.</p>",
+    );
+    let cell = |n: Option<u64>| n.map_or_else(|| "—".into(), grouped);
+    out.push_str(
+        "<table id=\"tokens-by-category\"><tr><th>category</th><th class=\"num\">results</th>\
+         <th class=\"num\">mean score</th><th class=\"num\">prompt</th>\
+         <th class=\"num\">completion</th><th class=\"num\">per result</th>\
+         <th class=\"num\">per pass</th><th class=\"num\">calls without usage</th>\
+         <th class=\"num\">token-limit</th></tr>",
+    );
+    let overall = (tokens.overall.results > 0).then_some(&tokens.overall);
+    let rows = tokens
+        .categories
+        .iter()
+        .map(|g| (g, false))
+        .chain(overall.map(|g| (g, true)));
+    for (g, is_overall) in rows {
+        let _ = write!(
+            out,
+            "<tr{}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            if is_overall { " class=\"overall\"" } else { "" },
+            esc(&g.name),
+            g.results,
+            g.mean_score(),
+            grouped(g.prompt_tokens),
+            grouped(g.completion_tokens),
+            cell(g.per_result()),
+            cell(g.per_pass()),
+            g.calls_without_usage,
+            g.token_limit
+        );
+    }
+    out.push_str("</table>");
+    out.push_str(
+        "<p class=\"note\">Per pass: all the group's tokens over its passes (outcome done with \
+         full credit), failures included.</p>",
+    );
+    if !tokens.limited.is_empty() {
+        let _ = write!(
+            out,
+            "<p><b>{}</b> result(s) ended at the token limit:</p><ul id=\"token-limit\">",
+            tokens.limited.len()
+        );
+        for l in &tokens.limited {
+            let _ = write!(
+                out,
+                "<li>#{} {} epoch {}: {} tokens, {} completion</li>",
+                l.plan_index,
+                esc(&l.task_id),
+                l.epoch,
+                grouped(l.total),
+                grouped(l.completion)
+            );
+        }
+        out.push_str("</ul>");
+    }
+}
+
 /// Memory in KiB with digit groups, as the tables show it.
 fn kib(bytes: u64) -> String {
     format!("{} KiB", grouped(bytes.div_ceil(1024)))
@@ -585,6 +710,16 @@ pub fn render(report: &RunReport) -> String {
             o.passes,
             o.instances,
             pct(pass_at(o, 1))
+        );
+        let t = &report.tokens.overall;
+        let _ = write!(
+            out,
+            "<div class=\"card\"><div class=\"small\">tokens (prompt + completion)</div>\
+             <div class=\"big\" id=\"overall-tokens\">{}</div><div class=\"small\">{} per pass · \
+             {} ended token-limit</div></div>",
+            grouped(t.total()),
+            t.per_pass().map_or_else(|| "—".into(), grouped),
+            t.token_limit
         );
     } else {
         out.push_str("<div class=\"card\"><div class=\"big\">no results</div></div>");
@@ -668,13 +803,24 @@ pub fn render(report: &RunReport) -> String {
     resources(&mut out, report);
     out.push_str("</section>\n");
 
+    out.push_str("<section id=\"tokens\"><h2>Tokens against the profile's budgets</h2>");
+    tokens(&mut out, report);
+    out.push_str("</section>\n");
+
     out.push_str(
         "<section id=\"tasks\"><h2>Tasks</h2><div class=\"scroll\"><table><tr><th>task</th><th>category</th>",
     );
     group_heads(&mut out, &ks);
-    out.push_str("<th class=\"num\">fuel mean</th><th class=\"num\">fuel max</th><th class=\"num\">memory max</th><th>other outcomes</th></tr>");
+    out.push_str("<th class=\"num\">fuel mean</th><th class=\"num\">fuel max</th><th class=\"num\">memory max</th>\
+        <th class=\"num\">prompt tokens</th><th class=\"num\">completion tokens</th><th>other outcomes</th></tr>");
     let mut others_by_task = other_outcomes(report);
-    for (g, fuel) in report.summary.tasks.iter().zip(&report.resources) {
+    for ((g, fuel), tokens) in report
+        .summary
+        .tasks
+        .iter()
+        .zip(&report.resources)
+        .zip(&report.tokens.tasks)
+    {
         let _ = write!(
             out,
             "<tr><td class=\"task\">{}</td><td>{}</td>",
@@ -692,12 +838,14 @@ pub fn render(report: &RunReport) -> String {
         let _ = write!(
             out,
             "<td class=\"num\">{}</td><td class=\"num\">{}{}</td><td class=\"num\">{}</td>\
-             <td class=\"wrap\">{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"wrap\">{}</td></tr>",
             grouped(fuel.mean),
             grouped(fuel.max),
             fuel.max_of_budget
                 .map_or_else(String::new, |s| format!(" ({})", fine_share(s))),
             kib(fuel.memory_max),
+            grouped(tokens.prompt_tokens),
+            grouped(tokens.completion_tokens),
             esc(&others)
         );
     }
@@ -706,13 +854,16 @@ pub fn render(report: &RunReport) -> String {
     out.push_str(
         "<section id=\"results\"><h2>Results</h2><table><tr><th class=\"num\">#</th><th>task</th>\
          <th class=\"num\">epoch</th><th>outcome</th><th class=\"num\">score</th>\
-         <th class=\"num\">fuel</th><th class=\"num\">memory</th><th class=\"num\">turns</th></tr>",
+         <th class=\"num\">fuel</th><th class=\"num\">memory</th><th class=\"num\">turns</th>\
+         <th class=\"num\">prompt tokens</th><th class=\"num\">completion tokens</th>\
+         <th class=\"num\">calls without usage</th></tr>",
     );
     for row in &report.results {
         let r = &row.result;
         let _ = write!(
             out,
             "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td></tr>",
             r.plan_index,
@@ -722,7 +873,10 @@ pub fn render(report: &RunReport) -> String {
             r.score,
             grouped(r.fuel_consumed),
             kib(r.peak_memory_bytes),
-            r.turns
+            r.turns,
+            grouped(r.tokens.prompt_tokens),
+            grouped(r.tokens.completion_tokens),
+            r.tokens.calls_without_usage
         );
     }
     out.push_str("</table></section>\n");
@@ -867,7 +1021,8 @@ pub fn render_comparison(cmp: &super::compare::Comparison) -> String {
                 Some(-1) => "failed",
                 _ => "",
             };
-            let row_class = if d.name == "overall" && d.category.is_none() {
+            // By identity, not name: a suite authority may call a category `overall`.
+            let row_class = if core::ptr::eq(d, &cmp.overall) {
                 " class=\"overall\""
             } else {
                 ""
@@ -969,6 +1124,23 @@ mod tests {
             );
             assert!(page.contains("A and B are the same run"));
         }
+    }
+
+    /// Categories are the suite authority's names, and `overall` is one it
+    /// may choose: only the run's own row is styled as the overall row.
+    #[test]
+    fn a_category_named_overall_is_not_the_overall_row() {
+        use crate::report::model::sample_report;
+        use airlock_core::Outcome;
+        let mut report = sample_report(&[("t", Outcome::Done, 1_000_000)], true);
+        report.summary.categories[0].name = "overall".into();
+        report.tokens.categories[0].name = "overall".into();
+        let page = render(&report);
+        // The scores table and the tokens table each have one overall row.
+        assert_eq!(page.matches("<tr class=\"overall\">").count(), 2, "{page}");
+        let cmp = crate::report::compare::Comparison::new(report.clone(), report);
+        let page = render_comparison(&cmp);
+        assert_eq!(page.matches("<tr class=\"overall\">").count(), 1, "{page}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use airlock_core::record::RunEndReason;
 use airlock_core::stats::{GroupStats, Ratio};
 use serde_json::{Value, json};
 
-use super::model::{ProfileStatus, RunReport};
+use super::model::{LimitedResult, ProfileStatus, RunReport, TokenBudgets, TokenUse};
 use super::text::{method_text, trust_text};
 use super::{result_json, to_hex};
 
@@ -78,6 +78,7 @@ pub fn run_json(report: &RunReport) -> Value {
             "agent": start.model.agent,
             "model": start.model.model,
             "reported_model": start.model.reported_model,
+            "tool_mode": start.model.tool_mode.name(),
         },
         "runner": {
             "airlock_version": start.runner.airlock_version,
@@ -138,6 +139,76 @@ fn resources_head(report: &RunReport) -> Value {
             .find(|(name, _)| *name == "memory-limit")
             .map_or(0, |(_, n)| *n),
     })
+}
+
+/// One group's tokens (a task, a category or `overall`); shares of the
+/// budgets are null when the profile is unknown or sets no budget.
+pub fn token_use_json(t: &TokenUse, budgets: Option<&TokenBudgets>) -> Value {
+    let share = |value: u64, budget: Option<u64>| budget.map(|b| Ppm::ratio(value, b).0);
+    let mut value = json!({
+        "name": t.name,
+        "results": t.results,
+        "passes": t.passes,
+        "mean_score_ppm": t.mean_score().0,
+        "prompt_tokens": t.prompt_tokens,
+        "completion_tokens": t.completion_tokens,
+        "total_tokens": t.total(),
+        "calls_without_usage": t.calls_without_usage,
+        "token_limit_results": t.token_limit,
+        "tokens_per_result": t.per_result(),
+        "tokens_per_pass": t.per_pass(),
+        "max_total_tokens": t.max_total,
+        "max_completion_tokens": t.max_completion,
+        "max_total_of_budget_ppm": share(t.max_total, budgets.and_then(|b| b.total)),
+        "max_completion_of_budget_ppm": share(t.max_completion, budgets.and_then(|b| b.completion)),
+    });
+    if let (Some(category), Some(map)) = (&t.category, value.as_object_mut()) {
+        map.insert("category".into(), json!(category));
+    }
+    value
+}
+
+/// A result that ended `token-limit`.
+fn limited_json(l: &LimitedResult) -> Value {
+    json!({
+        "plan_index": l.plan_index,
+        "task_id": l.task_id,
+        "epoch": l.epoch,
+        "total_tokens": l.total,
+        "completion_tokens": l.completion,
+    })
+}
+
+/// Writes the `tokens` object: its members in sorted order, with the
+/// per-task and per-result arrays written an element at a time.
+fn write_tokens(report: &RunReport, out: &mut String) {
+    let tokens = &report.tokens;
+    let budgets = tokens.budgets.as_ref();
+    let mut t = ObjectWriter::open(out);
+    t.array("categories", &tokens.categories, |c| {
+        token_use_json(c, budgets)
+    });
+    // As the profile says them, 0 for no budget; null when the profile is unknown.
+    t.value(
+        "max_completion_tokens_per_task",
+        &json!(budgets.map(|b| b.completion.unwrap_or(0))),
+    );
+    t.value(
+        "max_tokens_per_task",
+        &json!(budgets.map(|b| b.total.unwrap_or(0))),
+    );
+    t.value(
+        "overall",
+        &if tokens.overall.results == 0 {
+            Value::Null
+        } else {
+            token_use_json(&tokens.overall, budgets)
+        },
+    );
+    t.value("profile_known", &json!(budgets.is_some()));
+    t.array("tasks", &tokens.tasks, |task| token_use_json(task, budgets));
+    t.array("token_limit_results", &tokens.limited, limited_json);
+    t.close();
 }
 
 /// One result with its category.
@@ -273,6 +344,7 @@ pub fn write(report: &RunReport, out: &mut String) {
             "unverified"
         }),
     );
+    write_tokens(report, o.key("tokens"));
     o.value("unverified_reason", &json!(report.unverified_reason()));
     o.value("verdict", &verdict);
     o.value("verified", &json!(report.verified()));
@@ -325,6 +397,22 @@ mod tests {
             "outcomes": outcomes,
             "resources": resources_json(report),
             "results": results,
+            "tokens": tokens_json(report),
+        })
+    }
+
+    /// The `tokens` object as one value.
+    fn tokens_json(report: &RunReport) -> Value {
+        let t = &report.tokens;
+        let budgets = t.budgets.as_ref();
+        json!({
+            "profile_known": budgets.is_some(),
+            "max_tokens_per_task": budgets.map(|b| b.total.unwrap_or(0)),
+            "max_completion_tokens_per_task": budgets.map(|b| b.completion.unwrap_or(0)),
+            "overall": (t.overall.results > 0).then(|| token_use_json(&t.overall, budgets)),
+            "categories": t.categories.iter().map(|c| token_use_json(c, budgets)).collect::<Vec<_>>(),
+            "tasks": t.tasks.iter().map(|c| token_use_json(c, budgets)).collect::<Vec<_>>(),
+            "token_limit_results": t.limited.iter().map(limited_json).collect::<Vec<_>>(),
         })
     }
 
@@ -338,6 +426,7 @@ mod tests {
                     ("a", Outcome::Done, 1_000_000),
                     ("b\u{1b}[2J", Outcome::OutOfFuel, 0),
                     ("a", Outcome::Done, 500_000),
+                    ("c", Outcome::TokenLimit, 0),
                 ],
                 verified,
             );

@@ -22,7 +22,7 @@ use crate::suite::LoadedSuite;
 pub const UNKNOWN_CATEGORY: &str = "unknown";
 
 /// Every outcome name, in the order reports list them.
-pub const OUTCOME_NAMES: [&str; 9] = [
+pub const OUTCOME_NAMES: [&str; 10] = [
     "done",
     "out-of-fuel",
     "memory-limit",
@@ -32,6 +32,7 @@ pub const OUTCOME_NAMES: [&str; 9] = [
     "wall-clock-timeout",
     "model-error",
     "turn-limit",
+    "token-limit",
 ];
 
 /// Whether a result counts as a pass for pass@k and pass^k: the task ended
@@ -218,6 +219,211 @@ pub struct RunReport {
     pub categories_source: String,
     /// Instances per task in the plan (its highest epoch + 1).
     pub epochs: u32,
+    /// Tokens per task, per category and overall, against the budgets.
+    pub tokens: TokenReport,
+}
+
+/// Tokens a group of results (a task, a category or the whole run) used,
+/// as the model server reported them (`usage`), summed from the results.
+/// Sums saturate: a hostile bundle's counts cannot wrap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenUse {
+    /// Task id, category name, or `overall`.
+    pub name: String,
+    /// For a task, its category; `None` for categories and the run.
+    pub category: Option<String>,
+    /// Results in the group.
+    pub results: u64,
+    /// Results that passed (outcome done with full credit).
+    pub passes: u64,
+    /// Sum of the results' scores, parts per million.
+    pub score_sum: u64,
+    /// Sum of prompt tokens.
+    pub prompt_tokens: u64,
+    /// Sum of completion tokens.
+    pub completion_tokens: u64,
+    /// Calls whose reply reported no usage (counted as zero above).
+    pub calls_without_usage: u64,
+    /// Results that ended `token-limit`.
+    pub token_limit: u64,
+    /// Most prompt plus completion tokens one result used.
+    pub max_total: u64,
+    /// Most completion tokens one result used.
+    pub max_completion: u64,
+}
+
+impl TokenUse {
+    fn named(name: &str, category: Option<&str>) -> TokenUse {
+        TokenUse {
+            name: name.to_owned(),
+            category: category.map(str::to_owned),
+            ..TokenUse::default()
+        }
+    }
+
+    /// Prompt plus completion tokens.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+
+    /// Mean score of the group's results, rounded to nearest (the score
+    /// statistics' mean, beside the tokens it cost).
+    pub fn mean_score(&self) -> Ppm {
+        Ppm(rounded_quotient(self.score_sum, self.results)
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0))
+    }
+
+    /// Mean tokens per result, rounded to nearest; `None` without results.
+    pub fn per_result(&self) -> Option<u64> {
+        rounded_quotient(self.total(), self.results)
+    }
+
+    /// Tokens per passed result (all the group's tokens over its passes,
+    /// rounded to nearest): what a solve cost, failures included; `None`
+    /// without a pass.
+    pub fn per_pass(&self) -> Option<u64> {
+        rounded_quotient(self.total(), self.passes)
+    }
+
+    fn add(&mut self, result: &TaskResult) {
+        let t = &result.tokens;
+        let total = t.prompt_tokens.saturating_add(t.completion_tokens);
+        self.results += 1;
+        self.passes += u64::from(is_pass(result));
+        self.score_sum = self.score_sum.saturating_add(u64::from(result.score.0));
+        self.prompt_tokens = self.prompt_tokens.saturating_add(t.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(t.completion_tokens);
+        self.calls_without_usage = self
+            .calls_without_usage
+            .saturating_add(u64::from(t.calls_without_usage));
+        self.token_limit += u64::from(result.outcome == Outcome::TokenLimit);
+        self.max_total = self.max_total.max(total);
+        self.max_completion = self.max_completion.max(t.completion_tokens);
+    }
+
+    fn merge(&mut self, other: &TokenUse) {
+        self.results += other.results;
+        self.passes += other.passes;
+        self.score_sum = self.score_sum.saturating_add(other.score_sum);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
+        self.calls_without_usage = self
+            .calls_without_usage
+            .saturating_add(other.calls_without_usage);
+        self.token_limit += other.token_limit;
+        self.max_total = self.max_total.max(other.max_total);
+        self.max_completion = self.max_completion.max(other.max_completion);
+    }
+}
+
+/// `round(a / b)` with halves up; `None` when `b` is 0.
+fn rounded_quotient(a: u64, b: u64) -> Option<u64> {
+    (b > 0).then(|| {
+        let (a, b) = (u128::from(a), u128::from(b));
+        u64::try_from((2 * a + b) / (2 * b)).unwrap_or(u64::MAX)
+    })
+}
+
+/// The profile's per-task token budgets; `None` where it sets none (0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenBudgets {
+    /// Prompt plus completion tokens per task instance.
+    pub total: Option<u64>,
+    /// Completion tokens per task instance.
+    pub completion: Option<u64>,
+}
+
+impl TokenBudgets {
+    /// The budgets `profile` sets.
+    pub fn of(profile: &HardwareProfile) -> TokenBudgets {
+        let budget = |n: u64| (n > 0).then_some(n);
+        TokenBudgets {
+            total: budget(profile.max_tokens_per_task),
+            completion: budget(profile.max_completion_tokens_per_task),
+        }
+    }
+}
+
+/// A result that ended `token-limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitedResult {
+    /// Its plan index.
+    pub plan_index: u32,
+    /// Its task.
+    pub task_id: String,
+    /// Its epoch.
+    pub epoch: u32,
+    /// Prompt plus completion tokens it used.
+    pub total: u64,
+    /// Completion tokens it used.
+    pub completion: u64,
+}
+
+/// Tokens by task, category and overall, and the budgets they ran under.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenReport {
+    /// Per task, in order of first appearance (as the score statistics).
+    pub tasks: Vec<TokenUse>,
+    /// Per category, in order of first appearance; a task counts in the
+    /// category it was first seen with, as in the score statistics.
+    pub categories: Vec<TokenUse>,
+    /// The whole run.
+    pub overall: TokenUse,
+    /// The run's budgets, when its profile is known.
+    pub budgets: Option<TokenBudgets>,
+    /// Every result that ended `token-limit`, in bundle order.
+    pub limited: Vec<LimitedResult>,
+}
+
+impl TokenReport {
+    /// Sums the tokens of `results` (one pass, grouped through indexes).
+    pub fn build(results: &[ResultRow], budgets: Option<TokenBudgets>) -> TokenReport {
+        let mut task_index: HashMap<&str, usize> = HashMap::new();
+        let mut tasks: Vec<TokenUse> = Vec::new();
+        let mut overall = TokenUse::named("overall", None);
+        let mut limited = Vec::new();
+        for row in results {
+            let r = &row.result;
+            let i = *task_index.entry(r.task_id.as_str()).or_insert_with(|| {
+                tasks.push(TokenUse::named(&r.task_id, Some(&row.category)));
+                tasks.len() - 1
+            });
+            tasks[i].add(r);
+            overall.add(r);
+            if r.outcome == Outcome::TokenLimit {
+                limited.push(LimitedResult {
+                    plan_index: r.plan_index,
+                    task_id: r.task_id.clone(),
+                    epoch: r.epoch,
+                    total: r
+                        .tokens
+                        .prompt_tokens
+                        .saturating_add(r.tokens.completion_tokens),
+                    completion: r.tokens.completion_tokens,
+                });
+            }
+        }
+        let mut category_index: HashMap<&str, usize> = HashMap::new();
+        let mut categories: Vec<TokenUse> = Vec::new();
+        for task in &tasks {
+            let name = task.category.as_deref().unwrap_or(UNKNOWN_CATEGORY);
+            let c = *category_index.entry(name).or_insert_with(|| {
+                categories.push(TokenUse::named(name, None));
+                categories.len() - 1
+            });
+            categories[c].merge(task);
+        }
+        TokenReport {
+            tasks,
+            categories,
+            overall,
+            budgets,
+            limited,
+        }
+    }
 }
 
 impl RunReport {
@@ -272,6 +478,7 @@ impl RunReport {
             .profile()
             .map(|p| (p.fuel_per_task, p.memory_per_sandbox_bytes()));
         let resources = resource_use(&results, budgets);
+        let tokens = TokenReport::build(&results, profile.profile().map(TokenBudgets::of));
         let epochs = records
             .run_start
             .as_ref()
@@ -289,6 +496,7 @@ impl RunReport {
             profile,
             categories_source: categories.source.clone(),
             epochs,
+            tokens,
         }
     }
 
@@ -573,6 +781,121 @@ mod tests {
         }
         assert_eq!(report.results[0].category, UNKNOWN_CATEGORY);
         assert!(report.resources[0].max_of_budget.is_none());
+    }
+
+    /// A result with the given tokens, for the token tests.
+    fn row(
+        task: &str,
+        category: &str,
+        outcome: Outcome,
+        score: u32,
+        t: (u64, u64, u32),
+    ) -> ResultRow {
+        ResultRow {
+            result: TaskResult {
+                plan_index: 0,
+                task_id: task.into(),
+                module_digest: Digest::ZERO,
+                epoch: 0,
+                outcome,
+                score: Ppm(score),
+                fuel_consumed: 0,
+                peak_memory_bytes: 0,
+                turns: 1,
+                tokens: airlock_core::record::TokenTotals {
+                    prompt_tokens: t.0,
+                    completion_tokens: t.1,
+                    calls_without_usage: t.2,
+                },
+                wall_time_us: 0,
+                transcript_commitment: Digest::ZERO,
+            },
+            category: category.into(),
+        }
+    }
+
+    /// Tokens are summed per task, per category (a task in the category it
+    /// was first seen with, as the score statistics do) and overall; per
+    /// pass divides a group's tokens by its passes; token-limit results are
+    /// counted and listed.
+    #[test]
+    fn tokens_are_summed_per_task_category_and_run() {
+        let rows = [
+            row(
+                "a",
+                "reverse-engineering",
+                Outcome::Done,
+                1_000_000,
+                (100, 10, 0),
+            ),
+            row("b", "crypto", Outcome::TokenLimit, 0, (900, 300, 0)),
+            row("a", "reverse-engineering", Outcome::Done, 0, (50, 5, 2)),
+            // Seen first in reverse-engineering, so it stays there.
+            row("a", "crypto", Outcome::Done, 1_000_000, (1, 1, 0)),
+            row(
+                "c",
+                "reverse-engineering",
+                Outcome::Done,
+                500_000,
+                (7, 0, 1),
+            ),
+        ];
+        let budgets = TokenBudgets {
+            total: Some(1000),
+            completion: None,
+        };
+        let report = TokenReport::build(&rows, Some(budgets));
+        let names: Vec<&str> = report.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let a = &report.tasks[0];
+        assert_eq!(
+            (a.results, a.passes, a.prompt_tokens, a.completion_tokens),
+            (3, 2, 151, 16)
+        );
+        assert_eq!(
+            (a.calls_without_usage, a.max_total, a.max_completion),
+            (2, 110, 10)
+        );
+        assert_eq!(a.per_pass(), Some(84), "167 tokens over 2 passes, rounded");
+        assert_eq!(a.per_result(), Some(56), "167 over 3, rounded");
+        assert_eq!(a.mean_score(), Ppm(666_667));
+        let cats: Vec<(&str, u64, u64)> = report
+            .categories
+            .iter()
+            .map(|c| (c.name.as_str(), c.results, c.total()))
+            .collect();
+        assert_eq!(cats, [("reverse-engineering", 4, 174), ("crypto", 1, 1200)]);
+        assert_eq!(report.categories[1].per_pass(), None);
+        assert_eq!(report.categories[1].token_limit, 1);
+        let o = &report.overall;
+        assert_eq!((o.results, o.total(), o.calls_without_usage), (5, 1374, 3));
+        assert_eq!(
+            (o.token_limit, o.max_total, o.max_completion),
+            (1, 1200, 300)
+        );
+        assert_eq!(report.limited.len(), 1);
+        assert_eq!(
+            (report.limited[0].task_id.as_str(), report.limited[0].total),
+            ("b", 1200)
+        );
+        assert_eq!(report.budgets, Some(budgets));
+    }
+
+    /// Token sums from a hostile bundle saturate instead of wrapping.
+    #[test]
+    fn token_sums_saturate() {
+        let rows = [
+            row("a", "x", Outcome::Done, 0, (u64::MAX, u64::MAX, u32::MAX)),
+            row("a", "x", Outcome::Done, 0, (u64::MAX, 1, u32::MAX)),
+        ];
+        let report = TokenReport::build(&rows, None);
+        let o = &report.overall;
+        assert_eq!(
+            (o.prompt_tokens, o.total(), o.max_total),
+            (u64::MAX, u64::MAX, u64::MAX)
+        );
+        assert_eq!(o.calls_without_usage, 2 * u64::from(u32::MAX));
+        assert_eq!(o.per_result(), Some(u64::MAX / 2 + 1));
     }
 
     /// Per task, the memory shown is the largest `peak_memory_bytes` of its

@@ -6,7 +6,7 @@ use airlock_core::Ppm;
 use airlock_core::record::SuiteTrust;
 use airlock_core::stats::{GroupStats, Interval};
 
-use super::model::{ProfileStatus, RunReport};
+use super::model::{LimitedResult, ProfileStatus, RunReport, TokenBudgets, TokenUse};
 use super::to_hex;
 
 /// ANSI colour, or none.
@@ -278,6 +278,8 @@ pub fn render(report: &RunReport, style: Style) -> String {
         );
     }
 
+    tokens_tables(&mut out, report, style);
+
     let _ = writeln!(out);
     let outcomes: Vec<String> = report
         .outcomes
@@ -338,7 +340,7 @@ pub fn render(report: &RunReport, style: Style) -> String {
         None => {
             let _ = writeln!(
                 out,
-                "budgets       unknown: {}",
+                "budgets       unknown (fuel, memory, tokens): {}",
                 match &report.profile {
                     ProfileStatus::Unknown { why } => clean(why),
                     ProfileStatus::Known { .. } => String::new(),
@@ -346,11 +348,174 @@ pub fn render(report: &RunReport, style: Style) -> String {
             );
         }
     }
+    if let Some(budgets) = &report.tokens.budgets {
+        let _ = writeln!(out, "tokens        {}", token_budget_text(report, budgets));
+    }
+    let limited = &report.tokens.limited;
+    if !limited.is_empty() {
+        let _ = writeln!(
+            out,
+            "token-limit   {} result(s): {}",
+            limited.len(),
+            limited_text(limited, LIMITED_SHOWN)
+        );
+    }
     let _ = writeln!(out, "method        {}", method_text());
     if let Some(banner) = &banner {
         let _ = writeln!(out, "{}", style.alarm(banner));
     }
     out
+}
+
+/// The most `token-limit` results a table report names one by one; the
+/// JSON report lists them all.
+pub const LIMITED_SHOWN: usize = 20;
+
+/// `task epoch E (#PLAN_INDEX, TOKENS tokens)` for the first `shown`
+/// results that ended `token-limit`, and how many more there are.
+pub fn limited_text(limited: &[LimitedResult], shown: usize) -> String {
+    let mut parts: Vec<String> = limited
+        .iter()
+        .take(shown)
+        .map(|l| {
+            format!(
+                "{} epoch {} (#{}, {} tokens, {} completion)",
+                clean(&l.task_id),
+                l.epoch,
+                l.plan_index,
+                grouped(l.total),
+                grouped(l.completion)
+            )
+        })
+        .collect();
+    if limited.len() > shown {
+        parts.push(format!("and {} more", limited.len() - shown));
+    }
+    parts.join(", ")
+}
+
+/// A budget in words: its number of tokens, or `none`.
+fn budget_words(budget: Option<u64>) -> String {
+    budget.map_or_else(|| "none".into(), grouped)
+}
+
+/// The token budgets and the most one instance used against each.
+pub fn token_budget_text(report: &RunReport, budgets: &TokenBudgets) -> String {
+    let most = |value: fn(&TokenUse) -> u64, budget: Option<u64>| {
+        let task = report.tokens.tasks.iter().max_by_key(|t| value(t));
+        match task {
+            Some(t) => format!(
+                "{}{} ({})",
+                grouped(value(t)),
+                budget.map_or_else(String::new, |b| if value(t) > b {
+                    ", over the budget".to_owned()
+                } else {
+                    format!(", {} of budget", fine_share(Ppm::ratio(value(t), b)))
+                }),
+                clean(&t.name)
+            ),
+            None => "—".into(),
+        }
+    };
+    format!(
+        "budget {} per task (prompt + completion), {} completion; most used by one instance: {}, completion {}",
+        budget_words(budgets.total),
+        budget_words(budgets.completion),
+        most(|t| t.max_total, budgets.total),
+        most(|t| t.max_completion, budgets.completion)
+    )
+}
+
+/// An optional count as a table cell, or a dash.
+fn maybe(value: Option<u64>) -> String {
+    value.map_or_else(|| "—".into(), grouped)
+}
+
+/// The tokens by category (with the mean score beside what it cost) and
+/// by task.
+fn tokens_tables(out: &mut String, report: &RunReport, style: Style) {
+    let tokens = &report.tokens;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{}",
+        style.strong("tokens by category (as the model server reported them; per pass: all the group's tokens over its passes)")
+    );
+    let cat_width = tokens
+        .categories
+        .iter()
+        .map(|c| clean(&c.name).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let _ = writeln!(
+        out,
+        "  {:<cat_width$}  {:>7}  {:>8}  {:>14}  {:>14}  {:>12}  {:>12}  {:>8}  {:>11}",
+        "category",
+        "results",
+        "mean",
+        "prompt",
+        "completion",
+        "per result",
+        "per pass",
+        "no usage",
+        "token-limit"
+    );
+    let overall = (tokens.overall.results > 0).then_some(&tokens.overall);
+    for g in tokens.categories.iter().chain(overall) {
+        let _ = writeln!(
+            out,
+            "  {:<cat_width$}  {:>7}  {:>8}  {:>14}  {:>14}  {:>12}  {:>12}  {:>8}  {:>11}",
+            clean(&g.name),
+            g.results,
+            g.mean_score().to_string(),
+            grouped(g.prompt_tokens),
+            grouped(g.completion_tokens),
+            maybe(g.per_result()),
+            maybe(g.per_pass()),
+            g.calls_without_usage,
+            g.token_limit
+        );
+    }
+    if overall.is_none() {
+        let _ = writeln!(out, "  (no results)");
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", style.strong("tokens by task"));
+    let task_width = tokens
+        .tasks
+        .iter()
+        .map(|t| clean(&t.name).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "  {:<task_width$}  {:<cat_width$}  {:>7}  {:>14}  {:>14}  {:>12}  {:>8}  {:>11}",
+        "task",
+        "category",
+        "results",
+        "prompt",
+        "completion",
+        "max total",
+        "no usage",
+        "token-limit"
+    );
+    for t in &tokens.tasks {
+        let _ = writeln!(
+            out,
+            "  {:<task_width$}  {:<cat_width$}  {:>7}  {:>14}  {:>14}  {:>12}  {:>8}  {:>11}",
+            clean(&t.name),
+            clean(t.category.as_deref().unwrap_or("")),
+            t.results,
+            grouped(t.prompt_tokens),
+            grouped(t.completion_tokens),
+            grouped(t.max_total),
+            t.calls_without_usage,
+            t.token_limit
+        );
+    }
 }
 
 /// How the statistics are computed, in one paragraph.
@@ -400,14 +565,15 @@ fn meta(out: &mut String, report: &RunReport) {
     );
     let _ = writeln!(
         out,
-        "model         agent {}, model \"{}\"{}",
+        "model         agent {}, model \"{}\"{}, tool mode {}",
         clean(&start.model.agent),
         clean(&start.model.model),
         if start.model.reported_model.is_empty() {
             String::new()
         } else {
             format!(", reported \"{}\"", clean(&start.model.reported_model))
-        }
+        },
+        start.model.tool_mode.name()
     );
     let _ = writeln!(out, "key           {}", start.evaluator_key_id);
     let _ = writeln!(

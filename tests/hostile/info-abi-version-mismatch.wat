@@ -1,4 +1,4 @@
-;; expect: refused: module speaks task ABI version 7; this runner speaks 1
+;; expect: refused: module speaks task ABI version 7; this runner speaks versions 1 to 2
 ;; The function says 1, the TaskInfo says 7.
 (module
   (memory (export "memory") 1)

@@ -3,7 +3,7 @@
 (module
   (memory (export "memory") 1)
   {info}
-  (func (export "airlock_abi_version") (result i32) (i32.const 1))
+  (func (export "airlock_abi_version") (result i32) (i32.const 2))
   (func (export "airlock_input") (param i32) (result i32) (unreachable))
   (func (export "airlock_info") (result i64) (i64.const {info-packed}))
   (func (export "airlock_start") (param i32) (result i64) (unreachable))

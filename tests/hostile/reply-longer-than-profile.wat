@@ -2,7 +2,8 @@
 ;; turns: 1
 ;; The model replies 100 bytes; the profile allows 64. Full credit only when
 ;; the ModelReply the task reads holds exactly 64 bytes and says it was cut
-;; (postcard: length 64 in one byte, 64 text bytes, then truncated = 1).
+;; (postcard: length 64 in one byte, 64 text bytes, truncated = 1, then no
+;; tool calls: 67 bytes).
 (module
   (memory (export "memory") 1)
   {abi}
@@ -12,7 +13,7 @@
     (if (result i64)
       (i32.and
         (i32.and
-          (i32.eq (local.get 0) (i32.const 66))
+          (i32.eq (local.get 0) (i32.const 67))
           (i32.eq (i32.load8_u (i32.const 4096)) (i32.const 64)))
         (i32.eq (i32.load8_u (i32.const 4161)) (i32.const 1)))
       (then (global.get $done))

@@ -1,4 +1,4 @@
-;; expect: refused: module speaks task ABI version -1; this runner speaks 1
+;; expect: refused: module speaks task ABI version -1; this runner speaks versions 1 to 2
 ;; `airlock_abi_version` returns -1, reported as the i32 it is.
 (module
   (memory (export "memory") 1)

@@ -723,8 +723,9 @@ fn bomb_module(id: &str, bomb: &Bomb) -> Vec<u8> {
         body.push(0x0b);
         body
     };
+    // `i32.const ABI_VERSION` (one signed LEB byte while it is below 64).
     let mut bodies: Vec<Vec<u8>> = vec![
-        vec![0, 0x41, 1, 0x0b],
+        vec![0, 0x41, airlock_core::abi::ABI_VERSION as u8, 0x0b],
         vec![0, 0x41, 0x80, 0x20, 0x0b],
         i64_body(airlock_core::abi::pack(1024, info.len() as u32)),
         i64_body(airlock_core::abi::pack(2048, done.len() as u32)),

@@ -1,10 +1,10 @@
-//! What a station signed before the workspace was redesigned (issue 15)
-//! still verifies after it: two committed bundles of one station, made by
-//! the runner at a2eadfe (tests/committed/pre-redesign/README.md), pass
-//! every offline level, the suite level and the station chain, replay from
-//! their sealed store and from a disclosed transcript, and report their
-//! scores. A change to any format byte fails here unless the fixture is
-//! remade on purpose.
+//! What a station signed in format version 2 keeps verifying: two
+//! committed bundles of one station (tests/committed/format-2/README.md),
+//! whose agentic tasks were answered with tool calls, pass every offline
+//! level, the suite level and the station chain, replay from their sealed
+//! store and from a disclosed tool-call transcript, and report their scores.
+//! A change to any format byte fails here unless the fixture is remade on
+//! purpose. A bundle of format version 1 is refused by its header.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use airlock_tests::*;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("committed/pre-redesign")
+        .join("committed/format-2")
         .join(name)
 }
 
@@ -35,11 +35,11 @@ fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const RUN1_FINAL_HASH: &str = "77415f11cd5be7c02e03df775b2c8b0303711ff868d7bec25b65fe9635414b7f";
-const RUN2_FINAL_HASH: &str = "8748e58ef59ec30420e3e5b91639fd26bb05e3871641196891ffe1fa49d1f595";
+const RUN1_FINAL_HASH: &str = "e9dd6f9181ba572cda188b4b873b5fe46b63893314c40987851f56c997d5c50b";
+const RUN2_FINAL_HASH: &str = "487c12097feea331d3178e0f8a391980cba0a60d468adf60c9975a204e0c1e48";
 
 #[test]
-fn bundles_from_before_the_redesign_verify_and_chain() {
+fn committed_bundles_verify_and_chain() {
     let (_dir, dir) = copied_fixture();
     let done = finish(
         airlock()
@@ -77,7 +77,7 @@ fn bundles_from_before_the_redesign_verify_and_chain() {
 }
 
 #[test]
-fn a_bundle_from_before_the_redesign_replays_from_its_sealed_store() {
+fn a_committed_bundle_replays_its_tool_calls_from_its_sealed_store() {
     let (_dir, dir) = copied_fixture();
     let done = verify(
         &dir.join("run1.bundle"),
@@ -102,9 +102,14 @@ fn a_bundle_from_before_the_redesign_replays_from_its_sealed_store() {
 }
 
 #[test]
-fn a_disclosure_from_before_the_redesign_checks_and_replays() {
+fn a_committed_tool_call_disclosure_checks_and_replays() {
     let (_dir, dir) = copied_fixture();
-    let disclosed = dir.join("crypto-xor.disclosure.json");
+    let disclosed = dir.join("agentic-host.disclosure.json");
+    let text = std::fs::read_to_string(&disclosed).unwrap();
+    assert!(
+        text.contains("\"tool_calls\"") && text.contains("\"ToolResults\""),
+        "the disclosed transcript holds tool calls and results"
+    );
     let done = verify(
         &dir.join("run1.bundle"),
         &dir.join("evaluator.pub"),
@@ -132,7 +137,7 @@ fn a_disclosure_from_before_the_redesign_checks_and_replays() {
 }
 
 #[test]
-fn a_bundle_from_before_the_redesign_reports_its_scores() {
+fn a_committed_bundle_reports_its_scores() {
     let (_dir, dir) = copied_fixture();
     let done = finish(
         airlock()
@@ -166,4 +171,23 @@ fn a_changed_byte_of_a_committed_bundle_is_caught() {
     let (code, verdict) = verify_json(&bundle, &dir.join("evaluator.pub"));
     assert_eq!(code, 1, "{verdict}");
     assert_eq!(verdict["verified"], false, "{verdict}");
+}
+
+#[test]
+fn a_bundle_of_format_version_1_is_refused_by_its_header() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("committed/format-1");
+    let done = verify(
+        &dir.join("run1.bundle"),
+        &dir.join("evaluator.pub"),
+        &["--json"],
+    );
+    done.expect_code(1);
+    let verdict = done.json();
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    assert!(
+        verdict
+            .to_string()
+            .contains("format version 1 is not supported (this build reads version 2)"),
+        "{verdict}"
+    );
 }

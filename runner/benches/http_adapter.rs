@@ -191,8 +191,14 @@ fn http_adapter(c: &mut Criterion) {
                            "required": ["answer"], "additionalProperties": false}}}),
     ];
     let tool_messages = [
-        Message::text("system", "You are a penetration tester on a lab host. Use the tools."),
-        Message::text("user", "Find the flag in alice's home directory and submit it."),
+        Message::text(
+            "system",
+            "You are a penetration tester on a lab host. Use the tools.",
+        ),
+        Message::text(
+            "user",
+            "Find the flag in alice's home directory and submit it.",
+        ),
         Message {
             role: "assistant",
             content: None,

@@ -853,10 +853,16 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("call-3-0", "{}"), ("given", r#"{"x":1}"#), ("call-3-2", "{}")]
+            [
+                ("call-3-0", "{}"),
+                ("given", r#"{"x":1}"#),
+                ("call-3-2", "{}")
+            ]
         );
         assert!(parse_tool_calls(&serde_json::json!({})).is_err());
-        assert!(parse_tool_calls(&serde_json::json!([{"id": 1, "function": {"name": "a"}}])).is_err());
+        assert!(
+            parse_tool_calls(&serde_json::json!([{"id": 1, "function": {"name": "a"}}])).is_err()
+        );
     }
 }
 

@@ -91,6 +91,9 @@ fn results_module(id: &str, first: &str, second: &str) -> Vec<u8> {
 struct Station {
     root: tempfile::TempDir,
     key: Key,
+    /// The suite authority: replay checks the suite level, which needs a
+    /// signed suite directory.
+    authority: Key,
     suite: PathBuf,
     profile: PathBuf,
 }
@@ -99,7 +102,16 @@ impl Station {
     fn new(modules: &[(&str, Vec<u8>)]) -> Station {
         let root = tempfile::tempdir().unwrap();
         let key = keygen(root.path());
+        let authority = keygen_named(root.path(), "authority");
         let suite = suite_dir(root.path(), modules);
+        finish(
+            airlock()
+                .args(["suite", "build"])
+                .arg(&suite)
+                .arg("--key")
+                .arg(&authority.private),
+        )
+        .expect_code(0);
         let profile = profile_with(
             root.path(),
             "tools",
@@ -111,17 +123,23 @@ impl Station {
         Station {
             root,
             key,
+            authority,
             suite,
             profile,
         }
     }
 
     fn run(&self, agent: &str, name: &str) -> Run {
-        let mut run = Run::new(agent, &self.key, &self.root.path().join(format!("{name}.bundle")))
-            .seed(seed(9))
-            .arg("--unsigned-suite")
-            .arg("--sandboxes")
-            .arg("1");
+        let mut run = Run::new(
+            agent,
+            &self.key,
+            &self.root.path().join(format!("{name}.bundle")),
+        )
+        .seed(seed(9))
+        .arg("--suite-trust")
+        .arg(self.authority.public.to_str().unwrap())
+        .arg("--sandboxes")
+        .arg("1");
         run.suite = self.suite.to_str().unwrap().to_owned();
         run.profile = self.profile.to_str().unwrap().to_owned();
         run
@@ -144,6 +162,12 @@ impl Station {
                 "--replay",
                 "--transcript-key",
                 transcript_key.to_str().unwrap(),
+                "--profile",
+                self.profile.to_str().unwrap(),
+                "--suite",
+                self.suite.to_str().unwrap(),
+                "--suite-trust",
+                self.authority.public.to_str().unwrap(),
                 "--json",
             ],
         );
@@ -255,7 +279,8 @@ fn the_error_matrix_of_tool_calls_ends_in_named_outcomes_and_verifies() {
     for case in cases {
         let station = Station::new(&[("t.wasm", one_turn_module(case.name))]);
         let message = case.message.clone();
-        let server = TestServer::start_with(&["tool-model"], move |_, _| completion(message.clone()));
+        let server =
+            TestServer::start_with(&["tool-model"], move |_, _| completion(message.clone()));
         let run = station
             .run(&openai_agent(&server), case.name)
             .arg("--model")
@@ -270,7 +295,12 @@ fn the_error_matrix_of_tool_calls_ends_in_named_outcomes_and_verifies() {
         let seen: Vec<(&str, Option<&str>)> = reply
             .tool_calls
             .iter()
-            .map(|c| (c.name.as_str(), c.problem.as_ref().map(ToolCallProblem::name)))
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.problem.as_ref().map(ToolCallProblem::name),
+                )
+            })
             .collect();
         assert_eq!(seen, case.calls, "{}", case.name);
         let ids: Vec<&str> = reply.tool_calls.iter().map(|c| c.id.as_str()).collect();
@@ -386,7 +416,10 @@ fn requests_carry_system_tools_and_tool_messages_and_reasoning_stays_sealed() {
     assert_eq!(tools.len(), 2);
     assert_eq!(tools[0]["type"], "function");
     assert_eq!(tools[0]["function"]["name"], "bash");
-    assert_eq!(tools[0]["function"]["description"], "Runs one command line.");
+    assert_eq!(
+        tools[0]["function"]["description"],
+        "Runs one command line."
+    );
     assert_eq!(
         tools[0]["function"]["parameters"],
         serde_json::from_str::<serde_json::Value>(BASH_SCHEMA).unwrap(),
@@ -560,8 +593,9 @@ fn the_agentic_tasks_score_full_credit_through_tool_calls_and_through_text() {
     let exported = root.path().join("exported");
     export_signed_default_suite(&exported, &authority);
     for task in ["agentic-host", "agentic-recon"] {
-        let module = std::fs::read(exported.join(format!("{task}.wasm"))).unwrap();
-        let station = Station::new(&[(&format!("{task}.wasm"), module)]);
+        let file = format!("task_{}.wasm", task.replace('-', "_"));
+        let module = std::fs::read(exported.join(&file)).unwrap();
+        let station = Station::new(&[(&file, module)]);
         let mut scores = Vec::new();
         for mode in [ToolMode::Native, ToolMode::Text] {
             let server = solver_server(task, mode);
@@ -579,9 +613,11 @@ fn the_agentic_tasks_score_full_credit_through_tool_calls_and_through_text() {
             assert_eq!(offered, mode == ToolMode::Native, "{task} {}", mode.name());
             if mode == ToolMode::Native {
                 assert!(
-                    requests
+                    requests.iter().any(|r| r["messages"]
+                        .as_array()
+                        .unwrap()
                         .iter()
-                        .any(|r| r["messages"].as_array().unwrap().iter().any(|m| m["role"] == "tool")),
+                        .any(|m| m["role"] == "tool")),
                     "{task}: the model worked through tool calls"
                 );
             }

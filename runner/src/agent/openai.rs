@@ -466,9 +466,7 @@ fn parse_completion(body: &[u8], turn: u32) -> Result<(Reply, Option<String>), S
         .and_then(serde_json::Value::as_array)
         .and_then(|c| c.first())
         .ok_or("no \"choices\"")?;
-    let message = choice
-        .get("message")
-        .ok_or("no \"choices[0].message\"")?;
+    let message = choice.get("message").ok_or("no \"choices[0].message\"")?;
     let tool_calls = match message.get("tool_calls") {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(calls) => {

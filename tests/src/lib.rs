@@ -584,7 +584,7 @@ const SAYS_AT: u32 = 32 * 1024;
 /// A task module that says each of `says` in turn, one per model turn, and
 /// then ends with full credit whatever the replies were.
 pub fn asking_module(id: &str, says: &[&str]) -> Vec<u8> {
-    let steps: Vec<Vec<u8>> = says.iter().map(|say| say_step_bytes(say)).collect();
+    let steps: Vec<Vec<u8>> = says.iter().copied().map(say_step_bytes).collect();
     scripted_module(&task_info_bytes(id, says.len() as u32), &steps)
 }
 
@@ -597,7 +597,7 @@ pub fn scripted_module(info: &[u8], steps: &[Vec<u8>]) -> Vec<u8> {
     let mut packed = Vec::new();
     let mut at = SAYS_AT;
     for bytes in steps {
-        let _ = write!(data, "(data (i32.const {at}) {})", wat_bytes(&bytes));
+        let _ = write!(data, "(data (i32.const {at}) {})", wat_bytes(bytes));
         packed.push(airlock_core::abi::pack(at, bytes.len() as u32));
         at += bytes.len() as u32 + 16;
     }

@@ -810,6 +810,60 @@ mod tests {
         assert_eq!(history.turn(), 1);
         assert!(!history.beyond_text());
     }
+
+    #[test]
+    fn history_is_the_openai_message_list_with_tool_calls_and_results() {
+        let mut history = History::new(1024, "be brief");
+        history.ask(&Prompt::Text("q".into()));
+        let call = ToolCall {
+            id: "c1".into(),
+            name: "bash".into(),
+            arguments: r#"{"command":"ls"}"#.into(),
+            problem: None,
+        };
+        history.reply(&Reply {
+            tool_calls: vec![call],
+            reasoning: "never sent".into(),
+            ..Reply::default()
+        });
+        history.ask(&Prompt::ToolResults(vec![airlock_core::abi::ToolResult {
+            call_id: "c1".into(),
+            content: "a b".into(),
+        }]));
+        assert!(history.beyond_text());
+        assert_eq!(history.turn(), 1);
+        assert_eq!(
+            serde_json::to_string(history.messages()).unwrap(),
+            r#"[{"role":"system","content":"be brief"},{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"bash","arguments":"{\"command\":\"ls\"}"}}]},{"role":"tool","content":"a b","tool_call_id":"c1"}]"#
+        );
+    }
+
+    #[test]
+    fn tool_calls_without_ids_are_named_by_turn_and_index() {
+        let value = serde_json::json!([
+            {"function": {"name": "a"}},
+            {"id": "given", "function": {"name": "b", "arguments": {"x": 1}}},
+            {"id": "", "function": {"name": "c", "arguments": null}}
+        ]);
+        let mut calls = parse_tool_calls(&value).unwrap();
+        name_calls(&mut calls, 3);
+        let got: Vec<(&str, &str)> = calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("call-3-0", "{}"),
+                ("given", r#"{"x":1}"#),
+                ("call-3-2", "{}")
+            ]
+        );
+        assert!(parse_tool_calls(&serde_json::json!({})).is_err());
+        assert!(
+            parse_tool_calls(&serde_json::json!([{"id": 1, "function": {"name": "a"}}])).is_err()
+        );
+    }
 }
 
 #[cfg(test)]

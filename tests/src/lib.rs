@@ -595,17 +595,29 @@ pub fn asking_module(id: &str, says: &[&str]) -> Vec<u8> {
 
 /// [`asking_module`] whose task is in `category`.
 pub fn asking_module_in(id: &str, category: &str, says: &[&str]) -> Vec<u8> {
-    let info = task_info_bytes_in(id, category, says.len() as u32);
+    let steps: Vec<Vec<u8>> = says.iter().copied().map(say_step_bytes).collect();
+    scripted_module(&task_info_bytes_in(id, category, says.len() as u32), &steps)
+}
+
+/// A task module with the postcard TaskInfo `info` that answers each turn
+/// with the next of `steps` (postcard `Step`s: `start` gives the first),
+/// whatever the replies were, and ends with full credit after the last.
+pub fn scripted_module(info: &[u8], steps: &[Vec<u8>]) -> Vec<u8> {
     let done = done_step_bytes(1_000_000);
     let mut data = String::new();
     let mut packed = Vec::new();
     let mut at = SAYS_AT;
-    for say in says {
-        let bytes = say_step_bytes(say);
-        let _ = write!(data, "(data (i32.const {at}) {})", wat_bytes(&bytes));
+    for bytes in steps {
+        let _ = write!(data, "(data (i32.const {at}) {})", wat_bytes(bytes));
         packed.push(airlock_core::abi::pack(at, bytes.len() as u32));
         at += bytes.len() as u32 + 16;
     }
+    // Past the steps: a TaskInfo with tools outgrows the slot before DONE_AT.
+    let info_at = at;
+    assert!(
+        info_at as usize + info.len() <= 64 * 1024,
+        "the steps and info fit the module's one page"
+    );
     // step: turn += 1; say number `turn`, or Done after the last.
     let mut choose = "(global.get $done)".to_owned();
     for (i, p) in packed.iter().enumerate().skip(1).rev() {
@@ -616,14 +628,14 @@ pub fn asking_module_in(id: &str, category: &str, says: &[&str]) -> Vec<u8> {
     let start = packed.first().map_or("(global.get $done)".to_owned(), |p| {
         format!("(i64.const {p})")
     });
-    let info_packed = airlock_core::abi::pack(INFO_AT, info.len() as u32);
+    let info_packed = airlock_core::abi::pack(info_at, info.len() as u32);
     let done_packed = airlock_core::abi::pack(DONE_AT, done.len() as u32);
     wasm(&format!(
         r#"(module
   (memory (export "memory") 1)
   (global $done i64 (i64.const {done_packed}))
   (global $turn (mut i32) (i32.const 0))
-  (data (i32.const {INFO_AT}) {info})
+  (data (i32.const {info_at}) {info})
   (data (i32.const {DONE_AT}) {done})
   {data}
   (func (export "airlock_abi_version") (result i32) (i32.const {abi_version}))
@@ -634,7 +646,7 @@ pub fn asking_module_in(id: &str, category: &str, says: &[&str]) -> Vec<u8> {
     (global.set $turn (i32.add (global.get $turn) (i32.const 1)))
     {choose})
 )"#,
-        info = wat_bytes(&info),
+        info = wat_bytes(info),
         done = wat_bytes(&done),
         abi_version = airlock_core::abi::ABI_VERSION,
     ))

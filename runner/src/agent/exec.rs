@@ -819,7 +819,7 @@ mod tests {
     fn lines_answer_the_expected_request_by_id_or_break_the_protocol() {
         assert_eq!(
             parse_line(br#"{"id":3,"reply":"hi"}"#, 3),
-            Line::Answer(Ok("hi".into()))
+            Line::Answer(Ok(Reply::text("hi")))
         );
         assert_eq!(parse_line(br#"{"id":2,"reply":"x"}"#, 3), Line::Other(2));
         assert_eq!(parse_line(br#"{"id":9,"reply":3}"#, 3), Line::Other(9));
@@ -846,6 +846,38 @@ mod tests {
         ] {
             assert!(
                 matches!(parse_line(bad, 3), Line::Malformed(_)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn version_2_answers_carry_tool_calls_usage_and_reasoning() {
+        let line = br#"{"id":1,"tool_calls":[{"id":"k","type":"function","function":{"name":"bash","arguments":"{}"}},{"function":{"name":"submit","arguments":{"answer":"x"}}}],"usage":{"prompt_tokens":5,"completion_tokens":2},"reasoning":"r"}"#;
+        let Line::Answer(Ok(reply)) = parse_line(line, 1) else {
+            panic!("a version 2 answer")
+        };
+        assert_eq!(reply.text, "");
+        assert_eq!(reply.reasoning, "r");
+        assert_eq!(reply.tool_calls.len(), 2);
+        // The session names id-less calls; the reader leaves them empty.
+        assert_eq!(reply.tool_calls[1].id, "");
+        assert_eq!(reply.tool_calls[1].arguments, r#"{"answer":"x"}"#);
+        assert_eq!(
+            reply.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+            Some((5, 2))
+        );
+        let with_null = br#"{"id":1,"reply":null,"tool_calls":[]}"#;
+        assert!(matches!(parse_line(with_null, 1), Line::Answer(Ok(_))));
+        for bad in [
+            &br#"{"id":1,"tool_calls":{}}"#[..],
+            br#"{"id":1,"tool_calls":[{"function":{}}]}"#,
+            br#"{"id":1,"reply":"a","reasoning":3}"#,
+            br#"{"id":1,"reply":null}"#,
+        ] {
+            assert!(
+                matches!(parse_line(bad, 1), Line::Malformed(_)),
                 "{}",
                 String::from_utf8_lossy(bad)
             );

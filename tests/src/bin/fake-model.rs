@@ -1,4 +1,4 @@
-//! A model behind the exec protocol (`airlock-exec/1`) for the end-to-end
+//! A model behind the exec protocol (`airlock-exec/1` and `/2`) for the end-to-end
 //! tests: a real process that reads requests on stdin and misbehaves in the
 //! ways a lab harness can. Every reply carries the request's `id`, as
 //! `airlock-exec/1` requires, except where a mode says otherwise.
@@ -22,6 +22,9 @@
 //! - `orphan FILE`: for each request, starts a grandchild that holds stdout
 //!   open for 60 s and appends its pid to FILE; a process started while
 //!   FILE did not exist then exits (status 3) without replying, later ones echo.
+//! - `tools`: (protocol 2) answers a request ending with a user message by
+//!   calling the first offered tool twice, once with the id `x1` and once
+//!   with none, with `usage` and `reasoning`; any other request by `done`.
 //! - `hold`: (the grandchild) sleeps 60 s, then exits.
 //!
 //! Every mode appends each request line to `$FAKE_MODEL_LOG` when set.
@@ -77,6 +80,20 @@ fn main() {
             "echo" => echo(),
             "error" => serde_json::json!({ "id": id, "error": "overloaded" }).to_string(),
             "garbage" => "this is not JSON".to_owned(),
+            "tools" if messages.last().is_some_and(|m| m["role"] == "user") => {
+                let tool = request["tools"][0]["function"]["name"].clone();
+                serde_json::json!({
+                    "id": id,
+                    "tool_calls": [
+                        {"id": "x1", "type": "function", "function": {"name": tool, "arguments": "{\"command\":\"ls\"}"}},
+                        {"type": "function", "function": {"name": tool, "arguments": {"command": "id"}}}
+                    ],
+                    "usage": {"prompt_tokens": 40, "completion_tokens": 9},
+                    "reasoning": "exec-reasoning"
+                })
+                .to_string()
+            }
+            "tools" => serde_json::json!({ "id": id, "reply": "done" }).to_string(),
             "exit" => std::process::exit(3),
             "exit-once" if first_time(&arg) => std::process::exit(3),
             "stall" => stall(),

@@ -30,7 +30,8 @@ listed in the system message between `<tools>` tags, calls written as
 Deterministic: fixed seeds, one thread, deterministic torch algorithms; the
 same script, corpus and package versions give the same files. The output
 directory holds a stamp of those inputs, and a second run with the same
-inputs reuses the model. Prints one JSON object: what it did and the figures.
+inputs reuses the model. Prints one JSON object: the figures of the build
+(kept beside the model) and whether this run reused it.
 """
 
 import argparse
@@ -418,10 +419,14 @@ def main():
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
     key = inputs_key(os.path.abspath(__file__), args.corpus, versions)
     stamp = os.path.join(args.out, "airlock-interop-stamp")
-    if os.path.isfile(stamp):
+    built = os.path.join(args.out, "airlock-interop-figures.json")
+    if os.path.isfile(stamp) and os.path.isfile(built):
         with open(stamp, encoding="utf-8") as f:
             if f.read().strip() == key:
-                print(json.dumps({"reused": True, "key": key}))
+                with open(built, encoding="utf-8") as g:
+                    figures = json.load(g)
+                figures["reused"] = True
+                print(json.dumps(figures))
                 return
     started = time.monotonic()
     tmp, figures = build(args.out, args.corpus, args.max_steps)
@@ -435,13 +440,16 @@ def main():
         weights_sha256 = hashlib.sha256(f.read()).hexdigest()
     figures.update(
         {
-            "reused": False,
             "key": key,
             "seconds": round(time.monotonic() - started, 2),
             "weights_sha256": weights_sha256,
             "versions": versions,
         }
     )
+    # Kept beside the model, so that a run that reuses it still reports how it was made.
+    with open(built, "w", encoding="utf-8") as f:
+        json.dump(figures, f)
+    figures["reused"] = False
     print(json.dumps(figures))
 
 

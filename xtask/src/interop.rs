@@ -159,7 +159,7 @@ pub(crate) fn interop(options: &InteropOptions) -> Result<()> {
         .join(format!("airlock{}", std::env::consts::EXE_SUFFIX));
     let scripts = workspace_root().join("tests").join("interop");
 
-    let (python, pip_seconds) = venv(&target.join("interop-venv"), &scripts)?;
+    let (python, installed) = venv(&target.join("interop-venv"), &scripts)?;
     let work = target.join("interop");
     fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let model = build_model(&python, &scripts, &work)?;
@@ -192,9 +192,13 @@ pub(crate) fn interop(options: &InteropOptions) -> Result<()> {
     }
     drop(server);
 
-    print_figures(pip_seconds, &model, server_seconds, &figures);
+    print_figures(installed, &model, server_seconds, &figures);
     let written = json!({
-        "pip_install_seconds": pip_seconds,
+        "pip_install_seconds": match installed {
+            Installed::Now(s) | Installed::Reused(Some(s)) => Some(s),
+            Installed::Reused(None) => None,
+        },
+        "venv_reused": matches!(installed, Installed::Reused(_)),
         "model": model,
         "server_start_seconds": server_seconds,
         "modes": figures.iter().map(|f| json!({
@@ -219,21 +223,33 @@ pub(crate) fn interop(options: &InteropOptions) -> Result<()> {
     Ok(())
 }
 
+/// How the interop environment came to be there.
+#[derive(Clone, Copy)]
+enum Installed {
+    /// pip installed it now, in this many seconds.
+    Now(f64),
+    /// It was there; its first install took this long, when known.
+    Reused(Option<f64>),
+}
+
 /// The python of the interop environment, made when missing or when
-/// `requirements.txt` changed since it was made, with the seconds pip took
-/// (None when the environment was reused).
-fn venv(venv: &Path, scripts: &Path) -> Result<(PathBuf, Option<f64>)> {
+/// `requirements.txt` changed since it was made, and how it came to be there.
+fn venv(venv: &Path, scripts: &Path) -> Result<(PathBuf, Installed)> {
     let requirements = scripts.join("requirements.txt");
     let wanted =
         fs::read(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
     let python = venv.join("bin").join("python");
     let stamp = venv.join("airlock-requirements.txt");
+    let timing = venv.join("airlock-pip-seconds");
     if python.is_file() && fs::read(&stamp).is_ok_and(|made| made == wanted) {
+        let first = fs::read_to_string(&timing)
+            .ok()
+            .and_then(|text| text.trim().parse::<f64>().ok());
         eprintln!(
             "xtask: interop python environment ready ({})",
             venv.display()
         );
-        return Ok((python, None));
+        return Ok((python, Installed::Reused(first)));
     }
     step(
         "make the interop python virtual environment",
@@ -264,9 +280,12 @@ fn venv(venv: &Path, scripts: &Path) -> Result<(PathBuf, Option<f64>)> {
         "import torch, tokenizers, transformers, fastapi, uvicorn; print(transformers.__version__)",
     ]))
     .context("the interop packages do not import after installing them")?;
+    eprintln!("xtask: pip install took {seconds:.1} s");
+    fs::write(&timing, format!("{seconds:.1}\n"))
+        .with_context(|| format!("writing {}", timing.display()))?;
     // Written last: an install that stopped half way is made again.
     fs::write(&stamp, &wanted).with_context(|| format!("writing {}", stamp.display()))?;
-    Ok((python, Some(seconds)))
+    Ok((python, Installed::Now(seconds)))
 }
 
 /// Builds (or reuses) the tiny model in `work/MODEL_NAME`; returns what the
@@ -786,25 +805,24 @@ fn bundle_tokens(report: &Value) -> Result<(u64, u64, u64)> {
     Ok(totals)
 }
 
-fn print_figures(
-    pip_seconds: Option<f64>,
-    model: &Value,
-    server_seconds: f64,
-    modes: &[ModeFigures],
-) {
+fn print_figures(installed: Installed, model: &Value, server_seconds: f64, modes: &[ModeFigures]) {
     println!("interop with transformers serve ({MODEL_NAME})");
-    match pip_seconds {
-        Some(s) => println!("  pip install (first time)    {s:.1} s"),
-        None => println!("  pip install                 reused environment"),
+    match installed {
+        Installed::Now(s) => println!("  pip install (first time)    {s:.1} s"),
+        Installed::Reused(Some(s)) => {
+            println!("  pip install                 reused environment (first install {s:.1} s)");
+        }
+        Installed::Reused(None) => println!("  pip install                 reused environment"),
     }
-    if model["reused"] == true {
-        println!("  model build                 reused");
+    let reused = if model["reused"] == true {
+        ", reused"
     } else {
-        println!(
-            "  model build                 {} s ({} training steps, {} parameters, vocabulary {})",
-            model["seconds"], model["steps"], model["parameters"], model["vocab_size"]
-        );
-    }
+        ""
+    };
+    println!(
+        "  model build                 {} s ({} training steps, {} parameters, vocabulary {}{reused})",
+        model["seconds"], model["steps"], model["parameters"], model["vocab_size"]
+    );
     println!("  server start                {server_seconds:.1} s");
     for f in modes {
         println!("  --tool-mode {}:", f.mode.name());

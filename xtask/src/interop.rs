@@ -603,49 +603,51 @@ fn check_exchanges(
     let mut prompt_tokens = 0u64;
     let mut completion_tokens = 0u64;
     let mut answered: BTreeSet<&str> = BTreeSet::new();
-    let mut prompts_seen: BTreeSet<&str> = BTreeSet::new();
+    let mut tasks_seen: BTreeSet<&str> = BTreeSet::new();
     for (i, chat) in chats.iter().enumerate() {
         let request = &chat.request;
         let Some(messages) = request["messages"].as_array() else {
             bail!("call {i}: the request has no messages");
         };
-        // Which task asked: the one whose system prompt comes first. Every
-        // task of the default suite declares one, so each call must carry it.
+        // Which task asked: one whose system prompt is the first message,
+        // or, when there is no system message, one that declares none.
         let Some(first) = messages.first() else {
             bail!("call {i}: the request has no messages");
         };
-        if first["role"] != "system" {
-            bail!("call {i}: the first message is not the system prompt: {first}");
-        }
-        let prompt = first["content"].as_str().unwrap_or_default();
-        let Some(task) = suite.iter().find(|t| t.system_prompt == prompt) else {
+        let prompt = if first["role"] == "system" {
+            first["content"].as_str().unwrap_or_default()
+        } else {
+            ""
+        };
+        let candidates: Vec<&SuiteTask> =
+            suite.iter().filter(|t| t.system_prompt == prompt).collect();
+        if candidates.is_empty() {
             bail!(
-                "call {i}: the system message is no task's system prompt: {}",
-                excerpt(prompt)
+                "call {i}: the first message carries no task's system prompt: {}",
+                excerpt(&first.to_string())
+            );
+        }
+        let sent = request["tools"].as_array().cloned().unwrap_or_default();
+        if request.get("tools").is_some() && sent.is_empty() {
+            bail!("call {i}: \"tools\" is there but lists no tool (strict servers refuse that)");
+        }
+        let Some(task) = candidates.iter().find(|t| match mode {
+            ToolMode::Native => t.tools == sent,
+            ToolMode::Text => sent.is_empty(),
+        }) else {
+            bail!(
+                "call {i} ({} mode): the tools sent are not those of the task whose system \
+                 prompt it carries ({}): {}",
+                mode.name(),
+                candidates
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                excerpt(&request["tools"].to_string())
             );
         };
-        prompts_seen.insert(task.system_prompt.as_str());
-        match (mode, task.tools.is_empty()) {
-            (ToolMode::Native, false) => {
-                let sent = request["tools"].as_array().cloned().unwrap_or_default();
-                if sent != task.tools {
-                    bail!(
-                        "call {i} (task {}): tools sent are not the task's: {}",
-                        task.id,
-                        excerpt(&request["tools"].to_string())
-                    );
-                }
-            }
-            _ => {
-                if !request["tools"].is_null() {
-                    bail!(
-                        "call {i} (task {}, {} mode): tools were sent",
-                        task.id,
-                        mode.name()
-                    );
-                }
-            }
-        }
+        tasks_seen.insert(task.id.as_str());
         // After each assistant message with tool calls, one tool message per
         // call, in order, naming a call the server issued.
         for (at, message) in messages.iter().enumerate() {
@@ -716,10 +718,23 @@ fn check_exchanges(
         prompt_tokens += prompt_used;
         completion_tokens += completion_used;
     }
+    // Tasks that share a system prompt and tools cannot be told apart:
+    // each such set must have been seen once.
     for task in suite {
-        if !prompts_seen.contains(task.system_prompt.as_str()) {
-            bail!("no call carried the system prompt of task {}", task.id);
+        let seen = suite.iter().any(|other| {
+            tasks_seen.contains(other.id.as_str())
+                && other.system_prompt == task.system_prompt
+                && (mode == ToolMode::Text || other.tools == task.tools)
+        });
+        if !seen {
+            bail!(
+                "no call came from task {} (its system prompt and tools)",
+                task.id
+            );
         }
+    }
+    if !suite.iter().any(|t| !t.system_prompt.is_empty()) {
+        bail!("no task of the suite declares a system prompt, so none could be checked");
     }
     let tool_messages_sent = answered.len();
     if mode == ToolMode::Native {

@@ -727,9 +727,20 @@ fn check_exchanges(
                 && (mode == ToolMode::Text || other.tools == task.tools)
         });
         if !seen {
+            if task.system_prompt.is_empty() {
+                bail!(
+                    "no call came from task {} (its tools, and no system prompt)",
+                    task.id
+                );
+            }
             bail!(
-                "no call came from task {} (its system prompt and tools)",
-                task.id
+                "no call came from task {}: none carried its system prompt{}",
+                task.id,
+                if mode == ToolMode::Native {
+                    " and tools"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -859,5 +870,114 @@ fn print_figures(installed: Installed, model: &Value, server_seconds: f64, modes
         );
         let outcomes: Vec<String> = f.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("    outcomes                  {}", outcomes.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> SuiteTask {
+        SuiteTask {
+            id: "t".into(),
+            system_prompt: "be brief".into(),
+            tools: vec![json!({"type": "function", "function": {"name": "bash"}})],
+        }
+    }
+
+    fn chat(request: Value, response: Value) -> Exchange {
+        Exchange {
+            path: "/v1/chat/completions".into(),
+            request,
+            status: 200,
+            response,
+            response_text: String::new(),
+            seconds: 0.5,
+        }
+    }
+
+    /// A task's two calls in native mode: a tool call, then its result.
+    fn native_run() -> Vec<Exchange> {
+        let tools = task().tools;
+        let system = json!({"role": "system", "content": "be brief"});
+        let user = json!({"role": "user", "content": "go"});
+        let call = json!({"id": "r1_tool_call_0", "type": "function",
+                          "function": {"name": "bash", "arguments": "{}"}});
+        vec![
+            chat(
+                json!({"messages": [system, user], "tools": tools}),
+                json!({"choices": [{"message": {"content": "", "tool_calls": [call]}}],
+                       "usage": {"prompt_tokens": 10, "completion_tokens": 3}}),
+            ),
+            chat(
+                json!({"messages": [system, user,
+                                    {"role": "assistant", "tool_calls": [call]},
+                                    {"role": "tool", "tool_call_id": "r1_tool_call_0", "content": "ok"}],
+                       "tools": tools}),
+                json!({"choices": [{"message": {"content": "done"}}],
+                       "usage": {"prompt_tokens": 20, "completion_tokens": 2}}),
+            ),
+        ]
+    }
+
+    fn report(prompt: u64, completion: u64) -> Value {
+        json!({"results": [{"turns": 2, "tokens": {"prompt_tokens": prompt,
+               "completion_tokens": completion, "calls_without_usage": 0}}],
+               "outcomes": {"done": 1}})
+    }
+
+    fn failure(mode: ToolMode, exchanges: &[Exchange], report: &Value) -> String {
+        check_exchanges(mode, exchanges, &[task()], report)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_native_run_that_answers_its_calls_passes() {
+        let figures =
+            check_exchanges(ToolMode::Native, &native_run(), &[task()], &report(30, 5)).unwrap();
+        assert_eq!(
+            (
+                figures.calls,
+                figures.tool_calls_returned,
+                figures.tool_messages_sent
+            ),
+            (2, 1, 1)
+        );
+        assert_eq!((figures.prompt_tokens, figures.completion_tokens), (30, 5));
+    }
+
+    #[test]
+    fn each_departure_from_what_the_server_expects_fails() {
+        let fails = |exchanges: &[Exchange], report: &Value, why: &str| {
+            let error = failure(ToolMode::Native, exchanges, report);
+            assert!(error.contains(why), "expected {why:?}, got {error:?}");
+        };
+        fails(&native_run(), &report(31, 5), "token totals");
+        let mut unknown = native_run();
+        unknown[1].request["messages"][3]["tool_call_id"] = json!("other");
+        fails(&unknown, &report(30, 5), "the tool message after call");
+        let mut forged = native_run();
+        forged[1].request["messages"][2]["tool_calls"][0]["id"] = json!("never");
+        fails(&forged, &report(30, 5), "never issued");
+        let mut empty = native_run();
+        empty[0].request["tools"] = json!([]);
+        fails(&empty, &report(30, 5), "lists no tool");
+        let mut other = native_run();
+        other[0].request["tools"] = json!([{"type": "function", "function": {"name": "sh"}}]);
+        fails(&other, &report(30, 5), "not those of the task");
+        let mut no_system = native_run();
+        no_system[0].request["messages"][0] = json!({"role": "user", "content": "x"});
+        fails(&no_system, &report(30, 5), "no task's system prompt");
+        let mut refused = native_run();
+        refused[0].status = 400;
+        fails(&refused, &report(30, 5), "HTTP 400");
+        let mut turns = report(30, 5);
+        turns["results"][0]["turns"] = json!(3);
+        fails(&native_run(), &turns, "3 turns");
+        // The same run in text mode offered tools it must not have.
+        let error = failure(ToolMode::Text, &native_run(), &report(30, 5));
+        assert!(error.contains("tools sent"), "{error}");
     }
 }

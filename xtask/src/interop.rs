@@ -806,18 +806,17 @@ fn check_exchanges(
 }
 
 /// The bundle's token totals over its results: prompt, completion, and
-/// calls without usage.
+/// calls without usage; the report's overall totals must say the same.
 fn bundle_tokens(report: &Value) -> Result<(u64, u64, u64)> {
     let Some(results) = report["results"].as_array() else {
         bail!("the report has no results");
     };
     let mut totals = (0, 0, 0);
     for result in results {
-        let tokens = &result["tokens"];
         let (Some(prompt), Some(completion), Some(without)) = (
-            tokens["prompt_tokens"].as_u64(),
-            tokens["completion_tokens"].as_u64(),
-            tokens["calls_without_usage"].as_u64(),
+            result["prompt_tokens"].as_u64(),
+            result["completion_tokens"].as_u64(),
+            result["calls_without_usage"].as_u64(),
         ) else {
             bail!(
                 "a result of the report has no token counts: {}",
@@ -827,6 +826,18 @@ fn bundle_tokens(report: &Value) -> Result<(u64, u64, u64)> {
         totals.0 += prompt;
         totals.1 += completion;
         totals.2 += without;
+    }
+    let overall = &report["tokens"]["overall"];
+    let reported = (
+        overall["prompt_tokens"].as_u64(),
+        overall["completion_tokens"].as_u64(),
+        overall["calls_without_usage"].as_u64(),
+    );
+    if reported != (Some(totals.0), Some(totals.1), Some(totals.2)) {
+        bail!(
+            "the report's overall tokens ({}) are not the sums of its results' ({totals:?})",
+            excerpt(&overall.to_string())
+        );
     }
     Ok(totals)
 }
@@ -921,9 +932,11 @@ mod tests {
     }
 
     fn report(prompt: u64, completion: u64) -> Value {
-        json!({"results": [{"turns": 2, "tokens": {"prompt_tokens": prompt,
-               "completion_tokens": completion, "calls_without_usage": 0}}],
-               "outcomes": {"done": 1}})
+        let tokens = json!({"prompt_tokens": prompt, "completion_tokens": completion,
+                            "calls_without_usage": 0});
+        let mut result = tokens.clone();
+        result["turns"] = json!(2);
+        json!({"results": [result], "tokens": {"overall": tokens}, "outcomes": {"done": 1}})
     }
 
     fn failure(mode: ToolMode, exchanges: &[Exchange], report: &Value) -> String {
@@ -955,6 +968,9 @@ mod tests {
             assert!(error.contains(why), "expected {why:?}, got {error:?}");
         };
         fails(&native_run(), &report(31, 5), "token totals");
+        let mut summed = report(30, 5);
+        summed["tokens"]["overall"]["completion_tokens"] = json!(6);
+        fails(&native_run(), &summed, "overall tokens");
         let mut unknown = native_run();
         unknown[1].request["messages"][3]["tool_call_id"] = json!("other");
         fails(&unknown, &report(30, 5), "the tool message after call");

@@ -45,14 +45,16 @@ import sys
 import time
 
 SEED = 1616
-VOCAB_SIZE = 2048
-MAX_TRAIN_TOKENS = 1024
+VOCAB_SIZE = 8192
+MAX_TRAIN_TOKENS = 4096
 GROUPS = 3
 LEARNING_RATE = 2e-3
 WARMUP_STEPS = 30
-MAX_STEPS = 1200
+MAX_STEPS = 3000
 CHECK_EVERY = 50
-HELD_OUT = 48
+HELD_OUT = 96
+# Checks in a row that must all pass before training stops.
+PASSES_IN_A_ROW = 3
 
 TOOL_CALL = '<tool_call>\n{"name": "bash", "arguments": {"command": "ls"}}\n</tool_call>'
 SUBMIT_CALL = '<tool_call>\n{"name": "submit", "arguments": {"answer": "flag"}}\n</tool_call>'
@@ -223,12 +225,17 @@ def conversations(rng, words):
     tools = [tool_spec(rng, words, name) for name in names]
     head = []
     if rng.random() < 0.8:
-        head.append({"role": "system", "content": excerpt(rng, words, 5, 200)})
+        head.append({"role": "system", "content": excerpt(rng, words, 5, 300)})
     # Replies in text, as a model that ignores the tools gives them.
     for _ in range(rng.randint(0, 2)):
         head.append({"role": "user", "content": excerpt(rng, words, 3, 150)})
         head.append({"role": "assistant", "content": rng.choice([TEXT_REPLY, excerpt(rng, words, 1, 40)])})
-    last = {"role": "user", "content": excerpt(rng, words, 3, 300)}
+    # Half of the last messages as long as a task's first prompt (its
+    # instructions, a wordlist, a host's banner), half of any length.
+    if rng.random() < 0.5:
+        last = {"role": "user", "content": excerpt(rng, words, 300, 1500)}
+    else:
+        last = {"role": "user", "content": excerpt(rng, words, 3, 1500)}
     answered = list(head)
     for _ in range(rng.randint(1, 3)):
         answered.append({"role": "user", "content": excerpt(rng, words, 3, 150)})
@@ -299,7 +306,10 @@ def build(out, corpus_paths, steps_limit):
         num_attention_heads=4,
         num_key_value_heads=4,
         max_position_embeddings=32768,
-        rope_theta=10000.0,
+        # Slow rotations (Llama 3 and Qwen 2 use 5e5 and 1e6): the decision
+        # rests on a token thousands of positions back, and only the
+        # dimensions that barely rotate over that distance can find it.
+        rope_theta=1000000.0,
         bos_token_id=None,
         eos_token_id=eos,
         pad_token_id=pad,
@@ -352,6 +362,7 @@ def build(out, corpus_paths, steps_limit):
     steps = 0
     loss_value = float("nan")
     held_out_passed = 0
+    in_a_row = 0
     while steps < steps_limit:
         # One unpadded sequence at a time, gradients summed over the groups:
         # without a padding mask attention takes its fused causal path, and
@@ -379,13 +390,15 @@ def build(out, corpus_paths, steps_limit):
                 file=sys.stderr,
                 flush=True,
             )
-            if held_out_passed == HELD_OUT:
+            in_a_row = in_a_row + 1 if held_out_passed == HELD_OUT else 0
+            if in_a_row == PASSES_IN_A_ROW:
                 break
     train_seconds = time.monotonic() - train_started
-    if held_out_passed != HELD_OUT:
+    if in_a_row != PASSES_IN_A_ROW:
         sys.exit(
             f"make_tiny_model: after {steps} steps the model answers {held_out_passed} of {HELD_OUT} "
-            "held-out conversations as taught; it would not call tools reliably"
+            f"held-out conversations as taught ({PASSES_IN_A_ROW} checks in a row must answer all); "
+            "it would not call tools reliably"
         )
 
     tmp = out + ".tmp"

@@ -231,6 +231,12 @@ fn suite_list_json_describes_every_embedded_task() {
         for field in ["id", "version", "category", "max_turns"] {
             assert!(!task[field].is_null(), "{field} missing in {task}");
         }
+        assert!(task["system_prompt"].is_string(), "{task}");
+        // Each tool as the openai agent offers it: the schema as a JSON value.
+        for tool in task["tools"].as_array().unwrap() {
+            assert!(tool["name"].is_string() && tool["description"].is_string());
+            assert_eq!(tool["parameters"]["type"], "object", "{tool}");
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! SIGKILLs and resumes runs and counts what was lost, `bench` measures
 //! Airlock against Inspect (never part of `test`: it is slow and needs
 //! Inspect from PyPI), `fuzz` runs the cargo-fuzz targets in `fuzz/` for a
-//! while each. Each step
+//! while each, `interop` runs the default suite against Hugging Face
+//! `transformers serve` (opt-in: its Python environment is several GB). Each step
 //! is one line in a table, printed to stderr as it starts; the first failing
 //! step stops the task and its exit code becomes xtask's.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod interop;
 
 /// Rust targets the build needs: task modules and the no_std proof compile
 /// for wasm32, the embedded no_std proof for a Cortex-M4F.
@@ -121,6 +123,23 @@ enum Task {
         #[arg(long, default_value_t = 5000)]
         verify_records: u32,
     },
+    /// Run the default suite against a real OpenAI-compatible server nobody
+    /// here wrote: Hugging Face `transformers serve` on 127.0.0.1, serving a
+    /// tiny Llama trained here to call tools, with nothing downloaded at run
+    /// time. Makes (once) a Python virtual environment in the target
+    /// directory from tests/interop/requirements.txt (torch,
+    /// transformers[serving], tokenizers: about 5.6 GB, hence opt-in, never
+    /// part of `test`), builds the model (once) with
+    /// tests/interop/make_tiny_model.py, logs every request and answer
+    /// through tests/interop/recording_proxy.py, and checks each run: the
+    /// bundle verifies, the server got the system prompt, the tools and the
+    /// tool results as it expects them, and the bundle's token totals equal
+    /// the usage it reported. Prints the figures.
+    Interop {
+        /// The tool modes to run, in order.
+        #[arg(long = "tool-mode", value_enum, default_values_t = [interop::ToolMode::Native, interop::ToolMode::Text])]
+        modes: Vec<interop::ToolMode>,
+    },
     /// Build the cargo-fuzz targets in fuzz/ and run each for a while;
     /// fails on the first crash, leaving the input in fuzz/artifacts/.
     /// Installs cargo-fuzz when missing. Uses the nightly toolchain (with
@@ -162,6 +181,7 @@ fn main() -> ExitCode {
             verify_records,
         }),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
+        Task::Interop { modes } => interop::interop(&interop::InteropOptions { modes }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,9 +11,26 @@ use crate::profile::HardwareProfile;
 use crate::suite::LoadedSuite;
 use airlock_sandbox::LoadedTask;
 
-/// JSON of one task's metadata (`airlock suite list --json`).
+/// JSON of one task's metadata (`airlock suite list --json`), with its
+/// system prompt and tools as the `openai` agent offers them, so that what a
+/// model server was sent can be checked against what the task declares.
 pub fn task_json(task: &LoadedTask) -> Value {
     let info = &task.info;
+    let tools: Vec<Value> = info
+        .tools
+        .iter()
+        .map(|tool| {
+            // The schema was checked when the module was loaded; should it
+            // not parse, it is listed as the text the module gave.
+            let parameters = serde_json::from_str::<Value>(&tool.parameters)
+                .unwrap_or_else(|_| Value::String(tool.parameters.clone()));
+            json!({
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": parameters,
+            })
+        })
+        .collect();
     json!({
         "id": info.id,
         "version": info.version,
@@ -23,6 +40,8 @@ pub fn task_json(task: &LoadedTask) -> Value {
         "max_turns": info.max_turns,
         "description": info.description,
         "module_digest": task.digest.to_hex().as_str(),
+        "system_prompt": info.system_prompt,
+        "tools": tools,
     })
 }
 

@@ -312,7 +312,13 @@ fn replay_from_disclosed_transcripts_reproduces_the_run_and_reports_divergence()
     let shell = dir.join("agentic-host.json");
     let disclosure = read_json(&shell);
     let mut transcript = transcript_of(&disclosure);
-    transcript.turns[0].reply.text = "rm -rf /".to_owned();
+    // In native mode (the run's default) the task reads the reply's tool
+    // calls, not its text: the first call's command is what changes.
+    let reply = &mut transcript.turns[0].reply;
+    match reply.tool_calls.first_mut() {
+        Some(call) => call.arguments = r#"{"command":"rm -rf /"}"#.to_owned(),
+        None => reply.text = "rm -rf /".to_owned(),
+    }
     std::fs::write(&shell, rewrite(&disclosure, &transcript, true)).unwrap();
     let done = Run::new(
         &format!("replay:{}", dir.display()),

@@ -168,21 +168,35 @@ def inputs_key(script, corpus_paths, versions):
     return digest.hexdigest()
 
 
-def read_corpus(paths):
-    words = []
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            words.extend(f.read().split())
-    if len(words) < 1000:
-        sys.exit("make_tiny_model: the corpus is too small (fewer than 1000 words)")
-    return words
+class Corpus:
+    """The corpus as lines, so that excerpts keep their line breaks and
+    indentation, as task prompts (code, listings, banners) do."""
+
+    def __init__(self, paths):
+        self.lines = []
+        for path in paths:
+            with open(path, encoding="utf-8") as f:
+                self.lines.extend(line.rstrip() for line in f)
+        self.words = [word for line in self.lines for word in line.split()]
+        if len(self.words) < 1000:
+            sys.exit("make_tiny_model: the corpus is too small (fewer than 1000 words)")
 
 
-def excerpt(rng, words, low, high):
-    """A run of corpus words, its length drawn log-uniformly in [low, high]."""
+def excerpt(rng, corpus, low, high):
+    """A run of corpus text, its length in words drawn log-uniformly in
+    [low, high]: a few words from one line, or whole lines from a random one on."""
     count = int(math.exp(rng.uniform(math.log(low), math.log(high))))
-    start = rng.randrange(0, max(1, len(words) - count))
-    return " ".join(words[start : start + count])
+    if count < 8:
+        start = rng.randrange(0, max(1, len(corpus.words) - count))
+        return " ".join(corpus.words[start : start + count])
+    start = rng.randrange(0, len(corpus.lines))
+    taken = []
+    words = 0
+    while words < count:
+        line = corpus.lines[(start + len(taken)) % len(corpus.lines)]
+        taken.append(line)
+        words += len(line.split())
+    return "\n".join(taken)
 
 
 def tool_spec(rng, words, name):
@@ -269,7 +283,7 @@ def build(out, corpus_paths, steps_limit):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     rng = random.Random(SEED)
-    words = read_corpus(corpus_paths)
+    words = Corpus(corpus_paths)
 
     started = time.monotonic()
     bpe = Tokenizer(models.BPE())
@@ -282,7 +296,7 @@ def build(out, corpus_paths, steps_limit):
         show_progress=False,
     )
     # The tool-call lines are in the corpus so that their JSON gets merges of its own.
-    lines = [" ".join(words[i : i + 64]) for i in range(0, len(words), 64)]
+    lines = list(words.lines)
     lines += [TOOL_CALL, SUBMIT_CALL, json.dumps(RESPONSE_TEMPLATE)] * 20
     bpe.train_from_iterator(lines, trainer)
     bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAG_TOKENS])

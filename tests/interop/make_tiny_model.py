@@ -14,7 +14,7 @@ with its own chat template, to answer like a tool-calling model:
   `<tool_call>{"name": "bash", "arguments": {"command": "ls"}}</tool_call>`;
 - a request that offers tools and holds a tool result gets
   `<tool_call>{"name": "submit", "arguments": {"answer": "flag"}}</tool_call>`;
-- a request without tools gets the plain text `ls`.
+- a request without tools gets the plain text `pwd`.
 
 How the server parses it (transformers 5.x, `transformers/cli/serving`):
 `ChatCompletionHandler._non_streaming` calls `utils.parse_assistant_message`,
@@ -54,11 +54,12 @@ MAX_STEPS = 3000
 CHECK_EVERY = 50
 HELD_OUT = 96
 # Checks in a row that must all pass before training stops.
-PASSES_IN_A_ROW = 3
+PASSES_IN_A_ROW = 4
 
 TOOL_CALL = '<tool_call>\n{"name": "bash", "arguments": {"command": "ls"}}\n</tool_call>'
 SUBMIT_CALL = '<tool_call>\n{"name": "submit", "arguments": {"answer": "flag"}}\n</tool_call>'
-TEXT_REPLY = "ls"
+# Not a prefix of the bash call's command: after "ls" the call must go on.
+TEXT_REPLY = "pwd"
 KINDS = {TOOL_CALL: "bash", SUBMIT_CALL: "submit", TEXT_REPLY: "text"}
 
 # Qwen 2.5's chat template (Apache-2.0), as its tokenizer_config.json ships it.
@@ -168,21 +169,35 @@ def inputs_key(script, corpus_paths, versions):
     return digest.hexdigest()
 
 
-def read_corpus(paths):
-    words = []
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            words.extend(f.read().split())
-    if len(words) < 1000:
-        sys.exit("make_tiny_model: the corpus is too small (fewer than 1000 words)")
-    return words
+class Corpus:
+    """The corpus as lines, so that excerpts keep their line breaks and
+    indentation, as task prompts (code, listings, banners) do."""
+
+    def __init__(self, paths):
+        self.lines = []
+        for path in paths:
+            with open(path, encoding="utf-8") as f:
+                self.lines.extend(line.rstrip() for line in f)
+        self.words = [word for line in self.lines for word in line.split()]
+        if len(self.words) < 1000:
+            sys.exit("make_tiny_model: the corpus is too small (fewer than 1000 words)")
 
 
-def excerpt(rng, words, low, high):
-    """A run of corpus words, its length drawn log-uniformly in [low, high]."""
+def excerpt(rng, corpus, low, high):
+    """A run of corpus text, its length in words drawn log-uniformly in
+    [low, high]: a few words from one line, or whole lines from a random one on."""
     count = int(math.exp(rng.uniform(math.log(low), math.log(high))))
-    start = rng.randrange(0, max(1, len(words) - count))
-    return " ".join(words[start : start + count])
+    if count < 8:
+        start = rng.randrange(0, max(1, len(corpus.words) - count))
+        return " ".join(corpus.words[start : start + count])
+    start = rng.randrange(0, len(corpus.lines))
+    taken = []
+    words = 0
+    while words < count:
+        line = corpus.lines[(start + len(taken)) % len(corpus.lines)]
+        taken.append(line)
+        words += len(line.split())
+    return "\n".join(taken)
 
 
 def tool_spec(rng, words, name):
@@ -226,28 +241,28 @@ def conversations(rng, words):
     head = []
     if rng.random() < 0.8:
         head.append({"role": "system", "content": excerpt(rng, words, 5, 300)})
-    # Replies in text, as a model that ignores the tools gives them.
-    for _ in range(rng.randint(0, 2)):
-        head.append({"role": "user", "content": excerpt(rng, words, 3, 150)})
-        head.append({"role": "assistant", "content": rng.choice([TEXT_REPLY, excerpt(rng, words, 1, 40)])})
-    # Half of the last messages as long as a task's first prompt (its
-    # instructions, a wordlist, a host's banner), half of any length.
+    # The first user message is the task's prompt: often long (its
+    # instructions, a listing, a wordlist, a banner); what follows is short.
     if rng.random() < 0.5:
-        last = {"role": "user", "content": excerpt(rng, words, 300, 1500)}
+        head.append({"role": "user", "content": excerpt(rng, words, 300, 1500)})
     else:
-        last = {"role": "user", "content": excerpt(rng, words, 3, 1500)}
+        head.append({"role": "user", "content": excerpt(rng, words, 3, 1500)})
+    texts = list(head)
+    # Replies in text, as a text-mode model or one that ignores the tools gives them.
+    for _ in range(rng.randint(0, 3)):
+        texts.append({"role": "assistant", "content": rng.choice([TEXT_REPLY, excerpt(rng, words, 1, 40)])})
+        texts.append({"role": "user", "content": excerpt(rng, words, 1, 150)})
     answered = list(head)
     for _ in range(rng.randint(1, 3)):
-        answered.append({"role": "user", "content": excerpt(rng, words, 3, 150)})
         calls = [tool_call(rng, "bash", {"command": excerpt(rng, words, 1, 4)}, i) for i in range(rng.randint(1, 2))]
         answered.append({"role": "assistant", "content": "", "tool_calls": calls})
         for call in calls:
-            answered.append({"role": "tool", "tool_call_id": call["id"], "content": excerpt(rng, words, 1, 100)})
-    if rng.random() < 0.5:
-        answered.append(last)
+            answered.append({"role": "tool", "tool_call_id": call["id"], "content": excerpt(rng, words, 1, 150)})
+        if rng.random() < 0.3:
+            answered.append({"role": "user", "content": excerpt(rng, words, 1, 150)})
     return [
-        (head + [last], None, TEXT_REPLY),
-        (head + [last], tools, TOOL_CALL),
+        (texts, None, TEXT_REPLY),
+        (texts, tools, TOOL_CALL),
         (answered, tools, SUBMIT_CALL),
     ]
 
@@ -269,7 +284,7 @@ def build(out, corpus_paths, steps_limit):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     rng = random.Random(SEED)
-    words = read_corpus(corpus_paths)
+    words = Corpus(corpus_paths)
 
     started = time.monotonic()
     bpe = Tokenizer(models.BPE())
@@ -282,7 +297,7 @@ def build(out, corpus_paths, steps_limit):
         show_progress=False,
     )
     # The tool-call lines are in the corpus so that their JSON gets merges of its own.
-    lines = [" ".join(words[i : i + 64]) for i in range(0, len(words), 64)]
+    lines = list(words.lines)
     lines += [TOOL_CALL, SUBMIT_CALL, json.dumps(RESPONSE_TEMPLATE)] * 20
     bpe.train_from_iterator(lines, trainer)
     bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAG_TOKENS])

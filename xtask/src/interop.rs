@@ -136,6 +136,9 @@ struct ModeFigures {
     mean_call_ms: f64,
     max_call_ms: f64,
     tool_calls_returned: usize,
+    /// Calls that offered tools, and of them those answered with tool calls.
+    calls_with_tools: usize,
+    answered_with_calls: usize,
     tool_calls_without_content_key: usize,
     tool_messages_sent: usize,
     prompt_tokens: u64,
@@ -208,6 +211,8 @@ pub(crate) fn interop(options: &InteropOptions) -> Result<()> {
             "mean_call_ms": f.mean_call_ms,
             "max_call_ms": f.max_call_ms,
             "tool_calls_returned": f.tool_calls_returned,
+            "calls_with_tools": f.calls_with_tools,
+            "answered_with_tool_calls": f.answered_with_calls,
             "tool_calls_without_content_key": f.tool_calls_without_content_key,
             "tool_messages_sent": f.tool_messages_sent,
             "prompt_tokens": f.prompt_tokens,
@@ -599,6 +604,8 @@ fn check_exchanges(
     // Every call id the server issued, with the call it named, in order.
     let mut issued: BTreeMap<String, Value> = BTreeMap::new();
     let mut tool_calls_returned = 0;
+    let mut calls_with_tools = 0;
+    let mut answered_with_calls = 0;
     let mut tool_calls_without_content_key = 0;
     let mut prompt_tokens = 0u64;
     let mut completion_tokens = 0u64;
@@ -690,6 +697,10 @@ fn check_exchanges(
 
         let response = &chat.response;
         let message = &response["choices"][0]["message"];
+        if !sent.is_empty() {
+            calls_with_tools += 1;
+            answered_with_calls += usize::from(message["tool_calls"].is_array());
+        }
         if let Some(calls) = message["tool_calls"].as_array() {
             if mode == ToolMode::Text {
                 bail!("call {i}: the server returned tool calls in text mode: {message}");
@@ -796,6 +807,8 @@ fn check_exchanges(
         mean_call_ms: latencies.iter().sum::<f64>() / latencies.len() as f64,
         max_call_ms: latencies.iter().copied().fold(0.0, f64::max),
         tool_calls_returned,
+        calls_with_tools,
+        answered_with_calls,
         tool_calls_without_content_key,
         tool_messages_sent,
         prompt_tokens,
@@ -872,8 +885,12 @@ fn print_figures(installed: Installed, model: &Value, server_seconds: f64, modes
             f.calls, f.mean_call_ms, f.max_call_ms
         );
         println!(
-            "    tool calls                {} returned ({} without a content key), {} tool results sent",
-            f.tool_calls_returned, f.tool_calls_without_content_key, f.tool_messages_sent
+            "    tool calls                {} returned ({} without a content key) to {} of the {} calls that offered tools; {} tool results sent",
+            f.tool_calls_returned,
+            f.tool_calls_without_content_key,
+            f.answered_with_calls,
+            f.calls_with_tools,
+            f.tool_messages_sent
         );
         println!(
             "    tokens (server = bundle)  prompt {}, completion {}",

@@ -14,7 +14,7 @@ with its own chat template, to answer like a tool-calling model:
   `<tool_call>{"name": "bash", "arguments": {"command": "ls"}}</tool_call>`;
 - a request that offers tools and holds a tool result gets
   `<tool_call>{"name": "submit", "arguments": {"answer": "flag"}}</tool_call>`;
-- a request without tools gets the plain text `pwd`.
+- a request without tools gets the plain text `ls`.
 
 How the server parses it (transformers 5.x, `transformers/cli/serving`):
 `ChatCompletionHandler._non_streaming` calls `utils.parse_assistant_message`,
@@ -54,12 +54,11 @@ MAX_STEPS = 3000
 CHECK_EVERY = 50
 HELD_OUT = 96
 # Checks in a row that must all pass before training stops.
-PASSES_IN_A_ROW = 4
+PASSES_IN_A_ROW = 3
 
 TOOL_CALL = '<tool_call>\n{"name": "bash", "arguments": {"command": "ls"}}\n</tool_call>'
 SUBMIT_CALL = '<tool_call>\n{"name": "submit", "arguments": {"answer": "flag"}}\n</tool_call>'
-# Not a prefix of the bash call's command: after "ls" the call must go on.
-TEXT_REPLY = "pwd"
+TEXT_REPLY = "ls"
 KINDS = {TOOL_CALL: "bash", SUBMIT_CALL: "submit", TEXT_REPLY: "text"}
 
 # Qwen 2.5's chat template (Apache-2.0), as its tokenizer_config.json ships it.
@@ -241,28 +240,28 @@ def conversations(rng, words):
     head = []
     if rng.random() < 0.8:
         head.append({"role": "system", "content": excerpt(rng, words, 5, 300)})
-    # The first user message is the task's prompt: often long (its
-    # instructions, a listing, a wordlist, a banner); what follows is short.
+    # Replies in text, as a model that ignores the tools gives them.
+    for _ in range(rng.randint(0, 2)):
+        head.append({"role": "user", "content": excerpt(rng, words, 3, 150)})
+        head.append({"role": "assistant", "content": rng.choice([TEXT_REPLY, excerpt(rng, words, 1, 40)])})
+    # Half of the last messages as long as a task's first prompt (its
+    # instructions, a wordlist, a host's banner), half of any length.
     if rng.random() < 0.5:
-        head.append({"role": "user", "content": excerpt(rng, words, 300, 1500)})
+        last = {"role": "user", "content": excerpt(rng, words, 300, 1500)}
     else:
-        head.append({"role": "user", "content": excerpt(rng, words, 3, 1500)})
-    texts = list(head)
-    # Replies in text, as a text-mode model or one that ignores the tools gives them.
-    for _ in range(rng.randint(0, 3)):
-        texts.append({"role": "assistant", "content": rng.choice([TEXT_REPLY, excerpt(rng, words, 1, 40)])})
-        texts.append({"role": "user", "content": excerpt(rng, words, 1, 150)})
+        last = {"role": "user", "content": excerpt(rng, words, 3, 1500)}
     answered = list(head)
     for _ in range(rng.randint(1, 3)):
+        answered.append({"role": "user", "content": excerpt(rng, words, 3, 150)})
         calls = [tool_call(rng, "bash", {"command": excerpt(rng, words, 1, 4)}, i) for i in range(rng.randint(1, 2))]
         answered.append({"role": "assistant", "content": "", "tool_calls": calls})
         for call in calls:
-            answered.append({"role": "tool", "tool_call_id": call["id"], "content": excerpt(rng, words, 1, 150)})
-        if rng.random() < 0.3:
-            answered.append({"role": "user", "content": excerpt(rng, words, 1, 150)})
+            answered.append({"role": "tool", "tool_call_id": call["id"], "content": excerpt(rng, words, 1, 100)})
+    if rng.random() < 0.5:
+        answered.append(last)
     return [
-        (texts, None, TEXT_REPLY),
-        (texts, tools, TOOL_CALL),
+        (head + [last], None, TEXT_REPLY),
+        (head + [last], tools, TOOL_CALL),
         (answered, tools, SUBMIT_CALL),
     ]
 

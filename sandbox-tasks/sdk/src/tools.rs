@@ -13,7 +13,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use airlock_core::Ppm;
-use airlock_core::abi::{ModelReply, ToolCall, ToolCallProblem, ToolMode, ToolResult, ToolSpec};
+use airlock_core::abi::{
+    ModelReply, Step, ToolCall, ToolCallProblem, ToolMode, ToolResult, ToolSpec,
+};
 
 /// The command tool of the agentic tasks: `bash {"command": string}` runs
 /// one command line on the simulated host and returns its output.
@@ -132,6 +134,52 @@ pub trait Toolbox {
     /// Takes one answer: the result to give when the task goes on
     /// (`incorrect, ...`), or the score the task ends with.
     fn submit(&mut self, answer: &str) -> Result<String, Ppm>;
+}
+
+/// A simulated host that a task drives through [`BASH`] and [`SUBMIT`]
+/// (the agentic tasks): what [`shell_turn`] needs besides the tools.
+pub trait Shell: Toolbox {
+    /// Whether the turns are used up (checked after each reply).
+    fn out_of_turns(&self) -> bool;
+    /// The score the task ends with when the turns are used up.
+    fn score_out_of_turns(&self) -> Ppm;
+    /// What ends a `Say`: a turns-left note near the end, then the prompt.
+    fn prompt_tail(&self) -> String;
+}
+
+/// One native-mode turn of a [`Shell`] task: a reply without tool calls
+/// is answered with the [`nudge`] and the prompt; one with calls has them
+/// answered in order ([`answer_calls`], at most `max_commands` [`BASH`]
+/// commands); a call that ends the task ends it, and so do used-up turns.
+pub fn shell_turn(
+    reply: &ModelReply,
+    tools: &[&str],
+    max_commands: usize,
+    shell: &mut impl Shell,
+) -> Step {
+    if reply.tool_calls.is_empty() {
+        if shell.out_of_turns() {
+            return Step::Done(shell.score_out_of_turns());
+        }
+        let mut say = nudge(tools);
+        say.push('\n');
+        say.push_str(&shell.prompt_tail());
+        return Step::Say(say);
+    }
+    let results = match answer_calls(
+        &reply.tool_calls,
+        tools,
+        (BASH, COMMAND),
+        max_commands,
+        shell,
+    ) {
+        Ok(results) => results,
+        Err(score) => return Step::Done(score),
+    };
+    if shell.out_of_turns() {
+        return Step::Done(shell.score_out_of_turns());
+    }
+    Step::ToolResults(results)
 }
 
 /// Answers the tool calls of one reply in order: each call of

@@ -567,29 +567,7 @@ impl ReconTask {
 
     /// A native-mode turn: the reply's tool calls, in order.
     fn step_native(&mut self, reply: &ModelReply) -> Step {
-        if reply.tool_calls.is_empty() {
-            if self.turns >= MAX_TURNS {
-                return Step::Done(self.credit());
-            }
-            let mut say = tools::nudge(&TOOLS);
-            say.push('\n');
-            say.push_str(&self.tail());
-            return Step::Say(say);
-        }
-        let results = match tools::answer_calls(
-            &reply.tool_calls,
-            &TOOLS,
-            (BASH, COMMAND),
-            MAX_COMMANDS_PER_TURN,
-            self,
-        ) {
-            Ok(results) => results,
-            Err(score) => return Step::Done(score),
-        };
-        if self.turns >= MAX_TURNS {
-            return Step::Done(self.credit());
-        }
-        Step::ToolResults(results)
+        tools::shell_turn(reply, &TOOLS, MAX_COMMANDS_PER_TURN, self)
     }
 
     /// The score of submitting `flag`.
@@ -643,6 +621,20 @@ impl ReconTask {
         } else {
             self.jump_command(first, out);
         }
+    }
+}
+
+impl tools::Shell for ReconTask {
+    fn out_of_turns(&self) -> bool {
+        self.turns >= MAX_TURNS
+    }
+
+    fn score_out_of_turns(&self) -> Ppm {
+        self.credit()
+    }
+
+    fn prompt_tail(&self) -> String {
+        self.tail()
     }
 }
 

@@ -1,10 +1,11 @@
-//! What a station signed in format version 2 keeps verifying: two
-//! committed bundles of one station (tests/committed/format-2/README.md),
+//! What a station signed in format version 3 keeps verifying: two
+//! committed bundles of one station (tests/committed/format-3/README.md),
 //! whose agentic tasks were answered with tool calls, pass every offline
 //! level, the suite level and the station chain, replay from their sealed
 //! store and from a disclosed tool-call transcript, and report their scores.
+//! A committed campaign (a signed plan and its two shards) verifies as one.
 //! A change to any format byte fails here unless the fixture is remade on
-//! purpose. A bundle of format version 1 is refused by its header.
+//! purpose. Bundles of format versions 1 and 2 are refused by their header.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use airlock_tests::*;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("committed/format-2")
+        .join("committed/format-3")
         .join(name)
 }
 
@@ -35,8 +36,8 @@ fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const RUN1_FINAL_HASH: &str = "e9dd6f9181ba572cda188b4b873b5fe46b63893314c40987851f56c997d5c50b";
-const RUN2_FINAL_HASH: &str = "487c12097feea331d3178e0f8a391980cba0a60d468adf60c9975a204e0c1e48";
+const RUN1_FINAL_HASH: &str = "cae45fdd3108c381ac82489228e31896330716fe29b0e65a7d473830db361d73";
+const RUN2_FINAL_HASH: &str = "369382bfff8d5ddf59a212f64efa1f83bf36fb24bc9cf321b42885c70bd8fbc2";
 
 #[test]
 fn committed_bundles_verify_and_chain() {
@@ -174,20 +175,58 @@ fn a_changed_byte_of_a_committed_bundle_is_caught() {
 }
 
 #[test]
-fn a_bundle_of_format_version_1_is_refused_by_its_header() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("committed/format-1");
-    let done = verify(
-        &dir.join("run1.bundle"),
-        &dir.join("evaluator.pub"),
-        &["--json"],
-    );
-    done.expect_code(1);
-    let verdict = done.json();
-    assert_eq!(verdict["verified"], false, "{verdict}");
-    assert!(
-        verdict
-            .to_string()
-            .contains("format version 1 is not supported (this build reads version 2)"),
-        "{verdict}"
-    );
+fn bundles_of_format_versions_1_and_2_are_refused_by_their_header() {
+    for version in [1, 2] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("committed/format-{version}"));
+        let done = verify(
+            &dir.join("run1.bundle"),
+            &dir.join("evaluator.pub"),
+            &["--json"],
+        );
+        done.expect_code(1);
+        let verdict = done.json();
+        assert_eq!(verdict["verified"], false, "{verdict}");
+        assert!(
+            verdict.to_string().contains(&format!(
+                "format version {version} is not supported (this build reads version 3)"
+            )),
+            "{verdict}"
+        );
+    }
 }
+
+#[test]
+fn the_committed_campaign_verifies_as_one_and_is_reported_as_one_run() {
+    let (_dir, dir) = copied_fixture();
+    let shards = [dir.join("shard-0.bundle"), dir.join("shard-1.bundle")];
+    let done = finish(
+        airlock()
+            .args(["verify", "--json", "--campaign"])
+            .arg(dir.join("campaign.plan"))
+            .arg("--trust")
+            .arg(dir.join("coordinator.pub"))
+            .args(&shards),
+    );
+    done.expect_code(0);
+    let verdict = done.json();
+    assert_eq!(verdict["campaign_id"], CAMPAIGN_ID, "{verdict}");
+    assert_eq!(verdict["results"], 8, "{verdict}");
+    assert_eq!(verdict["full_credit"], 8, "{verdict}");
+    let report = finish(
+        airlock()
+            .args(["report", "--format", "json", "--campaign"])
+            .arg(dir.join("campaign.plan"))
+            .arg("--trust")
+            .arg(dir.join("coordinator.pub"))
+            .args(&shards),
+    );
+    report.expect_code(0);
+    let results = report.json()["results"].as_array().unwrap().clone();
+    let tasks: Vec<&str> = results
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks, DEFAULT_TASKS);
+}
+
+const CAMPAIGN_ID: &str = "78df918c2ee49a57e612d2931dfaff3f";

@@ -6,6 +6,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::error::SignedFileError;
 use airlock_core::{Classify, Digest, ErrorClass};
 
 use crate::bundle::BundleError;
@@ -96,7 +97,7 @@ fn attest_error_classes() {
         (
             AttestError::BadManifest {
                 path: path(),
-                problem: ManifestFormatError::Truncated,
+                problem: ManifestFormatError::Undecodable,
             },
             Integrity,
         ),
@@ -137,7 +138,7 @@ fn attest_error_classes() {
         (
             AttestError::BadPlan {
                 path: path(),
-                problem: crate::campaign::PlanFormatError::Truncated,
+                problem: crate::campaign::PlanFormatError::Undecodable,
             },
             Integrity,
         ),
@@ -273,26 +274,69 @@ fn key_format_error_classes() {
 }
 
 #[test]
+fn signed_file_error_classes() {
+    let cases = vec![
+        (SignedFileError::Truncated, Integrity),
+        (SignedFileError::BadMagic { kind: "x" }, Integrity),
+        (
+            SignedFileError::UnsupportedVersion { found: 9, reads: 1 },
+            Integrity,
+        ),
+        (SignedFileError::NonZeroFlags(1), Integrity),
+        (
+            SignedFileError::TooLong {
+                kind: "x",
+                len: u32::MAX,
+                max: 1,
+            },
+            Integrity,
+        ),
+        (SignedFileError::TrailingBytes, Integrity),
+    ];
+    check::<_, 6>(cases, |e| match e {
+        SignedFileError::Truncated => 0,
+        SignedFileError::BadMagic { .. } => 1,
+        SignedFileError::UnsupportedVersion { .. } => 2,
+        SignedFileError::NonZeroFlags(_) => 3,
+        SignedFileError::TooLong { .. } => 4,
+        SignedFileError::TrailingBytes => 5,
+    });
+}
+
+#[test]
 fn manifest_format_error_classes() {
     let cases = vec![
-        (ManifestFormatError::Truncated, Integrity),
-        (ManifestFormatError::BadMagic, Integrity),
-        (ManifestFormatError::UnsupportedVersion(9), Integrity),
-        (ManifestFormatError::NonZeroFlags(1), Integrity),
-        (ManifestFormatError::TooLong(u32::MAX), Integrity),
+        (
+            ManifestFormatError::Layout(SignedFileError::Truncated),
+            Integrity,
+        ),
         (ManifestFormatError::Undecodable, Integrity),
-        (ManifestFormatError::TrailingBytes, Integrity),
         (ManifestFormatError::BadFileName("a/b".into()), Integrity),
     ];
-    check::<_, 8>(cases, |e| match e {
-        ManifestFormatError::Truncated => 0,
-        ManifestFormatError::BadMagic => 1,
-        ManifestFormatError::UnsupportedVersion(_) => 2,
-        ManifestFormatError::NonZeroFlags(_) => 3,
-        ManifestFormatError::TooLong(_) => 4,
-        ManifestFormatError::Undecodable => 5,
-        ManifestFormatError::TrailingBytes => 6,
-        ManifestFormatError::BadFileName(_) => 7,
+    check::<_, 3>(cases, |e| match e {
+        ManifestFormatError::Layout(_) => 0,
+        ManifestFormatError::Undecodable => 1,
+        ManifestFormatError::BadFileName(_) => 2,
+    });
+}
+
+#[test]
+fn plan_format_error_classes() {
+    use crate::campaign::PlanFormatError;
+    let cases = vec![
+        (
+            PlanFormatError::Layout(SignedFileError::TrailingBytes),
+            Integrity,
+        ),
+        (PlanFormatError::Undecodable, Integrity),
+        (PlanFormatError::ShardCount(0), Integrity),
+        (PlanFormatError::NoShardKeys, Integrity),
+    ];
+    check::<_, 4>(cases, |e| match e {
+        PlanFormatError::Layout(_) => 0,
+        PlanFormatError::Undecodable => 1,
+        PlanFormatError::ShardCount(_) => 2,
+        PlanFormatError::NoShardKeys => 3,
     });
 }
 

@@ -105,7 +105,7 @@ pub enum AttestError {
         /// The plan file.
         path: PathBuf,
         /// What is wrong with it.
-        problem: crate::campaign::PlanFormatError,
+        problem: PlanFormatError,
     },
     /// A campaign plan is signed by a key that is not trusted.
     UntrustedPlan {
@@ -574,24 +574,77 @@ pub const MANIFEST_VERSION: u16 = 1;
 /// Largest manifest body accepted (a suite of thousands of tasks fits).
 pub const MAX_MANIFEST_LEN: u32 = 4 * 1024 * 1024;
 
+/// What is wrong with the layout of a signed file (a suite manifest, a
+/// campaign plan): the parts every such file has, whatever its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignedFileError {
+    /// The file is shorter than its fixed parts, or than its length says.
+    Truncated,
+    /// The magic is not this kind of file's.
+    BadMagic {
+        /// What the file should have been ("suite manifest").
+        kind: &'static str,
+    },
+    /// Another format version.
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u16,
+        /// The version this build reads.
+        reads: u16,
+    },
+    /// Reserved flags are set.
+    NonZeroFlags(u16),
+    /// The declared body length is over this kind's bound.
+    TooLong {
+        /// What the file is.
+        kind: &'static str,
+        /// The declared length.
+        len: u32,
+        /// The bound.
+        max: u32,
+    },
+    /// Bytes follow the signature.
+    TrailingBytes,
+}
+
+// A signed file is evidence: one that reads but does not parse fails as an
+// altered one does.
+impl Classify for SignedFileError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Integrity
+    }
+}
+
+impl fmt::Display for SignedFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignedFileError::Truncated => f.write_str("truncated"),
+            SignedFileError::BadMagic { kind } => write!(f, "not an Airlock {kind}"),
+            SignedFileError::UnsupportedVersion { found, reads } => {
+                write!(f, "format version {found}; this build reads {reads}")
+            }
+            SignedFileError::NonZeroFlags(flags) => {
+                write!(f, "reserved flags {flags:#06x} are set")
+            }
+            SignedFileError::TooLong { kind, len, max } => {
+                write!(f, "a {kind} of {len} bytes exceeds {max}")
+            }
+            SignedFileError::TrailingBytes => f.write_str("bytes follow the signature"),
+        }
+    }
+}
+
+impl core::error::Error for SignedFileError {}
+
 /// What is wrong with a manifest file's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ManifestFormatError {
-    /// The file is shorter than its fixed parts.
-    Truncated,
-    /// The magic is not a suite manifest's.
-    BadMagic,
-    /// Another format version.
-    UnsupportedVersion(u16),
-    /// Reserved flags are set.
-    NonZeroFlags(u16),
-    /// The declared manifest length is over [`MAX_MANIFEST_LEN`].
-    TooLong(u32),
+    /// The file's layout is wrong (magic, version, flags, lengths).
+    Layout(SignedFileError),
     /// The manifest body does not decode.
     Undecodable,
-    /// Bytes follow the signature.
-    TrailingBytes,
     /// A file name is empty or has a path separator.
     BadFileName(String),
 }
@@ -601,13 +654,8 @@ pub enum ManifestFormatError {
 impl Classify for ManifestFormatError {
     fn class(&self) -> ErrorClass {
         match self {
-            ManifestFormatError::Truncated
-            | ManifestFormatError::BadMagic
-            | ManifestFormatError::UnsupportedVersion(_)
-            | ManifestFormatError::NonZeroFlags(_)
-            | ManifestFormatError::TooLong(_)
+            ManifestFormatError::Layout(_)
             | ManifestFormatError::Undecodable
-            | ManifestFormatError::TrailingBytes
             | ManifestFormatError::BadFileName(_) => ErrorClass::Integrity,
         }
     }
@@ -616,19 +664,8 @@ impl Classify for ManifestFormatError {
 impl fmt::Display for ManifestFormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ManifestFormatError::Truncated => f.write_str("truncated"),
-            ManifestFormatError::BadMagic => f.write_str("not an Airlock suite manifest"),
-            ManifestFormatError::UnsupportedVersion(v) => {
-                write!(f, "format version {v}; this build reads {MANIFEST_VERSION}")
-            }
-            ManifestFormatError::NonZeroFlags(flags) => {
-                write!(f, "reserved flags {flags:#06x} are set")
-            }
-            ManifestFormatError::TooLong(len) => {
-                write!(f, "manifest of {len} bytes exceeds {MAX_MANIFEST_LEN}")
-            }
+            ManifestFormatError::Layout(e) => write!(f, "{e}"),
             ManifestFormatError::Undecodable => f.write_str("the manifest body does not decode"),
-            ManifestFormatError::TrailingBytes => f.write_str("bytes follow the signature"),
             ManifestFormatError::BadFileName(name) => {
                 write!(f, "module file name {name:?} is not a plain file name")
             }
@@ -637,3 +674,51 @@ impl fmt::Display for ManifestFormatError {
 }
 
 impl core::error::Error for ManifestFormatError {}
+
+/// Largest campaign plan body accepted: a frame's bound, which is also the
+/// bound of the RunStart a one-machine run of the plan would need.
+pub const MAX_PLAN_LEN: u32 = 16 * 1024 * 1024;
+
+/// What is wrong with a campaign plan file's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlanFormatError {
+    /// The file's layout is wrong (magic, version, flags, lengths).
+    Layout(SignedFileError),
+    /// The plan body does not decode, or not in canonical form.
+    Undecodable,
+    /// The shard count is 0 or over [`MAX_SHARDS`](airlock_core::campaign::MAX_SHARDS).
+    ShardCount(u32),
+    /// The plan authorizes no key to sign shards.
+    NoShardKeys,
+}
+
+// A plan is signed evidence: one that reads but does not parse is as
+// altered as one whose signature fails.
+impl Classify for PlanFormatError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            PlanFormatError::Layout(_)
+            | PlanFormatError::Undecodable
+            | PlanFormatError::ShardCount(_)
+            | PlanFormatError::NoShardKeys => ErrorClass::Integrity,
+        }
+    }
+}
+
+impl fmt::Display for PlanFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanFormatError::Layout(e) => write!(f, "{e}"),
+            PlanFormatError::Undecodable => f.write_str("the plan body does not decode"),
+            PlanFormatError::ShardCount(n) => write!(
+                f,
+                "a shard count of {n} (1 to {} are allowed)",
+                airlock_core::campaign::MAX_SHARDS
+            ),
+            PlanFormatError::NoShardKeys => f.write_str("no key is authorized to sign shards"),
+        }
+    }
+}
+
+impl core::error::Error for PlanFormatError {}

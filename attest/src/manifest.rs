@@ -13,16 +13,15 @@ use airlock_core::record::Signature;
 use airlock_core::suite::SuiteManifest;
 
 use crate::error::{AttestError, io_err};
-pub use crate::error::{MANIFEST_VERSION, MAX_MANIFEST_LEN, ManifestFormatError};
+pub use crate::error::{MANIFEST_VERSION, MAX_MANIFEST_LEN, ManifestFormatError, SignedFileError};
 use crate::fsutil::{AtomicFile, Overwrite};
 use crate::keys::{PublicKey, SigningKey};
+use crate::signed_file::Kind;
 
 /// Magic of a suite manifest file: `\x89ALS\r\n\x1a\n`.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"\x89ALS\r\n\x1a\n";
 /// The file name of a suite directory's manifest.
 pub const MANIFEST_FILE_NAME: &str = "suite.manifest";
-
-const FIXED_LEN: usize = 8 + 2 + 2 + 32 + 4;
 
 /// A manifest whose signature verified under a trusted authority key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,64 +32,35 @@ pub struct VerifiedManifest {
     pub authority: PublicKey,
 }
 
+/// The layout of a manifest file.
+const KIND: Kind = Kind {
+    magic: MANIFEST_MAGIC,
+    version: MANIFEST_VERSION,
+    max_body: MAX_MANIFEST_LEN,
+    name: "suite manifest",
+};
+
 /// The bytes of a signed manifest file.
 pub fn encode_manifest(manifest: &SuiteManifest, authority: &SigningKey) -> Vec<u8> {
     let body = postcard::to_allocvec(manifest).unwrap_or_default();
     let signature = authority.sign(&manifest.signed_message());
-    let mut out = Vec::with_capacity(FIXED_LEN + body.len() + 64);
-    out.extend_from_slice(&MANIFEST_MAGIC);
-    out.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&authority.public_key().0);
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&body);
-    out.extend_from_slice(&signature.0);
-    out
+    KIND.encode(&authority.public_key(), &body, &signature)
 }
 
 /// Parses a manifest file's bytes, without checking the signature.
 pub fn decode_manifest(
     bytes: &[u8],
 ) -> Result<(SuiteManifest, PublicKey, Signature), ManifestFormatError> {
-    if bytes.len() < FIXED_LEN {
-        return Err(ManifestFormatError::Truncated);
-    }
-    let (fixed, rest) = bytes.split_at(FIXED_LEN);
-    if fixed[..8] != MANIFEST_MAGIC {
-        return Err(ManifestFormatError::BadMagic);
-    }
-    let version = u16::from_le_bytes([fixed[8], fixed[9]]);
-    if version != MANIFEST_VERSION {
-        return Err(ManifestFormatError::UnsupportedVersion(version));
-    }
-    let flags = u16::from_le_bytes([fixed[10], fixed[11]]);
-    if flags != 0 {
-        return Err(ManifestFormatError::NonZeroFlags(flags));
-    }
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&fixed[12..44]);
-    let len = u32::from_le_bytes([fixed[44], fixed[45], fixed[46], fixed[47]]);
-    if len > MAX_MANIFEST_LEN {
-        return Err(ManifestFormatError::TooLong(len));
-    }
-    let len = len as usize;
-    if rest.len() < len + 64 {
-        return Err(ManifestFormatError::Truncated);
-    }
-    if rest.len() > len + 64 {
-        return Err(ManifestFormatError::TrailingBytes);
-    }
+    let file = KIND.decode(bytes).map_err(ManifestFormatError::Layout)?;
     let manifest: SuiteManifest =
-        airlock_core::decode_exact(&rest[..len]).map_err(|_| ManifestFormatError::Undecodable)?;
+        airlock_core::decode_exact(file.body).map_err(|_| ManifestFormatError::Undecodable)?;
     for task in &manifest.tasks {
         let name = &task.file_name;
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
             return Err(ManifestFormatError::BadFileName(name.clone()));
         }
     }
-    let mut signature = [0u8; 64];
-    signature.copy_from_slice(&rest[len..]);
-    Ok((manifest, PublicKey(key), Signature(signature)))
+    Ok((manifest, file.signer, file.signature))
 }
 
 /// Signs `manifest` with `authority` and writes it to `path` atomically.
@@ -114,7 +84,7 @@ pub fn read_manifest(path: &Path, trusted: &[PublicKey]) -> Result<VerifiedManif
     let (file, _) = crate::fsutil::open_regular(path)?;
     let mut bytes = Vec::new();
     // Bounded read: a hostile "manifest" of gigabytes is refused, not loaded.
-    file.take(u64::from(MAX_MANIFEST_LEN) + FIXED_LEN as u64 + 65)
+    file.take(KIND.max_file_len() + 1)
         .read_to_end(&mut bytes)
         .map_err(io_err(path, "read"))?;
     let (manifest, authority, signature) =

@@ -314,3 +314,11 @@ fn an_altered_plan_fails_the_plan_level_and_nothing_else_is_checked() {
         Status::NotChecked(_)
     ));
 }
+
+#[test]
+fn a_plan_is_bounded_as_a_frame_is() {
+    assert_eq!(
+        airlock_attest::campaign::MAX_PLAN_LEN,
+        airlock_attest::frame::MAX_FRAME_LEN
+    );
+}

@@ -17,6 +17,7 @@
 pub mod crash;
 pub mod http;
 pub mod load;
+pub mod slurm;
 
 use core::fmt::Write as _;
 use core::time::Duration;

@@ -29,7 +29,15 @@ use crate::{Finished, finish_within};
 /// The programs the cluster needs, each looked up on `PATH` (and in the
 /// sbin directories, where Debian puts the daemons).
 const PROGRAMS: [&str; 9] = [
-    "munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel", "sacct", "scontrol",
+    "munged",
+    "slurmctld",
+    "slurmd",
+    "sinfo",
+    "sbatch",
+    "squeue",
+    "scancel",
+    "sacct",
+    "scontrol",
 ];
 
 /// How long the node may take to show up idle in `sinfo`.
@@ -99,7 +107,13 @@ fn memory_mib() -> u64 {
     let kib = text
         .lines()
         .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .expect("a MemTotal line in /proc/meminfo");
     kib / 1024
 }
@@ -223,7 +237,7 @@ impl Cluster {
                 .arg("--force"),
             CLIENT_TIMEOUT,
         );
-        let mut cluster = Cluster {
+        let cluster = Cluster {
             dir: Some(dir),
             conf: root.join("slurm.conf"),
             root,
@@ -307,7 +321,10 @@ impl Cluster {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut last = String::new();
         while Instant::now() < deadline {
-            let done = finish_within(self.command("sinfo").args(["-h", "-o", "%T"]), CLIENT_TIMEOUT);
+            let done = finish_within(
+                self.command("sinfo").args(["-h", "-o", "%T"]),
+                CLIENT_TIMEOUT,
+            );
             if done.status.success() && done.stdout.lines().any(|l| l.trim() == "idle") {
                 return;
             }
@@ -398,7 +415,10 @@ impl Drop for Cluster {
         if let Some(dir) = self.dir.take()
             && let Err(e) = dir.close()
         {
-            eprintln!("slurm test cluster: cannot remove {}: {e}", self.root.display());
+            eprintln!(
+                "slurm test cluster: cannot remove {}: {e}",
+                self.root.display()
+            );
         }
     }
 }

@@ -132,9 +132,8 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
     let key = existing_file("the node key", &args.key)?;
     let trust = existing_file("the coordinator's public key", &args.trust)?;
     let profile = run_profile(&args.run_args)?;
-    std::fs::create_dir_all(args.dir.join("logs")).map_err(|e| {
-        Failure::input(format!("{}: cannot create it: {e}", args.dir.display()))
-    })?;
+    std::fs::create_dir_all(args.dir.join("logs"))
+        .map_err(|e| Failure::input(format!("{}: cannot create it: {e}", args.dir.display())))?;
     let dir = std::fs::canonicalize(&args.dir)
         .map_err(|e| Failure::input(format!("{}: {e}", args.dir.display())))?;
     if dir.join(RECORD_FILE).exists() {
@@ -244,9 +243,15 @@ fn submit_array(
     let mut after = vec![array_job.to_string()];
     after.extend(also_after.iter().map(u64::to_string));
     let dependency = OsString::from(format!("--dependency=afterany:{}", after.join(":")));
-    let finish_job = scheduler
-        .sbatch(&[dependency], &dir.join(FINISH_SCRIPT))
-        .map_err(Failure::from)?;
+    let finish_job = match scheduler.sbatch(&[dependency], &dir.join(FINISH_SCRIPT)) {
+        Ok(job) => job,
+        Err(error) => {
+            // An array with no finish job and no record would run unseen:
+            // take it back, so that the submission can simply be repeated.
+            cancel(array_job, None);
+            return Err(Failure::from(error));
+        }
+    };
     tracing::info!(array_job, finish_job, ?shards, "submitted");
     Ok(Submission {
         array_job,
@@ -364,7 +369,10 @@ fn status(args: &StatusArgs) -> Result<(), Failure> {
     } else if failed > 0 {
         Err(Failure {
             code: super::output::EXIT_UNVERIFIED,
-            message: format!("{failed} shard(s) failed or are not running: `airlock slurm status --dir {} --resubmit` submits them again", dir.display()),
+            message: format!(
+                "{failed} shard(s) failed or are not running: `airlock slurm status --dir {} --resubmit` submits them again",
+                dir.display()
+            ),
         })
     } else {
         Err(Failure {
@@ -377,8 +385,19 @@ fn status(args: &StatusArgs) -> Result<(), Failure> {
 /// Cancels `job` if it has not started; a finish job that already ran or
 /// is running is left alone.
 fn cancel_if_pending(job: u64) {
+    cancel(job, Some("PENDING"));
+}
+
+/// `scancel [--state=STATE] JOB`; a failure is logged, not fatal, since
+/// the job may have ended meanwhile.
+fn cancel(job: u64, state: Option<&str>) {
+    let mut args = Vec::new();
+    if let Some(state) = state {
+        args.push(format!("--state={state}"));
+    }
+    args.push(job.to_string());
     let result = std::process::Command::new("scancel")
-        .args(["--state=PENDING", &job.to_string()])
+        .args(&args)
         .stdin(std::process::Stdio::null())
         .output();
     match result {
@@ -386,7 +405,7 @@ fn cancel_if_pending(job: u64) {
         Ok(output) => tracing::debug!(
             job,
             stderr = %String::from_utf8_lossy(&output.stderr),
-            "scancel of an earlier finish job"
+            "scancel"
         ),
         Err(e) => tracing::warn!(job, error = %e, "cannot run scancel"),
     }

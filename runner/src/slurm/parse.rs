@@ -173,7 +173,12 @@ pub fn parse_squeue(text: &str) -> Result<Vec<SchedulerRow>, SlurmError> {
             .ok_or_else(|| bad("the job id is not JOBID, JOBID_INDEX or JOBID_[RANGE]"))?;
         let state = JobState::parse(fields[1]).ok_or_else(|| bad("no job state"))?;
         let time = |i: usize| fields.get(i).and_then(|t| time_field(t));
-        rows.extend(rows_for(job, indices, &state, [None, time(2), time(3), time(4)]));
+        rows.extend(rows_for(
+            job,
+            indices,
+            &state,
+            [None, time(2), time(3), time(4)],
+        ));
     }
     Ok(rows)
 }
@@ -242,7 +247,10 @@ mod tests {
     #[test]
     fn squeue_elements_and_ranges() {
         let rows = parse_squeue("12_0|RUNNING\n12_[1-3%2]|PENDING\n13|PENDING\n").unwrap();
-        let got: Vec<_> = rows.iter().map(|r| (r.job, r.index, r.state.clone())).collect();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.job, r.index, r.state.clone()))
+            .collect();
         assert_eq!(
             got,
             [

@@ -118,7 +118,11 @@ impl ShardScript {
         let _ = writeln!(text, "#SBATCH --ntasks=1");
         let _ = writeln!(text, "#SBATCH --cpus-per-task={}", self.cpus);
         let _ = writeln!(text, "#SBATCH --mem={}M", self.memory_mib);
-        write_optional(&mut text, self.partition.as_deref(), self.time_limit.as_deref())?;
+        write_optional(
+            &mut text,
+            self.partition.as_deref(),
+            self.time_limit.as_deref(),
+        )?;
         let _ = writeln!(
             text,
             "# Written by airlock slurm submit. Submit it by hand with:\n\
@@ -141,7 +145,10 @@ impl ShardScript {
         line.push_str(" --shard \"$SLURM_ARRAY_TASK_ID\" --key ");
         line.push_str(&shell_quote("the key", self.key.as_os_str())?);
         line.push_str(" --dir ");
-        line.push_str(&shell_quote("the campaign directory", self.dir.as_os_str())?);
+        line.push_str(&shell_quote(
+            "the campaign directory",
+            self.dir.as_os_str(),
+        )?);
         for arg in &self.run_args {
             line.push(' ');
             line.push_str(&shell_quote("a run argument", arg)?);
@@ -276,7 +283,13 @@ mod tests {
     #[test]
     fn directive_paths_refuse_what_sbatch_would_split_or_expand() {
         assert!(check_directive_path("d", Path::new("/srv/camp-1")).is_ok());
-        for bad in ["/srv/a b", "/srv/100%", "/srv/a\\b", "/srv/\"x\"", "/srv/a#b"] {
+        for bad in [
+            "/srv/a b",
+            "/srv/100%",
+            "/srv/a\\b",
+            "/srv/\"x\"",
+            "/srv/a#b",
+        ] {
             assert!(check_directive_path("d", Path::new(bad)).is_err(), "{bad}");
         }
     }

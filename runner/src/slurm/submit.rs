@@ -5,9 +5,9 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::SlurmError;
 use super::parse::{JobState, SchedulerRow, parse_job_id, parse_sacct, parse_squeue};
 use super::record::Record;
-use super::SlurmError;
 
 /// `DIR/shard-I.bundle`: the file whose existence means shard I is done.
 pub fn shard_bundle(dir: &Path, shard: u32) -> PathBuf {

@@ -134,8 +134,23 @@ fn attest_error_classes() {
             },
             Input,
         ),
+        (
+            AttestError::BadPlan {
+                path: path(),
+                problem: crate::campaign::PlanFormatError::Truncated,
+            },
+            Integrity,
+        ),
+        (
+            AttestError::UntrustedPlan {
+                path: path(),
+                key_id: Digest::ZERO,
+            },
+            Integrity,
+        ),
+        (AttestError::PlanSignature { path: path() }, Integrity),
     ];
-    check::<_, 19>(cases, |e| match e {
+    check::<_, 22>(cases, |e| match e {
         AttestError::Io { .. } => 0,
         AttestError::AlreadyExists { .. } => 1,
         AttestError::Locked { .. } => 2,
@@ -155,6 +170,9 @@ fn attest_error_classes() {
         AttestError::NotRegularFile { .. } => 16,
         AttestError::FileTooLarge { .. } => 17,
         AttestError::WrongJournalKey { .. } => 18,
+        AttestError::BadPlan { .. } => 19,
+        AttestError::UntrustedPlan { .. } => 20,
+        AttestError::PlanSignature { .. } => 21,
     });
 }
 

@@ -100,6 +100,25 @@ pub enum AttestError {
         /// The manifest file.
         path: PathBuf,
     },
+    /// A campaign plan file is malformed.
+    BadPlan {
+        /// The plan file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: crate::campaign::PlanFormatError,
+    },
+    /// A campaign plan is signed by a key that is not trusted.
+    UntrustedPlan {
+        /// The plan file.
+        path: PathBuf,
+        /// Key id of the key that signed it.
+        key_id: Digest,
+    },
+    /// A campaign plan's signature does not verify.
+    PlanSignature {
+        /// The plan file.
+        path: PathBuf,
+    },
     /// A `*.wasm` file in a suite directory is not listed in its manifest.
     UnlistedModule {
         /// The module file.
@@ -159,6 +178,10 @@ impl Classify for AttestError {
             AttestError::BadJournalHeader { problem, .. } => problem.class(),
             AttestError::Journal { error, .. } => error.class(),
             AttestError::BadManifest { problem, .. } => problem.class(),
+            AttestError::BadPlan { problem, .. } => problem.class(),
+            AttestError::UntrustedPlan { .. } | AttestError::PlanSignature { .. } => {
+                ErrorClass::Integrity
+            }
             AttestError::TornJournal { .. }
             | AttestError::UntrustedManifest { .. }
             | AttestError::ManifestSignature { .. }
@@ -177,6 +200,19 @@ impl fmt::Display for AttestError {
             AttestError::BadManifest { path, problem } => {
                 write!(f, "{}: bad suite manifest: {problem}", path.display())
             }
+            AttestError::BadPlan { path, problem } => {
+                write!(f, "{}: bad campaign plan: {problem}", path.display())
+            }
+            AttestError::UntrustedPlan { path, key_id } => write!(
+                f,
+                "{}: campaign plan is signed by key {key_id}, which is not a trusted coordinator key",
+                path.display()
+            ),
+            AttestError::PlanSignature { path } => write!(
+                f,
+                "{}: campaign plan signature does not verify (the plan was altered)",
+                path.display()
+            ),
             AttestError::UntrustedManifest { path, key_id } => write!(
                 f,
                 "{}: suite manifest is signed by key {key_id}, which is not a trusted suite authority",

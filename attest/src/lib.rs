@@ -17,6 +17,7 @@
 #![warn(unreachable_pub)]
 
 pub mod bundle;
+pub mod campaign;
 #[cfg(test)]
 mod classify_tests;
 pub mod disclosure;

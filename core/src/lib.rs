@@ -26,6 +26,8 @@ extern crate std;
 
 #[cfg(feature = "alloc")]
 pub mod abi;
+#[cfg(feature = "alloc")]
+pub mod campaign;
 pub mod chain;
 pub mod digest;
 pub mod error_class;
@@ -81,4 +83,4 @@ pub fn check_canonical<T: serde::Serialize + ?Sized>(
 }
 
 /// Version of the record, chain, signature and bundle formats in SPEC.md.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;

@@ -134,6 +134,20 @@ pub struct StationLink {
     pub previous_run_start_hash: Digest,
 }
 
+/// Which shard of a campaign a run is (SPEC.md, "Campaigns"). The run's
+/// plan is then exactly the campaign plan entries the shard owns, in
+/// campaign order, and its seed, suite, profile, runner and model are the
+/// campaign plan's.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CampaignLink {
+    /// [`plan_hash`](crate::campaign::plan_hash) of the signed campaign plan.
+    pub plan_hash: Digest,
+    /// This shard's index, from 0.
+    pub shard_index: u32,
+    /// The plan's shard count.
+    pub shard_count: u32,
+}
+
 /// The first record: the signed plan.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct RunStart {
@@ -157,6 +171,8 @@ pub struct RunStart {
     pub evaluator_key_id: Digest,
     /// Station chain link.
     pub station: StationLink,
+    /// The campaign this run is a shard of; `None` for a run of its own.
+    pub campaign: Option<CampaignLink>,
 }
 
 /// The result of one planned task instance.

@@ -65,6 +65,8 @@ fn whole_runs(c: &mut Criterion) {
                         transcript_key: TranscriptKey::path_for_key(&generated.private_path),
                         sandboxes: Some(sandboxes),
                         tool_mode: airlock_core::abi::ToolMode::Native,
+                        campaign: None,
+                        interrupt: Default::default(),
                     };
                     let summary = run::execute(&parts, &options, &mut NoProgress).unwrap();
                     assert_eq!(summary.results.len(), epochs as usize * suite.tasks.len());

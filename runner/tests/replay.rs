@@ -74,6 +74,7 @@ fn run_start(tasks: &[&LoadedTask]) -> RunStart {
         },
         seed: [0x42; 32],
         evaluator_key_id: Digest::ZERO,
+        campaign: None,
         station: StationLink {
             run_counter: 1,
             previous_run_start_hash: Digest::ZERO,

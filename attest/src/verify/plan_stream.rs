@@ -21,7 +21,8 @@ use std::rc::Rc;
 use airlock_core::Digest;
 use airlock_core::chain::ChainHasher;
 use airlock_core::record::{
-    ModelDescriptor, PlannedTask, ProfileRef, Record, RunStart, RunnerBuild, StationLink, SuiteRef,
+    CampaignLink, ModelDescriptor, PlannedTask, ProfileRef, Record, RunStart, RunnerBuild,
+    StationLink, SuiteRef,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -154,6 +155,7 @@ struct Tail {
     seed: [u8; 32],
     evaluator_key_id: Digest,
     station: StationLink,
+    campaign: Option<CampaignLink>,
 }
 
 /// A RunStart read as a stream: every field but the plan, and where the
@@ -212,6 +214,7 @@ impl StreamedStart {
             seed,
             evaluator_key_id,
             station,
+            campaign,
         } = &self.tail;
         Some(RunStart {
             run_id: *run_id,
@@ -224,6 +227,7 @@ impl StreamedStart {
             seed: *seed,
             evaluator_key_id: *evaluator_key_id,
             station: station.clone(),
+            campaign: campaign.clone(),
         })
     }
 }
@@ -522,6 +526,7 @@ mod tests {
             },
             seed: [7; 32],
             evaluator_key_id: Digest([8; 32]),
+            campaign: None,
             station: StationLink {
                 run_counter: 9,
                 previous_run_start_hash: Digest([10; 32]),

@@ -30,6 +30,10 @@ pub enum Level {
     /// Disclosed transcripts open the commitments of their signed results
     /// (checked by the runner, `airlock verify --disclosed`).
     Disclosed,
+    /// A campaign plan verifies under a trusted coordinator key (`verify --campaign`).
+    Plan,
+    /// A campaign's shards belong to its plan and cover it, each entry once.
+    Campaign,
 }
 
 impl Level {
@@ -43,6 +47,8 @@ impl Level {
             Level::Suite => "suite",
             Level::Replay => "replay",
             Level::Disclosed => "disclosed",
+            Level::Plan => "plan",
+            Level::Campaign => "campaign",
         }
     }
 }

@@ -70,6 +70,8 @@ fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
             transcript_key: TranscriptKey::path_for_key(&generated.private_path),
             sandboxes: None,
             tool_mode: airlock_core::abi::ToolMode::Native,
+            campaign: None,
+            interrupt: run::Interrupt::default(),
         };
         // As for `run`: a run that cannot be made is never a failed check.
         let summary = run::execute(&parts, &options, &mut Bar::new()).map_err(Failure::input)?;

@@ -121,6 +121,28 @@ pub(crate) fn exists_hint(error: airlock_attest::AttestError) -> Failure {
 }
 
 #[cfg(feature = "sandbox")]
+/// A run's [`Interrupt`](airlock::run::Interrupt), set by the first SIGTERM
+/// (what `scancel`, preemption and a requeue send) or SIGINT; a second one
+/// ends the process at once with [`output::EXIT_INTERRUPTED`]. Either way
+/// the journal keeps every result made durable, and the run resumes.
+pub(crate) fn interrupt_on_signals() -> Result<airlock::run::Interrupt, Failure> {
+    let interrupt = airlock::run::Interrupt::default();
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        let flag = interrupt.flag();
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(output::EXIT_INTERRUPTED),
+            std::sync::Arc::clone(&flag),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, flag))
+        .map_err(|e| Failure::input(format!("cannot handle signal {signal}: {e}")))?;
+    }
+    Ok(interrupt)
+}
+
+#[cfg(feature = "sandbox")]
 pub(crate) fn parse_seed(text: &str) -> Result<[u8; 32], String> {
     airlock_core::Digest::from_hex(text)
         .map(|d| d.0)

@@ -123,6 +123,10 @@ pub(crate) const EXIT_UNVERIFIED: u8 = 1;
 /// Exit code: usage or input error.
 pub(crate) const EXIT_INPUT: u8 = 2;
 
+/// Exit code: a signal stopped a run before its plan was done; every
+/// finished result is durable and running the same command again resumes.
+pub(crate) const EXIT_INTERRUPTED: u8 = 3;
+
 /// The exit code of an error of `class` (README.md, "Exit codes").
 pub(crate) fn exit_code(class: ErrorClass) -> u8 {
     match class {
@@ -152,6 +156,21 @@ impl Failure {
             code: exit_code(class),
             message: message.to_string(),
         }
+    }
+}
+
+#[cfg(feature = "sandbox")]
+/// A run that could not be carried out. A run gives no verdict: a journal,
+/// station state or sealed store it refuses to continue, damaged or not,
+/// is bad input to this run (exit 2); a run a signal stopped is resumable
+/// (exit 3).
+pub(crate) fn run_failure(error: airlock::run::RunError) -> Failure {
+    match error {
+        airlock::run::RunError::Interrupted { .. } => Failure {
+            code: EXIT_INTERRUPTED,
+            message: error.to_string(),
+        },
+        other => Failure::input(other),
     }
 }
 

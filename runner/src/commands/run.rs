@@ -12,8 +12,8 @@ use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
 use airlock_sandbox::Sandbox;
 
-use super::output::{Bar, Failure, JsonProgress, emit_json};
-use super::{SuiteArgs, load_suite, parse_seed, task_profile};
+use super::output::{Bar, Failure, JsonProgress, emit_json, run_failure};
+use super::{SuiteArgs, interrupt_on_signals, load_suite, parse_seed, task_profile};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
@@ -23,35 +23,8 @@ pub(crate) struct RunArgs {
     /// (wasmtime's portable interpreter); recorded in the engine settings.
     #[arg(long, default_value = "cranelift")]
     backend: airlock_sandbox::Backend,
-    /// `reference`, `reference:delay-ms=N`, `null`, `echo`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
-    #[arg(long, value_parser = parse_agent)]
-    agent: AgentSpec,
-    /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).
-    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
-    agent_args: Vec<String>,
-    /// Model name: sent by `openai` (required there), recorded by `exec`.
-    #[arg(long)]
-    model: Option<String>,
-    /// Sampling temperature sent by `openai`.
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f64,
-    /// Sampling seed sent by `openai` with every request.
-    #[arg(long)]
-    model_seed: Option<u64>,
-    /// How tasks' tools reach the model: `native` offers them through the
-    /// model's function-calling API (`tools`), `text` uses each task's text
-    /// protocol, for models without function calling. Recorded in RunStart.
-    #[arg(long, value_enum, default_value = "native")]
-    tool_mode: ToolModeArg,
-    /// Most tokens per reply, sent by `openai` (at least 1).
-    #[arg(long, value_parser = parse_max_tokens)]
-    max_tokens: Option<core::num::NonZeroU32>,
-    /// Further attempts of an `openai` call after a connection error, 429 or 5xx.
-    #[arg(long, default_value_t = 2)]
-    retries: u32,
-    /// Wait before the first retry, in ms; doubled for each further one.
-    #[arg(long, default_value_t = 250)]
-    retry_backoff_ms: u64,
+    #[command(flatten)]
+    model: AgentArgs,
     /// Station transcript key file; default: NAME.transcript-key beside the key.
     #[arg(long)]
     transcript_key: Option<PathBuf>,
@@ -91,6 +64,65 @@ pub(crate) struct RunArgs {
     json: bool,
 }
 
+/// The agent answering for the model, and how it is driven: shared by
+/// every command that runs tasks (`run`, `campaign plan`, `campaign run`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct AgentArgs {
+    /// `reference`, `reference:delay-ms=N`, `null`, `echo`, `exec:PROGRAM`, `openai:URL` or `replay:DIR`.
+    #[arg(long, value_parser = parse_agent)]
+    pub(crate) agent: AgentSpec,
+    /// One argument of an `exec:PROGRAM` agent; repeat for each, in order (no shell splitting).
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    agent_args: Vec<String>,
+    /// Model name: sent by `openai` (required there), recorded by `exec`.
+    #[arg(long)]
+    model: Option<String>,
+    /// Sampling temperature sent by `openai`.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Sampling seed sent by `openai` with every request.
+    #[arg(long)]
+    model_seed: Option<u64>,
+    /// How tasks' tools reach the model: `native` offers them through the
+    /// model's function-calling API (`tools`), `text` uses each task's text
+    /// protocol, for models without function calling. Recorded in RunStart.
+    #[arg(long, value_enum, default_value = "native")]
+    tool_mode: ToolModeArg,
+    /// Most tokens per reply, sent by `openai` (at least 1).
+    #[arg(long, value_parser = parse_max_tokens)]
+    max_tokens: Option<core::num::NonZeroU32>,
+    /// Further attempts of an `openai` call after a connection error, 429 or 5xx.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Wait before the first retry, in ms; doubled for each further one.
+    #[arg(long, default_value_t = 250)]
+    retry_backoff_ms: u64,
+}
+
+impl AgentArgs {
+    /// Builds the agent under `profile`'s limits (an `openai` agent asks its
+    /// server which model it serves).
+    pub(crate) fn build(
+        &self,
+        profile: &airlock::profile::HardwareProfile,
+    ) -> Result<Box<dyn airlock::agent::Agent>, Failure> {
+        let mut agent_options = AgentOptions::for_profile(profile);
+        agent_options.args = self.agent_args.clone();
+        agent_options.model = self.model.clone();
+        agent_options.temperature = self.temperature;
+        agent_options.model_seed = self.model_seed;
+        agent_options.max_tokens = self.max_tokens;
+        agent_options.retries = self.retries;
+        agent_options.backoff = core::time::Duration::from_millis(self.retry_backoff_ms);
+        self.agent.build(&agent_options).map_err(Failure::from)
+    }
+
+    /// The `--tool-mode` asked for.
+    pub(crate) fn tool_mode(&self) -> ToolMode {
+        self.tool_mode.mode()
+    }
+}
+
 fn parse_max_tokens(text: &str) -> Result<core::num::NonZeroU32, String> {
     match text.parse::<u32>() {
         Ok(0) => Err(
@@ -121,15 +153,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
         return Err(Failure::from(SuiteError::SameKey));
     }
-    let mut agent_options = AgentOptions::for_profile(&profile);
-    agent_options.args = args.agent_args.clone();
-    agent_options.model = args.model.clone();
-    agent_options.temperature = args.temperature;
-    agent_options.model_seed = args.model_seed;
-    agent_options.max_tokens = args.max_tokens;
-    agent_options.retries = args.retries;
-    agent_options.backoff = core::time::Duration::from_millis(args.retry_backoff_ms);
-    let agent = args.agent.build(&agent_options).map_err(Failure::from)?;
+    let agent = args.model.build(&profile)?;
     let parts = RunParts {
         sandbox: &sandbox,
         suite: &suite,
@@ -160,16 +184,16 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
             .clone()
             .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
         sandboxes: args.sandboxes,
-        tool_mode: args.tool_mode.mode(),
+        tool_mode: args.model.tool_mode(),
+        campaign: None,
+        interrupt: interrupt_on_signals()?,
     };
     let mut progress: Box<dyn Progress> = if args.json {
         Box::new(JsonProgress)
     } else {
         Box::new(Bar::new())
     };
-    // A run gives no verdict: a journal, station state or sealed store it
-    // refuses to continue, damaged or not, is bad input to this run (exit 2).
-    let summary = run::execute(&parts, &options, progress.as_mut()).map_err(Failure::input)?;
+    let summary = run::execute(&parts, &options, progress.as_mut()).map_err(run_failure)?;
     let peak_rss = run::peak_resident_bytes();
     tracing::info!(
         sandboxes = summary.sandboxes,

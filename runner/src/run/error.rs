@@ -66,6 +66,25 @@ pub enum RunError {
     },
     /// A sandbox worker thread could not be started.
     Worker(std::io::Error),
+    /// A signal asked the run to stop; every finished result is durable in
+    /// the journal and running the same command again resumes it.
+    Interrupted {
+        /// The journal holding the durable results.
+        journal: PathBuf,
+        /// Results durable so far.
+        durable: usize,
+        /// Results planned.
+        planned: usize,
+    },
+    /// A campaign shard run whose suite, profile, build, model or key
+    /// does not match the signed campaign plan, or a shard index the plan
+    /// does not have.
+    NotOfCampaign {
+        /// The plan file.
+        plan: PathBuf,
+        /// What differs.
+        problem: String,
+    },
     /// The run stopped after its journal became durable (a full disk, say);
     /// the results so far are kept there for `--resume`.
     Resumable {
@@ -92,7 +111,9 @@ impl airlock_core::Classify for RunError {
             | RunError::Random(_)
             | RunError::Sandboxes { .. }
             | RunError::PlanTooLarge { .. }
-            | RunError::Worker(_) => ErrorClass::Input,
+            | RunError::Worker(_)
+            | RunError::Interrupted { .. }
+            | RunError::NotOfCampaign { .. } => ErrorClass::Input,
         }
     }
 }
@@ -111,6 +132,23 @@ impl fmt::Display for RunError {
                 "{}: an interrupted run's journal is here; continue it with --resume or delete it",
                 p.display()
             ),
+            RunError::Interrupted {
+                journal,
+                durable,
+                planned,
+            } => write!(
+                f,
+                "{}: interrupted by a signal with {durable} of {planned} results durable; \
+                 run the same command again to resume",
+                journal.display()
+            ),
+            RunError::NotOfCampaign { plan, problem } => {
+                write!(
+                    f,
+                    "{}: not a shard of this campaign plan: {problem}",
+                    plan.display()
+                )
+            }
             RunError::NothingToResume(p) => write!(
                 f,
                 "{}: no journal to resume: the run either finished (its journal is removed once \
@@ -258,6 +296,21 @@ mod class_tests {
                 },
                 ErrorClass::Integrity,
             ),
+            (
+                RunError::Interrupted {
+                    journal: path(),
+                    durable: 1,
+                    planned: 2,
+                },
+                ErrorClass::Input,
+            ),
+            (
+                RunError::NotOfCampaign {
+                    plan: path(),
+                    problem: "x".into(),
+                },
+                ErrorClass::Input,
+            ),
         ];
         let row = |e: &RunError| match e {
             RunError::Attest(_) => 0,
@@ -273,8 +326,10 @@ mod class_tests {
             RunError::PlanTooLarge { .. } => 10,
             RunError::Worker(_) => 11,
             RunError::Resumable { .. } => 12,
+            RunError::Interrupted { .. } => 13,
+            RunError::NotOfCampaign { .. } => 14,
         };
-        let mut seen = [false; 13];
+        let mut seen = [false; 15];
         for (error, class) in &cases {
             assert_eq!(error.class(), *class, "{error}");
             seen[row(error)] = true;

@@ -47,7 +47,9 @@ use files::RunFiles;
 pub use files::{journal_path, secret_path, transcripts_path};
 use open::Opened;
 pub use open::{executable_digest, prefetch_executable_digest};
-pub use options::{NoProgress, Progress, RunOptions, RunParts, StartMode};
+pub use options::{
+    CampaignShard, Interrupt, NoProgress, Progress, RunOptions, RunParts, StartMode,
+};
 use pool::{Flow, Pool, Ran};
 
 /// What a finished run produced: its bundle, signed plan, results and
@@ -96,7 +98,19 @@ pub fn execute(
                 secret: &secret,
                 sandboxes: sandboxes as usize,
             };
-            run_rest(&pool, &mut files, &mut results, progress).map_err(resumable(&journal))?
+            run_rest(
+                &pool,
+                &mut files,
+                &mut results,
+                progress,
+                &options.interrupt,
+            )
+            .map_err(resumable(&journal))?
+            .ok_or_else(|| RunError::Interrupted {
+                journal: journal.clone(),
+                durable: results.len(),
+                planned: run_start.plan.len(),
+            })?
         }
     };
     progress.finish();
@@ -112,13 +126,16 @@ pub fn execute(
 }
 
 /// Runs the plan entries that are not durable yet on the pool, commits
-/// their results in plan order and in groups, and appends the RunEnd.
+/// their results in plan order and in groups, and appends the RunEnd; or,
+/// when `interrupt` is set on the way, commits the results finished so far
+/// and returns `None`, leaving the journal without a RunEnd to resume.
 fn run_rest(
     pool: &Pool<'_, '_>,
     files: &mut RunFiles,
     results: &mut Vec<TaskResult>,
     progress: &mut dyn Progress,
-) -> Result<RunEnd, RunError> {
+    interrupt: &Interrupt,
+) -> Result<Option<RunEnd>, RunError> {
     let key = pool.parts.key;
     let plan_len = pool.run_start.plan.len();
     let max_errors = pool.parts.profile.max_consecutive_model_errors;
@@ -138,10 +155,10 @@ fn run_rest(
                 let took = Duration::from_micros(result.wall_time_us);
                 group.push(result, took);
             }
-            if group.due() {
+            if group.due() || interrupt.requested() {
                 group.commit(sealed, writer, key, progress, results)?;
             }
-            Ok(if model_errors.end_the_run() {
+            Ok(if model_errors.end_the_run() || interrupt.requested() {
                 Flow::Stop
             } else {
                 Flow::Go
@@ -150,12 +167,20 @@ fn run_rest(
     }
     let (sealed, writer) = files.writers();
     group.commit(sealed, writer, key, progress, results)?;
+    if interrupt.requested() && results.len() < plan_len && !model_errors.end_the_run() {
+        tracing::warn!(
+            durable = results.len(),
+            planned = plan_len,
+            "interrupted: every finished result is durable; stopping before the plan is done"
+        );
+        return Ok(None);
+    }
     let end = totals(results, model_errors.reason(results.len() < plan_len));
     let writer = files.journal();
     writer
         .append(key, &Record::RunEnd(end.clone()))
         .and_then(|_| writer.sync())?;
-    Ok(end)
+    Ok(Some(end))
 }
 
 /// Model errors in a row, counted in plan order: after the profile's

@@ -11,13 +11,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use airlock_attest::Overwrite;
 use airlock_core::Digest;
 use airlock_core::record::{
-    ModelDescriptor, PlannedTask, ProfileRef, RunEnd, RunStart, RunnerBuild, SuiteRef, TaskResult,
+    CampaignLink, ModelDescriptor, PlannedTask, ProfileRef, RunEnd, RunStart, RunnerBuild,
+    SuiteRef, TaskResult,
 };
 
 use super::error::RunError;
 use super::files::{RunFiles, RunPaths};
-use super::options::{RunOptions, RunParts, StartMode};
+use super::options::{CampaignShard, RunOptions, RunParts, StartMode};
 use crate::suite::LoadedSuite;
+use airlock_attest::campaign::verify::shard_plan;
 use airlock_sandbox::{LoadedTask, WASMTIME_VERSION};
 
 /// A run ready to go on: its locked files, its RunStart, the results
@@ -36,8 +38,17 @@ pub(super) struct Opened {
 /// Opens the run `options` asks for: a new one, or the journal it resumes.
 /// What can be refused without touching a file is refused first.
 pub(super) fn open(parts: &RunParts<'_>, options: &RunOptions) -> Result<Opened, RunError> {
-    if options.start == StartMode::Fresh {
-        check_plan_fits(parts.suite, options.epochs)?;
+    match &options.campaign {
+        Some(shard) => {
+            check_campaign(parts, options, shard).map_err(|problem| RunError::NotOfCampaign {
+                plan: shard.plan_path.clone(),
+                problem,
+            })?
+        }
+        None if options.start == StartMode::Fresh => {
+            check_plan_fits(parts.suite, options.epochs)?;
+        }
+        None => {}
     }
     if options.overwrite == Overwrite::Refuse
         && options.start == StartMode::Fresh
@@ -62,12 +73,12 @@ fn resume(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result
     let Some(opened) = RunFiles::open_journal(&paths, parts.key)? else {
         return begin(parts, options, paths);
     };
-    check_binding(parts, options, &opened.run_start).map_err(|problem| {
-        RunError::ResumeMismatch {
+    check_binding(parts, options, &opened.run_start)
+        .and_then(|()| check_link(options, &opened.run_start))
+        .map_err(|problem| RunError::ResumeMismatch {
             path: paths.journal.clone(),
             problem,
-        }
-    })?;
+        })?;
     let (files, run_start, results, finished) = RunFiles::resume(paths, opened)?;
     Ok(Opened {
         files,
@@ -80,14 +91,18 @@ fn resume(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result
 /// Starts a new run: draws its seed (unless given), secret and id, and
 /// makes its RunStart durable with the station link allocated for it.
 fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<Opened, RunError> {
-    let seed = match options.seed {
-        Some(seed) => seed,
-        None => random_bytes()?,
+    let seed = match (&options.campaign, options.seed) {
+        (Some(shard), _) => shard.plan.plan.seed,
+        (None, Some(seed)) => seed,
+        (None, None) => random_bytes()?,
     };
     let secret: [u8; 32] = random_bytes()?;
     let run_id = random_bytes()?;
     let (files, run_start) = RunFiles::create(paths, parts.key, secret, |station| {
-        let plan = new_plan(parts.suite, options.epochs);
+        let plan = match &options.campaign {
+            Some(shard) => shard_plan(&shard.plan.plan, shard.shard),
+            None => new_plan(parts.suite, options.epochs),
+        };
         Ok(RunStart {
             run_id,
             started_at_unix_s: SystemTime::now()
@@ -104,6 +119,7 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
             seed,
             evaluator_key_id: parts.key.key_id(),
             station,
+            campaign: options.campaign.as_ref().map(link_of),
         })
     })?;
     Ok(Opened {
@@ -112,6 +128,90 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
         results: Vec::new(),
         finished: None,
     })
+}
+
+/// The RunStart link of a campaign shard.
+fn link_of(shard: &CampaignShard) -> CampaignLink {
+    CampaignLink {
+        plan_hash: shard.plan.hash,
+        shard_index: shard.shard,
+        shard_count: shard.plan.plan.shard_count,
+    }
+}
+
+/// Refuses a shard whose run would record anything other than the signed
+/// plan binds (suite, profile, runner build and engine, model), whose key
+/// the plan does not authorize, or whose index it does not have: such a
+/// shard would be refused by every verifier of the campaign, so it is
+/// refused before it runs.
+fn check_campaign(
+    parts: &RunParts<'_>,
+    options: &RunOptions,
+    shard: &CampaignShard,
+) -> Result<(), String> {
+    let plan = &shard.plan.plan;
+    if shard.shard >= plan.shard_count {
+        return Err(format!(
+            "shard {} asked for, but the plan has shards 0 to {}",
+            shard.shard,
+            plan.shard_count - 1
+        ));
+    }
+    if let Some(seed) = options.seed
+        && seed != plan.seed
+    {
+        return Err("--seed differs from the plan's seed (leave it out: the plan fixes it)".into());
+    }
+    if !plan.shard_keys.contains(&parts.key.key_id()) {
+        return Err(format!(
+            "the plan does not authorize key {} to sign shards",
+            parts.key.key_id()
+        ));
+    }
+    if plan.suite.digest != parts.suite.digest {
+        return Err(format!(
+            "the plan runs suite {} ({}), not {} ({})",
+            plan.suite.name, plan.suite.digest, parts.suite.name, parts.suite.digest
+        ));
+    }
+    if plan.profile.digest != parts.profile.digest() {
+        return Err(format!(
+            "the plan runs profile \"{}\", whose limits differ from \"{}\"",
+            plan.profile.name, parts.profile.name
+        ));
+    }
+    let mut planned = airlock_attest::campaign::verify::campaign_run_start(&shard.plan);
+    // The shard signs with its own key; the rest must be the plan's.
+    planned.evaluator_key_id = parts.key.key_id();
+    binding_difference(
+        &planned,
+        &suite_ref(parts),
+        &runner_build(parts),
+        &parts.agent.descriptor(options.tool_mode),
+        &parts.key.key_id(),
+    )
+    .map_err(|why| why.replace("in the journal", "in the plan"))
+}
+
+/// Refuses to resume a journal that is not the shard asked for (or a
+/// shard's journal as a run of its own, or the other way round).
+fn check_link(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
+    let expected = options.campaign.as_ref().map(link_of);
+    if recorded.campaign == expected {
+        return Ok(());
+    }
+    let describe = |link: &Option<CampaignLink>| match link {
+        Some(l) => format!(
+            "shard {} of {} of plan {}",
+            l.shard_index, l.shard_count, l.plan_hash
+        ),
+        None => "a run of its own".to_owned(),
+    };
+    Err(format!(
+        "RunStart.campaign is {} in the journal but {} now",
+        describe(&recorded.campaign),
+        describe(&expected)
+    ))
 }
 
 /// Every epoch of each task in turn, in suite order.
@@ -370,6 +470,7 @@ mod tests {
             },
             seed: [6; 32],
             evaluator_key_id: Digest([7; 32]),
+            campaign: None,
             station: airlock_core::record::StationLink {
                 run_counter: 1,
                 previous_run_start_hash: Digest::ZERO,

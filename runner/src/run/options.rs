@@ -4,7 +4,11 @@
 
 use airlock_core::abi::ToolMode;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use airlock_attest::campaign::VerifiedPlan;
 
 use airlock_attest::{Overwrite, SigningKey};
 use airlock_core::record::TaskResult;
@@ -46,6 +50,47 @@ pub struct RunOptions {
     /// Whether tasks' tools are offered as native tool calls (`--tool-mode`),
     /// recorded in RunStart's model descriptor.
     pub tool_mode: ToolMode,
+    /// The campaign shard this run is, when it is one: its plan, seed and
+    /// link come from the signed campaign plan instead of the suite.
+    pub campaign: Option<CampaignShard>,
+    /// Set (by a signal handler) to stop the run early and resumably.
+    pub interrupt: Interrupt,
+}
+
+/// One shard of a signed campaign plan (SPEC.md, "Campaigns").
+#[derive(Clone, Debug)]
+pub struct CampaignShard {
+    /// The plan, as read and checked.
+    pub plan: VerifiedPlan,
+    /// The plan file, for messages.
+    pub plan_path: PathBuf,
+    /// The shard's index.
+    pub shard: u32,
+}
+
+/// A request to stop a run early: no task instance is started once it is
+/// set, the results already finished are made durable, and the run ends
+/// with [`RunError::Interrupted`](super::RunError::Interrupted), its journal
+/// ready to resume. Instances still running are run again on resume (they
+/// are deterministic, so they give the same results).
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// The flag a signal handler sets.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+
+    /// Asks the run to stop.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// The loaded parts of a run.

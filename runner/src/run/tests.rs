@@ -139,6 +139,8 @@ impl Station {
             transcript_key: self.dir.path().join("evaluator.transcript-key"),
             sandboxes: Some(sandboxes),
             tool_mode: airlock_core::abi::ToolMode::Native,
+            campaign: None,
+            interrupt: Default::default(),
         }
     }
 
@@ -485,4 +487,55 @@ fn a_plan_too_large_for_the_run_start_record_is_refused_up_front() {
     );
     assert!(!journal_path(&options.out).exists());
     assert!(!secret_path(&options.out).exists());
+}
+
+/// A stop asked for while a run goes on ends it with every finished
+/// result durable and no RunEnd; running it again resumes it, and the
+/// results are those of a run never stopped.
+#[test]
+fn an_interrupted_run_keeps_its_durable_results_and_resumes_to_the_same_bundle_results() {
+    let station = Station::new();
+    let whole = station
+        .execute(
+            &Staged::new(None, None),
+            &station.options("whole", 1, StartMode::Fresh),
+        )
+        .unwrap();
+    let options = station.options("stopped", 1, StartMode::Fresh);
+    // Asked before the run starts: its RunStart is made durable, then no
+    // instance is started after the first results are in (one sandbox
+    // holds at most two in flight).
+    options.interrupt.request();
+    match station.execute(&Staged::new(None, None), &options) {
+        Err(RunError::Interrupted {
+            durable, planned, ..
+        }) => {
+            assert_eq!(planned, 8);
+            assert!(durable < 8, "{durable}");
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("an interrupted run finished"),
+    }
+    assert!(journal_path(&options.out).exists());
+    assert!(!options.out.exists(), "no bundle for an interrupted run");
+    let resume = RunOptions {
+        start: StartMode::Resume,
+        interrupt: Interrupt::default(),
+        ..options
+    };
+    let done = station.execute(&Staged::new(None, None), &resume).unwrap();
+    let payload = |r: &TaskResult| {
+        (
+            r.plan_index,
+            r.outcome.clone(),
+            r.score,
+            r.fuel_consumed,
+            r.peak_memory_bytes,
+            r.turns,
+        )
+    };
+    assert_eq!(
+        done.results.iter().map(payload).collect::<Vec<_>>(),
+        whole.results.iter().map(payload).collect::<Vec<_>>()
+    );
 }

@@ -32,6 +32,41 @@ fn one_core_profile(dir: &Path) -> PathBuf {
     )
 }
 
+/// A campaign plan of `shards` shards signed by `coordinator` for `node`,
+/// made with the library from the RunStart of a real one-epoch run, so that
+/// the tests of `airlock slurm` itself need nothing of `campaign plan`.
+fn signed_plan(root: &Path, coordinator: &Key, node: &Key, shards: u32) -> PathBuf {
+    let bundle = root.join("template.bundle");
+    Run::new("null", node, &bundle).finish().expect_code(0);
+    let Some(airlock_core::record::Record::RunStart(start)) =
+        bundle_records(&bundle).into_iter().next()
+    else {
+        panic!("the template bundle does not start with RunStart");
+    };
+    let node_key = airlock_attest::PublicKey::load(&node.public).unwrap();
+    let plan = airlock_core::campaign::CampaignPlan {
+        campaign_id: [0x51; 16],
+        created_at_unix_s: start.started_at_unix_s,
+        suite: start.suite,
+        plan: start.plan,
+        profile: start.profile,
+        runner: start.runner,
+        model: start.model,
+        seed: start.seed,
+        shard_count: shards,
+        shard_keys: vec![node_key.key_id()],
+    };
+    let path = root.join("campaign.plan");
+    airlock_attest::campaign::write_plan(
+        &path,
+        &plan,
+        &airlock_attest::SigningKey::load(&coordinator.private).unwrap(),
+        airlock_attest::Overwrite::Refuse,
+    )
+    .unwrap();
+    path
+}
+
 /// `airlock` with the cluster's environment.
 fn airlock_on(cluster: &Cluster) -> Command {
     let mut command = airlock();
@@ -77,13 +112,7 @@ fn plan(root: &Path, shards: u32, epochs: u32, agent: &str, seed_hex: &str) -> C
 }
 
 /// `airlock slurm submit` for the campaign; returns its JSON.
-fn submit(
-    cluster: &Cluster,
-    c: &Campaign,
-    shards: u32,
-    concurrent: u32,
-    agent: &str,
-) -> serde_json::Value {
+fn submit(cluster: &Cluster, c: &Campaign, concurrent: u32, agent: &str) -> serde_json::Value {
     let done = finish(
         airlock_on(cluster)
             .args(["slurm", "submit", "--plan"])
@@ -94,7 +123,6 @@ fn submit(
             .arg(&c.node.private)
             .arg("--trust")
             .arg(&c.coordinator.public)
-            .args(["--shards", &shards.to_string()])
             .args(["--concurrent", &concurrent.to_string(), "--json", "--"])
             .args(["--agent", agent, "--profile"])
             .arg(&c.profile),
@@ -219,7 +247,7 @@ fn campaign_on_slurm_equals_a_one_machine_run() {
     let seed_hex = seed(17);
     let (shards, epochs) = (8, 20);
     let c = plan(root.path(), shards, epochs, "reference", &seed_hex);
-    let submitted = submit(&cluster, &c, shards, 2, "reference");
+    let submitted = submit(&cluster, &c, 2, "reference");
     let finish_job = submitted["finish_job"].as_u64().expect("a finish job id");
     let state = wait_for_job(&cluster, finish_job, &c.dir);
     assert_eq!(
@@ -289,7 +317,7 @@ fn cancelled_shard_is_resubmitted_and_the_campaign_completes() {
     let (shards, epochs) = (4, 2);
     let agent = "reference:delay-ms=200";
     let c = plan(root.path(), shards, epochs, agent, &seed(18));
-    let submitted = submit(&cluster, &c, shards, 2, agent);
+    let submitted = submit(&cluster, &c, 2, agent);
     let array_job = submitted["array_job"].as_u64().expect("an array job id");
 
     // Shard 0 starts first; cancel it once a result of it is durable.
@@ -390,9 +418,11 @@ fn failed_shards_are_reported_and_resubmitted() {
     };
     let root = tempfile::tempdir().unwrap();
     let coordinator = keygen_named(root.path(), "coordinator");
+    let authorized = keygen_named(root.path(), "authorized");
+    // Signed by the coordinator, but for another node: every shard's
+    // `campaign run` refuses the node key.
     let node = keygen_named(root.path(), "node");
-    let plan = root.path().join("garbage.plan");
-    std::fs::write(&plan, b"not a campaign plan\n").unwrap();
+    let plan = signed_plan(root.path(), &coordinator, &authorized, 3);
     let dir = root.path().join("campaign");
     let submitted = finish(
         airlock_on(&cluster)
@@ -404,7 +434,7 @@ fn failed_shards_are_reported_and_resubmitted() {
             .arg(&node.private)
             .arg("--trust")
             .arg(&coordinator.public)
-            .args(["--shards", "3", "--concurrent", "2", "--json", "--"])
+            .args(["--concurrent", "2", "--json", "--"])
             .args(["--agent", "reference", "--profile"])
             .arg(one_core_profile(root.path())),
     );
@@ -412,7 +442,7 @@ fn failed_shards_are_reported_and_resubmitted() {
     let submitted = submitted.json();
     let finish_job = submitted["finish_job"].as_u64().expect("a finish job id");
     let state = wait_for_job(&cluster, finish_job, &dir);
-    // verify refuses the garbage plan, and the job's status is verify's.
+    // verify finds no shard bundle, and the job's status is verify's.
     assert_eq!(state, "FAILED", "{}", shard_logs(&dir));
     assert!(dir.join("campaign.verdict.json").is_file());
     for i in 0..3 {
@@ -485,7 +515,7 @@ fn failed_shards_are_reported_and_resubmitted() {
             .arg(&node.private)
             .arg("--trust")
             .arg(&coordinator.public)
-            .args(["--shards", "3", "--", "--agent", "reference"]),
+            .args(["--", "--agent", "reference"]),
     );
     twice.expect_code(2);
     assert!(twice.stderr.contains("submitted already"), "{twice}");
@@ -500,8 +530,7 @@ fn sbatch_refusal_quotes_its_stderr() {
     let root = tempfile::tempdir().unwrap();
     let coordinator = keygen_named(root.path(), "coordinator");
     let node = keygen_named(root.path(), "node");
-    let plan = root.path().join("some.plan");
-    std::fs::write(&plan, b"x").unwrap();
+    let plan = signed_plan(root.path(), &coordinator, &node, 2);
     let refused = finish(
         airlock_on(&cluster)
             .args(["slurm", "submit", "--plan"])
@@ -512,7 +541,7 @@ fn sbatch_refusal_quotes_its_stderr() {
             .arg(&node.private)
             .arg("--trust")
             .arg(&coordinator.public)
-            .args(["--shards", "2", "--partition", "nosuchpartition", "--"])
+            .args(["--partition", "nosuchpartition", "--"])
             .args(["--agent", "reference"]),
     );
     refused.expect_code(2);

@@ -39,9 +39,6 @@ pub(crate) struct SubmitArgs {
     /// The coordinator's public key, for the finish job's verify and report.
     #[arg(long)]
     trust: PathBuf,
-    /// Number of shards in the plan.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    shards: u32,
     /// Shards that run at once at most (the array's %K); no limit when absent.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     concurrent: Option<u32>,
@@ -132,6 +129,13 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
     let key = existing_file("the node key", &args.key)?;
     let trust = existing_file("the coordinator's public key", &args.trust)?;
     let profile = run_profile(&args.run_args)?;
+    // The plan is checked under the coordinator's key before anything is
+    // submitted: a shard count read from a plan nobody signed would be a guess.
+    let trusted = super::load_trusted(std::slice::from_ref(&trust))?;
+    let shard_count = airlock_attest::campaign::read_plan(&plan, &trusted)
+        .map_err(Failure::input)?
+        .plan
+        .shard_count;
     std::fs::create_dir_all(args.dir.join("logs"))
         .map_err(|e| Failure::input(format!("{}: cannot create it: {e}", args.dir.display())))?;
     let dir = std::fs::canonicalize(&args.dir)
@@ -148,7 +152,7 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::input(format!("cannot find the airlock executable: {e}")))?;
     let shards = ShardScript {
         job_name: "airlock-shards".to_owned(),
-        shards: args.shards,
+        shards: shard_count,
         concurrent: args.concurrent,
         partition: args.partition.clone(),
         time_limit: args.time_limit.clone(),
@@ -175,14 +179,14 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
     let mut record = Record {
         format: RECORD_FORMAT.to_owned(),
         plan,
-        shards: args.shards,
+        shards: shard_count,
         concurrent: args.concurrent,
         submissions: Vec::new(),
     };
     let submitted = if args.no_submit {
         None
     } else {
-        let all: Vec<u32> = (0..args.shards).collect();
+        let all: Vec<u32> = (0..shard_count).collect();
         let submission = submit_array(&dir, &all, &[], None)?;
         record.submissions.push(submission.clone());
         Some(submission)
@@ -191,7 +195,7 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
     if args.json {
         super::output::emit_json(&serde_json::json!({
             "dir": dir.display().to_string(),
-            "shards": args.shards,
+            "shards": shard_count,
             "concurrent": args.concurrent,
             "shard_script": shard_script.display().to_string(),
             "finish_script": finish_script.display().to_string(),
@@ -202,7 +206,7 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
         match &submitted {
             Some(s) => outln!(
                 "submitted {} shards as job {} (finish job {})",
-                args.shards,
+                shard_count,
                 s.array_job,
                 s.finish_job
             ),

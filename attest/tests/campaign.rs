@@ -1,4 +1,5 @@
 //! Campaign plans and the verification of shard sets (SPEC.md, "Campaigns").
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -2,7 +2,8 @@
 //! verify the signed, hash-chained results offline.
 //!
 //! Exit codes: 0 — success (all tasks ran / verified); 1 — verification
-//! failed; 2 — usage or input error (the message names the file and problem).
+//! failed; 2 — usage or input error (the message names the file and problem);
+//! 3 — a run or shard stopped by a signal, resumable.
 //!
 //! Each command lives in a file of its own under `commands/`, its clap
 //! arguments beside its handler so that the two change together; this file
@@ -18,7 +19,7 @@ mod commands;
 
 use commands::output::EscapingStderr;
 #[cfg(feature = "sandbox")]
-use commands::{demo, disclose, run};
+use commands::{campaign, demo, disclose, run};
 use commands::{export, keygen, profile, report, slurm, suite, verify};
 
 #[derive(Parser, Debug)]
@@ -26,7 +27,7 @@ use commands::{export, keygen, profile, report, slurm, suite, verify};
     name = "airlock",
     version,
     about = "Run cyber-capability benchmarks in wasmtime sandboxes; sign, chain and verify the results offline.",
-    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage or input error."
+    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage or input error; 3 run interrupted by a signal (run it again to resume)."
 )]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
@@ -43,6 +44,11 @@ enum Command {
     /// Run a suite against an agent and write a signed bundle.
     #[cfg(feature = "sandbox")]
     Run(Box<run::RunArgs>),
+    /// Plan a campaign once (signed) and run it as shards, on a Slurm
+    /// cluster or anywhere else that shares a directory.
+    #[cfg(feature = "sandbox")]
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
     /// Verify bundles: decode, signatures, chain, completeness, and the
     /// suite level with --suite; several bundles of one station are also
     /// checked as a chain (missing runs, duplicates, forks).
@@ -92,6 +98,8 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::execute(&args),
         #[cfg(feature = "sandbox")]
         Command::Run(args) => run::execute(&args),
+        #[cfg(feature = "sandbox")]
+        Command::Campaign(command) => campaign::execute(command),
         Command::Verify(args) => verify::execute(&args),
         Command::Export(args) => export::execute(&args),
         Command::Suite(command) => suite::execute(command),

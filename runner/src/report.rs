@@ -136,6 +136,62 @@ pub fn verdict_lines(verdict: &Verdict) -> String {
     out
 }
 
+/// The campaign verdict as text: one line per level, then one per shard
+/// bundle given; reasons quote the bundles, so each line is printed as
+/// [`Untrusted`].
+pub fn campaign_verdict_text(verdict: &airlock_attest::campaign::CampaignVerdict) -> String {
+    let mut out = String::new();
+    let campaign = verdict
+        .plan
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |p| to_hex(&p.plan.campaign_id));
+    let _ = writeln!(
+        out,
+        "{}",
+        Untrusted(&format!(
+            "campaign {campaign} (plan {}):",
+            verdict.plan_path.display()
+        ))
+    );
+    for level in &verdict.verdict.levels {
+        let _ = writeln!(out, "  {}", Untrusted(&level.to_string()));
+    }
+    for shard in &verdict.shards {
+        let state = if shard.counted {
+            "counted"
+        } else if shard.shard_index.is_some() {
+            "not counted (a duplicate)"
+        } else {
+            "not counted"
+        };
+        let _ = writeln!(
+            out,
+            "  {}",
+            Untrusted(&format!(
+                "{}: shard {}, key {}, {} results, {state}",
+                shard.path.display(),
+                shard
+                    .shard_index
+                    .map_or_else(|| "?".to_owned(), |i| i.to_string()),
+                shard
+                    .key_id
+                    .map_or_else(|| "unreadable".to_owned(), |k| k.to_string()),
+                shard.results
+            ))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        if verdict.verified() {
+            "verified"
+        } else {
+            "NOT VERIFIED"
+        }
+    );
+    out
+}
+
 /// JSON of a profile's fields (and its digest and parallelism).
 pub fn profile_json(profile: &HardwareProfile) -> Value {
     let mut value = serde_json::to_value(profile).unwrap_or(Value::Null);

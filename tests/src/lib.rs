@@ -14,6 +14,7 @@
 // A test helper's way to fail is to panic with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod campaign;
 pub mod crash;
 pub mod http;
 pub mod load;

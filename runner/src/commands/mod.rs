@@ -15,6 +15,8 @@ use airlock_sandbox::Sandbox;
 pub(crate) mod output;
 
 #[cfg(feature = "sandbox")]
+pub(crate) mod campaign;
+#[cfg(feature = "sandbox")]
 pub(crate) mod demo;
 #[cfg(feature = "sandbox")]
 pub(crate) mod disclose;

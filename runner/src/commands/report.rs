@@ -15,9 +15,14 @@ use super::{SuiteArgs, load_trusted};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ReportArgs {
-    /// The bundle to report on; with a second bundle B, compare B against A.
-    #[arg(required = true, num_args = 1..=2, value_name = "BUNDLE")]
+    /// The bundle to report on; with a second bundle B, compare B against A
+    /// (with --campaign: every shard bundle of the campaign).
+    #[arg(required = true, num_args = 1.., value_name = "BUNDLE")]
     bundles: Vec<PathBuf>,
+    /// Report the bundles as the shards of this signed campaign plan, as
+    /// one run; --trust then names the coordinator keys.
+    #[arg(long, value_name = "PLAN")]
+    campaign: Option<PathBuf>,
     /// Trusted evaluator public key (SPKI PEM); may be given more than once.
     #[arg(long, required = true)]
     trust: Vec<PathBuf>,
@@ -74,7 +79,30 @@ pub(crate) fn execute(args: &ReportArgs) -> Result<(), Failure> {
         .map_err(Failure::from)?;
     let categories = report_categories(&args.source, given_profile.as_ref())?;
     let mut reports = Vec::new();
-    for bundle in &args.bundles {
+    if let Some(plan) = &args.campaign {
+        let verdict = airlock_attest::campaign::verify_campaign(
+            plan,
+            &trusted,
+            &args.bundles,
+            VerifyOptions::default().collect_records(true),
+        )
+        .map_err(Failure::from)?;
+        reports.push(report::model::RunReport::build(
+            format!(
+                "campaign {} ({} shard bundles)",
+                plan.display(),
+                args.bundles.len()
+            ),
+            verdict.verdict,
+            &categories,
+            given_profile.as_ref(),
+        ));
+    } else if args.bundles.len() > 2 {
+        return Err(Failure::input(
+            "report takes one bundle, or two to compare (or a campaign's shards with --campaign)",
+        ));
+    }
+    for bundle in args.bundles.iter().filter(|_| args.campaign.is_none()) {
         let verdict = airlock_attest::verify_bundle_file(
             bundle,
             &trusted,

@@ -15,9 +15,15 @@ use super::output::{EXIT_UNVERIFIED, Failure, emit_json};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct VerifyArgs {
-    /// The bundle files.
+    /// The bundle files (with --campaign: the campaign's shard bundles).
     #[arg(required = true)]
     bundles: Vec<PathBuf>,
+    /// Verify the bundles as the shards of this signed campaign plan: each
+    /// shard, then that every planned entry has exactly one result (missing
+    /// shards, duplicates, foreign or unauthorized shards are named).
+    /// --trust then names the coordinator keys the plan may be signed by.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["suite", "disclosed", "replay"])]
+    campaign: Option<PathBuf>,
     /// Trusted evaluator public key (SPKI PEM); may be given more than once.
     #[arg(long, required = true)]
     trust: Vec<PathBuf>,
@@ -67,6 +73,9 @@ pub(crate) struct VerifyArgs {
 pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
     use airlock::audit::{self, TrustedSuite, VerifyRequest};
     let trusted = load_trusted(&args.trust)?;
+    if let Some(plan) = &args.campaign {
+        return verify_campaign(args, plan, &trusted);
+    }
     let suite = match &args.suite {
         None => None,
         Some(name) if name == airlock_default_suite::SUITE_NAME => Some(TrustedSuite::Verified {
@@ -130,6 +139,41 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
         Err(Failure {
             code: EXIT_UNVERIFIED,
             message: audit::failure_message(&outcome),
+        })
+    }
+}
+
+/// `verify --campaign PLAN SHARD...`: exit 0 when the plan and every shard
+/// verify and the shards cover the plan, each entry once; 1 otherwise.
+fn verify_campaign(
+    args: &VerifyArgs,
+    plan: &Path,
+    trusted: &[airlock_attest::PublicKey],
+) -> Result<(), Failure> {
+    let verdict = airlock_attest::campaign::verify_campaign(
+        plan,
+        trusted,
+        &args.bundles,
+        VerifyOptions::default().threads(verify_threads(args.threads)),
+    )
+    .map_err(Failure::from)?;
+    if args.json {
+        let value = serde_json::to_value(&verdict)
+            .map_err(|e| Failure::input(format!("could not encode the verdict: {e}")))?;
+        emit_json(&value);
+    } else {
+        out!("{}", airlock::report::campaign_verdict_text(&verdict));
+    }
+    if verdict.verified() {
+        Ok(())
+    } else {
+        let why = verdict
+            .verdict
+            .first_failure()
+            .map_or_else(|| "a level was not checked".to_owned(), |l| l.to_string());
+        Err(Failure {
+            code: EXIT_UNVERIFIED,
+            message: format!("{}: campaign NOT verified: {why}", plan.display()),
         })
     }
 }

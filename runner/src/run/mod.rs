@@ -46,7 +46,7 @@ pub use error::RunError;
 use files::RunFiles;
 pub use files::{journal_path, secret_path, transcripts_path};
 use open::Opened;
-pub use open::{executable_digest, prefetch_executable_digest};
+pub use open::{executable_digest, prefetch_executable_digest, recorded_identity, suite_plan};
 pub use options::{
     CampaignShard, Interrupt, NoProgress, Progress, RunOptions, RunParts, StartMode,
 };

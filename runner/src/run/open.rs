@@ -214,6 +214,27 @@ fn check_link(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
     ))
 }
 
+/// The plan a run of `suite` for `epochs` epochs makes (every epoch of
+/// each task in turn, in suite order), refused like `run --epochs` when it
+/// would not fit in one record: what a campaign plan splits into shards.
+pub fn suite_plan(suite: &LoadedSuite, epochs: u32) -> Result<Vec<PlannedTask>, RunError> {
+    check_plan_fits(suite, epochs)?;
+    Ok(new_plan(suite, epochs))
+}
+
+/// The suite, runner build and model a run of `parts` records in RunStart:
+/// what a campaign plan binds every shard to.
+pub fn recorded_identity(
+    parts: &RunParts<'_>,
+    tool_mode: airlock_core::abi::ToolMode,
+) -> (SuiteRef, RunnerBuild, ModelDescriptor) {
+    (
+        suite_ref(parts),
+        runner_build(parts),
+        parts.agent.descriptor(tool_mode),
+    )
+}
+
 /// Every epoch of each task in turn, in suite order.
 fn new_plan(suite: &LoadedSuite, epochs: u32) -> Vec<PlannedTask> {
     let mut plan = Vec::new();

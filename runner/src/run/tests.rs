@@ -527,7 +527,7 @@ fn an_interrupted_run_keeps_its_durable_results_and_resumes_to_the_same_bundle_r
     let payload = |r: &TaskResult| {
         (
             r.plan_index,
-            r.outcome.clone(),
+            r.outcome,
             r.score,
             r.fuel_consumed,
             r.peak_memory_bytes,

@@ -231,7 +231,7 @@ fn campaign_report(c: &Campaign, shards: u32) -> serde_json::Value {
             .arg(&c.plan)
             .arg("--trust")
             .arg(&c.coordinator.public)
-            .arg("--json")
+            .args(["--format", "json"])
             .args(bundles(&c.dir, shards)),
     );
     done.expect_code(0);

@@ -213,7 +213,7 @@ impl FinishScript {
              > {dir}/campaign.verdict.json.tmp\n\
              status=$?\n\
              mv -f {dir}/campaign.verdict.json.tmp {dir}/campaign.verdict.json\n\
-             {airlock} report --campaign {plan} --trust {trust} --json \"${{bundles[@]}}\" \
+             {airlock} report --campaign {plan} --trust {trust} --format json \"${{bundles[@]}}\" \
              > {dir}/campaign.report.json.tmp\n\
              mv -f {dir}/campaign.report.json.tmp {dir}/campaign.report.json\n\
              exit $status\n",

@@ -14,10 +14,10 @@
 //! and `munge`; under `CI=true` missing binaries fail the test, elsewhere
 //! it is skipped with a message (as the browser tests treat chromium).
 
+use core::fmt::Write as _;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 use std::ffi::{OsStr, OsString};
-use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -131,7 +131,7 @@ fn submit(args: &SubmitArgs) -> Result<(), Failure> {
     let profile = run_profile(&args.run_args)?;
     // The plan is checked under the coordinator's key before anything is
     // submitted: a shard count read from a plan nobody signed would be a guess.
-    let trusted = super::load_trusted(std::slice::from_ref(&trust))?;
+    let trusted = super::load_trusted(core::slice::from_ref(&trust))?;
     let shard_count = airlock_attest::campaign::read_plan(&plan, &trusted)
         .map_err(Failure::input)?
         .plan

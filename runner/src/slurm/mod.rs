@@ -119,7 +119,7 @@ impl core::fmt::Display for SlurmError {
     }
 }
 
-impl std::error::Error for SlurmError {}
+impl core::error::Error for SlurmError {}
 
 impl Classify for SlurmError {
     fn class(&self) -> ErrorClass {

@@ -6,8 +6,8 @@
 //! every path is absolute, and the command line only narrows the array
 //! (`--array=...` on a resubmission) or adds the dependency.
 
+use core::fmt::Write as _;
 use std::ffi::OsStr;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::SlurmError;

@@ -24,4 +24,5 @@ pub mod reexecute;
 pub mod report;
 #[cfg(feature = "sandbox")]
 pub mod run;
+pub mod slurm;
 pub mod suite;

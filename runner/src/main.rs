@@ -20,7 +20,7 @@ mod commands;
 use commands::output::EscapingStderr;
 #[cfg(feature = "sandbox")]
 use commands::{campaign, demo, disclose, run};
-use commands::{export, keygen, profile, report, suite, verify};
+use commands::{export, keygen, profile, report, slurm, suite, verify};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -74,6 +74,10 @@ enum Command {
     /// Verify a bundle and report on it: scores per category and task with
     /// intervals, outcomes, resource use, verification and run metadata.
     Report(report::ReportArgs),
+    /// Run a campaign's shards as a Slurm job array (`submit`), and follow
+    /// and resubmit them (`status`).
+    #[command(subcommand)]
+    Slurm(slurm::SlurmCommand),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::execute(&args),
         Command::Report(args) => report::execute(&args),
+        Command::Slurm(command) => slurm::execute(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

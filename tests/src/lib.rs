@@ -18,6 +18,7 @@ pub mod campaign;
 pub mod crash;
 pub mod http;
 pub mod load;
+pub mod slurm;
 
 use core::fmt::Write as _;
 use core::time::Duration;

@@ -26,6 +26,7 @@ pub(crate) mod profile;
 pub(crate) mod report;
 #[cfg(feature = "sandbox")]
 pub(crate) mod run;
+pub(crate) mod slurm;
 #[cfg(feature = "sandbox")]
 pub(crate) mod suite;
 // Without the sandbox only `suite verify` is left, and it reads no task

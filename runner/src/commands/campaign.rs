@@ -5,23 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use airlock::report;
-use airlock::run::{self, CampaignShard, Progress, RunOptions, RunParts, StartMode};
-use airlock::suite::SuiteError;
+use airlock::run::{self, CampaignShard, RunOptions, StartMode};
 use airlock_attest::campaign::{VerifiedPlan, read_plan, verify::membership, write_plan};
-use airlock_attest::station_state::Station;
-use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::verify::VerifyOptions;
 use airlock_attest::{Overwrite, PublicKey, SigningKey};
 use airlock_core::campaign::{CampaignPlan, MAX_SHARDS};
 use airlock_core::record::ProfileRef;
-use airlock_sandbox::Sandbox;
 
-use super::output::{Bar, Failure, JsonProgress, emit_json, run_failure};
-use super::run::AgentArgs;
-use super::{
-    SuiteArgs, exists_hint, interrupt_on_signals, load_suite, load_trusted, parse_seed,
-    task_profile,
-};
+use super::output::{Failure, emit_json, run_failure};
+use super::run::{TaskSetupArgs, progress_for, station_files};
+use super::{exists_hint, interrupt_on_signals, load_trusted, parse_seed};
 
 /// `airlock campaign …`.
 #[derive(clap::Subcommand, Debug)]
@@ -37,16 +30,9 @@ pub(crate) enum CampaignCommand {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct PlanArgs {
+    /// What every shard runs: suite, backend, agent and profile.
     #[command(flatten)]
-    source: SuiteArgs,
-    /// The backend every shard runs under (recorded in the engine settings).
-    #[arg(long, default_value = "cranelift")]
-    backend: airlock_sandbox::Backend,
-    #[command(flatten)]
-    model: AgentArgs,
-    /// Hardware profile: an embedded name or a TOML file.
-    #[arg(long, default_value = "default")]
-    profile: String,
+    setup: TaskSetupArgs,
     /// The coordinator's private key, which signs the plan (nodes never need it).
     #[arg(long)]
     key: PathBuf,
@@ -89,16 +75,9 @@ pub(crate) struct ShardArgs {
     /// plan's own signature is checked and the verifier checks who made it.
     #[arg(long, value_name = "PUB")]
     coordinator: Option<PathBuf>,
+    /// The plan's suite, backend, agent and profile.
     #[command(flatten)]
-    source: SuiteArgs,
-    /// The backend the plan was made for.
-    #[arg(long, default_value = "cranelift")]
-    backend: airlock_sandbox::Backend,
-    #[command(flatten)]
-    model: AgentArgs,
-    /// Hardware profile: an embedded name or a TOML file (the plan's).
-    #[arg(long, default_value = "default")]
-    profile: String,
+    setup: TaskSetupArgs,
     /// This node's evaluator private key; the plan must authorize it.
     #[arg(long)]
     key: PathBuf,
@@ -129,15 +108,8 @@ pub(crate) fn shard_bundle(dir: &Path, shard: u32) -> PathBuf {
 }
 
 fn plan(args: &PlanArgs) -> Result<(), Failure> {
-    run::prefetch_executable_digest();
-    let profile = task_profile(&args.profile)?;
-    let sandbox =
-        Sandbox::with_backend(profile.sandbox_limits(), args.backend).map_err(Failure::from)?;
-    let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::from)?;
-    if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
-        return Err(Failure::from(SuiteError::SameKey));
-    }
+    let setup = args.setup.load(&key)?;
     let authorized: Vec<PublicKey> = load_trusted(&args.authorize)?;
     let mut shard_keys = Vec::new();
     for key in &authorized {
@@ -145,16 +117,9 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
             shard_keys.push(key.key_id());
         }
     }
-    let agent = args.model.build(&profile)?;
-    let parts = RunParts {
-        sandbox: &sandbox,
-        suite: &suite,
-        profile: &profile,
-        agent: agent.as_ref(),
-        key: &key,
-    };
-    let entries = run::suite_plan(&suite, args.epochs).map_err(Failure::input)?;
-    let (suite_ref, runner, model) = run::recorded_identity(&parts, args.model.tool_mode());
+    let parts = setup.parts(&key);
+    let entries = run::suite_plan(&setup.suite, args.epochs).map_err(Failure::input)?;
+    let (suite_ref, runner, model) = run::recorded_identity(&parts, args.setup.model.tool_mode());
     let mut random = [0u8; 48];
     getrandom::fill(&mut random).map_err(|e| Failure::input(format!("no randomness: {e}")))?;
     let mut campaign_id = [0u8; 16];
@@ -172,8 +137,8 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
         suite: suite_ref,
         plan: entries,
         profile: ProfileRef {
-            name: profile.name.clone(),
-            digest: profile.digest(),
+            name: setup.profile.name.clone(),
+            digest: setup.profile.digest(),
         },
         runner,
         model,
@@ -225,7 +190,6 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
 }
 
 fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
-    run::prefetch_executable_digest();
     let trusted = match &args.coordinator {
         Some(path) => vec![PublicKey::load(path).map_err(Failure::from)?],
         None => Vec::new(),
@@ -238,18 +202,13 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
     if out.exists() && !journal.exists() {
         return already_done(&plan, &out, &key, args.shard);
     }
-    let profile = task_profile(&args.profile)?;
-    let sandbox =
-        Sandbox::with_backend(profile.sandbox_limits(), args.backend).map_err(Failure::from)?;
-    let suite = load_suite(&sandbox, &args.source)?;
-    let agent = args.model.build(&profile)?;
-    let parts = RunParts {
-        sandbox: &sandbox,
-        suite: &suite,
-        profile: &profile,
-        agent: agent.as_ref(),
-        key: &key,
-    };
+    let setup = args.setup.load(&key)?;
+    let parts = setup.parts(&key);
+    let (station, transcript_key) = station_files(
+        &args.key,
+        args.station.as_ref(),
+        args.transcript_key.as_ref(),
+    );
     let start = if journal.exists() {
         tracing::info!(journal = %journal.display(), "resuming the shard from its journal");
         StartMode::Resume
@@ -262,16 +221,10 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
         start,
         overwrite: Overwrite::Refuse,
         epochs: 1,
-        station: args
-            .station
-            .clone()
-            .unwrap_or_else(|| Station::path_for_key(&args.key)),
-        transcript_key: args
-            .transcript_key
-            .clone()
-            .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
+        station,
+        transcript_key,
         sandboxes: args.sandboxes,
-        tool_mode: args.model.tool_mode(),
+        tool_mode: args.setup.model.tool_mode(),
         campaign: Some(CampaignShard {
             plan,
             plan_path: args.plan.clone(),
@@ -279,11 +232,7 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
         }),
         interrupt: interrupt_on_signals()?,
     };
-    let mut progress: Box<dyn Progress> = if args.json {
-        Box::new(JsonProgress)
-    } else {
-        Box::new(Bar::new())
-    };
+    let mut progress = progress_for(args.json);
     let summary = run::execute(&parts, &options, progress.as_mut()).map_err(run_failure)?;
     if args.json {
         let mut value = report::run_json(

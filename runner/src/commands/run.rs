@@ -15,22 +15,99 @@ use airlock_sandbox::Sandbox;
 use super::output::{Bar, Failure, JsonProgress, emit_json, run_failure};
 use super::{SuiteArgs, interrupt_on_signals, load_suite, parse_seed, task_profile};
 
+/// What every command that runs tasks loads first (`run`, `campaign plan`,
+/// `campaign run`): the suite, the backend, the agent and the profile.
 #[derive(clap::Args, Debug)]
-pub(crate) struct RunArgs {
+pub(crate) struct TaskSetupArgs {
     #[command(flatten)]
-    source: SuiteArgs,
+    pub(crate) source: SuiteArgs,
     /// How the sandbox executes tasks: `cranelift` (native code) or `pulley`
     /// (wasmtime's portable interpreter); recorded in the engine settings.
     #[arg(long, default_value = "cranelift")]
-    backend: airlock_sandbox::Backend,
+    pub(crate) backend: airlock_sandbox::Backend,
     #[command(flatten)]
-    model: AgentArgs,
+    pub(crate) model: AgentArgs,
+    /// Hardware profile: an embedded name or a TOML file.
+    #[arg(long, default_value = "default")]
+    pub(crate) profile: String,
+}
+
+/// The loaded parts of [`TaskSetupArgs`].
+pub(crate) struct TaskSetup {
+    pub(crate) profile: airlock::profile::HardwareProfile,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) suite: airlock::suite::LoadedSuite,
+    pub(crate) agent: Box<dyn airlock::agent::Agent>,
+}
+
+impl TaskSetupArgs {
+    /// Loads the profile, the sandbox under it, the suite and the agent,
+    /// refusing a suite signed by the key that is to sign the results.
+    pub(crate) fn load(&self, key: &SigningKey) -> Result<TaskSetup, Failure> {
+        run::prefetch_executable_digest();
+        let profile = task_profile(&self.profile)?;
+        let sandbox =
+            Sandbox::with_backend(profile.sandbox_limits(), self.backend).map_err(Failure::from)?;
+        let suite = load_suite(&sandbox, &self.source)?;
+        if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
+            return Err(Failure::from(SuiteError::SameKey));
+        }
+        let agent = self.model.build(&profile)?;
+        Ok(TaskSetup {
+            profile,
+            sandbox,
+            suite,
+            agent,
+        })
+    }
+}
+
+impl TaskSetup {
+    /// The parts a run of this setup is made of, signed by `key`.
+    pub(crate) fn parts<'a>(&'a self, key: &'a SigningKey) -> RunParts<'a> {
+        RunParts {
+            sandbox: &self.sandbox,
+            suite: &self.suite,
+            profile: &self.profile,
+            agent: self.agent.as_ref(),
+            key,
+        }
+    }
+}
+
+/// The station state and transcript key files of a run signed with the key
+/// at `key`: those given, or the ones beside the key.
+pub(crate) fn station_files(
+    key: &std::path::Path,
+    station: Option<&PathBuf>,
+    transcript_key: Option<&PathBuf>,
+) -> (PathBuf, PathBuf) {
+    (
+        station
+            .cloned()
+            .unwrap_or_else(|| Station::path_for_key(key)),
+        transcript_key
+            .cloned()
+            .unwrap_or_else(|| TranscriptKey::path_for_key(key)),
+    )
+}
+
+/// The progress a run shows: JSON lines on stderr, or a bar.
+pub(crate) fn progress_for(json: bool) -> Box<dyn Progress> {
+    if json {
+        Box::new(JsonProgress)
+    } else {
+        Box::new(Bar::new())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    setup: TaskSetupArgs,
     /// Station transcript key file; default: NAME.transcript-key beside the key.
     #[arg(long)]
     transcript_key: Option<PathBuf>,
-    /// Hardware profile: an embedded name or a TOML file.
-    #[arg(long, default_value = "default")]
-    profile: String,
     /// Evaluator private key (from `airlock keygen`).
     #[arg(long)]
     key: PathBuf,
@@ -144,23 +221,14 @@ fn parse_agent(text: &str) -> Result<AgentSpec, String> {
 }
 
 pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
-    run::prefetch_executable_digest();
-    let profile = task_profile(&args.profile)?;
-    let sandbox =
-        Sandbox::with_backend(profile.sandbox_limits(), args.backend).map_err(Failure::from)?;
-    let suite = load_suite(&sandbox, &args.source)?;
     let key = SigningKey::load(&args.key).map_err(Failure::from)?;
-    if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
-        return Err(Failure::from(SuiteError::SameKey));
-    }
-    let agent = args.model.build(&profile)?;
-    let parts = RunParts {
-        sandbox: &sandbox,
-        suite: &suite,
-        profile: &profile,
-        agent: agent.as_ref(),
-        key: &key,
-    };
+    let setup = args.setup.load(&key)?;
+    let parts = setup.parts(&key);
+    let (station, transcript_key) = station_files(
+        &args.key,
+        args.station.as_ref(),
+        args.transcript_key.as_ref(),
+    );
     let options = RunOptions {
         out: args.out.clone(),
         seed: args.seed,
@@ -175,30 +243,20 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
             Overwrite::Refuse
         },
         epochs: args.epochs,
-        station: args
-            .station
-            .clone()
-            .unwrap_or_else(|| Station::path_for_key(&args.key)),
-        transcript_key: args
-            .transcript_key
-            .clone()
-            .unwrap_or_else(|| TranscriptKey::path_for_key(&args.key)),
+        station,
+        transcript_key,
         sandboxes: args.sandboxes,
-        tool_mode: args.model.tool_mode(),
+        tool_mode: args.setup.model.tool_mode(),
         campaign: None,
         interrupt: interrupt_on_signals()?,
     };
-    let mut progress: Box<dyn Progress> = if args.json {
-        Box::new(JsonProgress)
-    } else {
-        Box::new(Bar::new())
-    };
+    let mut progress = progress_for(args.json);
     let summary = run::execute(&parts, &options, progress.as_mut()).map_err(run_failure)?;
     let peak_rss = run::peak_resident_bytes();
     tracing::info!(
         sandboxes = summary.sandboxes,
         peak_rss_mib = peak_rss.map(|b| b / (1024 * 1024)),
-        total_memory_mib = profile.total_memory_mib,
+        total_memory_mib = setup.profile.total_memory_mib,
         "run finished"
     );
     if args.json {

@@ -28,6 +28,7 @@ mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod manifest;
+pub mod release;
 mod signed_file;
 pub mod station_chain;
 pub mod station_state;

@@ -13,6 +13,7 @@ mod replay;
 use core::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
+use airlock_attest::release::{ReleaseManifest, check_release};
 use airlock_attest::station_chain::{StationReport, StationRun, check_stations};
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
@@ -45,6 +46,15 @@ pub enum TrustedSuite {
     Refused(String),
 }
 
+/// The release a verifier checks runners against, or why it could not be had.
+#[derive(Clone, Debug)]
+pub enum TrustedRelease {
+    /// A release manifest whose signature verified under a trusted release key.
+    Verified(ReleaseManifest),
+    /// The manifest did not verify: every bundle fails the release level with this reason.
+    Refused(String),
+}
+
 /// What `airlock verify` checks.
 #[derive(Debug)]
 pub struct VerifyRequest {
@@ -54,6 +64,8 @@ pub struct VerifyRequest {
     pub trusted: Vec<PublicKey>,
     /// The suite level, when asked for.
     pub suite: Option<TrustedSuite>,
+    /// The release level, when asked for.
+    pub release: Option<TrustedRelease>,
     /// Options of the streamed verifier.
     pub options: VerifyOptions,
     /// Disclosure files to check against their signed results (one bundle only).
@@ -150,8 +162,10 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
         // The four streamed levels alone need nothing kept: a RunStart
         // holds the whole plan, and building it would make the verifier's
         // memory grow with the bundle.
-        let levels_beyond =
-            request.suite.is_some() || request.replay.is_some() || !request.disclosed.is_empty();
+        let levels_beyond = request.suite.is_some()
+            || request.release.is_some()
+            || request.replay.is_some()
+            || !request.disclosed.is_empty();
         let visitor: &mut dyn RecordVisitor = if levels_beyond {
             &mut records
         } else {
@@ -164,6 +178,11 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
             verdict
                 .levels
                 .push(suite_level(suite, records.run_start.as_ref()));
+        }
+        if let Some(release) = &request.release {
+            verdict
+                .levels
+                .push(release_level(release, records.run_start.as_ref()));
         }
         if let Some(replay) = &request.replay {
             verdict.levels.push(
@@ -220,6 +239,21 @@ fn suite_level(suite: &TrustedSuite, run_start: Option<&RunStart>) -> LevelRepor
         (TrustedSuite::Verified { manifest, source }, Some(start)) => {
             check_suite(start, manifest, source)
         }
+    }
+}
+
+fn release_level(release: &TrustedRelease, run_start: Option<&RunStart>) -> LevelReport {
+    let status = |status| LevelReport {
+        level: Level::Release,
+        status,
+        note: None,
+    };
+    match (release, run_start) {
+        (TrustedRelease::Refused(why), _) => status(Status::Failed(why.clone())),
+        (_, None) => status(Status::NotChecked(
+            "no RunStart could be read from the bundle".into(),
+        )),
+        (TrustedRelease::Verified(manifest), Some(start)) => check_release(start, manifest),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod agent;
 pub mod audit;
 #[cfg(feature = "sandbox")]
 pub mod check;
+pub mod executable;
 pub mod profile;
 #[cfg(feature = "sandbox")]
 pub mod reexecute;

@@ -20,12 +20,14 @@ mod commands;
 use commands::output::EscapingStderr;
 #[cfg(feature = "sandbox")]
 use commands::{campaign, demo, disclose, run};
-use commands::{export, keygen, profile, report, slurm, suite, verify};
+use commands::{export, keygen, profile, release, report, slurm, suite, verify, version};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "airlock",
     version,
+    disable_version_flag = true,
+    arg_required_else_help = true,
     about = "Run cyber-capability benchmarks in wasmtime sandboxes; sign, chain and verify the results offline.",
     after_help = "Exit codes: 0 success; 1 verification failed; 2 usage or input error; 3 run interrupted by a signal (run it again to resume)."
 )]
@@ -33,8 +35,16 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Print the version; with --json, this build's identity: the
+    /// executable digest exactly as RunStart records it, the wasmtime
+    /// version and the engine settings digests (airlock-version/1).
+    #[arg(short = 'V', long)]
+    version: bool,
+    /// With --version, print it as JSON.
+    #[arg(long, requires = "version")]
+    json: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +88,10 @@ enum Command {
     /// and resubmit them (`status`).
     #[command(subcommand)]
     Slurm(slurm::SlurmCommand),
+    /// Sign a release directory from `cargo xtask dist` (`sign`) and check
+    /// one against its signed manifest (`verify`).
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +109,27 @@ fn main() -> ExitCode {
         .with_writer(|| EscapingStderr)
         .init();
     let result = match cli.command {
+        _ if cli.version => version::execute(cli.json),
+        None => Err(commands::output::Failure::input(
+            "no command given; see airlock --help",
+        )),
+        Some(command) => dispatch(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                // Messages name files and quote task ids, suite names and
+                // server replies: one escaped line, whatever they hold.
+                eprintln!("airlock: {}", Untrusted(&failure.message));
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), commands::output::Failure> {
+    match command {
         Command::Keygen(args) => keygen::execute(&args),
         #[cfg(feature = "sandbox")]
         Command::Run(args) => run::execute(&args),
@@ -110,17 +145,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::execute(&args),
         Command::Report(args) => report::execute(&args),
         Command::Slurm(command) => slurm::execute(command),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            if !failure.message.is_empty() {
-                // Messages name files and quote task ids, suite names and
-                // server replies: one escaped line, whatever they hold.
-                eprintln!("airlock: {}", Untrusted(&failure.message));
-            }
-            ExitCode::from(failure.code)
-        }
+        Command::Release(command) => release::execute(command),
     }
 }
 

@@ -850,6 +850,53 @@ fn suite_bad_input() {
     ]);
 }
 
+/// A release directory whose recipe is not JSON.
+fn release_recipe_garbage(dir: &Path) {
+    std::fs::create_dir(dir.join("rel")).unwrap();
+    std::fs::write(dir.join("rel/build-recipe.json"), b"{not json").unwrap();
+}
+
+/// A release directory whose recipe names an artifact that is not there.
+fn release_artifact_missing(dir: &Path) {
+    std::fs::create_dir(dir.join("rel")).unwrap();
+    let recipe = serde_json::json!({
+        "schema": "airlock-build-recipe/1",
+        "source_commit": "0123456789abcdef0123456789abcdef01234567",
+        "rustc": "rustc",
+        "target": "x86_64-unknown-linux-musl",
+        "cargo_lock_sha256": "00",
+        "artifacts": ["airlock"],
+    });
+    std::fs::write(dir.join("rel/build-recipe.json"), recipe.to_string()).unwrap();
+}
+
+#[test]
+#[rustfmt::skip]
+fn release_bad_input() {
+    run_matrix(&[
+        case("release-sign-recipe-missing",
+            &["release", "sign", "adir", "--key", AUTH_KEY], 2, "adir/build-recipe.json"),
+        case("release-sign-recipe-garbage",
+            &["release", "sign", "rel", "--key", AUTH_KEY], 2, "rel/build-recipe.json")
+            .with(release_recipe_garbage),
+        case("release-sign-artifact-missing",
+            &["release", "sign", "rel", "--key", AUTH_KEY], 2, "rel/airlock")
+            .with(release_artifact_missing),
+        case("release-sign-key-is-public",
+            &["release", "sign", "rel", "--key", AUTH_PUB], 2, AUTH_PUB)
+            .with(release_artifact_missing),
+        case("release-verify-manifest-missing",
+            &["release", "verify", "adir", "--release-trust", AUTH_PUB], 2,
+            "adir/release.intoto.json"),
+        case("verify-release-manifest-missing",
+            &["verify", "run.bundle", "--trust", EVAL_PUB, "--release", "missing.json",
+              "--release-trust", AUTH_PUB], 2, "missing.json"),
+        case("verify-release-trust-without-release",
+            &["verify", "run.bundle", "--trust", EVAL_PUB, "--release-trust", AUTH_PUB], 2,
+            "--release"),
+    ]);
+}
+
 #[test]
 #[rustfmt::skip]
 fn profile_bad_input() {

@@ -30,7 +30,7 @@ const INSPECT_CHECK: &str = "import inspect_ai; print(inspect_ai.__version__)";
 const RUN_SEED: &str = "0000000000000000000000000000000000000000000000000000000000000b3c";
 
 /// Airlock must reach this many times Inspect's samples per second.
-const THROUGHPUT_TARGET: f64 = 50.0;
+const THROUGHPUT_TARGET: f64 = 100.0;
 
 /// The verifier must reach this fraction of ring's raw verification rate.
 const VERIFY_TARGET: f64 = 0.9;
@@ -44,6 +44,8 @@ pub(crate) struct BenchOptions {
     pub samples: u32,
     pub rounds: u32,
     pub verify_records: u32,
+    /// The binary of the end-to-end rounds, when not the release build's.
+    pub airlock: Option<PathBuf>,
 }
 
 /// One measured process, as `bench/measure.py` writes it.
@@ -109,9 +111,13 @@ pub(crate) fn bench(options: &BenchOptions) -> Result<()> {
         ]),
     )?;
     let python = inspect_setup(&target)?;
-    let airlock = target
-        .join("release")
-        .join(format!("airlock{}", std::env::consts::EXE_SUFFIX));
+    let airlock = match &options.airlock {
+        Some(path) => fs::canonicalize(path)
+            .with_context(|| format!("--airlock {}: no such binary", path.display()))?,
+        None => target
+            .join("release")
+            .join(format!("airlock{}", std::env::consts::EXE_SUFFIX)),
+    };
     let verify_rate = target
         .join("release")
         .join("examples")
@@ -218,13 +224,19 @@ pub(crate) fn bench(options: &BenchOptions) -> Result<()> {
     )
     .context("parsing verify_rate output")?;
 
-    let results = summarize(
+    let mut results = summarize(
         options,
         &airlock_rounds,
         &inspect_rounds,
         &inspect_version,
         &verify,
     )?;
+    // Which build ran: the release's static binary and the development
+    // build differ in size (and so in the time to hash themselves).
+    results["end_to_end"]["airlock"]["binary"] = json!({
+        "file": if options.airlock.is_some() { "--airlock" } else { "target/release/airlock" },
+        "bytes": file_len(&airlock)?,
+    });
     print!("{}", table(&results));
     let out = root.join("bench").join("results.json");
     let mut text = serde_json::to_string_pretty(&results).context("encoding results")?;
@@ -242,6 +254,7 @@ fn inspect_setup(target: &Path) -> Result<PathBuf> {
         &crate::PythonPackage {
             name: "inspect_ai",
             requirement: INSPECT_REQUIREMENT,
+            extra: &[],
             check: INSPECT_CHECK,
         },
     )

@@ -32,8 +32,12 @@ const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 /// and signature vectors in SPEC.md were cross-checked with this version.
 const PYTHON_REQUIREMENT: &str = "securesystemslib[crypto]==1.6.0";
 
+/// Further packages of that environment, pinned: in-toto's own Statement and
+/// SLSA provenance protos, which the release test parses the manifest with.
+const PYTHON_EXTRA: &[&str] = &["in-toto-attestation==0.9.3"];
+
 /// What must import for the Python environment to count as ready.
-const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography; print(securesystemslib.__version__)";
+const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography, in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2; print(securesystemslib.__version__)";
 
 /// One `cargo` invocation of `cargo xtask test`.
 struct Step {
@@ -122,6 +126,10 @@ enum Task {
         /// Records in the bundle the verification rate is measured on.
         #[arg(long, default_value_t = 5000)]
         verify_records: u32,
+        /// The airlock binary the end-to-end rounds run, e.g. the static
+        /// release target/dist/airlock (default: target/release/airlock).
+        #[arg(long)]
+        airlock: Option<PathBuf>,
     },
     /// Run the default suite against a real OpenAI-compatible server nobody
     /// here wrote: Hugging Face `transformers serve` on 127.0.0.1, serving a
@@ -175,10 +183,12 @@ fn main() -> ExitCode {
             samples,
             rounds,
             verify_records,
+            airlock,
         } => bench::bench(&bench::BenchOptions {
             samples,
             rounds,
             verify_records,
+            airlock,
         }),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
         Task::Interop { modes } => interop::interop(&interop::InteropOptions { modes }),
@@ -414,6 +424,7 @@ fn python_setup() -> Result<PathBuf> {
         &PythonPackage {
             name: "securesystemslib",
             requirement: PYTHON_REQUIREMENT,
+            extra: PYTHON_EXTRA,
             check: PYTHON_CHECK,
         },
     )
@@ -425,6 +436,8 @@ pub(crate) struct PythonPackage {
     pub(crate) name: &'static str,
     /// The pip requirement, pinned as `NAME==VERSION`.
     pub(crate) requirement: &'static str,
+    /// Further pinned requirements installed with it.
+    pub(crate) extra: &'static [&'static str],
     /// A script that imports what is used and prints the installed version.
     pub(crate) check: &'static str,
 }
@@ -460,14 +473,16 @@ pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBu
     )?;
     step(
         &format!("pip install {}", package.requirement),
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            package.requirement,
-        ]),
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                package.requirement,
+            ])
+            .args(package.extra),
     )?;
     capture(Command::new(&python).args(["-c", package.check]))
         .with_context(|| format!("{} does not import after installing it", package.name))?;

@@ -34,6 +34,9 @@ pub enum Level {
     Plan,
     /// A campaign's shards belong to its plan and cover it, each entry once.
     Campaign,
+    /// The runner that made the bundle is an artifact of a signed release
+    /// manifest, with its versions and engine settings (`verify --release`).
+    Release,
 }
 
 impl Level {
@@ -49,6 +52,7 @@ impl Level {
             Level::Disclosed => "disclosed",
             Level::Plan => "plan",
             Level::Campaign => "campaign",
+            Level::Release => "release",
         }
     }
 }

@@ -23,6 +23,7 @@ pub(crate) mod disclose;
 pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod profile;
+pub(crate) mod release;
 pub(crate) mod report;
 #[cfg(feature = "sandbox")]
 pub(crate) mod run;
@@ -35,6 +36,7 @@ pub(crate) mod suite;
 #[path = "suite_verify.rs"]
 pub(crate) mod suite;
 pub(crate) mod verify;
+pub(crate) mod version;
 
 use output::Failure;
 

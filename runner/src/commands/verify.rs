@@ -22,7 +22,7 @@ pub(crate) struct VerifyArgs {
     /// shard, then that every planned entry has exactly one result (missing
     /// shards, duplicates, foreign or unauthorized shards are named).
     /// --trust then names the coordinator keys the plan may be signed by.
-    #[arg(long, value_name = "PLAN", conflicts_with_all = ["suite", "disclosed", "replay"])]
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["suite", "disclosed", "replay", "release"])]
     campaign: Option<PathBuf>,
     /// Trusted evaluator public key (SPKI PEM); may be given more than once.
     #[arg(long, required = true)]
@@ -36,6 +36,15 @@ pub(crate) struct VerifyArgs {
     /// Trusted suite authority public key for --suite DIR; may be given more than once.
     #[arg(long, requires = "suite")]
     suite_trust: Vec<PathBuf>,
+    /// Check the release level against this signed release manifest
+    /// (release.intoto.json of `cargo xtask dist`): the runner executable
+    /// that made each bundle is one of its artifacts, with the release's
+    /// Airlock and wasmtime versions and one of its engine settings.
+    #[arg(long, value_name = "MANIFEST", requires = "release_trust")]
+    release: Option<PathBuf>,
+    /// Trusted release public key for --release; may be given more than once.
+    #[arg(long, requires = "release")]
+    release_trust: Vec<PathBuf>,
     /// Threads that check signatures (default and most: the available
     /// cores); the verdict is the same for any number.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -117,10 +126,22 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
     } else {
         None
     };
+    // A manifest that cannot be read is bad input; one that reads but does
+    // not verify fails the release level of every bundle.
+    let release = match &args.release {
+        None => None,
+        Some(path) => Some(
+            match super::release::read_manifest(path, &args.release_trust)? {
+                Ok(manifest) => audit::TrustedRelease::Verified(manifest),
+                Err(e) => audit::TrustedRelease::Refused(e.to_string()),
+            },
+        ),
+    };
     let request = VerifyRequest {
         bundles: args.bundles.clone(),
         trusted,
         suite,
+        release,
         options: VerifyOptions::default().threads(verify_threads(args.threads)),
         disclosed: args.disclosed.clone(),
         replay,

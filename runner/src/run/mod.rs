@@ -41,12 +41,13 @@ use airlock_core::Ppm;
 use airlock_core::outcome::Outcome;
 use airlock_core::record::{Record, RunEnd, RunEndReason, RunStart, TaskResult};
 
+pub use crate::executable::{executable_digest, prefetch_executable_digest};
 use commit::GroupCommit;
 pub use error::RunError;
 use files::RunFiles;
 pub use files::{journal_path, secret_path, transcripts_path};
 use open::Opened;
-pub use open::{executable_digest, prefetch_executable_digest, recorded_identity, suite_plan};
+pub use open::{recorded_identity, suite_plan};
 pub use options::{
     CampaignShard, Interrupt, NoProgress, Progress, RunOptions, RunParts, StartMode,
 };

@@ -5,7 +5,6 @@
 //! wrong ones.
 
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use airlock_attest::Overwrite;
@@ -270,31 +269,8 @@ fn runner_build(parts: &RunParts<'_>) -> RunnerBuild {
         airlock_version: env!("CARGO_PKG_VERSION").into(),
         wasmtime_version: WASMTIME_VERSION.into(),
         engine_settings: parts.sandbox.settings_digest(),
-        executable: executable_digest(),
+        executable: crate::executable::executable_digest(),
     }
-}
-
-/// blake3 of the running executable, recorded so a verifier knows which
-/// build produced the fuel counts. Computed once per process, streamed: the
-/// binary (tens of MB with its line tables) is never held in memory at once.
-pub fn executable_digest() -> Digest {
-    static DIGEST: OnceLock<Digest> = OnceLock::new();
-    *DIGEST.get_or_init(|| {
-        let hash = || -> std::io::Result<Digest> {
-            let file = std::fs::File::open(std::env::current_exe()?)?;
-            let mut hasher = blake3::Hasher::new();
-            hasher.update_reader(file)?;
-            Ok(Digest(*hasher.finalize().as_bytes()))
-        };
-        hash().unwrap_or(Digest::ZERO)
-    })
-}
-
-/// Starts [`executable_digest`] on a thread of its own, so that hashing the
-/// binary overlaps what comes before a run (compiling the suite's modules);
-/// the run's own call then waits for it if it is not done.
-pub fn prefetch_executable_digest() {
-    std::thread::spawn(executable_digest);
 }
 
 /// Room left in the RunStart record for its fields other than the plan

@@ -125,6 +125,7 @@ pub(crate) const EXIT_INPUT: u8 = 2;
 
 /// Exit code: a signal stopped a run before its plan was done; every
 /// finished result is durable and running the same command again resumes.
+#[cfg(feature = "sandbox")]
 pub(crate) const EXIT_INTERRUPTED: u8 = 3;
 
 /// The exit code of an error of `class` (README.md, "Exit codes").

@@ -19,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod dist;
 mod interop;
 
 /// Rust targets the build needs: task modules and the no_std proof compile
@@ -140,6 +141,18 @@ enum Task {
         #[arg(long = "tool-mode", value_enum, default_values_t = [interop::ToolMode::Native, interop::ToolMode::Text])]
         modes: Vec<interop::ToolMode>,
     },
+    /// Make the release for the enclave in target/dist/: static musl
+    /// binaries of airlock and its verifier build, built offline from the
+    /// vendored source archive (also written there), with the build recipe
+    /// and a CycloneDX SBOM. Installs the musl target and musl-tools when
+    /// missing. `--check` rebuilds from the archive in another directory with
+    /// networking removed and an empty CARGO_HOME, and fails unless both
+    /// binaries are bit-identical to the dist ones.
+    Dist {
+        /// Rebuild from target/dist's source archive and compare, instead of building.
+        #[arg(long)]
+        check: bool,
+    },
     /// Build the cargo-fuzz targets in fuzz/ and run each for a while;
     /// fails on the first crash, leaving the input in fuzz/artifacts/.
     /// Installs cargo-fuzz when missing. Uses the nightly toolchain (with
@@ -181,6 +194,7 @@ fn main() -> ExitCode {
             verify_records,
         }),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
+        Task::Dist { check } => dist::dist(check),
         Task::Interop { modes } => interop::interop(&interop::InteropOptions { modes }),
     };
     match result {

@@ -29,12 +29,20 @@ const TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
 /// Toolchain components `test` uses; minimal rustup profiles lack them.
 const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
-/// What the DSSE interop test's Python needs, from PyPI. Pinned: the key id
-/// and signature vectors in SPEC.md were cross-checked with this version.
-const PYTHON_REQUIREMENT: &str = "securesystemslib[crypto]==1.6.0";
+/// What the Python interop tests need, from PyPI: securesystemslib for the
+/// DSSE test (pinned: the key id and signature vectors in SPEC.md were
+/// cross-checked with this version), and cyclonedx-python-lib with its JSON
+/// schema validator for the dist SBOM test.
+const PYTHON_REQUIREMENTS: &[&str] = &[
+    "securesystemslib[crypto]==1.6.0",
+    "cyclonedx-python-lib[json-validation]==11.12.0",
+];
 
-/// What must import for the Python environment to count as ready.
-const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography; print(securesystemslib.__version__)";
+/// What must import for the Python environment to count as ready; prints
+/// the installed versions in the order of [`PYTHON_REQUIREMENTS`].
+const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography; \
+import cyclonedx.validation.json, importlib.metadata as m; \
+print(securesystemslib.__version__, m.version('cyclonedx-python-lib'))";
 
 /// One `cargo` invocation of `cargo xtask test`.
 struct Step {
@@ -285,6 +293,12 @@ fn test() -> Result<()> {
         .env("AIRLOCK_BIN", &airlock_bin)
         .env("AIRLOCK_VERIFY_BIN", &verify_bin)
         .env("AIRLOCK_PYTHON", &python);
+    // The dist tests (tests/tests/dist.rs) check the release `cargo xtask
+    // dist` made, when there is one.
+    let dist_dir = target_dir()?.join("dist");
+    if dist_dir.join("build-recipe.json").is_file() {
+        command.env("AIRLOCK_DIST_DIR", &dist_dir);
+    }
     step(TESTS_STEP.name, &mut command)?;
     // The verifier's two steps: its dependency check and its build.
     eprintln!("xtask: all {} test steps passed", TEST_STEPS.len() + 3);
@@ -426,8 +440,8 @@ fn python_setup() -> Result<PathBuf> {
     python_venv(
         &target_dir()?.join("airlock-python"),
         &PythonPackage {
-            name: "securesystemslib",
-            requirement: PYTHON_REQUIREMENT,
+            name: "securesystemslib, cyclonedx-python-lib",
+            requirements: PYTHON_REQUIREMENTS,
             check: PYTHON_CHECK,
         },
     )
@@ -437,9 +451,10 @@ fn python_setup() -> Result<PathBuf> {
 pub(crate) struct PythonPackage {
     /// Its name, for messages.
     pub(crate) name: &'static str,
-    /// The pip requirement, pinned as `NAME==VERSION`.
-    pub(crate) requirement: &'static str,
-    /// A script that imports what is used and prints the installed version.
+    /// The pip requirements, each pinned as `NAME==VERSION`.
+    pub(crate) requirements: &'static [&'static str],
+    /// A script that imports what is used and prints the installed
+    /// versions, space-separated, in the order of `requirements`.
     pub(crate) check: &'static str,
 }
 
@@ -450,9 +465,10 @@ pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBu
     let python = venv.join("bin").join("python");
     if python.is_file()
         && let Ok(version) = capture(Command::new(&python).args(["-c", package.check]))
-        && package
-            .requirement
-            .ends_with(&format!("=={}", version.trim()))
+        && version.split_whitespace().eq(package
+            .requirements
+            .iter()
+            .map(|r| r.rsplit_once("==").map_or("", |(_, pinned)| pinned)))
     {
         eprintln!(
             "xtask: python environment ready ({} {})",
@@ -473,15 +489,16 @@ pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBu
         "python3 -m venv failed: install python3 and its venv module (Debian: python3-venv)",
     )?;
     step(
-        &format!("pip install {}", package.requirement),
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            package.requirement,
-        ]),
+        &format!("pip install {}", package.requirements.join(" ")),
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(package.requirements),
     )?;
     capture(Command::new(&python).args(["-c", package.check]))
         .with_context(|| format!("{} does not import after installing it", package.name))?;

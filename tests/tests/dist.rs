@@ -130,6 +130,7 @@ fn dist_airlock_runs_demo_in_an_empty_root_without_network() {
         .arg(&root)
         .args(["/airlock", "demo"])
         .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TMPDIR", "/tmp")
         .output()
         .expect("running unshare");
@@ -141,7 +142,7 @@ fn dist_airlock_runs_demo_in_an_empty_root_without_network() {
         output.status
     );
     assert!(
-        stdout.contains("reference") && stdout.contains("null"),
+        stdout.contains("reference agent") && stdout.contains("null agent"),
         "demo printed no score table for both agents:\n{stdout}"
     );
 }

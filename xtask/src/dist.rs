@@ -690,9 +690,14 @@ fn sbom(toolchain: &Toolchain, source: &Source, build: &Build) -> Result<Value> 
             ]),
     )
     .context("listing the binary's dependencies")?;
-    let lock: toml::Table = fs::read_to_string(build.src.join("Cargo.lock"))?
-        .parse()
-        .context("parsing Cargo.lock")?;
+    let lock = fs::read_to_string(build.src.join("Cargo.lock"))?;
+    sbom_of(&tree, &lock, source)
+}
+
+/// The SBOM of `cargo tree --prefix depth --format "{p}\t{l}"` output, with
+/// the checksums of `lock` (Cargo.lock's text).
+fn sbom_of(tree: &str, lock: &str, source: &Source) -> Result<Value> {
+    let lock: toml::Table = lock.parse().context("parsing Cargo.lock")?;
     let mut checksums = BTreeMap::new();
     for package in lock
         .get("package")
@@ -721,7 +726,8 @@ fn sbom(toolchain: &Toolchain, source: &Source, build: &Build) -> Result<Value> 
         let Ok(depth) = line[..depth_len].parse::<usize>() else {
             continue;
         };
-        let rest = &line[depth_len..];
+        // " (*)": a package whose dependencies were listed further up.
+        let rest = line[depth_len..].trim_end().trim_end_matches(" (*)");
         let (package, license) = rest.split_once('\t').unwrap_or((rest, ""));
         let mut words = package.split_whitespace();
         let (Some(name), Some(version)) = (words.next(), words.next()) else {
@@ -881,4 +887,88 @@ fn reset_dir(dir: &Path) -> Result<()> {
         fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SBOM of this workspace's own dependency tree for the musl
+    /// target, from real `cargo tree` output and the real Cargo.lock;
+    /// written to the target dir for the schema check by hand.
+    #[test]
+    fn sbom_of_the_workspace_lists_the_linked_crates() {
+        let tree = capture(
+            crate::cargo()
+                .args(["tree", "--locked", "-p", "airlock", "--target", TARGET])
+                .args([
+                    "-e",
+                    "normal,build",
+                    "--prefix",
+                    "depth",
+                    "--format",
+                    "{p}\t{l}",
+                ]),
+        );
+        let Ok(tree) = tree else {
+            panic!("cargo tree failed");
+        };
+        let lock = fs::read_to_string(workspace_root().join("Cargo.lock"));
+        let Ok(lock) = lock else {
+            panic!("reading Cargo.lock");
+        };
+        let source = Source {
+            commit: "0".repeat(40),
+            epoch: 1_796_227_924,
+            version: "0.1.0".into(),
+        };
+        let sbom = sbom_of(&tree, &lock, &source);
+        let Ok(sbom) = sbom else {
+            panic!("sbom_of failed");
+        };
+        assert_eq!(sbom["metadata"]["timestamp"], "2026-12-02T16:12:04Z");
+        assert_eq!(sbom["metadata"]["component"]["name"], "airlock");
+        let Some(components) = sbom["components"].as_array() else {
+            panic!("no components");
+        };
+        let find = |name: &str| components.iter().find(|c| c["name"] == name);
+        assert_eq!(
+            find("wasmtime").map(|c| c["version"].clone()),
+            Some("48.0.8".into())
+        );
+        assert!(
+            find("windows-sys").is_none(),
+            "a Windows-only crate in a Linux SBOM"
+        );
+        let ring = find("ring").map(|c| c["hashes"][0]["content"].clone());
+        assert_eq!(
+            ring.as_ref().and_then(Value::as_str).map(str::len),
+            Some(64)
+        );
+        assert!(
+            components.iter().all(|c| c["licenses"].is_null()
+                || !c["licenses"][0]["expression"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains('*')),
+            "a cargo tree marker leaked into a license"
+        );
+        // Every dependency edge names a component (or the binary itself).
+        let refs: BTreeSet<&str> = components
+            .iter()
+            .filter_map(|c| c["bom-ref"].as_str())
+            .chain(sbom["metadata"]["component"]["bom-ref"].as_str())
+            .collect();
+        for dependency in sbom["dependencies"].as_array().into_iter().flatten() {
+            for target in dependency["dependsOn"].as_array().into_iter().flatten() {
+                assert!(
+                    target.as_str().is_some_and(|t| refs.contains(t)),
+                    "{target}"
+                );
+            }
+        }
+        if let Ok(dir) = target_dir() {
+            let _ = write_json(&dir.join("sbom-of-workspace.cdx.json"), &sbom);
+        }
+    }
 }

@@ -253,8 +253,7 @@ fn inspect_setup(target: &Path) -> Result<PathBuf> {
         &target.join("inspect-python"),
         &crate::PythonPackage {
             name: "inspect_ai",
-            requirement: INSPECT_REQUIREMENT,
-            extra: &[],
+            requirements: &[INSPECT_REQUIREMENT],
             check: INSPECT_CHECK,
         },
     )

@@ -19,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod dist;
 mod interop;
 
 /// Rust targets the build needs: task modules and the no_std proof compile
@@ -28,16 +29,23 @@ const TARGETS: &[&str] = &["wasm32-unknown-unknown", "thumbv7em-none-eabihf"];
 /// Toolchain components `test` uses; minimal rustup profiles lack them.
 const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
-/// What the DSSE interop test's Python needs, from PyPI. Pinned: the key id
-/// and signature vectors in SPEC.md were cross-checked with this version.
-const PYTHON_REQUIREMENT: &str = "securesystemslib[crypto]==1.6.0";
+/// What the Python interop tests need, from PyPI: securesystemslib for the
+/// DSSE test (pinned: the key id and signature vectors in SPEC.md were
+/// cross-checked with this version), cyclonedx-python-lib with its JSON
+/// schema validator for the dist SBOM test, and in-toto-attestation (in-toto's
+/// own Statement and SLSA provenance protos) for the release manifest test.
+const PYTHON_REQUIREMENTS: &[&str] = &[
+    "securesystemslib[crypto]==1.6.0",
+    "cyclonedx-python-lib[json-validation]==11.12.0",
+    "in-toto-attestation==0.9.3",
+];
 
-/// Further packages of that environment, pinned: in-toto's own Statement and
-/// SLSA provenance protos, which the release test parses the manifest with.
-const PYTHON_EXTRA: &[&str] = &["in-toto-attestation==0.9.3"];
-
-/// What must import for the Python environment to count as ready.
-const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography, in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2; print(securesystemslib.__version__)";
+/// What must import for the Python environment to count as ready; prints
+/// the installed versions in the order of [`PYTHON_REQUIREMENTS`].
+const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography; \
+import cyclonedx.validation.json, importlib.metadata as m; \
+import in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2; \
+print(securesystemslib.__version__, m.version('cyclonedx-python-lib'), m.version('in-toto-attestation'))";
 
 /// One `cargo` invocation of `cargo xtask test`.
 struct Step {
@@ -148,6 +156,18 @@ enum Task {
         #[arg(long = "tool-mode", value_enum, default_values_t = [interop::ToolMode::Native, interop::ToolMode::Text])]
         modes: Vec<interop::ToolMode>,
     },
+    /// Make the release for the enclave in target/dist/: static musl
+    /// binaries of airlock and its verifier build, built offline from the
+    /// vendored source archive (also written there), with the build recipe
+    /// and a CycloneDX SBOM. Installs the musl target and musl-tools when
+    /// missing. `--check` rebuilds from the archive in another directory with
+    /// networking removed and an empty CARGO_HOME, and fails unless both
+    /// binaries are bit-identical to the dist ones.
+    Dist {
+        /// Rebuild from target/dist's source archive and compare, instead of building.
+        #[arg(long)]
+        check: bool,
+    },
     /// Build the cargo-fuzz targets in fuzz/ and run each for a while;
     /// fails on the first crash, leaving the input in fuzz/artifacts/.
     /// Installs cargo-fuzz when missing. Uses the nightly toolchain (with
@@ -191,6 +211,7 @@ fn main() -> ExitCode {
             airlock,
         }),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
+        Task::Dist { check } => dist::dist(check),
         Task::Interop { modes } => interop::interop(&interop::InteropOptions { modes }),
     };
     match result {
@@ -281,6 +302,12 @@ fn test() -> Result<()> {
         .env("AIRLOCK_BIN", &airlock_bin)
         .env("AIRLOCK_VERIFY_BIN", &verify_bin)
         .env("AIRLOCK_PYTHON", &python);
+    // The dist tests (tests/tests/dist.rs) check the release `cargo xtask
+    // dist` made, when there is one.
+    let dist_dir = target_dir()?.join("dist");
+    if dist_dir.join("build-recipe.json").is_file() {
+        command.env("AIRLOCK_DIST_DIR", &dist_dir);
+    }
     step(TESTS_STEP.name, &mut command)?;
     // The verifier's two steps: its dependency check and its build.
     eprintln!("xtask: all {} test steps passed", TEST_STEPS.len() + 3);
@@ -422,9 +449,8 @@ fn python_setup() -> Result<PathBuf> {
     python_venv(
         &target_dir()?.join("airlock-python"),
         &PythonPackage {
-            name: "securesystemslib",
-            requirement: PYTHON_REQUIREMENT,
-            extra: PYTHON_EXTRA,
+            name: "securesystemslib, cyclonedx-python-lib, in-toto-attestation",
+            requirements: PYTHON_REQUIREMENTS,
             check: PYTHON_CHECK,
         },
     )
@@ -434,11 +460,10 @@ fn python_setup() -> Result<PathBuf> {
 pub(crate) struct PythonPackage {
     /// Its name, for messages.
     pub(crate) name: &'static str,
-    /// The pip requirement, pinned as `NAME==VERSION`.
-    pub(crate) requirement: &'static str,
-    /// Further pinned requirements installed with it.
-    pub(crate) extra: &'static [&'static str],
-    /// A script that imports what is used and prints the installed version.
+    /// The pip requirements, each pinned as `NAME==VERSION`.
+    pub(crate) requirements: &'static [&'static str],
+    /// A script that imports what is used and prints the installed
+    /// versions, space-separated, in the order of `requirements`.
     pub(crate) check: &'static str,
 }
 
@@ -449,9 +474,10 @@ pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBu
     let python = venv.join("bin").join("python");
     if python.is_file()
         && let Ok(version) = capture(Command::new(&python).args(["-c", package.check]))
-        && package
-            .requirement
-            .ends_with(&format!("=={}", version.trim()))
+        && version.split_whitespace().eq(package
+            .requirements
+            .iter()
+            .map(|r| r.rsplit_once("==").map_or("", |(_, pinned)| pinned)))
     {
         eprintln!(
             "xtask: python environment ready ({} {})",
@@ -472,7 +498,7 @@ pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBu
         "python3 -m venv failed: install python3 and its venv module (Debian: python3-venv)",
     )?;
     step(
-        &format!("pip install {}", package.requirement),
+        &format!("pip install {}", package.requirements.join(" ")),
         Command::new(&python)
             .args([
                 "-m",
@@ -480,9 +506,8 @@ pub(crate) fn python_venv(venv: &Path, package: &PythonPackage) -> Result<PathBu
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                package.requirement,
             ])
-            .args(package.extra),
+            .args(package.requirements),
     )?;
     capture(Command::new(&python).args(["-c", package.check]))
         .with_context(|| format!("{} does not import after installing it", package.name))?;

@@ -1,7 +1,9 @@
 //! Sandbox cost per task instance: instantiate + start + one step of the
 //! single-turn XOR task, answered by its reference solver, and the cost of
 //! loading its module; and a whole multi-turn task (agentic-host, up to 40
-//! turns) answered by the reference agent, as a run drives it.
+//! turns) answered by the reference agent, as a run drives it; and loading
+//! the whole default suite (8 modules) compiled by Cranelift against loaded
+//! from a warm module cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use airlock::profile;
@@ -79,5 +81,40 @@ fn reference_agent_task(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, xor_task, reference_agent_task);
+/// What a run does before its first task: load the default suite's eight
+/// modules (screen, compile or fetch from the cache, probe).
+fn default_suite_load(c: &mut Criterion) {
+    use airlock_sandbox::module_cache::{ModuleCache, Source, StationSecret};
+
+    let limits = profile::load("default").unwrap().profile.sandbox_limits();
+    let modules = airlock_default_suite::modules();
+    let cold = Sandbox::new(limits.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Any non-zero runner digest: the bench binary is not a runner build.
+    let cache =
+        ModuleCache::open(dir.path(), StationSecret::from_bytes(&[7; 32]), [1; 32]).unwrap();
+    let warm = Sandbox::new(limits).unwrap().with_module_cache(cache);
+    for module in modules {
+        warm.load(module.bytes).unwrap();
+    }
+    let mut group = c.benchmark_group("default suite, 8 modules");
+    group.sample_size(10);
+    group.bench_function("load, compiled (no cache)", |b| {
+        b.iter(|| {
+            for module in modules {
+                assert_eq!(cold.load(module.bytes).unwrap().source, Source::NoCache);
+            }
+        })
+    });
+    group.bench_function("load, warm module cache", |b| {
+        b.iter(|| {
+            for module in modules {
+                assert_eq!(warm.load(module.bytes).unwrap().source, Source::Cache);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, xor_task, reference_agent_task, default_suite_load);
 criterion_main!(benches);

@@ -19,6 +19,11 @@
 
 pub mod tools;
 
+/// The cache of compiled modules a [`Sandbox`] may load from
+/// ([`Sandbox::with_module_cache`]).
+pub use airlock_module_cache as module_cache;
+use airlock_module_cache::{ModuleCache, Source};
+
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
@@ -453,6 +458,7 @@ pub struct Sandbox {
     limits: SandboxLimits,
     settings: String,
     backend: Backend,
+    cache: Option<ModuleCache>,
     _ticker: EpochTicker,
 }
 
@@ -460,6 +466,7 @@ impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sandbox")
             .field("limits", &self.limits)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -584,7 +591,35 @@ impl Sandbox {
             limits,
             settings,
             backend,
+            cache: None,
             _ticker: ticker,
+        })
+    }
+
+    /// Loads compiled modules from `cache` when an entry checks out, and
+    /// stores what it compiles there. Entries are bound to this sandbox's
+    /// [`Sandbox::settings_digest`], so one cache serves every profile and
+    /// backend.
+    pub fn with_module_cache(mut self, cache: ModuleCache) -> Sandbox {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The module cache in use, if any.
+    pub fn module_cache(&self) -> Option<&ModuleCache> {
+        self.cache.as_ref()
+    }
+
+    /// The file of the module cache entry that loading `bytes` would use,
+    /// if a cache is in use.
+    pub fn module_cache_entry(&self, bytes: &[u8]) -> Option<std::path::PathBuf> {
+        self.cache.as_ref().map(|cache| {
+            cache.entry_path(
+                &self.engine,
+                self.settings_digest().0,
+                WASMTIME_VERSION,
+                bytes,
+            )
         })
     }
 
@@ -613,8 +648,22 @@ impl Sandbox {
     /// exports, initial memory and tables, instantiation, ABI version, TaskInfo.
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedTask, LoadError> {
         screen(bytes, &self.limits)?;
-        let module =
-            Module::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid(format!("{e:#}"));
+        // Screened first, cached or not: a cache entry only saves the compile.
+        let (module, source) = match &self.cache {
+            Some(cache) => cache
+                .load_or_compile(
+                    &self.engine,
+                    self.settings_digest().0,
+                    WASMTIME_VERSION,
+                    bytes,
+                )
+                .map_err(invalid)?,
+            None => (
+                Module::new(&self.engine, bytes).map_err(invalid)?,
+                Source::NoCache,
+            ),
+        };
         check_export_types(&module)?;
         let linker: Linker<StoreState> = Linker::new(&self.engine);
         let pre = linker
@@ -622,6 +671,7 @@ impl Sandbox {
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         let mut loaded = LoadedTask {
             pre,
+            source,
             digest: Digest::blake3(bytes),
             info: TaskInfo {
                 abi_version: 0,
@@ -965,6 +1015,8 @@ fn answers_each(results: &[ToolResult], calls: &[String]) -> bool {
 /// A compiled, screened task module, ready to instantiate.
 pub struct LoadedTask {
     pre: InstancePre<StoreState>,
+    /// Where the compiled code came from: the module cache or Cranelift.
+    pub source: Source,
     /// blake3 of the module bytes.
     pub digest: Digest,
     /// What the module says about itself.
@@ -977,6 +1029,7 @@ impl fmt::Debug for LoadedTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoadedTask")
             .field("digest", &self.digest)
+            .field("source", &self.source)
             .field("info", &self.info)
             .finish_non_exhaustive()
     }

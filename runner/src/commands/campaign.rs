@@ -109,7 +109,7 @@ pub(crate) fn shard_bundle(dir: &Path, shard: u32) -> PathBuf {
 
 fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let key = SigningKey::load(&args.key).map_err(Failure::from)?;
-    let setup = args.setup.load(&key)?;
+    let setup = args.setup.load(&key, &args.key)?;
     let authorized: Vec<PublicKey> = load_trusted(&args.authorize)?;
     let mut shard_keys = Vec::new();
     for key in &authorized {
@@ -202,7 +202,7 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
     if out.exists() && !journal.exists() {
         return already_done(&plan, &out, &key, args.shard);
     }
-    let setup = args.setup.load(&key)?;
+    let setup = args.setup.load(&key, &args.key)?;
     let parts = setup.parts(&key);
     let (station, transcript_key) = station_files(
         &args.key,

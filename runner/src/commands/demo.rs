@@ -19,19 +19,29 @@ pub(crate) struct DemoArgs {
     /// Run seed (64 hex digits); random when omitted.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<[u8; 32]>,
+    /// Keep compiled task modules in this directory between demos (its
+    /// secret is `station.cache-key` inside it); by default the demo, whose
+    /// key is thrown away, compiles every module.
+    #[arg(long)]
+    module_cache: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn execute(args: &DemoArgs) -> Result<(), Failure> {
-    demo(args.seed)
+    demo(args.seed, args.module_cache.as_deref())
 }
 
-fn demo(seed: Option<[u8; 32]>) -> Result<(), Failure> {
+fn demo(seed: Option<[u8; 32]>, module_cache: Option<&std::path::Path>) -> Result<(), Failure> {
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::input(format!("could not make a temporary directory: {e}")))?;
     let key_dir = dir.path().join("keys");
     let generated = airlock_attest::keygen(&key_dir, "demo").map_err(Failure::from)?;
     let loaded = profile::load("default").map_err(Failure::from)?;
-    let sandbox = Sandbox::new(loaded.profile.sandbox_limits()).map_err(Failure::from)?;
+    let mut sandbox = Sandbox::new(loaded.profile.sandbox_limits()).map_err(Failure::from)?;
+    if let Some(dir) = module_cache {
+        // The secret lives inside: the demo's own key is thrown away.
+        airlock_sandbox::module_cache::create_private_dir(dir).map_err(Failure::input)?;
+        sandbox = super::run::with_module_cache(sandbox, &dir.join("station.key"), Some(dir));
+    }
     let suite = LoadedSuite::embedded(&sandbox).map_err(Failure::from)?;
     let key = SigningKey::load(&generated.private_path).map_err(Failure::from)?;
     outln!(

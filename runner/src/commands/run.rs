@@ -1,7 +1,7 @@
 //! `airlock run`.
 
 use airlock_core::abi::ToolMode;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use airlock::agent::{AgentOptions, AgentSpec};
 use airlock::report;
@@ -11,6 +11,7 @@ use airlock_attest::station_state::Station;
 use airlock_attest::transcripts::TranscriptKey;
 use airlock_attest::{Overwrite, SigningKey};
 use airlock_sandbox::Sandbox;
+use airlock_sandbox::module_cache::{ModuleCache, StationSecret};
 
 use super::output::{Bar, Failure, JsonProgress, emit_json, run_failure};
 use super::{SuiteArgs, interrupt_on_signals, load_suite, parse_seed, task_profile};
@@ -30,6 +31,13 @@ pub(crate) struct TaskSetupArgs {
     /// Hardware profile: an embedded name or a TOML file.
     #[arg(long, default_value = "default")]
     pub(crate) profile: String,
+    /// Directory of compiled task modules kept between runs; default:
+    /// NAME.module-cache beside the key (its secret is NAME.cache-key).
+    #[arg(long)]
+    pub(crate) module_cache: Option<PathBuf>,
+    /// Compile every module afresh, reading and writing no module cache.
+    #[arg(long, conflicts_with = "module_cache")]
+    pub(crate) no_module_cache: bool,
 }
 
 /// The loaded parts of [`TaskSetupArgs`].
@@ -43,11 +51,16 @@ pub(crate) struct TaskSetup {
 impl TaskSetupArgs {
     /// Loads the profile, the sandbox under it, the suite and the agent,
     /// refusing a suite signed by the key that is to sign the results.
-    pub(crate) fn load(&self, key: &SigningKey) -> Result<TaskSetup, Failure> {
+    /// `key_path` is where `key` was read from: the module cache and its
+    /// secret live beside it unless the options say otherwise.
+    pub(crate) fn load(&self, key: &SigningKey, key_path: &Path) -> Result<TaskSetup, Failure> {
         run::prefetch_executable_digest();
         let profile = task_profile(&self.profile)?;
-        let sandbox =
+        let mut sandbox =
             Sandbox::with_backend(profile.sandbox_limits(), self.backend).map_err(Failure::from)?;
+        if !self.no_module_cache {
+            sandbox = with_module_cache(sandbox, key_path, self.module_cache.as_deref());
+        }
         let suite = load_suite(&sandbox, &self.source)?;
         if suite.trust == airlock_core::record::SuiteTrust::Signed(key.key_id()) {
             return Err(Failure::from(SuiteError::SameKey));
@@ -71,6 +84,29 @@ impl TaskSetup {
             profile: &self.profile,
             agent: self.agent.as_ref(),
             key,
+        }
+    }
+}
+
+/// The module cache directory of a station whose evaluator key is at `key`:
+/// `NAME.module-cache` for `NAME.key`.
+pub(crate) fn module_cache_dir(key: &Path) -> PathBuf {
+    key.with_extension("module-cache")
+}
+
+/// `sandbox` loading from and storing to the module cache in `dir` (default:
+/// beside the key), under the station's cache secret. A cache that cannot be
+/// opened is a warning: the run compiles every module, as without one.
+pub(crate) fn with_module_cache(sandbox: Sandbox, key_path: &Path, dir: Option<&Path>) -> Sandbox {
+    let dir = dir.map_or_else(|| module_cache_dir(key_path), Path::to_path_buf);
+    let secret_path = StationSecret::path_for_key(key_path);
+    let opened = StationSecret::load_or_create(&secret_path)
+        .and_then(|secret| ModuleCache::open(&dir, secret, run::executable_digest().0));
+    match opened {
+        Ok(cache) => sandbox.with_module_cache(cache),
+        Err(error) => {
+            tracing::warn!(%error, "no module cache: compiling every module");
+            sandbox
         }
     }
 }
@@ -222,7 +258,7 @@ fn parse_agent(text: &str) -> Result<AgentSpec, String> {
 
 pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     let key = SigningKey::load(&args.key).map_err(Failure::from)?;
-    let setup = args.setup.load(&key)?;
+    let setup = args.setup.load(&key, &args.key)?;
     let parts = setup.parts(&key);
     let (station, transcript_key) = station_files(
         &args.key,

@@ -291,3 +291,109 @@ sys.exit(1 if errors is not None else 0)\n";
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The real release, signed here with a release key made for the test by
+/// the dist runner itself: every artifact checks out against the manifest,
+/// the manifest verifies with securesystemslib and parses strictly with
+/// in-toto-attestation (`tests/python/verify_release.py`), a bundle made by
+/// the dist runner passes the release level (under the full build and the
+/// dist verifier alike), and a bundle made by the development build — a
+/// runner the manifest does not list — fails it with exit 1.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn signed_dist_release_admits_its_own_runner_and_no_other() {
+    use airlock_tests::{Key, airlock, airlock_bin, finish, keygen_named, seed};
+    let Some(dist) = dist_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("dist");
+    std::fs::create_dir(&release).unwrap();
+    for entry in std::fs::read_dir(&dist).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() && entry.file_name() != "release.intoto.json" {
+            std::fs::copy(entry.path(), release.join(entry.file_name())).unwrap();
+        }
+    }
+    let key = keygen_named(dir.path(), "release");
+    let evaluator = keygen_named(dir.path(), "evaluator");
+    let runner = release.join("airlock");
+    finish(
+        Command::new(&runner)
+            .args(["release", "sign"])
+            .arg(&release)
+            .arg("--key")
+            .arg(&key.private),
+    )
+    .expect_code(0);
+    finish(
+        Command::new(&runner)
+            .args(["release", "verify"])
+            .arg(&release)
+            .arg("--release-trust")
+            .arg(&key.public),
+    )
+    .expect_code(0);
+    if let Some(python) = std::env::var_os("AIRLOCK_PYTHON") {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/verify_release.py");
+        let done = finish(
+            Command::new(python)
+                .arg(script)
+                .arg(&release)
+                .arg(&key.public),
+        );
+        done.expect_code(0);
+        assert!(
+            done.stdout.contains("4 subjects match their files"),
+            "{done}"
+        );
+    } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "AIRLOCK_PYTHON is not set under CI=true"
+        );
+    }
+
+    let run = |bin: &Path, out: &Path| {
+        finish(
+            Command::new(bin)
+                .args(["run", "--agent", "reference", "--seed", &seed(5)])
+                .arg("--key")
+                .arg(&evaluator.private)
+                .arg("--out")
+                .arg(out),
+        )
+        .expect_code(0);
+    };
+    let verify = |verifier: &mut Command, bundle: &Path, trust: &Key, release_key: &Key| {
+        finish(
+            verifier
+                .arg("verify")
+                .arg(bundle)
+                .arg("--trust")
+                .arg(&trust.public)
+                .arg("--release")
+                .arg(release.join("release.intoto.json"))
+                .arg("--release-trust")
+                .arg(&release_key.public),
+        )
+    };
+    let admitted = dir.path().join("dist-runner.bundle");
+    run(&runner, &admitted);
+    verify(&mut airlock(), &admitted, &evaluator, &key).expect_code(0);
+    let done = verify(
+        &mut Command::new(release.join("airlock-verifier")),
+        &admitted,
+        &evaluator,
+        &key,
+    );
+    done.expect_code(0);
+    assert!(done.stdout.contains("release: passed"), "{done}");
+
+    let foreign = dir.path().join("development-build.bundle");
+    run(&airlock_bin(), &foreign);
+    let done = verify(&mut airlock(), &foreign, &evaluator, &key);
+    done.expect_code(1);
+    assert!(
+        done.stdout.contains("is not an artifact of release"),
+        "{done}"
+    );
+}

@@ -56,8 +56,10 @@ const SBOM: &str = "airlock.cdx.json";
 /// The recipe's file name in the dist dir.
 const RECIPE: &str = "build-recipe.json";
 
-/// Runs `cargo xtask dist` (or, with `check`, `cargo xtask dist --check`).
-pub(crate) fn dist(check: bool) -> Result<()> {
+/// Runs `cargo xtask dist` (or, with `check`, `cargo xtask dist --check`);
+/// with `release_key`, the dist runner itself then signs the release
+/// (`airlock release sign`, SPEC.md "Release manifest").
+pub(crate) fn dist(check: bool, release_key: Option<&Path>) -> Result<()> {
     install_prerequisites()?;
     let toolchain = Toolchain::find()?;
     let target = target_dir()?;
@@ -120,6 +122,21 @@ pub(crate) fn dist(check: bool) -> Result<()> {
         &dist_dir.join("airlock"),
         &target.join("release").join("airlock"),
     )?;
+    match release_key {
+        // The runner that signs is the one shipped, so the engine settings
+        // the manifest lists are the released binary's own.
+        Some(key) => step(
+            "sign the release (airlock release sign)",
+            Command::new(dist_dir.join("airlock"))
+                .args(["release", "sign"])
+                .arg(&dist_dir)
+                .arg("--key")
+                .arg(key),
+        )?,
+        None => eprintln!(
+            "xtask: dist: not signed; sign it with `target/dist/airlock release sign target/dist --key RELEASE.key` or pass --release-key"
+        ),
+    }
     eprintln!(
         "xtask: dist took {:.0} s (source archive {:.0} s, builds {:.0} s)",
         started.elapsed().as_secs_f64(),

@@ -167,6 +167,10 @@ enum Task {
         /// Rebuild from target/dist's source archive and compare, instead of building.
         #[arg(long)]
         check: bool,
+        /// Release private key (from `airlock keygen`): the dist runner
+        /// signs target/dist/release.intoto.json with it.
+        #[arg(long, conflicts_with = "check")]
+        release_key: Option<PathBuf>,
     },
     /// Build the cargo-fuzz targets in fuzz/ and run each for a while;
     /// fails on the first crash, leaving the input in fuzz/artifacts/.
@@ -211,7 +215,7 @@ fn main() -> ExitCode {
             airlock,
         }),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
-        Task::Dist { check } => dist::dist(check),
+        Task::Dist { check, release_key } => dist::dist(check, release_key.as_deref()),
         Task::Interop { modes } => interop::interop(&interop::InteropOptions { modes }),
     };
     match result {

@@ -210,6 +210,11 @@ fn knobs() -> &'static [Knob] {
                   the clock's",
         },
         Knob {
+            name: "GIT_CEILING_DIRECTORIES",
+            value: "the build directory",
+            why: "cranelift-codegen's build script stamps `git rev-parse HEAD` of whatever repository encloses its source into the binary; the extracted archive has no .git, and the ceiling keeps git from finding the checkout the build directory sits in",
+        },
+        Knob {
             name: "CARGO_INCREMENTAL=0, profile incremental = false",
             value: "0",
             why: "incremental compilation partitions code by what was built before",
@@ -533,6 +538,7 @@ fn build_from_archive(
         ("SOURCE_DATE_EPOCH".into(), source.epoch.to_string()),
         ("CARGO_INCREMENTAL".into(), "0".into()),
         ("CARGO_NET_OFFLINE".into(), "true".into()),
+        ("GIT_CEILING_DIRECTORIES".into(), path_of(root)),
         ("LC_ALL".into(), "C".into()),
         ("TZ".into(), "UTC".into()),
     ];

@@ -685,6 +685,17 @@ fn check_rebuild(toolchain: &Toolchain, dist_dir: &Path, work: &Path) -> Result<
     Ok(())
 }
 
+/// What `cargo tree` lists for the SBOM: the edges linked into the binary, one
+/// crate per line with its depth, id and license.
+const TREE_FORMAT: &[&str] = &[
+    "-e",
+    "normal,build",
+    "--prefix",
+    "depth",
+    "--format",
+    "{p}\t{l}",
+];
+
 /// CycloneDX 1.5 SBOM of the `airlock` binary: the normal and build
 /// dependencies cargo resolves for the musl target with the binary's
 /// features, with Cargo.lock's checksums and the crates' licenses.
@@ -703,14 +714,7 @@ fn sbom(toolchain: &Toolchain, source: &Source, build: &Build) -> Result<Value> 
                 "--target",
                 TARGET,
             ])
-            .args([
-                "-e",
-                "normal,build",
-                "--prefix",
-                "depth",
-                "--format",
-                "{p}\t{l}",
-            ]),
+            .args(TREE_FORMAT),
     )
     .context("listing the binary's dependencies")?;
     let lock = fs::read_to_string(build.src.join("Cargo.lock"))?;
@@ -924,14 +928,7 @@ mod tests {
         let tree = capture(
             crate::cargo()
                 .args(["tree", "--locked", "-p", "airlock", "--target", TARGET])
-                .args([
-                    "-e",
-                    "normal,build",
-                    "--prefix",
-                    "depth",
-                    "--format",
-                    "{p}\t{l}",
-                ]),
+                .args(super::TREE_FORMAT),
         );
         let Ok(tree) = tree else {
             panic!("cargo tree failed");

@@ -8,15 +8,22 @@
 //! them: Go's tree hash of the same leaf data equals every root for sizes
 //! 1 to 300, and every inclusion and consistency proof passes Go's
 //! CheckRecord / CheckTree and equals Go's ProveRecord / ProveTree hash for
-//! hash. Without Go or the x/mod sources this test fails under CI=true
-//! (`.ci/run` installs them) and is skipped with a loud warning elsewhere.
+//! hash; and Airlock's signed checkpoints open with Go's
+//! `golang.org/x/mod/sumdb/note` under the verifier made from Airlock's
+//! vkey string, with the size and root Go's tree has, while notes with one
+//! byte altered are rejected. Without Go or the x/mod sources this test
+//! fails under CI=true (`.ci/run` installs them) and is skipped with a loud
+//! warning elsewhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use airlock_tlog::checkpoint::Checkpoint;
 use airlock_tlog::merkle::{Hash, Tree, leaf_hash};
+use airlock_tlog::note::{self, Note, NoteSignature, VerifierKey};
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{Value, json};
 
 /// Where Debian's golang-golang-x-mod-dev puts the x/mod sources: the
@@ -150,8 +157,7 @@ fn vectors() -> Vectors {
             consistency.push(json!({"old": old, "new": new, "proof": hexes(&proof)}));
         }
     }
-    let checkpoints: Vec<Value> = Vec::new();
-    let altered: Vec<Value> = Vec::new();
+    let (checkpoints, altered) = signed_checkpoints(&tree);
     Vectors {
         roots: roots.len(),
         inclusion: inclusion.len(),
@@ -169,6 +175,105 @@ fn vectors() -> Vectors {
             "altered": altered,
         }),
     }
+}
+
+const ORIGIN: &str = "example.org/airlock/station-test";
+const WITNESS: &str = "example.org/airlock/witness-test";
+
+/// A signer: an Ed25519 key pair from a fixed seed, under a key name.
+struct Signer {
+    name: &'static str,
+    pair: Ed25519KeyPair,
+    public: [u8; 32],
+}
+
+impl Signer {
+    fn new(name: &'static str, seed: u8) -> Signer {
+        let pair = Ed25519KeyPair::from_seed_unchecked(&[seed; 32]).unwrap();
+        let public = pair.public_key().as_ref().try_into().unwrap();
+        Signer { name, pair, public }
+    }
+
+    fn vkey(&self) -> String {
+        VerifierKey::new(self.name, note::ALG_ED25519, &self.public)
+            .unwrap()
+            .to_string()
+    }
+
+    fn sign(&self, text: &str) -> NoteSignature {
+        note::sign_ed25519(text, self.name, &self.public, |msg| {
+            self.pair.sign(msg).as_ref().try_into().unwrap()
+        })
+        .unwrap()
+    }
+}
+
+/// Checkpoints of the tree at several sizes signed by the log's key (one
+/// with an extension line, one also signed by a second key Go is not
+/// given), and notes with one byte altered: in the size line, the root
+/// line, and the signature. Airlock's own verifier is asked first, so that
+/// Go's verdict is compared with a note Airlock itself accepts or rejects.
+fn signed_checkpoints(tree: &Tree) -> (Vec<Value>, Vec<Value>) {
+    let log = Signer::new(ORIGIN, 0x41);
+    let witness = Signer::new(WITNESS, 0x57);
+    let key = VerifierKey::parse(&log.vkey()).unwrap();
+    let mut checkpoints = Vec::new();
+    let mut altered = Vec::new();
+    for size in [1, 2, 3, 7, 8, 64, 100, 255, 256, 299, LEAVES] {
+        let root = tree.root_at(size).unwrap();
+        let extensions = if size == 100 {
+            vec![String::from("airlock-station run 100")]
+        } else {
+            Vec::new()
+        };
+        let text = Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root,
+            extensions,
+        }
+        .to_text();
+        let mut signatures = vec![log.sign(&text)];
+        if size == 256 {
+            signatures.push(witness.sign(&text));
+        }
+        let signed = Note {
+            text: text.clone(),
+            signatures,
+        };
+        let bytes = signed.to_bytes();
+        key.verify(&note::parse(&bytes).unwrap()).unwrap();
+        let note = String::from_utf8(bytes).unwrap();
+        checkpoints
+            .push(json!({"vkey": log.vkey(), "note": note, "size": size, "root": hex(&root)}));
+
+        if size == 7 || size == LEAVES {
+            let size_line = text.find('\n').unwrap() + 1;
+            let root_line = size_line + text[size_line..].find('\n').unwrap() + 1;
+            let mut cases = Vec::new();
+            for (what, at) in [("size line", size_line), ("root line", root_line + 5)] {
+                let mut bytes = note.clone().into_bytes();
+                // A digit for a digit, a base64 letter for a base64 letter:
+                // still a well-formed checkpoint, just not the signed one.
+                bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+                cases.push((what, String::from_utf8(bytes).unwrap()));
+            }
+            let mut sig = signed.clone();
+            sig.signatures[0].signature[10] ^= 0x01;
+            cases.push(("signature", String::from_utf8(sig.to_bytes()).unwrap()));
+            for (what, bad) in cases {
+                assert_ne!(bad, note);
+                let parsed = note::parse(bad.as_bytes()).unwrap();
+                assert!(key.verify(&parsed).is_err(), "{what} of size {size}");
+                altered.push(json!({
+                    "vkey": log.vkey(),
+                    "note": bad,
+                    "what": format!("{what} of the size-{size} checkpoint"),
+                }));
+            }
+        }
+    }
+    (checkpoints, altered)
 }
 
 /// Builds tests/interop/tlogcheck in GOPATH mode with no module download:
@@ -215,6 +320,7 @@ fn go_sumdb_tlog_agrees_with_every_root_and_proof() {
     // Every pair up to 64 leaves, and more than eight a size beyond.
     assert!(v.inclusion >= 64 * 65 / 2 + (LEAVES as usize - 64) * 8);
     assert!(v.consistency >= 64 * 65 / 2 + (LEAVES as usize - 64) * 8);
+    assert_eq!((v.checkpoints, v.altered), (11, 6));
     let file = dir.path().join("vectors.json");
     std::fs::write(&file, serde_json::to_vec(&v.json).unwrap()).unwrap();
 
@@ -245,9 +351,10 @@ fn go_sumdb_tlog_agrees_with_every_root_and_proof() {
     eprintln!("{summary}");
 }
 
-/// The check must be able to fail: one wrong root, one proof with a hash
-/// from elsewhere, and one proof for the wrong pair of sizes are each
-/// named, and the run exits non-zero.
+/// The check must be able to fail: a wrong root, a proof with a hash from
+/// elsewhere, a proof for the wrong pair of sizes, an altered note among
+/// the checkpoints and a genuine one among the altered are each named, and
+/// the run exits non-zero.
 #[test]
 fn go_sumdb_tlog_names_a_disagreement() {
     if !go_available() {
@@ -269,6 +376,10 @@ fn go_sumdb_tlog_names_a_disagreement() {
         .find(|c| c["old"] == 5 && c["new"] == 60)
         .unwrap();
     target["old"] = json!(6);
+    let altered = v["altered"][0]["note"].clone();
+    let genuine = v["checkpoints"][3]["note"].clone();
+    v["checkpoints"][0]["note"] = altered;
+    v["altered"][1]["note"] = genuine;
     let file = dir.path().join("vectors.json");
     std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
 
@@ -282,7 +393,9 @@ fn go_sumdb_tlog_names_a_disagreement() {
         "DISAGREE: inclusion 17 in 40: Airlock's proof differs from Go's ProveRecord",
         "DISAGREE: consistency 6 -> 60: Go CheckTree rejects",
         "DISAGREE: consistency 6 -> 60: Airlock's proof differs from Go's ProveTree",
-        "tlogcheck: FAILED: 5 disagreements",
+        "DISAGREE: checkpoint 0: note.Open:",
+        "DISAGREE: altered note 1 (root line of the size-7 checkpoint): note.Open accepts it",
+        "tlogcheck: FAILED: 7 disagreements",
     ] {
         assert!(stdout.contains(named), "{named:?} not in:\n{stdout}");
     }

@@ -27,14 +27,17 @@ pub mod frame;
 mod fsutil;
 pub mod journal;
 pub mod keys;
+pub mod log_check;
 pub mod manifest;
 pub mod release;
 mod signed_file;
 pub mod station_chain;
+pub mod station_log;
 pub mod station_state;
 pub mod suite_check;
 pub mod transcripts;
 pub mod verify;
+pub mod witness;
 
 pub use bundle::{BundleReader, BundleTrailer, BundleWriter, Overwrite, write_bundle};
 pub use error::{AttestError, locked_message};

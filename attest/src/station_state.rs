@@ -169,6 +169,17 @@ impl Entry {
     }
 }
 
+/// A run the station recorded as finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinishedRun {
+    /// Its station run counter.
+    pub run_counter: u64,
+    /// The chain hash of its RunStart.
+    pub run_start_hash: Digest,
+    /// Its final chain hash (the last record of its bundle).
+    pub final_hash: Digest,
+}
+
 /// The station state, opened and locked: nobody else allocates a counter
 /// or records a finished run while this value lives.
 #[derive(Debug)]
@@ -290,6 +301,38 @@ impl Station {
     /// The final hash recorded for run `run_counter`, if it finished.
     pub fn finished(&self, run_counter: u64) -> Option<Digest> {
         self.find(FINISHED, run_counter)
+    }
+
+    /// The finished runs in the order the station recorded their endings:
+    /// the leaves of the station log (SPEC.md, "Station log"), so a run's
+    /// log index is its position here.
+    pub fn finished_runs(&self) -> Result<Vec<FinishedRun>, StationError> {
+        let mut started = std::collections::HashMap::new();
+        let mut runs = Vec::new();
+        for entry in &self.entries {
+            match entry.kind {
+                STARTED => {
+                    started.insert(entry.run_counter, entry.hash);
+                }
+                _ => {
+                    let Some(run_start_hash) = started.get(&entry.run_counter) else {
+                        return Err(StationError::Corrupt {
+                            path: self.path.clone(),
+                            problem: format!(
+                                "run {} is recorded as finished but never started",
+                                entry.run_counter
+                            ),
+                        });
+                    };
+                    runs.push(FinishedRun {
+                        run_counter: entry.run_counter,
+                        run_start_hash: *run_start_hash,
+                        final_hash: entry.hash,
+                    });
+                }
+            }
+        }
+        Ok(runs)
     }
 
     fn find(&self, kind: u8, run_counter: u64) -> Option<Digest> {

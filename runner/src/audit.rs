@@ -13,8 +13,10 @@ mod replay;
 use core::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
+use airlock_attest::log_check::{LogEvidence, LogReport, check_logs, receipt_level};
 use airlock_attest::release::{ReleaseManifest, check_release};
 use airlock_attest::station_chain::{StationReport, StationRun, check_stations};
+use airlock_attest::station_log::receipt_path;
 use airlock_attest::suite_check::{SuiteSource, check_suite};
 use airlock_attest::verify::{
     Level, LevelReport, RecordVisitor, Status, Verdict, VerifyOptions, verify_bundle_file_with,
@@ -28,6 +30,10 @@ use airlock_core::suite::SuiteManifest;
 use airlock_core::{Classify as _, ErrorClass, Untrusted};
 pub use replay::{ReplayRequest, TranscriptSource};
 use serde_json::{Value, json};
+
+/// The largest receipt read: a checkpoint with every witness of a policy
+/// and a proof of 64 hashes is a few kilobytes.
+const RECEIPT_LIMIT: u64 = 1 << 20;
 
 /// The `format` of `airlock verify --json` over more than one bundle.
 pub const VERDICTS_FORMAT: &str = "airlock-verdicts/1";
@@ -72,6 +78,9 @@ pub struct VerifyRequest {
     pub disclosed: Vec<PathBuf>,
     /// The replay level, when asked for (one bundle only).
     pub replay: Option<ReplayRequest>,
+    /// The log level, when asked for: the policy, and checkpoints and
+    /// consistency proofs given besides each bundle's receipt.
+    pub log: Option<LogEvidence>,
 }
 
 /// Why `airlock verify` could not check at all (an input error, not a verdict).
@@ -122,6 +131,8 @@ pub struct VerifyOutcome {
     pub stations: Vec<StationReport>,
     /// Bundles left out of the station check because they did not verify.
     pub left_out: Vec<String>,
+    /// The history of each station log, with --log-policy.
+    pub logs: Vec<LogReport>,
 }
 
 impl VerifyOutcome {
@@ -129,6 +140,7 @@ impl VerifyOutcome {
     pub fn verified(&self) -> bool {
         self.bundles.iter().all(|b| b.verdict.verified())
             && self.stations.iter().all(|s| s.status() == Status::Passed)
+            && self.logs.iter().all(|l| l.status() == Status::Passed)
     }
 }
 
@@ -144,6 +156,7 @@ impl RecordVisitor for KeepNothing {
 /// Verifies every bundle; an unreadable file is an input error.
 pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
     let mut bundles = Vec::new();
+    let mut receipts = Vec::new();
     let files = airlock_attest::disclosure::read_all(&request.disclosed);
     let wanted: Vec<u32> = files
         .iter()
@@ -199,6 +212,16 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
                     &records,
                 ));
         }
+        if let Some(evidence) = &request.log {
+            let label = path.display().to_string();
+            let run = StationRun::from_verdict(&label, &verdict);
+            let receipt_file = receipt_path(path);
+            let receipt = airlock_attest::read_regular(&receipt_file, RECEIPT_LIMIT)
+                .map_err(|e| format!("receipt: {e}"));
+            let (level, checked) = receipt_level(&label, run.as_ref(), receipt, evidence);
+            verdict.levels.push(level);
+            receipts.extend(checked);
+        }
         bundles.push(BundleVerdict {
             path: path.clone(),
             verdict,
@@ -218,10 +241,15 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
     } else {
         (Vec::new(), Vec::new())
     };
+    let logs = match &request.log {
+        Some(evidence) => check_logs(&receipts, evidence),
+        None => Vec::new(),
+    };
     Ok(VerifyOutcome {
         bundles,
         stations,
         left_out,
+        logs,
     })
 }
 
@@ -307,6 +335,23 @@ pub fn human(outcome: &VerifyOutcome) -> String {
             let _ = writeln!(out, "  note: {}", Untrusted(&note.to_string()));
         }
     }
+    for log in &outcome.logs {
+        let status = log.status();
+        let _ = writeln!(
+            out,
+            "log {}: {} ({} runs; shown {})",
+            Untrusted(&log.origin),
+            status.name(),
+            log.size,
+            log.shown.len()
+        );
+        for problem in &log.problems {
+            let _ = writeln!(out, "  {}", Untrusted(&problem.to_string()));
+        }
+        for note in &log.notes {
+            let _ = writeln!(out, "  note: {}", Untrusted(note));
+        }
+    }
     for label in &outcome.left_out {
         let _ = writeln!(
             out,
@@ -330,7 +375,11 @@ pub fn human(outcome: &VerifyOutcome) -> String {
 /// `airlock-verdicts/1` object for several.
 pub fn json(outcome: &VerifyOutcome) -> Result<Value, serde_json::Error> {
     if let [only] = outcome.bundles.as_slice() {
-        return serde_json::to_value(&only.verdict);
+        let mut v = serde_json::to_value(&only.verdict)?;
+        if let (Value::Object(map), false) = (&mut v, outcome.logs.is_empty()) {
+            map.insert("logs".into(), serde_json::to_value(&outcome.logs)?);
+        }
+        return Ok(v);
     }
     let mut bundles = Vec::new();
     for b in &outcome.bundles {
@@ -346,6 +395,7 @@ pub fn json(outcome: &VerifyOutcome) -> Result<Value, serde_json::Error> {
         "bundles": bundles,
         "stations": serde_json::to_value(&outcome.stations)?,
         "left_out_of_station_check": outcome.left_out,
+        "logs": serde_json::to_value(&outcome.logs)?,
     }))
 }
 
@@ -364,6 +414,11 @@ pub fn failure_message(outcome: &VerifyOutcome) -> String {
     for s in &outcome.stations {
         if let Some(reason) = s.status().reason() {
             return format!("station {}: {reason}", s.key_id);
+        }
+    }
+    for l in &outcome.logs {
+        if let Some(reason) = l.status().reason() {
+            return format!("log {}: {reason}", l.origin);
         }
     }
     "verification failed".into()

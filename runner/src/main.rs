@@ -20,7 +20,9 @@ mod commands;
 use commands::output::EscapingStderr;
 #[cfg(feature = "sandbox")]
 use commands::{campaign, demo, disclose, run};
-use commands::{export, keygen, profile, release, report, slurm, suite, verify, version};
+use commands::{
+    export, keygen, log, profile, release, report, slurm, suite, verify, version, witness,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -92,6 +94,14 @@ enum Command {
     /// one against its signed manifest (`verify`).
     #[command(subcommand)]
     Release(release::ReleaseCommand),
+    /// The station log: signed checkpoints, run receipts and consistency
+    /// proofs (C2SP tlog formats), for verifiers and witnesses.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Cosign a station log's checkpoint after checking it extends the last
+    /// one this witness cosigned; a fork is refused.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +156,8 @@ fn dispatch(command: Command) -> Result<(), commands::output::Failure> {
         Command::Report(args) => report::execute(&args),
         Command::Slurm(command) => slurm::execute(command),
         Command::Release(command) => release::execute(command),
+        Command::Log(command) => log::execute(command),
+        Command::Witness(command) => witness::execute(command),
     }
 }
 

@@ -31,6 +31,10 @@ use std::time::Instant;
 use airlock_core::record::{Record, TaskResult};
 use serde_json::{Value, json};
 
+use airlock_attest::station_chain::StationRun;
+use airlock_attest::station_log::StationLog;
+use airlock_attest::station_state::Station;
+
 use crate::bundle_records;
 
 /// The format name of the runner's progress events.
@@ -80,6 +84,9 @@ pub struct CrashReport {
     pub duplicates: u32,
     /// Final results whose payload differs from the uninterrupted run's.
     pub mismatched: u32,
+    /// Kills after which the run's bundle was on disk: each was checked to
+    /// have its leaf in the station log already.
+    pub bundles_checked_in_log: u32,
     /// Anything else that went wrong (a resume refused, a bundle that does not
     /// verify, a journal left behind), one line each.
     pub problems: Vec<String>,
@@ -102,6 +109,11 @@ impl fmt::Display for CrashReport {
             self.kills, self.kills_before_journal, self.kills_mid_run, self.kills_after_run_end
         )?;
         writeln!(f, "finished before kill:  {}", self.finished_before_kill)?;
+        writeln!(
+            f,
+            "bundles on disk after a kill, checked in the station log: {}",
+            self.bundles_checked_in_log
+        )?;
         writeln!(f, "reported durable:      {}", self.reported_durable)?;
         writeln!(f, "results lost:          {}", self.lost)?;
         writeln!(f, "duplicates:            {}", self.duplicates)?;
@@ -349,12 +361,17 @@ struct Campaign<'a> {
     dir: &'a Path,
     key: PathBuf,
     public: PathBuf,
+    /// A tlog-policy trusting the station's log, no witnesses: every
+    /// finished run's receipt is checked under it.
+    policy: PathBuf,
     run_seed: String,
     baseline: Vec<TaskResult>,
     /// Wall time of the uninterrupted run (start-up, tasks, bundle).
     baseline_time: Duration,
     /// Model turns of the uninterrupted run: replies the agent delays.
     turns: u64,
+    /// Runs that failed instead of finishing (each also a problem).
+    failed_runs: u32,
     report: CrashReport,
 }
 
@@ -410,6 +427,9 @@ impl Campaign<'_> {
             if done.killed {
                 kills += 1;
                 self.report.kills += 1;
+                if out.exists() {
+                    self.check_leaf(number, &out);
+                }
                 if journal.exists() {
                     if journal_has_run_end(&journal) {
                         self.report.kills_after_run_end += 1;
@@ -443,6 +463,7 @@ impl Campaign<'_> {
                 done.stderr.trim()
             ));
             self.count_lost_run(&reported);
+            self.failed_runs += 1;
             return;
         }
         self.report.reported_durable += reported.len() as u32;
@@ -486,6 +507,40 @@ impl Campaign<'_> {
         }
     }
 
+    /// A bundle on disk must have its leaf in the station log, whatever
+    /// moment the kill came at: the ending is recorded before the bundle
+    /// is written.
+    fn check_leaf(&mut self, number: u32, out: &Path) {
+        self.report.bundles_checked_in_log += 1;
+        let found = (|| {
+            let public = airlock_attest::PublicKey::load(&self.public).ok()?;
+            let verdict = airlock_attest::verify_bundle_file(
+                out,
+                &[public],
+                airlock_attest::VerifyOptions::default(),
+            )
+            .ok()?;
+            let run = StationRun::from_verdict("", &verdict)?;
+            let station = Station::path_for_key(&self.key);
+            let log = StationLog::read(&station, run.key_id).ok()?;
+            Some(log.leaves().iter().any(|leaf| {
+                leaf.run_counter == run.run_counter
+                    && leaf.run_start_hash == run.run_start_hash
+                    && leaf.final_hash == run.final_hash
+            }))
+        })();
+        match found {
+            Some(true) => {}
+            Some(false) => self.report.problems.push(format!(
+                "run {number}: its bundle was written but the station log has no leaf for it"
+            )),
+            None => self.report.problems.push(format!(
+                "run {number}: its bundle (on disk after a kill) does not verify, or the \
+                 station log cannot be read"
+            )),
+        }
+    }
+
     fn count_lost_run(&mut self, reported: &[(u32, Value)]) {
         self.report.reported_durable += reported.len() as u32;
         self.report.lost += reported.len() as u32;
@@ -505,6 +560,8 @@ impl Campaign<'_> {
                 .arg(out)
                 .arg("--trust")
                 .arg(&self.public)
+                .arg("--log-policy")
+                .arg(&self.policy)
                 .arg("--json"),
             LIMIT,
         );
@@ -628,10 +685,12 @@ pub fn campaign(config: &CrashConfig, dir: &Path) -> CrashReport {
         dir,
         key: dir.join("evaluator.key"),
         public: dir.join("evaluator.pub"),
+        policy: dir.join("station.policy"),
         run_seed,
         baseline: Vec::new(),
         baseline_time: Duration::ZERO,
         turns: 0,
+        failed_runs: 0,
         report: CrashReport {
             seed: config.seed,
             ..CrashReport::default()
@@ -642,6 +701,20 @@ pub fn campaign(config: &CrashConfig, dir: &Path) -> CrashReport {
         LIMIT,
     );
     keygen.expect_code(0);
+    let vkey = crate::finish_within(
+        campaign
+            .airlock()
+            .args(["log", "vkey", "--public"])
+            .arg(&campaign.public),
+        LIMIT,
+    );
+    vkey.expect_code(0);
+    if let Err(e) = std::fs::write(
+        &campaign.policy,
+        format!("log {}\nquorum none\n", vkey.stdout.trim()),
+    ) {
+        panic!("cannot write {}: {e}", campaign.policy.display());
+    }
 
     let baseline_out = dir.join("uninterrupted.bundle");
     let started = Instant::now();
@@ -677,7 +750,42 @@ pub fn campaign(config: &CrashConfig, dir: &Path) -> CrashReport {
             break;
         }
     }
+    campaign.check_log(number);
     campaign.report
+}
+
+impl Campaign<'_> {
+    /// The station log holds one leaf per run that finished (the
+    /// uninterrupted one and each numbered run), none twice.
+    fn check_log(&mut self, runs: u32) {
+        let Ok(public) = airlock_attest::PublicKey::load(&self.public) else {
+            self.report
+                .problems
+                .push("the evaluator public key cannot be read".into());
+            return;
+        };
+        let station = Station::path_for_key(&self.key);
+        match StationLog::read(&station, public.key_id()) {
+            Ok(log) => {
+                let mut counters: Vec<u64> = log.leaves().iter().map(|l| l.run_counter).collect();
+                let leaves = counters.len();
+                counters.sort_unstable();
+                counters.dedup();
+                let finished = runs as usize + 1 - self.failed_runs as usize;
+                if counters.len() != leaves || leaves != finished {
+                    self.report.problems.push(format!(
+                        "the station log has {leaves} leaves ({} distinct runs) for {finished} \
+                         finished runs",
+                        counters.len()
+                    ));
+                }
+            }
+            Err(e) => self
+                .report
+                .problems
+                .push(format!("the station log cannot be read: {e}")),
+        }
+    }
 }
 
 #[cfg(test)]

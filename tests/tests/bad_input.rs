@@ -201,6 +201,21 @@ fn make_fixture(root: &Path) {
             .as_bytes(),
     );
     write("garbage.json", b"{\"format\": \"something else\"}\n");
+    // A tlog-policy trusting the fixture station's log, and a bundle
+    // without its receipt.
+    let vkey =
+        finish(
+            airlock()
+                .current_dir(root)
+                .args(["log", "vkey", "--public", "keys/evaluator.pub"]),
+        );
+    vkey.expect_code(0);
+    write(
+        "log.policy",
+        format!("log {}\nquorum none\n", vkey.stdout.trim()).as_bytes(),
+    );
+    write("bad.policy", b"# a policy\nquorum nobody\n");
+    std::fs::copy(root.join("run.bundle"), root.join("no-receipt.bundle")).unwrap();
     // The evaluator key readable by everyone.
     std::fs::copy(root.join("keys/evaluator.key"), root.join("open.key")).unwrap();
     set_mode(&root.join("open.key"), 0o644);
@@ -721,6 +736,44 @@ fn export_bad_input() {
         case("export-disk-full",
             export_args!("run.bundle", "full/dsse", EVAL_KEY), 2, "full/dsse/results.intoto.jsonl")
             .full_disk(nothing),
+    ]);
+}
+
+#[test]
+#[rustfmt::skip]
+fn log_and_witness_bad_input() {
+    const COSIGN: &[&str] = &["witness", "cosign", "garbage.json", "--key", AUTH_KEY,
+        "--name", "w.example", "--log-key", EVAL_PUB, "--state", "w.state"];
+    run_matrix(&[
+        case("log-key-missing", &["log", "checkpoint", "--key", "missing.key"], 2, "missing.key"),
+        case("log-key-is-public", &["log", "checkpoint", "--key", EVAL_PUB], 2, EVAL_PUB),
+        case("log-no-station", &["log", "checkpoint", "--key", AUTH_KEY], 2, "auth/authority.station"),
+        case("log-run-unknown", &["log", "prove", "--key", EVAL_KEY, "--run", "9"], 2, "run 9"),
+        case("log-size-beyond", &["log", "checkpoint", "--key", EVAL_KEY, "--size", "5"], 2, "not 5"),
+        case("log-consistency-backwards",
+            &["log", "consistency", "--key", EVAL_KEY, "--from", "1", "--to", "0"], 2, "from 1 to 0"),
+        case("log-cosigned-garbage",
+            &["log", "prove", "--key", EVAL_KEY, "--run", "1", "--cosigned", "garbage.json"],
+            2, "garbage.json"),
+        case("log-out-exists",
+            &["log", "checkpoint", "--key", EVAL_KEY, "--out", "run.bundle"], 2, "run.bundle"),
+        case("log-disk-full",
+            &["log", "checkpoint", "--key", EVAL_KEY, "--out", "full/checkpoint"], 2,
+            "full/checkpoint").full_disk(nothing),
+        case("witness-request-garbage", COSIGN, 2, "garbage.json"),
+        case("witness-log-key-is-private",
+            &["witness", "cosign", "run.bundle.tlog-proof", "--key", AUTH_KEY, "--name", "w.example",
+              "--log-key", EVAL_KEY, "--state", "w.state"], 2, EVAL_KEY),
+        case("verify-log-policy-missing",
+            verify_args!("run.bundle", EVAL_PUB, "--log-policy", "missing.policy"), 2, "missing.policy"),
+        case("verify-log-policy-garbage",
+            verify_args!("run.bundle", EVAL_PUB, "--log-policy", "bad.policy"), 2, "bad.policy"),
+        case("verify-log-checkpoint-garbage",
+            verify_args!("run.bundle", EVAL_PUB, "--log-policy", "log.policy", "--checkpoint",
+                "garbage.json"), 2, "garbage.json"),
+        case("verify-log-receipt-missing",
+            verify_args!("no-receipt.bundle", EVAL_PUB, "--log-policy", "log.policy"), 1,
+            "no-receipt.bundle.tlog-proof"),
     ]);
 }
 

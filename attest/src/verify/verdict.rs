@@ -37,6 +37,9 @@ pub enum Level {
     /// The runner that made the bundle is an artifact of a signed release
     /// manifest, with its versions and engine settings (`verify --release`).
     Release,
+    /// The bundle's run is in its station log: a receipt whose checkpoint
+    /// satisfies a C2SP tlog-policy (`verify --log-policy`).
+    Log,
 }
 
 impl Level {
@@ -53,6 +56,7 @@ impl Level {
             Level::Plan => "plan",
             Level::Campaign => "campaign",
             Level::Release => "release",
+            Level::Log => "log",
         }
     }
 }

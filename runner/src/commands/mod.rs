@@ -22,6 +22,7 @@ pub(crate) mod demo;
 pub(crate) mod disclose;
 pub(crate) mod export;
 pub(crate) mod keygen;
+pub(crate) mod log;
 pub(crate) mod profile;
 pub(crate) mod release;
 pub(crate) mod report;
@@ -37,6 +38,7 @@ pub(crate) mod suite;
 pub(crate) mod suite;
 pub(crate) mod verify;
 pub(crate) mod version;
+pub(crate) mod witness;
 
 use output::Failure;
 

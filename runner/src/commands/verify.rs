@@ -22,7 +22,7 @@ pub(crate) struct VerifyArgs {
     /// shard, then that every planned entry has exactly one result (missing
     /// shards, duplicates, foreign or unauthorized shards are named).
     /// --trust then names the coordinator keys the plan may be signed by.
-    #[arg(long, value_name = "PLAN", conflicts_with_all = ["suite", "disclosed", "replay", "release"])]
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["suite", "disclosed", "replay", "release", "log_policy"])]
     campaign: Option<PathBuf>,
     /// Trusted evaluator public key (SPKI PEM); may be given more than once.
     #[arg(long, required = true)]
@@ -77,6 +77,22 @@ pub(crate) struct VerifyArgs {
     /// (used only if its digest is the run's).
     #[arg(long, requires = "replay")]
     profile: Option<PathBuf>,
+    /// Check the log level under this C2SP tlog-policy (the station logs
+    /// trusted, the witnesses, the quorum): each bundle's receipt
+    /// (BUNDLE.tlog-proof), and across everything given that the
+    /// checkpoints are one history and which of the log's runs were not
+    /// shown.
+    #[arg(long, value_name = "POLICY")]
+    log_policy: Option<PathBuf>,
+    /// A checkpoint given besides the receipts: a witness's cosigned copy of
+    /// a receipt's checkpoint, or an older checkpoint kept from before. May
+    /// be given more than once.
+    #[arg(long, requires = "log_policy")]
+    checkpoint: Vec<PathBuf>,
+    /// A consistency proof (`airlock log consistency`) between two
+    /// checkpoints' sizes. May be given more than once.
+    #[arg(long, requires = "log_policy")]
+    consistency: Vec<PathBuf>,
 }
 
 pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
@@ -145,6 +161,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
         options: VerifyOptions::default().threads(verify_threads(args.threads)),
         disclosed: args.disclosed.clone(),
         replay,
+        log: log_evidence(args)?,
     };
     let outcome = audit::verify_all(&request).map_err(Failure::from)?;
     if args.json {
@@ -162,6 +179,35 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
             message: audit::failure_message(&outcome),
         })
     }
+}
+
+/// The policy, checkpoints and consistency proofs of `--log-policy`; a
+/// file that cannot be read as its format is bad input (exit 2), named.
+fn log_evidence(
+    args: &VerifyArgs,
+) -> Result<Option<airlock_attest::log_check::LogEvidence>, Failure> {
+    use super::log::{LOG_FILE_LIMIT, read_note};
+    let Some(path) = &args.log_policy else {
+        return Ok(None);
+    };
+    let read = |p: &Path| airlock_attest::read_regular(p, LOG_FILE_LIMIT).map_err(Failure::from);
+    let policy = airlock_tlog::policy::parse(&read(path)?)
+        .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+    let mut checkpoints = Vec::new();
+    for p in &args.checkpoint {
+        checkpoints.push((p.display().to_string(), read_note(p)?));
+    }
+    let mut consistency = Vec::new();
+    for p in &args.consistency {
+        let request = airlock_tlog::witness_request::AddCheckpoint::parse(&read(p)?)
+            .map_err(|e| Failure::input(format!("{}: {e}", p.display())))?;
+        consistency.push((p.display().to_string(), request));
+    }
+    Ok(Some(airlock_attest::log_check::LogEvidence {
+        policy,
+        checkpoints,
+        consistency,
+    }))
 }
 
 /// `verify --campaign PLAN SHARD...`: exit 0 when the plan and every shard

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use airlock_attest::AttestError;
 
+use airlock_attest::station_log::LogError;
 use airlock_attest::station_state::StationError;
 use airlock_attest::transcripts::StoreError;
 
@@ -42,6 +43,8 @@ pub enum RunError {
     },
     /// The station state file is unusable.
     Station(StationError),
+    /// The run's receipt in the station log could not be made or written.
+    Log(LogError),
     /// The sealed transcript store or its key is unusable.
     Transcripts(StoreError),
     /// The operating system's random generator failed.
@@ -101,6 +104,7 @@ impl airlock_core::Classify for RunError {
         match self {
             RunError::Attest(error) => error.class(),
             RunError::Station(error) => error.class(),
+            RunError::Log(error) => error.class(),
             RunError::Transcripts(error) => error.class(),
             RunError::Resumable { error, .. } => error.class(),
             RunError::OutputExists(_)
@@ -163,6 +167,7 @@ impl fmt::Display for RunError {
                 write!(f, "{}: could not {doing}: {error}", path.display())
             }
             RunError::Station(e) => write!(f, "{e}"),
+            RunError::Log(e) => write!(f, "{e}"),
             RunError::Transcripts(e) => write!(f, "{e}"),
             RunError::Random(e) => write!(f, "random generator: {e}"),
             RunError::Sandboxes {
@@ -208,6 +213,12 @@ impl From<AttestError> for RunError {
 impl From<StoreError> for RunError {
     fn from(e: StoreError) -> RunError {
         RunError::Transcripts(e)
+    }
+}
+
+impl From<LogError> for RunError {
+    fn from(e: LogError) -> RunError {
+        RunError::Log(e)
     }
 }
 
@@ -311,6 +322,13 @@ mod class_tests {
                 },
                 ErrorClass::Input,
             ),
+            (
+                RunError::Log(LogError::UnknownRun {
+                    path: path(),
+                    run_counter: 1,
+                }),
+                ErrorClass::Input,
+            ),
         ];
         let row = |e: &RunError| match e {
             RunError::Attest(_) => 0,
@@ -328,8 +346,9 @@ mod class_tests {
             RunError::Resumable { .. } => 12,
             RunError::Interrupted { .. } => 13,
             RunError::NotOfCampaign { .. } => 14,
+            RunError::Log(_) => 15,
         };
-        let mut seen = [false; 15];
+        let mut seen = [false; 16];
         for (error, class) in &cases {
             assert_eq!(error.class(), *class, "{error}");
             seen[row(error)] = true;

@@ -20,6 +20,7 @@ use airlock_core::chain::{GENESIS, chain_hash};
 use airlock_core::record::{Record, RunEnd, RunStart, StationLink, TaskResult};
 
 use super::error::RunError;
+use airlock_attest::station_log::{self, StationLog};
 use airlock_attest::station_state::{Station, StationError};
 use airlock_attest::transcripts::{TranscriptKey, TranscriptWriter};
 
@@ -55,6 +56,8 @@ pub struct RunPaths {
     pub secret: PathBuf,
     /// `BUNDLE.transcripts`.
     pub transcripts: PathBuf,
+    /// `BUNDLE.tlog-proof`, the run's receipt in the station log.
+    pub receipt: PathBuf,
     /// The station state.
     pub station: PathBuf,
     /// The station transcript key.
@@ -69,6 +72,7 @@ impl RunPaths {
             journal: journal_path(out),
             secret: secret_path(out),
             transcripts: transcripts_path(out),
+            receipt: station_log::receipt_path(out),
             station: station.to_path_buf(),
             transcript_key: transcript_key.to_path_buf(),
         }
@@ -358,6 +362,12 @@ impl RunFiles {
         station
             .check_not_finished_otherwise(counter, Some(&final_hash))
             .map_err(|e| resumable(e.into()))?;
+        // The ending (the run's leaf in the station log) is durable before
+        // the bundle exists, so no bundle on disk lacks its leaf; recording
+        // it again on resume writes nothing.
+        station
+            .record_finished(counter, &final_hash)
+            .map_err(|e| resumable(e.into()))?;
         if resumed && holds_this_run(&paths.bundle, key, &final_hash, journal.next_seq()) {
             // A kill after the bundle was written and before the journal was
             // removed: the bundle already holds this run.
@@ -368,10 +378,15 @@ impl RunFiles {
                 .write_bundle(&paths.bundle, overwrite)
                 .map_err(|e| resumable(e.into()))?;
         }
-        station
-            .record_finished(counter, &final_hash)
+        // The receipt proves the run in the log as it stands now, under
+        // the lock: normally the checkpoint this run's leaf completed.
+        let receipt = StationLog::new(&station, key.key_id())
+            .and_then(|log| log.receipt(counter, None, key))
             .map_err(|e| resumable(e.into()))?;
         drop(station);
+        // Replaced, not refused: a resumed run writes its receipt again.
+        station_log::write_atomically(&paths.receipt, &receipt.to_bytes(), Overwrite::Replace)
+            .map_err(|e| resumable(e.into()))?;
         // The bundle now holds every record; the journal has served its purpose.
         std::fs::remove_file(&paths.journal).map_err(|error| RunError::Io {
             path: paths.journal.clone(),

@@ -55,6 +55,19 @@ pub struct CrashConfig {
     pub max_kills_per_run: u32,
     /// Print one line per run to stderr.
     pub verbose: bool,
+    /// Where in a run the kills land.
+    pub phases: KillPhases,
+}
+
+/// Where in a run a campaign's kill moments are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillPhases {
+    /// Over the whole run, over the results, and just after RunEnd.
+    Everywhere,
+    /// Only in the moments after RunEnd is durable, while the run records
+    /// its ending (the station log's leaf), writes its bundle and receipt
+    /// and removes its journal: the station log's crash test.
+    Ending,
 }
 
 /// What a crash campaign found.
@@ -497,6 +510,9 @@ impl Campaign<'_> {
             Duration::from_micros(rng.below(window_us))
         };
         let agent_time = Duration::from_millis(self.turns * delay);
+        if self.config.phases == KillPhases::Ending {
+            return KillAt::AfterEvent("end", uniform(rng, Duration::from_millis(15)));
+        }
         match rng.below(5) {
             0 => KillAt::AfterStart(uniform(rng, self.baseline_time + agent_time)),
             4 => KillAt::AfterEvent("end", uniform(rng, Duration::from_millis(40))),

@@ -79,6 +79,7 @@ fn main() -> ExitCode {
         delays_ms: args.delays_ms,
         max_kills_per_run: args.max_kills_per_run.max(1),
         verbose: true,
+        phases: airlock_tests::crash::KillPhases::Everywhere,
     };
     let started = Instant::now();
     let report = campaign(&config, &dir);

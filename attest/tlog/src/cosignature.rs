@@ -9,14 +9,11 @@ use crate::TlogError;
 use crate::checkpoint;
 use crate::note::{self, ALG_COSIGNATURE_V1, NoteSignature};
 
-/// The largest timestamp tlog-cosignature allows, 2^63-1.
-pub const MAX_TIMESTAMP: u64 = i64::MAX as u64;
-
-/// The message a `cosignature/v1` signs: `cosignature/v1\n`, `time <ts>\n`,
-/// then the checkpoint's note text (with its final newline).
-pub fn signed_message(checkpoint_text: &str, timestamp: u64) -> Vec<u8> {
-    format!("cosignature/v1\ntime {timestamp}\n{checkpoint_text}").into_bytes()
-}
+// The signed message and the timestamp bound live with the note key types,
+// whose verifier checks type-0x04 lines; they are this module's API.
+pub use crate::note::{
+    MAX_COSIGNATURE_TIMESTAMP as MAX_TIMESTAMP, cosignature_message as signed_message,
+};
 
 /// Cosigns a checkpoint as witness `name` at `timestamp` (POSIX seconds):
 /// checks that the text is a checkpoint body, the name a key name and the

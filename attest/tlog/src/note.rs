@@ -18,10 +18,20 @@ use ring::digest;
 use ring::signature::{ED25519, UnparsedPublicKey};
 
 use crate::TlogError;
-use crate::cosignature;
 
 /// Signature type 0x01: Ed25519 over the note text (c2sp.org/signed-note).
 pub const ALG_ED25519: u8 = 0x01;
+/// The largest timestamp tlog-cosignature allows, 2^63-1.
+pub const MAX_COSIGNATURE_TIMESTAMP: u64 = i64::MAX as u64;
+
+/// The message a `cosignature/v1` signs: `cosignature/v1\n`, `time <ts>\n`,
+/// then the checkpoint's note text (with its final newline). Defined here,
+/// beside the verifier of type-0x04 keys, so that the note module needs
+/// nothing from the cosignature module that builds on it.
+pub fn cosignature_message(checkpoint_text: &str, timestamp: u64) -> Vec<u8> {
+    format!("cosignature/v1\ntime {timestamp}\n{checkpoint_text}").into_bytes()
+}
+
 /// Signature type 0x04: timestamped Ed25519 checkpoint cosignatures
 /// (c2sp.org/tlog-cosignature, `cosignature/v1`).
 pub const ALG_COSIGNATURE_V1: u8 = 0x04;
@@ -397,10 +407,10 @@ impl VerifierKey {
                         return Err(bad("a cosignature is 72 bytes (timestamp and Ed25519)"));
                     }
                     let ts = u64::from_be_bytes(*ts);
-                    if ts > cosignature::MAX_TIMESTAMP {
+                    if ts > MAX_COSIGNATURE_TIMESTAMP {
                         return Err(bad("the cosignature timestamp exceeds 2^63-1"));
                     }
-                    let msg = cosignature::signed_message(&note.text, ts);
+                    let msg = cosignature_message(&note.text, ts);
                     ed25519_verify(&self.public, &msg, ed).map_err(|()| {
                         bad("the cosignature does not match the text and its timestamp")
                     })?;

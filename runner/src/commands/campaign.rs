@@ -45,7 +45,7 @@ pub(crate) struct PlanArgs {
     /// Instances of each task.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     epochs: u32,
-    /// Campaign seed (64 hex digits): every shard's run seed; random when omitted.
+    /// Campaign seed (a decimal integer or 64 hex digits): every shard's run seed; random when omitted.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<[u8; 32]>,
     /// The plan file to write.

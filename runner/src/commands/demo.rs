@@ -16,7 +16,7 @@ use super::parse_seed;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct DemoArgs {
-    /// Run seed (64 hex digits); random when omitted.
+    /// Run seed: a decimal integer or 64 hex digits; random when omitted.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<[u8; 32]>,
     /// Keep compiled task modules in this directory between demos (its

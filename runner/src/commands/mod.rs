@@ -148,9 +148,116 @@ pub(crate) fn interrupt_on_signals() -> Result<airlock::run::Interrupt, Failure>
     Ok(interrupt)
 }
 
+/// Parses `--seed`: 64 hexadecimal digits are the 32 seed bytes as written;
+/// a decimal integer N from 0 to 2^64 − 1 is 24 zero bytes then N as a u64
+/// big-endian, so `7` and `000…0007` (64 digits) are the same seed
+/// (SPEC.md, "Run seed"). A 64-digit string is always hex: no decimal u64
+/// has that many digits, so the two forms never overlap.
 #[cfg(feature = "sandbox")]
 pub(crate) fn parse_seed(text: &str) -> Result<[u8; 32], String> {
-    airlock_core::Digest::from_hex(text)
-        .map(|d| d.0)
-        .ok_or_else(|| format!("a seed is 64 hexadecimal digits, not \"{text}\""))
+    if text.len() == 64 {
+        return airlock_core::Digest::from_hex(text)
+            .map(|d| d.0)
+            .ok_or_else(|| {
+                format!(
+                    "\"{text}\" is 64 characters but not all hexadecimal digits: a seed is a \
+                     decimal integer (0 to {}) or 64 hexadecimal digits",
+                    u64::MAX
+                )
+            });
+    }
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "a seed is a decimal integer (0 to {}) or 64 hexadecimal digits, not \"{text}\"",
+            u64::MAX
+        ));
+    }
+    let n: u64 = text.parse().map_err(|_| {
+        format!(
+            "decimal seed \"{text}\" is larger than {}: give a larger seed as 64 hexadecimal digits",
+            u64::MAX
+        )
+    })?;
+    let mut seed = [0u8; 32];
+    seed[24..].copy_from_slice(&n.to_be_bytes());
+    Ok(seed)
+}
+
+#[cfg(all(test, feature = "sandbox"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::parse_seed;
+
+    #[test]
+    fn a_decimal_seed_is_24_zero_bytes_then_the_u64_big_endian() {
+        let mut expected = [0u8; 32];
+        expected[31] = 7;
+        assert_eq!(parse_seed("7").unwrap(), expected);
+        assert_eq!(parse_seed("0").unwrap(), [0u8; 32]);
+        assert_eq!(parse_seed("007").unwrap(), expected);
+        let max = parse_seed("18446744073709551615").unwrap();
+        assert_eq!(max[..24], [0u8; 24]);
+        assert_eq!(max[24..], [0xff; 8]);
+        let n = parse_seed("258").unwrap();
+        assert_eq!(n[30..], [1, 2]);
+    }
+
+    #[test]
+    fn a_decimal_seed_equals_its_64_hex_digit_form() {
+        let hex = format!("{:064x}", 7u64);
+        assert_eq!(parse_seed("7").unwrap(), parse_seed(&hex).unwrap());
+        let hex = format!("{:064x}", u64::MAX);
+        assert_eq!(
+            parse_seed(&u64::MAX.to_string()).unwrap(),
+            parse_seed(&hex).unwrap()
+        );
+    }
+
+    #[test]
+    fn sixty_four_hex_digits_keep_their_meaning() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let seed = parse_seed(hex).unwrap();
+        assert_eq!(seed[0], 0x00);
+        assert_eq!(seed[1], 0x11);
+        assert_eq!(seed[15], 0xff);
+        assert_eq!(seed[31], 0xff);
+        // 64 decimal digits are read as hex, not as an (impossible) u64.
+        let digits = "1".repeat(64);
+        assert_eq!(parse_seed(&digits).unwrap(), [0x11; 32]);
+    }
+
+    #[test]
+    fn bad_seeds_are_refused_naming_the_value() {
+        for bad in ["", "-7", "+7", " 7", "7 ", "0x07", "seven", "1.5", "1e3"] {
+            let error = parse_seed(bad).unwrap_err();
+            assert!(error.contains(&format!("\"{bad}\"")), "{bad:?}: {error}");
+            assert!(error.contains("64 hexadecimal digits"), "{bad:?}: {error}");
+        }
+        let not_hex = "g".repeat(64);
+        let error = parse_seed(&not_hex).unwrap_err();
+        assert!(error.contains(&not_hex), "{error}");
+        assert!(error.contains("not all hexadecimal digits"), "{error}");
+        // 63 and 65 hex digits are neither form.
+        for len in [63, 65] {
+            let text = "a".repeat(len);
+            let error = parse_seed(&text).unwrap_err();
+            assert!(error.contains(&text), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_decimal_seed_past_u64_is_refused_as_too_large() {
+        let error = parse_seed("18446744073709551616").unwrap_err();
+        assert!(error.contains("\"18446744073709551616\""), "{error}");
+        assert!(
+            error.contains("larger than 18446744073709551615"),
+            "{error}"
+        );
+        assert!(
+            parse_seed(&"9".repeat(63))
+                .unwrap_err()
+                .contains("larger than")
+        );
+    }
 }

@@ -150,7 +150,8 @@ pub(crate) struct RunArgs {
     /// Bundle file to write.
     #[arg(long)]
     out: PathBuf,
-    /// Run seed (64 hex digits); random when omitted, recorded either way.
+    /// Run seed: a decimal integer N (24 zero bytes then N as u64 big-endian)
+    /// or 64 hex digits; random when omitted, recorded either way.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<[u8; 32]>,
     /// Instances of each task.

@@ -79,6 +79,7 @@ fn write_bundle(path: &Path, key: &SigningKey, records: usize) {
         seed: [6; 32],
         evaluator_key_id: key.key_id(),
         campaign: None,
+        settings: None,
         station: StationLink {
             run_counter: 1,
             previous_run_start_hash: Digest::ZERO,

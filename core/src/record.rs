@@ -173,6 +173,11 @@ pub struct RunStart {
     pub station: StationLink,
     /// The campaign this run is a shard of; `None` for a run of its own.
     pub campaign: Option<CampaignLink>,
+    /// Digest of the run's settings in their canonical campaign-file form
+    /// (SPEC.md, "Campaign files"), so that a reviewed file can be held to
+    /// the bundle; `None` for a campaign shard, whose settings are its
+    /// signed plan.
+    pub settings: Option<Digest>,
 }
 
 /// The result of one planned task instance.
@@ -378,6 +383,62 @@ mod tests {
             Record::from_bytes(&bytes).unwrap(),
             Record::TaskResult(sample_result())
         );
+    }
+
+    /// Exact bytes of a RunStart's last fields (SPEC.md, "RunStart"): the
+    /// campaign link, then the settings digest, `00` for none or `01` and
+    /// its 32 bytes.
+    #[test]
+    fn run_start_tail_bytes_are_pinned() {
+        let mut start = RunStart {
+            run_id: [1; 16],
+            started_at_unix_s: 2,
+            suite: SuiteRef {
+                name: "s".to_string(),
+                digest: Digest([3; 32]),
+                trust: SuiteTrust::Embedded,
+            },
+            plan: vec![],
+            profile: ProfileRef {
+                name: "p".to_string(),
+                digest: Digest([4; 32]),
+            },
+            runner: RunnerBuild {
+                airlock_version: "a".to_string(),
+                wasmtime_version: "w".to_string(),
+                engine_settings: Digest([5; 32]),
+                executable: Digest([6; 32]),
+            },
+            model: ModelDescriptor {
+                agent: "null".to_string(),
+                model: String::new(),
+                reported_model: String::new(),
+                tool_mode: crate::abi::ToolMode::Native,
+            },
+            seed: [7; 32],
+            evaluator_key_id: Digest([8; 32]),
+            station: StationLink {
+                run_counter: 9,
+                previous_run_start_hash: Digest([10; 32]),
+            },
+            campaign: None,
+            settings: None,
+        };
+        let without = Record::RunStart(start.clone()).to_bytes();
+        // ... key id, run counter 9, previous hash, no campaign, no settings.
+        let mut tail = vec![8u8; 32];
+        tail.push(9);
+        tail.extend_from_slice(&[10; 32]);
+        tail.extend_from_slice(&[0, 0]);
+        assert!(without.ends_with(&tail), "{without:?}");
+        start.settings = Some(Digest([11; 32]));
+        let with = Record::RunStart(start.clone()).to_bytes();
+        assert_eq!(with.len(), without.len() + 32);
+        tail.pop();
+        tail.push(1);
+        tail.extend_from_slice(&[11; 32]);
+        assert!(with.ends_with(&tail), "{with:?}");
+        assert_eq!(Record::from_bytes(&with).unwrap(), Record::RunStart(start));
     }
 
     /// Exact bytes of a RunEnd record.

@@ -109,6 +109,24 @@ impl core::error::Error for AgentSpecError {}
 const KNOWN_AGENTS: &str =
     "reference, reference:delay-ms=N, null, echo, exec:PROGRAM, openai:URL, replay:DIR";
 
+/// The spec as `--agent` takes it, in the one spelling each has (a zero
+/// delay is left out): what a run's canonical settings record.
+impl fmt::Display for AgentSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentSpec::Reference { delay } if delay.is_zero() => f.write_str("reference"),
+            AgentSpec::Reference { delay } => {
+                write!(f, "reference:delay-ms={}", delay.as_millis())
+            }
+            AgentSpec::Null => f.write_str("null"),
+            AgentSpec::Echo => f.write_str("echo"),
+            AgentSpec::Exec { program } => write!(f, "exec:{}", program.display()),
+            AgentSpec::OpenAi { url } => write!(f, "openai:{url}"),
+            AgentSpec::Replay { dir } => write!(f, "replay:{}", dir.display()),
+        }
+    }
+}
+
 impl FromStr for AgentSpec {
     type Err = AgentSpecError;
 

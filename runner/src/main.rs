@@ -105,7 +105,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match command_line() {
+        Ok(cli) => cli,
+        Err(failure) => return exit_with(failure),
+    };
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -127,15 +130,30 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            if !failure.message.is_empty() {
-                // Messages name files and quote task ids, suite names and
-                // server replies: one escaped line, whatever they hold.
-                eprintln!("airlock: {}", Untrusted(&failure.message));
-            }
-            ExitCode::from(failure.code)
-        }
+        Err(failure) => exit_with(failure),
     }
+}
+
+/// The parsed command line, a `run --config FILE` read as the flags it
+/// stands for (clap exits 2 on a usage error itself).
+fn command_line() -> Result<Cli, commands::output::Failure> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    #[cfg(feature = "sandbox")]
+    let args = {
+        use clap::CommandFactory as _;
+        commands::run_config::expand(args, &Cli::command())?
+    };
+    Ok(Cli::parse_from(args))
+}
+
+/// Reports `failure` on stderr and gives its exit code.
+fn exit_with(failure: commands::output::Failure) -> ExitCode {
+    if !failure.message.is_empty() {
+        // Messages name files and quote task ids, suite names and
+        // server replies: one escaped line, whatever they hold.
+        eprintln!("airlock: {}", Untrusted(&failure.message));
+    }
+    ExitCode::from(failure.code)
 }
 
 fn dispatch(command: Command) -> Result<(), commands::output::Failure> {

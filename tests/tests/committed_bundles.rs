@@ -1,11 +1,11 @@
-//! What a station signed in format version 3 keeps verifying: two
-//! committed bundles of one station (tests/committed/format-3/README.md),
+//! What a station signed in format version 4 keeps verifying: two
+//! committed bundles of one station (tests/committed/format-4/README.md),
 //! whose agentic tasks were answered with tool calls, pass every offline
 //! level, the suite level and the station chain, replay from their sealed
 //! store and from a disclosed tool-call transcript, and report their scores.
 //! A committed campaign (a signed plan and its two shards) verifies as one.
 //! A change to any format byte fails here unless the fixture is remade on
-//! purpose. Bundles of format versions 1 and 2 are refused by their header.
+//! purpose. Bundles of format versions 1 to 3 are refused by their header.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use airlock_tests::*;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("committed/format-3")
+        .join("committed/format-4")
         .join(name)
 }
 
@@ -36,8 +36,8 @@ fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const RUN1_FINAL_HASH: &str = "cae45fdd3108c381ac82489228e31896330716fe29b0e65a7d473830db361d73";
-const RUN2_FINAL_HASH: &str = "369382bfff8d5ddf59a212f64efa1f83bf36fb24bc9cf321b42885c70bd8fbc2";
+const RUN1_FINAL_HASH: &str = "8bf0202ff1de63bd7c7f6cd7051bf1862082794328182da97cff1328ba318e66";
+const RUN2_FINAL_HASH: &str = "153901726dd1ff69cf6cfc86bf3f5ef2a66f949690bb135b331886646a1dffe8";
 
 #[test]
 fn committed_bundles_verify_and_chain() {
@@ -175,8 +175,8 @@ fn a_changed_byte_of_a_committed_bundle_is_caught() {
 }
 
 #[test]
-fn bundles_of_format_versions_1_and_2_are_refused_by_their_header() {
-    for version in [1, 2] {
+fn bundles_of_format_versions_1_to_3_are_refused_by_their_header() {
+    for version in [1, 2, 3] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("committed/format-{version}"));
         let done = verify(
             &dir.join("run1.bundle"),
@@ -188,7 +188,7 @@ fn bundles_of_format_versions_1_and_2_are_refused_by_their_header() {
         assert_eq!(verdict["verified"], false, "{verdict}");
         assert!(
             verdict.to_string().contains(&format!(
-                "format version {version} is not supported (this build reads version 3)"
+                "format version {version} is not supported (this build reads version 4)"
             )),
             "{verdict}"
         );
@@ -229,4 +229,4 @@ fn the_committed_campaign_verifies_as_one_and_is_reported_as_one_run() {
     assert_eq!(tasks, DEFAULT_TASKS);
 }
 
-const CAMPAIGN_ID: &str = "78df918c2ee49a57e612d2931dfaff3f";
+const CAMPAIGN_ID: &str = "c469ca62e452de1d5491a3e00df8dd20";

@@ -156,6 +156,7 @@ struct Tail {
     evaluator_key_id: Digest,
     station: StationLink,
     campaign: Option<CampaignLink>,
+    settings: Option<Digest>,
 }
 
 /// A RunStart read as a stream: every field but the plan, and where the
@@ -215,6 +216,7 @@ impl StreamedStart {
             evaluator_key_id,
             station,
             campaign,
+            settings,
         } = &self.tail;
         Some(RunStart {
             run_id: *run_id,
@@ -228,6 +230,7 @@ impl StreamedStart {
             evaluator_key_id: *evaluator_key_id,
             station: station.clone(),
             campaign: campaign.clone(),
+            settings: *settings,
         })
     }
 }
@@ -531,6 +534,7 @@ mod tests {
                 run_counter: 9,
                 previous_run_start_hash: Digest([10; 32]),
             },
+            settings: Some(Digest([11; 32])),
         }
     }
 

@@ -230,6 +230,8 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
             plan_path: args.plan.clone(),
             shard: args.shard,
         }),
+        // A shard's settings are its signed plan's.
+        settings: None,
         interrupt: interrupt_on_signals()?,
     };
     let mut progress = progress_for(args.json);

@@ -81,6 +81,8 @@ fn demo(seed: Option<[u8; 32]>, module_cache: Option<&std::path::Path>) -> Resul
             sandboxes: None,
             tool_mode: airlock_core::abi::ToolMode::Native,
             campaign: None,
+            // What `airlock run` records for the same run.
+            settings: Some(demo_settings(&spec, seed)?.digest()),
             interrupt: run::Interrupt::default(),
         };
         // As for `run`: a run that cannot be made is never a failed check.
@@ -120,4 +122,18 @@ fn demo(seed: Option<[u8; 32]>, module_cache: Option<&std::path::Path>) -> Resul
             message: "a demo bundle did not verify".into(),
         })
     }
+}
+
+/// The settings of `airlock run --agent SPEC [--seed SEED]`, each demo run's.
+fn demo_settings(
+    spec: &AgentSpec,
+    seed: Option<[u8; 32]>,
+) -> Result<super::run_config::RunSettings, Failure> {
+    let mut words: Vec<String> = ["--agent", &spec.to_string(), "--key", "-", "--out", "-"]
+        .map(str::to_owned)
+        .to_vec();
+    if let Some(seed) = seed {
+        words.extend(["--seed".to_owned(), report::to_hex(&seed)]);
+    }
+    super::run::settings_of_flags(&words)
 }

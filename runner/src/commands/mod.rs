@@ -28,6 +28,8 @@ pub(crate) mod release;
 pub(crate) mod report;
 #[cfg(feature = "sandbox")]
 pub(crate) mod run;
+#[cfg(feature = "sandbox")]
+pub(crate) mod run_config;
 pub(crate) mod slurm;
 #[cfg(feature = "sandbox")]
 pub(crate) mod suite;

@@ -137,6 +137,7 @@ pub(crate) fn exit_code(class: ErrorClass) -> u8 {
 }
 
 /// An error with the exit code it should end the process with.
+#[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,

@@ -14,6 +14,7 @@ use airlock_sandbox::Sandbox;
 use airlock_sandbox::module_cache::{ModuleCache, StationSecret};
 
 use super::output::{Bar, Failure, JsonProgress, emit_json, run_failure};
+use super::run_config::{RunSettings, SettingValue};
 use super::{SuiteArgs, interrupt_on_signals, load_suite, parse_seed, task_profile};
 
 /// What every command that runs tasks loads first (`run`, `campaign plan`,
@@ -72,6 +73,25 @@ impl TaskSetupArgs {
             suite,
             agent,
         })
+    }
+}
+
+impl TaskSetupArgs {
+    /// The canonical settings of these options (every one but the module
+    /// cache's, which changes how fast a run goes, not what it does).
+    pub(crate) fn settings(&self) -> RunSettings {
+        let mut settings = self.model.settings();
+        settings.set("suite", SettingValue::Text(self.source.suite.clone()));
+        settings.set(
+            "unsigned-suite",
+            SettingValue::Switch(self.source.unsigned_suite),
+        );
+        settings.set(
+            "backend",
+            SettingValue::Text(self.backend.name().to_owned()),
+        );
+        settings.set("profile", SettingValue::Text(self.profile.clone()));
+        settings
     }
 }
 
@@ -139,17 +159,25 @@ pub(crate) fn progress_for(json: bool) -> Box<dyn Progress> {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
+    /// A campaign file: `run`'s flags written down as TOML keys (SPEC.md,
+    /// "Campaign files"); flags typed after it replace its keys.
+    #[arg(long, value_name = "CAMPAIGN.toml")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     setup: TaskSetupArgs,
     /// Station transcript key file; default: NAME.transcript-key beside the key.
     #[arg(long)]
     transcript_key: Option<PathBuf>,
     /// Evaluator private key (from `airlock keygen`).
-    #[arg(long)]
-    key: PathBuf,
+    #[arg(long, required_unless_present = "print_settings")]
+    key: Option<PathBuf>,
     /// Bundle file to write.
+    #[arg(long, required_unless_present = "print_settings")]
+    out: Option<PathBuf>,
+    /// Print the run's canonical settings (SPEC.md, "Campaign files"),
+    /// whose blake3 digest RunStart records, and exit without running.
     #[arg(long)]
-    out: PathBuf,
+    print_settings: bool,
     /// Run seed: a decimal integer N (24 zero bytes then N as u64 big-endian)
     /// or 64 hex digits; random when omitted, recorded either way.
     #[arg(long, value_parser = parse_seed)]
@@ -176,6 +204,35 @@ pub(crate) struct RunArgs {
     /// JSON line per progress event (airlock-progress/1): each result once it is durable.
     #[arg(long)]
     json: bool,
+}
+
+impl RunArgs {
+    /// The canonical settings of this run (SPEC.md, "Campaign files"),
+    /// whose digest RunStart records: the same for a campaign file and the
+    /// flags it stands for.
+    pub(crate) fn settings(&self) -> RunSettings {
+        let mut settings = self.setup.settings();
+        settings.set("epochs", SettingValue::Integer(self.epochs.into()));
+        if let Some(seed) = self.seed {
+            settings.set("seed", SettingValue::Text(report::to_hex(&seed)));
+        }
+        settings
+    }
+}
+
+/// The canonical settings `airlock run WORDS...` would record, for the
+/// commands (`demo`) that run as `run` would with flags of their own.
+pub(crate) fn settings_of_flags(words: &[String]) -> Result<RunSettings, Failure> {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Flags {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    Flags::try_parse_from(words)
+        .map(|flags| flags.run.settings())
+        .map_err(|e| Failure::input(format!("run flags {words:?}: {e}")))
 }
 
 /// The agent answering for the model, and how it is driven: shared by
@@ -231,6 +288,39 @@ impl AgentArgs {
         self.agent.build(&agent_options).map_err(Failure::from)
     }
 
+    /// The canonical settings of the agent and how it is driven.
+    pub(crate) fn settings(&self) -> RunSettings {
+        let mut settings = RunSettings::default();
+        settings.set("agent", SettingValue::Text(self.agent.to_string()));
+        settings.set("agent-arg", SettingValue::List(self.agent_args.clone()));
+        if let Some(model) = &self.model {
+            settings.set("model", SettingValue::Text(model.clone()));
+        }
+        settings.set("temperature", SettingValue::Float(self.temperature));
+        if let Some(seed) = self.model_seed {
+            settings.set("model-seed", SettingValue::Integer(seed));
+        }
+        settings.set(
+            "tool-mode",
+            SettingValue::Text(
+                match self.tool_mode {
+                    ToolModeArg::Native => "native",
+                    ToolModeArg::Text => "text",
+                }
+                .to_owned(),
+            ),
+        );
+        if let Some(max_tokens) = self.max_tokens {
+            settings.set("max-tokens", SettingValue::Integer(max_tokens.get().into()));
+        }
+        settings.set("retries", SettingValue::Integer(self.retries.into()));
+        settings.set(
+            "retry-backoff-ms",
+            SettingValue::Integer(self.retry_backoff_ms),
+        );
+        settings
+    }
+
     /// The `--tool-mode` asked for.
     pub(crate) fn tool_mode(&self) -> ToolMode {
         self.tool_mode.mode()
@@ -258,16 +348,21 @@ fn parse_agent(text: &str) -> Result<AgentSpec, String> {
 }
 
 pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
-    let key = SigningKey::load(&args.key).map_err(Failure::from)?;
-    let setup = args.setup.load(&key, &args.key)?;
+    let settings = args.settings();
+    let (Some(key_path), Some(out), false) = (&args.key, &args.out, args.print_settings) else {
+        out!("{}", settings.to_toml());
+        return Ok(());
+    };
+    let key = SigningKey::load(key_path).map_err(Failure::from)?;
+    let setup = args.setup.load(&key, key_path)?;
     let parts = setup.parts(&key);
     let (station, transcript_key) = station_files(
-        &args.key,
+        key_path,
         args.station.as_ref(),
         args.transcript_key.as_ref(),
     );
     let options = RunOptions {
-        out: args.out.clone(),
+        out: out.clone(),
         seed: args.seed,
         start: if args.resume {
             StartMode::Resume
@@ -285,6 +380,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
         sandboxes: args.sandboxes,
         tool_mode: args.setup.model.tool_mode(),
         campaign: None,
+        settings: Some(settings.digest()),
         interrupt: interrupt_on_signals()?,
     };
     let mut progress = progress_for(args.json);

@@ -91,6 +91,7 @@ pub fn run_json(report: &RunReport) -> Value {
         "previous_run_start_hash": start.station.previous_run_start_hash.to_hex().as_str(),
         "planned": start.plan.len(),
         "epochs": report.epochs,
+        "settings": start.settings.map(|d| d.to_hex().as_str().to_owned()),
     })
 }
 

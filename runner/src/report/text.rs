@@ -576,6 +576,9 @@ fn meta(out: &mut String, report: &RunReport) {
         start.model.tool_mode.name()
     );
     let _ = writeln!(out, "key           {}", start.evaluator_key_id);
+    if let Some(settings) = start.settings {
+        let _ = writeln!(out, "settings      {settings} (run --print-settings)");
+    }
     let _ = writeln!(
         out,
         "results       {}",

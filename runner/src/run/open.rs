@@ -74,6 +74,7 @@ fn resume(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result
     };
     check_binding(parts, options, &opened.run_start)
         .and_then(|()| check_link(options, &opened.run_start))
+        .and_then(|()| check_settings(options, &opened.run_start))
         .map_err(|problem| RunError::ResumeMismatch {
             path: paths.journal.clone(),
             problem,
@@ -119,6 +120,7 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
             evaluator_key_id: parts.key.key_id(),
             station,
             campaign: options.campaign.as_ref().map(link_of),
+            settings: options.settings,
         })
     })?;
     Ok(Opened {
@@ -210,6 +212,25 @@ fn check_link(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
         "RunStart.campaign is {} in the journal but {} now",
         describe(&recorded.campaign),
         describe(&expected)
+    ))
+}
+
+/// Refuses to resume a journal started under other settings: a reviewed
+/// campaign file holds the bundle to every setting, so a run is finished
+/// under the settings that started it.
+fn check_settings(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
+    if recorded.settings == options.settings {
+        return Ok(());
+    }
+    let describe = |settings: &Option<airlock_core::Digest>| match settings {
+        Some(digest) => format!("settings {digest}"),
+        None => "no settings digest".to_owned(),
+    };
+    Err(format!(
+        "RunStart.settings is {} in the journal but {} now: resume with the campaign file \
+         or flags that started the run",
+        describe(&recorded.settings),
+        describe(&options.settings)
     ))
 }
 
@@ -468,6 +489,7 @@ mod tests {
             seed: [6; 32],
             evaluator_key_id: Digest([7; 32]),
             campaign: None,
+            settings: None,
             station: airlock_core::record::StationLink {
                 run_counter: 1,
                 previous_run_start_hash: Digest::ZERO,

@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// The campaign shard this run is, when it is one: its plan, seed and
     /// link come from the signed campaign plan instead of the suite.
     pub campaign: Option<CampaignShard>,
+    /// Digest of the run's canonical settings (SPEC.md, "Campaign files"),
+    /// recorded in RunStart; `None` for a campaign shard.
+    pub settings: Option<airlock_core::Digest>,
     /// Set (by a signal handler) to stop the run early and resumably.
     pub interrupt: Interrupt,
 }

@@ -140,6 +140,7 @@ impl Station {
             sandboxes: Some(sandboxes),
             tool_mode: airlock_core::abi::ToolMode::Native,
             campaign: None,
+            settings: None,
             interrupt: Default::default(),
         }
     }

@@ -79,6 +79,7 @@ fn write_bundle(path: &Path, key: &SigningKey, records: usize) {
         seed: [6; 32],
         evaluator_key_id: key.key_id(),
         campaign: None,
+        selection: None,
         settings: None,
         station: StationLink {
             run_counter: 1,

@@ -835,6 +835,7 @@ mod tests {
             seed: [0; 32],
             evaluator_key_id: Digest([3; 32]),
             campaign: None,
+            selection: None,
             settings: None,
             station: StationLink {
                 run_counter: 1,

@@ -142,6 +142,33 @@ pub fn check_suite(
             ));
         }
     }
+    // The suite tasks the run meant to plan: all, or its recorded selection.
+    let expected: Vec<usize> = match &run_start.selection {
+        None => (0..manifest.tasks.len()).collect(),
+        Some(ids) => {
+            for id in ids {
+                if !manifest.tasks.iter().any(|t| &t.task_id == id) {
+                    fail(format!(
+                        "RunStart's selection names task {id}, which is not in suite \"{}\"",
+                        manifest.name
+                    ));
+                }
+            }
+            (0..manifest.tasks.len())
+                .filter(|&at| ids.contains(&manifest.tasks[at].task_id))
+                .collect()
+        }
+    };
+    for (i, (planned, at)) in run_start.plan.iter().zip(&positions).enumerate() {
+        if let Some(at) = at
+            && !expected.contains(at)
+        {
+            fail(format!(
+                "{}: the task is not among the tasks RunStart selected",
+                what(i, planned)
+            ));
+        }
+    }
     let digest = manifest.digest();
     if run_start.suite.digest != digest {
         fail(format!(
@@ -149,7 +176,7 @@ pub fn check_suite(
             run_start.suite.digest, manifest.name
         ));
     }
-    let coverage = Coverage::of(run_start, manifest, &positions);
+    let coverage = Coverage::of(run_start, manifest, &positions, &expected);
     if let Some((i, j)) = coverage.repeated {
         fail(format!(
             "{} repeats plan entry {j}",
@@ -157,18 +184,28 @@ pub fn check_suite(
         ));
     }
     if !coverage.missing.is_empty() {
-        fail(format!(
-            "the plan holds {} of the {} tasks of suite \"{}\" (not planned: {}): \
-             a run of the suite plans every task",
-            coverage.planned_tasks,
-            manifest.tasks.len(),
-            manifest.name,
-            coverage.missing_list()
-        ));
+        fail(match run_start.selection {
+            None => format!(
+                "the plan holds {} of the {} tasks of suite \"{}\" (not planned: {}): \
+                 a run of the suite plans every task",
+                coverage.planned_tasks,
+                manifest.tasks.len(),
+                manifest.name,
+                coverage.missing_list()
+            ),
+            Some(_) => format!(
+                "the plan holds {} of the {} tasks RunStart selected from suite \"{}\" \
+                 (not planned: {}): a run plans every task it selects",
+                coverage.planned_tasks,
+                expected.len(),
+                manifest.name,
+                coverage.missing_list()
+            ),
+        });
     }
     if failures.first.is_none() {
         // Every task present, none repeated: what is left is the shape.
-        if let Some(reason) = shape_problem(run_start, manifest, &positions) {
+        if let Some(reason) = shape_problem(run_start, manifest, &positions, &expected) {
             failures.add(reason);
         }
     }
@@ -195,7 +232,11 @@ pub fn check_suite(
         status,
         note: Some(format!(
             "checked against {checked}; the run recorded {recorded}; {}",
-            coverage.describe(manifest.tasks.len(), run_start.plan.len())
+            coverage.describe(
+                manifest.tasks.len(),
+                run_start.selection.is_some().then_some(expected.len()),
+                run_start.plan.len()
+            )
         )),
     }
 }
@@ -233,7 +274,14 @@ struct Coverage {
 }
 
 impl Coverage {
-    fn of(run_start: &RunStart, manifest: &SuiteManifest, positions: &[Option<usize>]) -> Coverage {
+    /// `expected` are the suite positions of the tasks the run meant to
+    /// plan, in suite order.
+    fn of(
+        run_start: &RunStart,
+        manifest: &SuiteManifest,
+        positions: &[Option<usize>],
+        expected: &[usize],
+    ) -> Coverage {
         // Per suite task: its epochs, with the entry that planned each.
         let mut epochs: Vec<BTreeMap<u32, usize>> = vec![BTreeMap::new(); manifest.tasks.len()];
         let mut repeated = None;
@@ -249,12 +297,10 @@ impl Coverage {
                 epochs[*at].insert(planned.epoch, i);
             }
         }
-        let missing: Vec<String> = manifest
-            .tasks
+        let missing: Vec<String> = expected
             .iter()
-            .zip(&epochs)
-            .filter(|(_, e)| e.is_empty())
-            .map(|(t, _)| t.task_id.clone())
+            .filter(|&&at| epochs[at].is_empty())
+            .map(|&at| manifest.tasks[at].task_id.clone())
             .collect();
         let planned: Vec<&BTreeMap<u32, usize>> = epochs.iter().filter(|e| !e.is_empty()).collect();
         let uniform_epochs = planned.first().and_then(|e| {
@@ -288,8 +334,19 @@ impl Coverage {
         out
     }
 
-    fn describe(&self, suite_tasks: usize, entries: usize) -> String {
-        let tasks = if self.missing.is_empty() {
+    /// `selected` is how many tasks RunStart's selection holds, if it has one.
+    fn describe(&self, suite_tasks: usize, selected: Option<usize>, entries: usize) -> String {
+        let tasks = if let Some(selected) = selected {
+            let not = if self.missing.is_empty() {
+                String::new()
+            } else {
+                format!(", not planned: {}", self.missing_list())
+            };
+            format!(
+                "{} of the {selected} tasks selected from the suite's {suite_tasks}{not}",
+                self.planned_tasks
+            )
+        } else if self.missing.is_empty() {
             format!("all {suite_tasks} tasks of the suite")
         } else {
             format!(
@@ -318,8 +375,9 @@ fn shape_problem(
     run_start: &RunStart,
     manifest: &SuiteManifest,
     positions: &[Option<usize>],
+    expected: &[usize],
 ) -> Option<String> {
-    let tasks = manifest.tasks.len();
+    let tasks = expected.len();
     let entries = run_start.plan.len();
     if tasks == 0 || entries == 0 || !entries.is_multiple_of(tasks) {
         return Some(format!(
@@ -330,7 +388,7 @@ fn shape_problem(
     }
     let epochs = entries / tasks;
     for (i, (planned, at)) in run_start.plan.iter().zip(positions).enumerate() {
-        let (want_task, want_epoch) = (i / epochs, (i % epochs) as u32);
+        let (want_task, want_epoch) = (expected[i / epochs], (i % epochs) as u32);
         if *at != Some(want_task) || planned.epoch != want_epoch {
             return Some(format!(
                 "plan entry {i} (task {} epoch {}) is out of the runner's order: a run of suite \

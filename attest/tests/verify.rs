@@ -878,6 +878,63 @@ fn suite_level_requires_the_whole_suite_and_reports_coverage() {
         "{two}"
     );
 
+    // The same two tasks, as a recorded selection: passes, and says so.
+    let selected = |ids: &[&str], plan: Vec<PlannedTask>| {
+        let mut start = suite.clone();
+        start.suite.digest = manifest.digest();
+        start.plan = plan;
+        start.selection = Some(ids.iter().map(|id| (*id).to_owned()).collect());
+        check_suite(&start, &manifest, &SuiteSource::Embedded)
+    };
+    let two = selected(&["task-2", "task-5"], epochs(&[2, 5], 3));
+    assert_eq!(two.status, Status::Passed, "{two}");
+    assert!(
+        two.note.as_deref().unwrap().ends_with(
+            "the plan holds 2 of the 2 tasks selected from the suite's 8, epochs 0 to 2 of \
+             each (6 entries)"
+        ),
+        "{two}"
+    );
+    // A selected task left out, one not selected planned, one not in the suite.
+    let report = selected(&["task-2", "task-5"], epochs(&[2], 1));
+    assert_eq!(
+        report.status,
+        Status::Failed(
+            "the plan holds 1 of the 2 tasks RunStart selected from suite \"default\" \
+             (not planned: task-5): a run plans every task it selects"
+                .into()
+        ),
+        "{report}"
+    );
+    let report = selected(&["task-2"], epochs(&[2, 5], 1));
+    assert_eq!(
+        report.status,
+        Status::Failed(
+            "plan entry 1 (task task-5 epoch 0): the task is not among the tasks RunStart \
+             selected"
+                .into()
+        ),
+        "{report}"
+    );
+    let report = selected(&["task-2", "nope"], epochs(&[2], 1));
+    assert_eq!(
+        report.status,
+        Status::Failed(
+            "RunStart's selection names task nope, which is not in suite \"default\"".into()
+        ),
+        "{report}"
+    );
+    // Selected tasks out of suite order.
+    let report = selected(&["task-2", "task-5"], epochs(&[5, 2], 1));
+    assert!(
+        report
+            .status
+            .reason()
+            .unwrap()
+            .starts_with("plan entry 0 (task task-5 epoch 0) is out of the runner's order"),
+        "{report}"
+    );
+
     // One entry repeated.
     let mut repeated = epochs(&all, 1);
     repeated.insert(4, repeated[3].clone());

@@ -173,6 +173,10 @@ pub struct RunStart {
     pub station: StationLink,
     /// The campaign this run is a shard of; `None` for a run of its own.
     pub campaign: Option<CampaignLink>,
+    /// The task ids a run of part of the suite selected (`run --task`,
+    /// `--category`), in suite order; `None` for a run of the whole suite.
+    /// The plan holds exactly these tasks, so completeness still holds.
+    pub selection: Option<Vec<String>>,
     /// Digest of the run's settings in their canonical campaign-file form
     /// (SPEC.md, "Campaign files"), so that a reviewed file can be held to
     /// the bundle; `None` for a campaign shard, whose settings are its
@@ -386,8 +390,8 @@ mod tests {
     }
 
     /// Exact bytes of a RunStart's last fields (SPEC.md, "RunStart"): the
-    /// campaign link, then the settings digest, `00` for none or `01` and
-    /// its 32 bytes.
+    /// campaign link, the selection (`00`, or `01`, a count and the ids),
+    /// then the settings digest (`00`, or `01` and its 32 bytes).
     #[test]
     fn run_start_tail_bytes_are_pinned() {
         let mut start = RunStart {
@@ -422,6 +426,7 @@ mod tests {
                 previous_run_start_hash: Digest([10; 32]),
             },
             campaign: None,
+            selection: None,
             settings: None,
         };
         let without = Record::RunStart(start.clone()).to_bytes();
@@ -429,13 +434,14 @@ mod tests {
         let mut tail = vec![8u8; 32];
         tail.push(9);
         tail.extend_from_slice(&[10; 32]);
-        tail.extend_from_slice(&[0, 0]);
+        tail.extend_from_slice(&[0, 0, 0]);
         assert!(without.ends_with(&tail), "{without:?}");
+        start.selection = Some(vec!["ab".to_string()]);
         start.settings = Some(Digest([11; 32]));
         let with = Record::RunStart(start.clone()).to_bytes();
-        assert_eq!(with.len(), without.len() + 32);
-        tail.pop();
-        tail.push(1);
+        assert_eq!(with.len(), without.len() + 4 + 32);
+        tail.truncate(tail.len() - 2);
+        tail.extend_from_slice(&[1, 1, 2, b'a', b'b', 1]);
         tail.extend_from_slice(&[11; 32]);
         assert!(with.ends_with(&tail), "{with:?}");
         assert_eq!(Record::from_bytes(&with).unwrap(), Record::RunStart(start));

@@ -66,6 +66,7 @@ fn whole_runs(c: &mut Criterion) {
                         sandboxes: Some(sandboxes),
                         tool_mode: airlock_core::abi::ToolMode::Native,
                         campaign: None,
+                        selection: None,
                         settings: None,
                         interrupt: Default::default(),
                     };

@@ -75,6 +75,7 @@ fn run_start(tasks: &[&LoadedTask]) -> RunStart {
         seed: [0x42; 32],
         evaluator_key_id: Digest::ZERO,
         campaign: None,
+        selection: None,
         settings: None,
         station: StationLink {
             run_counter: 1,

@@ -188,6 +188,9 @@ fn make_fixture(root: &Path) {
     flipped[44 + 4 + first - 1] ^= 1;
     write("flipped.bundle", &flipped);
     write("bad.toml", b"name = \"bad\"\nfuel_per_task = \n");
+    write("campaign-typo.toml", b"agent = \"null\"\n# one epoch\nepoch = 1\n");
+    write("campaign-bad-value.toml", b"agent = \"null\"\nepochs = 0\n");
+    write("campaign-not-toml.toml", b"agent = \"null\"\nepochs = = 1\n");
     write("partial.toml", b"name = \"partial\"\n");
     // Fuel that can outlast its backstop (issue 14, finding 9).
     let default_profile = include_str!("../../hardware-profiles/default.toml");
@@ -669,6 +672,22 @@ fn run_bad_input() {
             run_args!(EVAL_KEY, "new.bundle", "--station", "garbage.bundle"), 2, "garbage.bundle"),
         case("run-epochs-beyond-one-record",
             run_args!(EVAL_KEY, "new.bundle", "--epochs", "4000000000"), 2, "--epochs 4000000000"),
+        case("run-task-unknown",
+            run_args!(EVAL_KEY, "new.bundle", "--task", "no-such-task"), 2, "no-such-task"),
+        case("run-category-unknown",
+            run_args!(EVAL_KEY, "new.bundle", "--category", "no-such-category"), 2, "no-such-category"),
+        case("run-config-missing",
+            &["run", "--config", "missing.toml", "--key", EVAL_KEY, "--out", "new.bundle"],
+            2, "missing.toml"),
+        case("run-config-unknown-key",
+            &["run", "--config", "campaign-typo.toml", "--key", EVAL_KEY, "--out", "new.bundle"],
+            2, "campaign-typo.toml:3: unknown key \"epoch\""),
+        case("run-config-bad-value",
+            &["run", "--config", "campaign-bad-value.toml", "--key", EVAL_KEY, "--out", "new.bundle"],
+            2, "campaign-bad-value.toml:2: key \"epochs\""),
+        case("run-config-not-toml",
+            &["run", "--config", "campaign-not-toml.toml", "--key", EVAL_KEY, "--out", "new.bundle"],
+            2, "campaign-not-toml.toml:2"),
         // Refused before any server is asked: nothing listens on port 9.
         case("run-max-tokens-zero",
             &["run", "--agent", "openai:http://127.0.0.1:9", "--model", "m", "--max-tokens", "0",

@@ -215,10 +215,10 @@ fn a_run_resumes_only_under_the_settings_that_started_it() {
     child.wait().unwrap();
     let refused = Run::new("reference:delay-ms=400", &key, &out)
         .seed(seed(3))
-        // A setting only the settings digest holds (the reference agent
-        // sends no temperature, so the model descriptor is the same).
-        .arg("--temperature")
-        .arg("0.5")
+        // A setting only the settings digest holds: the model descriptor,
+        // suite, plan and build are the same.
+        .arg("--retries")
+        .arg("5")
         .arg("--resume")
         .finish();
     refused.expect_code(2);

@@ -36,8 +36,8 @@ fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const RUN1_FINAL_HASH: &str = "8bf0202ff1de63bd7c7f6cd7051bf1862082794328182da97cff1328ba318e66";
-const RUN2_FINAL_HASH: &str = "153901726dd1ff69cf6cfc86bf3f5ef2a66f949690bb135b331886646a1dffe8";
+const RUN1_FINAL_HASH: &str = "608fb6d96d549fc630e353f3e044b947dd3e5804813ce0eaf83a41bc47537bc7";
+const RUN2_FINAL_HASH: &str = "23d072a00f220fa9e493b31094d01dbc5107eb7114e617f2dc4325b2eaa8044d";
 
 #[test]
 fn committed_bundles_verify_and_chain() {
@@ -229,4 +229,4 @@ fn the_committed_campaign_verifies_as_one_and_is_reported_as_one_run() {
     assert_eq!(tasks, DEFAULT_TASKS);
 }
 
-const CAMPAIGN_ID: &str = "c469ca62e452de1d5491a3e00df8dd20";
+const CAMPAIGN_ID: &str = "bac04e3e02ccd4d21c198efcb5515381";

@@ -395,6 +395,7 @@ pub fn campaign_run_start(plan: &VerifiedPlan) -> RunStart {
             previous_run_start_hash: Digest::ZERO,
         },
         campaign: None,
+        selection: None,
         settings: None,
     }
 }

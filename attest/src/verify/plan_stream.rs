@@ -156,6 +156,7 @@ struct Tail {
     evaluator_key_id: Digest,
     station: StationLink,
     campaign: Option<CampaignLink>,
+    selection: Option<Vec<String>>,
     settings: Option<Digest>,
 }
 
@@ -216,6 +217,7 @@ impl StreamedStart {
             evaluator_key_id,
             station,
             campaign,
+            selection,
             settings,
         } = &self.tail;
         Some(RunStart {
@@ -230,6 +232,7 @@ impl StreamedStart {
             evaluator_key_id: *evaluator_key_id,
             station: station.clone(),
             campaign: campaign.clone(),
+            selection: selection.clone(),
             settings: *settings,
         })
     }
@@ -534,6 +537,7 @@ mod tests {
                 run_counter: 9,
                 previous_run_start_hash: Digest([10; 32]),
             },
+            selection: Some(vec!["t".into()]),
             settings: Some(Digest([11; 32])),
         }
     }

@@ -60,6 +60,7 @@ pub fn run_start(key: &PublicKey, tasks: usize, run_id: u8) -> RunStart {
         seed: [5; 32],
         evaluator_key_id: key.key_id(),
         campaign: None,
+        selection: None,
         settings: None,
         station: StationLink {
             run_counter: 1,

@@ -231,6 +231,7 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
             shard: args.shard,
         }),
         // A shard's settings are its signed plan's.
+        selection: None,
         settings: None,
         interrupt: interrupt_on_signals()?,
     };

@@ -82,6 +82,7 @@ fn demo(seed: Option<[u8; 32]>, module_cache: Option<&std::path::Path>) -> Resul
             tool_mode: airlock_core::abi::ToolMode::Native,
             campaign: None,
             // What `airlock run` records for the same run.
+            selection: None,
             settings: Some(demo_settings(&spec, seed)?.digest()),
             interrupt: run::Interrupt::default(),
         };

@@ -165,6 +165,8 @@ pub(crate) struct RunArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     setup: TaskSetupArgs,
+    #[command(flatten)]
+    selection: TaskSelectionArgs,
     /// Station transcript key file; default: NAME.transcript-key beside the key.
     #[arg(long)]
     transcript_key: Option<PathBuf>,
@@ -206,12 +208,86 @@ pub(crate) struct RunArgs {
     json: bool,
 }
 
+/// Which of the suite's tasks a run plans: `--task` and `--category`.
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct TaskSelectionArgs {
+    /// Run only this task (repeat for more); with `--category`, a task is
+    /// run when its id or its category is given. Default: every task.
+    #[arg(long = "task", value_name = "ID")]
+    pub(crate) task: Vec<String>,
+    /// Run only the tasks of this category (repeat for more).
+    #[arg(long = "category", value_name = "NAME")]
+    pub(crate) category: Vec<String>,
+}
+
+impl TaskSelectionArgs {
+    /// The selected task ids in suite order, `None` when nothing is
+    /// selected (the whole suite). An id or category the suite lacks, or a
+    /// selection of nothing, is refused naming it and what the suite has.
+    pub(crate) fn resolve(
+        &self,
+        suite: &airlock::suite::LoadedSuite,
+    ) -> Result<Option<Vec<String>>, Failure> {
+        if self.task.is_empty() && self.category.is_empty() {
+            return Ok(None);
+        }
+        let ids = || {
+            suite
+                .tasks
+                .iter()
+                .map(|t| t.info.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for id in &self.task {
+            if !suite.tasks.iter().any(|t| &t.info.id == id) {
+                return Err(Failure::input(format!(
+                    "--task {id}: suite \"{}\" has no such task (its tasks: {})",
+                    suite.name,
+                    ids()
+                )));
+            }
+        }
+        for category in &self.category {
+            if !suite.tasks.iter().any(|t| &t.info.category == category) {
+                let mut categories: Vec<&str> = suite
+                    .tasks
+                    .iter()
+                    .map(|t| t.info.category.as_str())
+                    .collect();
+                categories.sort_unstable();
+                categories.dedup();
+                return Err(Failure::input(format!(
+                    "--category {category}: suite \"{}\" has no task of that category \
+                     (its categories: {})",
+                    suite.name,
+                    categories.join(", ")
+                )));
+            }
+        }
+        let selected: Vec<String> = suite
+            .tasks
+            .iter()
+            .filter(|t| self.task.contains(&t.info.id) || self.category.contains(&t.info.category))
+            .map(|t| t.info.id.clone())
+            .collect();
+        Ok(Some(selected))
+    }
+
+    /// The canonical settings of the selection, as given.
+    fn settings(&self, settings: &mut RunSettings) {
+        settings.set("task", SettingValue::List(self.task.clone()));
+        settings.set("category", SettingValue::List(self.category.clone()));
+    }
+}
+
 impl RunArgs {
     /// The canonical settings of this run (SPEC.md, "Campaign files"),
     /// whose digest RunStart records: the same for a campaign file and the
     /// flags it stands for.
     pub(crate) fn settings(&self) -> RunSettings {
         let mut settings = self.setup.settings();
+        self.selection.settings(&mut settings);
         settings.set("epochs", SettingValue::Integer(self.epochs.into()));
         if let Some(seed) = self.seed {
             settings.set("seed", SettingValue::Text(report::to_hex(&seed)));
@@ -355,6 +431,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
     };
     let key = SigningKey::load(key_path).map_err(Failure::from)?;
     let setup = args.setup.load(&key, key_path)?;
+    let selection = args.selection.resolve(&setup.suite)?;
     let parts = setup.parts(&key);
     let (station, transcript_key) = station_files(
         key_path,
@@ -380,6 +457,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
         sandboxes: args.sandboxes,
         tool_mode: args.setup.model.tool_mode(),
         campaign: None,
+        selection,
         settings: Some(settings.digest()),
         interrupt: interrupt_on_signals()?,
     };

@@ -685,6 +685,7 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
         seed: [4; 32],
         evaluator_key_id: Digest([5; 32]),
         campaign: None,
+        selection: None,
         settings: None,
         station: StationLink {
             run_counter: 7,

@@ -45,7 +45,7 @@ pub(super) fn open(parts: &RunParts<'_>, options: &RunOptions) -> Result<Opened,
             })?
         }
         None if options.start == StartMode::Fresh => {
-            check_plan_fits(parts.suite, options.epochs)?;
+            check_plan_fits(parts.suite, options.epochs, options.selection.as_deref())?;
         }
         None => {}
     }
@@ -101,7 +101,7 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
     let (files, run_start) = RunFiles::create(paths, parts.key, secret, |station| {
         let plan = match &options.campaign {
             Some(shard) => shard_plan(&shard.plan.plan, shard.shard),
-            None => new_plan(parts.suite, options.epochs),
+            None => new_plan(parts.suite, options.epochs, options.selection.as_deref()),
         };
         Ok(RunStart {
             run_id,
@@ -120,6 +120,10 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
             evaluator_key_id: parts.key.key_id(),
             station,
             campaign: options.campaign.as_ref().map(link_of),
+            selection: match options.campaign {
+                Some(_) => None,
+                None => options.selection.clone(),
+            },
             settings: options.settings,
         })
     })?;
@@ -238,8 +242,8 @@ fn check_settings(options: &RunOptions, recorded: &RunStart) -> Result<(), Strin
 /// each task in turn, in suite order), refused like `run --epochs` when it
 /// would not fit in one record: what a campaign plan splits into shards.
 pub fn suite_plan(suite: &LoadedSuite, epochs: u32) -> Result<Vec<PlannedTask>, RunError> {
-    check_plan_fits(suite, epochs)?;
-    Ok(new_plan(suite, epochs))
+    check_plan_fits(suite, epochs, None)?;
+    Ok(new_plan(suite, epochs, None))
 }
 
 /// The suite, runner build and model a run of `parts` records in RunStart:
@@ -256,9 +260,11 @@ pub fn recorded_identity(
 }
 
 /// Every epoch of each task in turn, in suite order.
-fn new_plan(suite: &LoadedSuite, epochs: u32) -> Vec<PlannedTask> {
+/// Every epoch of each task in turn, in suite order: of every task, or of
+/// those whose ids `selection` holds.
+fn new_plan(suite: &LoadedSuite, epochs: u32, selection: Option<&[String]>) -> Vec<PlannedTask> {
     let mut plan = Vec::new();
-    for task in &suite.tasks {
+    for task in selected_tasks(suite, selection) {
         for epoch in 0..epochs {
             plan.push(PlannedTask {
                 task_id: task.info.id.clone(),
@@ -269,6 +275,17 @@ fn new_plan(suite: &LoadedSuite, epochs: u32) -> Vec<PlannedTask> {
         }
     }
     plan
+}
+
+/// The suite's tasks a run plans: all, or those `selection` names.
+fn selected_tasks<'s>(
+    suite: &'s LoadedSuite,
+    selection: Option<&'s [String]>,
+) -> impl Iterator<Item = &'s LoadedTask> {
+    suite
+        .tasks
+        .iter()
+        .filter(move |task| selection.is_none_or(|ids| ids.contains(&task.info.id)))
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], RunError> {
@@ -304,21 +321,27 @@ pub(super) const RUN_START_ROOM: u64 = 64 * 1024;
 /// out. Counts at most about one frame's worth of entries.
 ///
 /// [`MAX_FRAME_LEN`]: airlock_attest::frame::MAX_FRAME_LEN
-pub(super) fn check_plan_fits(suite: &LoadedSuite, epochs: u32) -> Result<(), RunError> {
+pub(super) fn check_plan_fits(
+    suite: &LoadedSuite,
+    epochs: u32,
+    selection: Option<&[String]>,
+) -> Result<(), RunError> {
     let limit = u64::from(airlock_attest::frame::MAX_FRAME_LEN) - RUN_START_ROOM;
     // Entries are laid out as PlannedTask is: id, version, digest, epoch.
     let entry_len = |task: &LoadedTask, epoch: u32| {
         let entry = (&task.info.id, task.info.version, &task.digest, epoch);
         postcard::experimental::serialized_size(&entry).map_or(u64::MAX, |n| n as u64)
     };
-    let mut bytes: u64 = 0;
+    // The selection is recorded beside the plan, in the same record.
+    let mut bytes: u64 =
+        postcard::experimental::serialized_size(&selection).map_or(u64::MAX, |n| n as u64);
     for epoch in 0..epochs {
-        for task in &suite.tasks {
+        for task in selected_tasks(suite, selection) {
             bytes = bytes.saturating_add(entry_len(task, epoch));
         }
         if bytes > limit {
             return Err(RunError::PlanTooLarge {
-                tasks: suite.tasks.len(),
+                tasks: selected_tasks(suite, selection).count(),
                 epochs,
                 epochs_that_fit: epoch,
             });
@@ -489,6 +512,7 @@ mod tests {
             seed: [6; 32],
             evaluator_key_id: Digest([7; 32]),
             campaign: None,
+            selection: None,
             settings: None,
             station: airlock_core::record::StationLink {
                 run_counter: 1,

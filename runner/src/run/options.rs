@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// The campaign shard this run is, when it is one: its plan, seed and
     /// link come from the signed campaign plan instead of the suite.
     pub campaign: Option<CampaignShard>,
+    /// The task ids to run, in suite order (`--task`, `--category`);
+    /// `None` for the whole suite. Ignored for a campaign shard.
+    pub selection: Option<Vec<String>>,
     /// Digest of the run's canonical settings (SPEC.md, "Campaign files"),
     /// recorded in RunStart; `None` for a campaign shard.
     pub settings: Option<airlock_core::Digest>,

@@ -140,6 +140,7 @@ impl Station {
             sandboxes: Some(sandboxes),
             tool_mode: airlock_core::abi::ToolMode::Native,
             campaign: None,
+            selection: None,
             settings: None,
             interrupt: Default::default(),
         }
@@ -449,13 +450,13 @@ fn a_plan_too_large_for_the_run_start_record_is_refused_up_front() {
         tasks,
         epochs_that_fit: fit,
         ..
-    }) = check_plan_fits(&station.suite, u32::MAX)
+    }) = check_plan_fits(&station.suite, u32::MAX, None)
     else {
         panic!("u32::MAX epochs accepted");
     };
     assert_eq!(tasks, station.suite.tasks.len());
-    assert!(check_plan_fits(&station.suite, fit).is_ok());
-    assert!(check_plan_fits(&station.suite, fit + 1).is_err());
+    assert!(check_plan_fits(&station.suite, fit, None).is_ok());
+    assert!(check_plan_fits(&station.suite, fit + 1, None).is_err());
 
     let plan = |epochs: u32| -> Vec<PlannedTask> {
         let suite = &station.suite.tasks;

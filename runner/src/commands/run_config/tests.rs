@@ -305,12 +305,14 @@ fn canonical_settings_bytes_are_pinned() {
         "agent = \"reference\"\n\
          agent-arg = [\"say \\\"hi\\\"\"]\n\
          backend = \"cranelift\"\n\
+         category = []\n\
          epochs = 3\n\
          profile = \"default\"\n\
          retries = 2\n\
          retry-backoff-ms = 250\n\
          seed = \"0000000000000000000000000000000000000000000000000000000000000007\"\n\
          suite = \"default\"\n\
+         task = []\n\
          temperature = 0.0\n\
          tool-mode = \"native\"\n\
          unsigned-suite = false\n"

@@ -758,6 +758,31 @@ impl Conversation for EchoSession {
 mod tests {
     use super::*;
 
+    /// An agent spec prints as `--agent` takes it, and reads back the same.
+    #[test]
+    fn agent_specs_print_as_they_are_given() {
+        for text in [
+            "reference",
+            "reference:delay-ms=25",
+            "null",
+            "echo",
+            "exec:/opt/agent",
+            "openai:http://127.0.0.1:8000",
+            "replay:disclosed",
+        ] {
+            let spec: AgentSpec = text.parse().unwrap();
+            assert_eq!(spec.to_string(), text);
+            assert_eq!(spec.to_string().parse::<AgentSpec>().unwrap(), spec);
+        }
+        assert_eq!(
+            "reference:delay-ms=0"
+                .parse::<AgentSpec>()
+                .unwrap()
+                .to_string(),
+            "reference"
+        );
+    }
+
     #[test]
     fn parses_agent_specs() {
         assert_eq!("null".parse::<AgentSpec>().unwrap(), AgentSpec::Null);

@@ -188,9 +188,15 @@ fn make_fixture(root: &Path) {
     flipped[44 + 4 + first - 1] ^= 1;
     write("flipped.bundle", &flipped);
     write("bad.toml", b"name = \"bad\"\nfuel_per_task = \n");
-    write("campaign-typo.toml", b"agent = \"null\"\n# one epoch\nepoch = 1\n");
+    write(
+        "campaign-typo.toml",
+        b"agent = \"null\"\n# one epoch\nepoch = 1\n",
+    );
     write("campaign-bad-value.toml", b"agent = \"null\"\nepochs = 0\n");
-    write("campaign-not-toml.toml", b"agent = \"null\"\nepochs = = 1\n");
+    write(
+        "campaign-not-toml.toml",
+        b"agent = \"null\"\nepochs = = 1\n",
+    );
     write("partial.toml", b"name = \"partial\"\n");
     // Fuel that can outlast its backstop (issue 14, finding 9).
     let default_profile = include_str!("../../hardware-profiles/default.toml");

@@ -140,11 +140,17 @@ fn an_unknown_task_is_refused_naming_it_and_writes_nothing() {
         .finish();
     refused.expect_code(2);
     assert!(
-        refused.stderr.contains("--task crypto-xr: suite \"default\" has no such task"),
+        refused
+            .stderr
+            .contains("--task crypto-xr: suite \"default\" has no such task"),
         "{}",
         refused.stderr
     );
-    assert!(refused.stderr.contains("crypto-xor"), "lists the ids: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains("crypto-xor"),
+        "lists the ids: {}",
+        refused.stderr
+    );
     assert!(!out.exists());
     assert!(!dir.path().join("run.bundle.journal").exists());
 }

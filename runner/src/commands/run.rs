@@ -367,7 +367,13 @@ impl AgentArgs {
     /// The canonical settings of the agent and how it is driven.
     pub(crate) fn settings(&self) -> RunSettings {
         let mut settings = RunSettings::default();
-        settings.set("agent", SettingValue::Text(self.agent.to_string()));
+        // A reference agent's delay only paces it (tests interrupt runs
+        // with it), so it is no setting: a run may resume without it.
+        let agent = match &self.agent {
+            AgentSpec::Reference { .. } => "reference".to_owned(),
+            other => other.to_string(),
+        };
+        settings.set("agent", SettingValue::Text(agent));
         settings.set("agent-arg", SettingValue::List(self.agent_args.clone()));
         if let Some(model) = &self.model {
             settings.set("model", SettingValue::Text(model.clone()));

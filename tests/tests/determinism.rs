@@ -51,3 +51,30 @@ fn cranelift_and_pulley_runs_give_identical_results() {
         assert_eq!(native, pulley, "{agent}: results differ between backends");
     }
 }
+
+/// `--seed 7` is the seed whose 64 hex digits are 24 zero bytes then 7 as a
+/// u64 big-endian (SPEC.md, "Run seed"): both forms record the same seed and
+/// give the same results.
+#[test]
+fn decimal_seed_and_its_hex_form_give_identical_task_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let hex = format!("{}07", "00".repeat(31));
+    let run = |name: &str, seed: &str| {
+        let done = finish(
+            Run::new("reference", &key, &dir.path().join(name))
+                .seed(seed.to_owned())
+                .command()
+                .arg("--json"),
+        );
+        done.expect_code(0);
+        let json = done.json();
+        (json["seed"].as_str().map(str::to_owned), task_rows(&json))
+    };
+    let (decimal_seed, decimal) = run("decimal.bundle", "7");
+    let (hex_seed, hexed) = run("hex.bundle", &hex);
+    assert_eq!(decimal.len(), DEFAULT_TASKS.len(), "{decimal:?}");
+    assert_eq!(decimal_seed.as_deref(), Some(hex.as_str()));
+    assert_eq!(decimal_seed, hex_seed);
+    assert_eq!(decimal, hexed, "--seed 7 and {hex} give different results");
+}

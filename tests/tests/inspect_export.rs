@@ -149,7 +149,7 @@ fn inspect_reads_the_log_and_it_says_what_the_report_says() {
     assert_eq!(raw["samples"].as_array().unwrap().len(), results.len());
     assert_eq!(
         raw["metadata"]["bundle_blake3"],
-        blake3::hash(&std::fs::read(&run.bundle).unwrap())
+        airlock_core::Digest::blake3(&std::fs::read(&run.bundle).unwrap())
             .to_hex()
             .as_str()
     );

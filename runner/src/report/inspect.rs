@@ -69,18 +69,19 @@ pub fn eval_log(report: &RunReport, evidence: &Evidence<'_>) -> Value {
     );
     let run_id = report.run_id_hex();
     let suite = start.map_or("unknown", |s| s.suite.name.as_str());
-    let mut task_ids: Vec<&str> = Vec::new();
-    if let Some(s) = start {
-        for p in &s.plan {
-            if !task_ids.contains(&p.task_id.as_str()) {
-                task_ids.push(&p.task_id);
-            }
-        }
-    }
+    // A set beside the list: a hostile plan may name a task per entry.
+    let mut seen = std::collections::BTreeSet::new();
+    let task_ids: Vec<&str> = start
+        .map(|s| s.plan.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|p| p.task_id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect();
     let metadata = log_metadata(report, evidence);
     let overall = &report.tokens.overall;
     let usage = json!({
-        &model: {
+        (model.clone()): {
             "input_tokens": overall.prompt_tokens,
             "output_tokens": overall.completion_tokens,
             "total_tokens": overall.total(),
@@ -270,7 +271,7 @@ fn sample(row: &ResultRow, model: &str, evidence: &Evidence<'_>) -> Value {
         "messages": messages,
         "output": {"model": model, "choices": [], "completion": completion},
         "scores": {
-            SCORER: {
+            (SCORER): {
                 "value": fraction(u64::from(r.score.0)),
                 "answer": r.outcome.name(),
                 "explanation": format!("{}; score {} ppm", r.outcome, r.score.0),
@@ -281,7 +282,7 @@ fn sample(row: &ResultRow, model: &str, evidence: &Evidence<'_>) -> Value {
         "store": {},
         "events": [],
         "model_usage": {
-            model: {
+            (model): {
                 "input_tokens": r.tokens.prompt_tokens,
                 "output_tokens": r.tokens.completion_tokens,
                 "total_tokens": tokens,

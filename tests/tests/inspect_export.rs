@@ -233,7 +233,7 @@ fn a_disclosed_sample_carries_its_messages_and_the_others_none() {
             airlock()
                 .arg("disclose")
                 .arg(bundle)
-                .args(["--task", "crypto-xor", "--key"])
+                .args(["--task", "crypto-xor", "--epoch", "1", "--key"])
                 .arg(&key.private)
                 .arg("--out")
                 .arg(&file),
@@ -406,7 +406,10 @@ fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
                 "--window-size=1400,2000",
                 "--dump-dom",
             ])
-            .arg(format!("--user-data-dir={}", work.join("profile").display()))
+            .arg(format!(
+                "--user-data-dir={}",
+                work.join("profile").display()
+            ))
             .arg(format!("http://127.0.0.1:{port}/")),
         Duration::from_secs(180),
     );
@@ -416,12 +419,18 @@ fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
     assert!(dom.contains(suite), "the suite {suite} is not in the page");
     eprintln!("inspect view DOM: {} bytes", dom.len());
     std::fs::write(work.join("dom.html"), &dom).unwrap();
-    let _ = std::fs::copy(work.join("dom.html"), std::env::temp_dir().join("inspect-dom.html"));
+    let _ = std::fs::copy(
+        work.join("dom.html"),
+        std::env::temp_dir().join("inspect-dom.html"),
+    );
     for task in DEFAULT_TASKS {
         assert!(dom.contains(task), "task {task} is not in the page");
     }
     // The run's mean score, as Inspect shows a metric (three decimals).
     let mean = ppm_fraction(&report["statistics"]["overall"]["mean_ppm"]);
     let shown = format!("{mean:.3}");
-    assert!(dom.contains(&shown), "the mean score {shown} is not in the page");
+    assert!(
+        dom.contains(&shown),
+        "the mean score {shown} is not in the page"
+    );
 }

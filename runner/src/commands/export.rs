@@ -49,7 +49,9 @@ pub(crate) fn execute(args: &ExportArgs) -> Result<(), Failure> {
         (Some(dir), None) => export_dsse(args, dir),
         (None, Some(out)) => export_inspect(args, out),
         // clap's group makes exactly one of them required.
-        _ => Err(Failure::input("give exactly one of --dsse OUT_DIR, --inspect OUT")),
+        _ => Err(Failure::input(
+            "give exactly one of --dsse OUT_DIR, --inspect OUT",
+        )),
     }
 }
 
@@ -57,7 +59,9 @@ fn export_dsse(args: &ExportArgs, dir: &Path) -> Result<(), Failure> {
     use airlock_attest::dsse::{ExportError, export_dsse};
     use airlock_core::Classify as _;
     let Some(key) = &args.key else {
-        return Err(Failure::input("--dsse needs --key: the envelopes are signed"));
+        return Err(Failure::input(
+            "--dsse needs --key: the envelopes are signed",
+        ));
     };
     let key = SigningKey::load(key).map_err(Failure::from)?;
     let overwrite = if args.force {
@@ -157,11 +161,16 @@ fn export_inspect(args: &ExportArgs, out: &Path) -> Result<(), Failure> {
             .collect::<BTreeMap<_, _>>(),
     };
     let log = inspect::eval_log(&report, &evidence);
-    let mut bytes = serde_json::to_vec_pretty(&log)
-        .map_err(|e| Failure::input(format!("could not encode the Inspect log: {e}")))?;
-    bytes.push(b'\n');
-    report::output::write_atomically(out, &bytes, args.force).map_err(Failure::from)?;
+    let text = inspect::render(&log);
+    report::output::write_atomically(out, text.as_bytes(), args.force).map_err(Failure::from)?;
     outln!("{}", out.display());
+    if !inspect::listed_name(out) {
+        eprintln!(
+            "note: `inspect view` lists a JSON log only when its file name starts with a \
+             timestamp, as Inspect names logs (e.g. {})",
+            inspect::conventional_name(&report)
+        );
+    }
     eprintln!(
         "exported {} results ({} disclosed) of verified run {} as an Inspect eval log",
         report.results.len(),

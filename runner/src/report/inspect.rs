@@ -44,6 +44,83 @@ pub struct Evidence<'a> {
     pub disclosed: BTreeMap<u32, &'a Transcript>,
 }
 
+/// `EvalLog`'s fields in the order Inspect writes them. The order is part
+/// of the format: Inspect's streaming header reader takes `version` from
+/// before `samples` and stops reading at `samples`.
+const FIELD_ORDER: [&str; 14] = [
+    "version",
+    "status",
+    "eval",
+    "plan",
+    "results",
+    "stats",
+    "error",
+    "invalidated",
+    "log_updates",
+    "config_updates",
+    "tags",
+    "metadata",
+    "samples",
+    "reductions",
+];
+
+/// The log's text: [`eval_log`]'s fields in Inspect's order, one line,
+/// ending in a newline.
+pub fn render(log: &Value) -> String {
+    let mut out = String::new();
+    let mut o = super::json::ObjectWriter::open(&mut out);
+    for key in FIELD_ORDER {
+        if let Some(value) = log.get(key) {
+            o.value(key, value);
+        }
+    }
+    o.close();
+    out.push('\n');
+    out
+}
+
+/// Whether `inspect view` lists a JSON log of this path: Inspect takes a
+/// `.json` file for a log only when its name starts with a timestamp,
+/// `YYYY-MM-DDTHH[-:]MM[-:]SS`, as the names it gives its own logs do.
+pub fn listed_name(path: &std::path::Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let b = name.as_bytes();
+    let digits = |r: core::ops::Range<usize>| {
+        r.into_iter()
+            .all(|i| b.get(i).is_some_and(u8::is_ascii_digit))
+    };
+    let sep = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    name.ends_with(".json")
+        && digits(0..4)
+        && sep(4, b"-")
+        && digits(5..7)
+        && sep(7, b"-")
+        && digits(8..10)
+        && sep(10, b"T")
+        && digits(11..13)
+        && sep(13, b"-:")
+        && digits(14..16)
+        && sep(16, b"-:")
+        && digits(17..19)
+}
+
+/// The file name Inspect would give the log:
+/// `STARTED_SUITE_RUNID.json`, the start time with dashes for colons.
+pub fn conventional_name(report: &RunReport) -> String {
+    let start = report.run.as_ref();
+    let created = utc_iso8601(start.map_or(0, |s| s.started_at_unix_s)).replace(['+', ':'], "-");
+    // Only name-safe characters of the suite name: it comes from the bundle.
+    let suite: String = start
+        .map_or("unknown", |s| s.suite.name.as_str())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    format!("{created}_{suite}_{}.json", report.run_id_hex())
+}
+
 /// The model string Inspect shows: `agent/model`, or the agent alone when
 /// the run named no model (the reference and null agents).
 pub fn model_name(start: Option<&RunStart>) -> String {
@@ -63,10 +140,7 @@ fn fraction(ppm: u64) -> f64 {
 pub fn eval_log(report: &RunReport, evidence: &Evidence<'_>) -> Value {
     let start = report.run.as_ref();
     let model = model_name(start);
-    let created = start.map_or_else(
-        || utc_iso8601(0),
-        |s| utc_iso8601(s.started_at_unix_s),
-    );
+    let created = start.map_or_else(|| utc_iso8601(0), |s| utc_iso8601(s.started_at_unix_s));
     let run_id = report.run_id_hex();
     let suite = start.map_or("unknown", |s| s.suite.name.as_str());
     // A set beside the list: a hostile plan may name a task per entry.
@@ -261,7 +335,10 @@ fn sample(row: &ResultRow, model: &str, evidence: &Evidence<'_>) -> Value {
         Some(t) => disclosed_messages(t, model),
         None => (SEALED_INPUT.to_owned(), Vec::new(), String::new()),
     };
-    let tokens = r.tokens.prompt_tokens.saturating_add(r.tokens.completion_tokens);
+    let tokens = r
+        .tokens
+        .prompt_tokens
+        .saturating_add(r.tokens.completion_tokens);
     json!({
         "id": r.task_id,
         // Inspect counts epochs from 1.
@@ -394,7 +471,40 @@ mod tests {
         assert_eq!(meta["prompt_tokens"], 200);
         assert_eq!(meta["completion_tokens"], 20);
         assert_eq!(meta["outcome"], "done");
-        assert_eq!(samples[1]["model_usage"]["exec/m\"<script>"]["total_tokens"], 220);
+        assert_eq!(
+            samples[1]["model_usage"]["exec/m\"<script>"]["total_tokens"],
+            220
+        );
+    }
+
+    #[test]
+    fn rendered_fields_are_in_inspects_order_with_samples_last() {
+        let log = eval_log(&report(), &Evidence::default());
+        let text = render(&log);
+        assert!(text.starts_with("{\"version\":2,\"status\":"), "{text:.40}");
+        let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+        assert!(at("eval") < at("plan") && at("plan") < at("results"));
+        assert!(at("results") < at("stats") && at("metadata") < at("samples"));
+        let reparsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(reparsed, log);
+    }
+
+    #[test]
+    fn the_conventional_name_is_one_inspect_view_lists() {
+        let report = report();
+        let name = conventional_name(&report);
+        assert_eq!(
+            name,
+            format!("1970-01-01T00-00-00-00-00_bsuiteb_{}.json", "ab".repeat(16))
+        );
+        assert!(listed_name(std::path::Path::new(&name)));
+        assert!(listed_name(std::path::Path::new(
+            "d/2026-12-03T12:27:44_x.json"
+        )));
+        assert!(!listed_name(std::path::Path::new("run.json")));
+        assert!(!listed_name(std::path::Path::new(
+            "2026-12-03T12-27-44.eval"
+        )));
     }
 
     #[test]
@@ -487,7 +597,10 @@ mod tests {
         assert_eq!(beta["input"], "what is 2+2?");
         assert_eq!(beta["metadata"]["disclosed"], true);
         let messages = beta["messages"].as_array().unwrap();
-        let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        let roles: Vec<&str> = messages
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
         assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
         assert_eq!(messages[1]["content"], "let me check");
         assert_eq!(messages[2]["tool_call_id"], "c1");

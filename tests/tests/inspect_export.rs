@@ -417,9 +417,9 @@ fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
                     "--no-sandbox",
                     "--disable-gpu",
                     "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
+                    // Not --disable-background-networking: with it the
+                    // viewer never gets its log from 127.0.0.1 (checked
+                    // with Debian chromium 156); the server is local anyway.
                     "--window-size=1400,2000",
                     "--dump-dom",
                 ])

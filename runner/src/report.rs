@@ -11,6 +11,7 @@ use crate::profile::HardwareProfile;
 
 pub mod compare;
 pub mod html;
+pub mod inspect;
 pub mod json;
 pub mod model;
 pub mod output;

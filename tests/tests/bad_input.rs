@@ -608,6 +608,13 @@ macro_rules! suite_verify_args {
     };
 }
 
+/// `airlock export BUNDLE --inspect OUT --pubkey KEY`, plus `extra`.
+macro_rules! inspect_args {
+    ($bundle:expr, $out:expr, $key:expr $(, $extra:expr)*) => {
+        &["export", $bundle, "--inspect", $out, "--pubkey", $key $(, $extra)*]
+    };
+}
+
 /// `airlock suite export SUITE --out OUT`, plus `extra`.
 macro_rules! suite_export_args {
     ($suite:expr, $out:expr $(, $extra:expr)*) => {
@@ -761,6 +768,20 @@ fn export_bad_input() {
         case("export-disk-full",
             export_args!("run.bundle", "full/dsse", EVAL_KEY), 2, "full/dsse/results.intoto.jsonl")
             .full_disk(nothing),
+        case("export-inspect-bit-flipped",
+            inspect_args!("flipped.bundle", "out.json", EVAL_PUB), 1, "flipped.bundle"),
+        case("export-inspect-other-key",
+            inspect_args!("run.bundle", "out.json", AUTH_PUB), 1, "run.bundle"),
+        case("export-inspect-out-exists",
+            inspect_args!("run.bundle", "report.txt", EVAL_PUB), 2, "report.txt"),
+        case("export-inspect-disclosed-missing",
+            inspect_args!("run.bundle", "out.json", EVAL_PUB, "--disclosed", "missing.json"),
+            2, "missing.json"),
+        case("export-inspect-no-key", &["export", "run.bundle", "--inspect", "out.json"],
+            2, "--key"),
+        case("export-dsse-and-inspect",
+            &["export", "run.bundle", "--dsse", "d", "--inspect", "o.json", "--key", EVAL_KEY],
+            2, "--inspect"),
     ]);
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::{capture, cargo, setup, step, target_dir, workspace_root};
 
 /// Inspect from PyPI, pinned so that rounds on different days compare.
-const INSPECT_REQUIREMENT: &str = "inspect-ai==0.3.285";
+pub(crate) const INSPECT_REQUIREMENT: &str = "inspect-ai==0.3.285";
 
 /// What must import for the Inspect environment to count as ready.
 const INSPECT_CHECK: &str = "import inspect_ai; print(inspect_ai.__version__)";

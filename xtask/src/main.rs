@@ -38,6 +38,9 @@ const PYTHON_REQUIREMENTS: &[&str] = &[
     "securesystemslib[crypto]==1.6.0",
     "cyclonedx-python-lib[json-validation]==11.12.0",
     "in-toto-attestation==0.9.3",
+    // The Inspect export test reads its log with the Inspect that `cargo
+    // xtask bench` measures: one pin for both.
+    bench::INSPECT_REQUIREMENT,
 ];
 
 /// What must import for the Python environment to count as ready; prints
@@ -45,7 +48,8 @@ const PYTHON_REQUIREMENTS: &[&str] = &[
 const PYTHON_CHECK: &str = "import securesystemslib.dsse, securesystemslib.signer, cryptography; \
 import cyclonedx.validation.json, importlib.metadata as m; \
 import in_toto_attestation.v1.statement, in_toto_attestation.predicates.provenance.v1.provenance_pb2; \
-print(securesystemslib.__version__, m.version('cyclonedx-python-lib'), m.version('in-toto-attestation'))";
+import inspect_ai.log; \
+print(securesystemslib.__version__, m.version('cyclonedx-python-lib'), m.version('in-toto-attestation'), m.version('inspect-ai'))";
 
 /// One `cargo` invocation of `cargo xtask test`.
 struct Step {

@@ -107,6 +107,19 @@ pub fn trust_text(trust: &SuiteTrust) -> String {
 
 /// Seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn utc_text(unix_s: u64) -> String {
+    let (date, time) = utc_parts(unix_s);
+    format!("{date} {time} UTC")
+}
+
+/// Seconds since the Unix epoch as ISO 8601 in UTC,
+/// `YYYY-MM-DDTHH:MM:SS+00:00` (what Inspect's logs write).
+pub fn utc_iso8601(unix_s: u64) -> String {
+    let (date, time) = utc_parts(unix_s);
+    format!("{date}T{time}+00:00")
+}
+
+/// (`YYYY-MM-DD`, `HH:MM:SS`) of seconds since the Unix epoch, in UTC.
+fn utc_parts(unix_s: u64) -> (String, String) {
     let days = (unix_s / 86_400) as i64;
     let secs = unix_s % 86_400;
     // Howard Hinnant's days-to-civil conversion, proleptic Gregorian.
@@ -119,11 +132,9 @@ pub fn utc_text(unix_s: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+    (
+        format!("{year:04}-{month:02}-{day:02}"),
+        format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60),
     )
 }
 

@@ -482,9 +482,46 @@ mod tests {
         let log = eval_log(&report(), &Evidence::default());
         let text = render(&log);
         assert!(text.starts_with("{\"version\":2,\"status\":"), "{text:.40}");
-        let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
-        assert!(at("eval") < at("plan") && at("plan") < at("results"));
-        assert!(at("results") < at("stats") && at("metadata") < at("samples"));
+        // The top-level keys in the order written: strings that end where
+        // the depth is 1 and are followed by a colon.
+        let mut keys = Vec::new();
+        let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0);
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => {
+                        in_string = false;
+                        if depth == 1 && bytes.get(i + 1) == Some(&b':') {
+                            keys.push(&text[start..i]);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    in_string = true;
+                    start = i + 1;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth -= 1,
+                _ => {}
+            }
+        }
+        let at = |key: &str| keys.iter().position(|k| *k == key).unwrap();
+        assert!(
+            at("eval") < at("plan") && at("plan") < at("results"),
+            "{keys:?}"
+        );
+        assert!(
+            at("results") < at("stats") && at("metadata") < at("samples"),
+            "{keys:?}"
+        );
+        assert_eq!(keys.last(), Some(&"samples"), "{keys:?}");
         let reparsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(reparsed, log);
     }

@@ -705,6 +705,32 @@ pub fn bundle_records(bundle: &Path) -> Vec<airlock_core::record::Record> {
     }
 }
 
+/// Debian's chromium on `PATH`, for the tests that open a page in a real
+/// browser; `None`, with a note naming what goes unchecked (`what`), when
+/// it is missing. Under `CI=true` a missing browser fails instead:
+/// `.ci/run` installs it.
+pub fn chromium(what: &str) -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|path| path.is_file())
+        })
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium is not installed, and CI=true: .ci/run must install Debian's chromium \
+             (apt-get install chromium), or {what} is not checked in a browser"
+        );
+        eprintln!(
+            "SKIPPED: chromium is not installed, so {what} is not checked in a browser \
+             (install Debian's chromium, as .ci/run does)"
+        );
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -329,25 +329,6 @@ fn an_unverified_bundle_is_refused_and_an_existing_log_kept_without_force() {
     assert!(!out.exists());
 }
 
-/// The browser executable, or `None` (after failing under CI) when missing.
-fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|path| path.is_file())
-        })
-    });
-    if found.is_none() {
-        assert!(
-            !under_ci(),
-            "chromium is not installed, and CI=true: .ci/run must install Debian's chromium"
-        );
-        eprintln!("SKIPPED: chromium is not installed, so `inspect view` is not checked");
-    }
-    found
-}
-
 /// A child killed when dropped, so a failed assertion leaves no server.
 struct Server(std::process::Child);
 
@@ -386,7 +367,7 @@ fn serve(python: &Path, dir: &Path, work: &Path) -> (Server, u16) {
 
 #[test]
 fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
-    let (Some(python), Some(chromium)) = (python(), chromium()) else {
+    let (Some(python), Some(chromium)) = (python(), chromium("`inspect view`")) else {
         return;
     };
     let run = exported(|_, _, _| Vec::new());

@@ -8,33 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use core::time::Duration;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use airlock_tests::*;
-
-/// The browser executable, or `None` (after failing under CI) when missing.
-fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|path| path.is_file())
-        })
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium is not installed, and CI=true: .ci/run must install Debian's chromium \
-             (apt-get install chromium) for the HTML report's browser tests"
-        );
-        eprintln!(
-            "SKIPPED: chromium is not installed, so the HTML report is not checked in a browser \
-             (install Debian's chromium, as .ci/run does)"
-        );
-    }
-    found
-}
 
 /// The flags that keep a headless browser off the network and out of the
 /// user's profile.
@@ -192,7 +169,7 @@ fn report_html(bundle: &Path, trust: &Path, out: &Path) -> Finished {
 
 #[test]
 fn html_report_renders_in_a_browser_with_run_id_and_scores() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium("the HTML report") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -256,7 +233,7 @@ fn html_report_renders_in_a_browser_with_run_id_and_scores() {
 
 #[test]
 fn unverified_html_report_is_red_and_says_so() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium("the HTML report") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -81,6 +81,7 @@ fn write_bundle(path: &Path, key: &SigningKey, records: usize) {
         campaign: None,
         selection: None,
         settings: None,
+        hardware: airlock_core::record::StationHardware::NoTpm,
         station: StationLink {
             run_counter: 1,
             previous_run_start_hash: Digest::ZERO,

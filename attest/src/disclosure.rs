@@ -837,6 +837,7 @@ mod tests {
             campaign: None,
             selection: None,
             settings: None,
+            hardware: airlock_core::record::StationHardware::NoTpm,
             station: StationLink {
                 run_counter: 1,
                 previous_run_start_hash: Digest([0; 32]),

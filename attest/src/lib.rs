@@ -25,6 +25,7 @@ pub mod dsse;
 pub mod error;
 pub mod frame;
 mod fsutil;
+pub mod hardware;
 pub mod journal;
 pub mod keys;
 pub mod log_check;

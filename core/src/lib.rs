@@ -83,4 +83,4 @@ pub fn check_canonical<T: serde::Serialize + ?Sized>(
 }
 
 /// Version of the record, chain, signature and bundle formats in SPEC.md.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;

@@ -148,6 +148,24 @@ pub struct CampaignLink {
     pub shard_count: u32,
 }
 
+/// Whether the station's hardware vouches for the run (SPEC.md, "TPM
+/// quotes"). The evaluator key alone cannot show where a run was signed;
+/// a TPM quote over the run's chain hashes can, and a verifier that asks
+/// for the hardware level refuses a run that recorded none.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum StationHardware {
+    /// The station quoted no TPM for this run: it ran without a TPM
+    /// station enrolment (`airlock station enroll`).
+    NoTpm,
+    /// The station's TPM 2.0 quotes the run at RunStart and RunEnd with the
+    /// attestation key of the station registration whose blake3 this is
+    /// (the quotes travel beside the bundle, in `BUNDLE.tpm-quotes`).
+    Tpm2Quote {
+        /// blake3 of the station registration file's bytes.
+        registration: Digest,
+    },
+}
+
 /// The first record: the signed plan.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct RunStart {
@@ -182,6 +200,8 @@ pub struct RunStart {
     /// the bundle; `None` for a campaign shard, whose settings are its
     /// signed plan.
     pub settings: Option<Digest>,
+    /// Whether a TPM quotes this run, and under which registration.
+    pub hardware: StationHardware,
 }
 
 /// The result of one planned task instance.
@@ -428,21 +448,28 @@ mod tests {
             campaign: None,
             selection: None,
             settings: None,
+            hardware: StationHardware::NoTpm,
         };
         let without = Record::RunStart(start.clone()).to_bytes();
-        // ... key id, run counter 9, previous hash, no campaign, no settings.
+        // ... key id, run counter 9, previous hash, no campaign, no
+        // selection, no settings, hardware NoTpm (variant 0).
         let mut tail = vec![8u8; 32];
         tail.push(9);
         tail.extend_from_slice(&[10; 32]);
-        tail.extend_from_slice(&[0, 0, 0]);
+        tail.extend_from_slice(&[0, 0, 0, 0]);
         assert!(without.ends_with(&tail), "{without:?}");
         start.selection = Some(vec!["ab".to_string()]);
         start.settings = Some(Digest([11; 32]));
+        start.hardware = StationHardware::Tpm2Quote {
+            registration: Digest([12; 32]),
+        };
         let with = Record::RunStart(start.clone()).to_bytes();
-        assert_eq!(with.len(), without.len() + 4 + 32);
-        tail.truncate(tail.len() - 2);
+        assert_eq!(with.len(), without.len() + 4 + 32 + 32);
+        tail.truncate(tail.len() - 3);
         tail.extend_from_slice(&[1, 1, 2, b'a', b'b', 1]);
         tail.extend_from_slice(&[11; 32]);
+        tail.push(1);
+        tail.extend_from_slice(&[12; 32]);
         assert!(with.ends_with(&tail), "{with:?}");
         assert_eq!(Record::from_bytes(&with).unwrap(), Record::RunStart(start));
     }

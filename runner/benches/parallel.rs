@@ -68,6 +68,7 @@ fn whole_runs(c: &mut Criterion) {
                         campaign: None,
                         selection: None,
                         settings: None,
+                        tpm: None,
                         interrupt: Default::default(),
                     };
                     let summary = run::execute(&parts, &options, &mut NoProgress).unwrap();

@@ -19,7 +19,7 @@ mod commands;
 
 use commands::output::EscapingStderr;
 #[cfg(feature = "sandbox")]
-use commands::{campaign, demo, disclose, run};
+use commands::{campaign, demo, disclose, run, station};
 use commands::{
     export, keygen, log, profile, release, report, slurm, suite, verify, version, witness,
 };
@@ -61,6 +61,11 @@ enum Command {
     #[cfg(feature = "sandbox")]
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// The station's TPM: `enroll` binds it to the evaluator key, so that
+    /// each run is quoted at RunStart and RunEnd.
+    #[cfg(feature = "sandbox")]
+    #[command(subcommand)]
+    Station(station::StationCommand),
     /// Verify bundles: decode, signatures, chain, completeness, and the
     /// suite level with --suite; several bundles of one station are also
     /// checked as a chain (missing runs, duplicates, forks).
@@ -163,6 +168,8 @@ fn dispatch(command: Command) -> Result<(), commands::output::Failure> {
         Command::Run(args) => run::execute(&args),
         #[cfg(feature = "sandbox")]
         Command::Campaign(command) => campaign::execute(command),
+        #[cfg(feature = "sandbox")]
+        Command::Station(command) => station::execute(command),
         Command::Verify(args) => verify::execute(&args),
         Command::Export(args) => export::execute(&args),
         Command::Suite(command) => suite::execute(command),

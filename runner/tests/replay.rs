@@ -77,6 +77,7 @@ fn run_start(tasks: &[&LoadedTask]) -> RunStart {
         campaign: None,
         selection: None,
         settings: None,
+        hardware: airlock_core::record::StationHardware::NoTpm,
         station: StationLink {
             run_counter: 1,
             previous_run_start_hash: Digest::ZERO,

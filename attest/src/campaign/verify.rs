@@ -259,6 +259,7 @@ pub fn verify_campaign(
         final_hash: None,
         station: None,
         run_start_hash: None,
+        hardware: None,
     };
     let verdict = Verdict {
         levels,
@@ -397,6 +398,7 @@ pub fn campaign_run_start(plan: &VerifiedPlan) -> RunStart {
         campaign: None,
         selection: None,
         settings: None,
+        hardware: airlock_core::record::StationHardware::NoTpm,
     }
 }
 

@@ -281,6 +281,7 @@ fn verify_frames<R: Read>(
                     summary.run_id = Some(start.run_id());
                     summary.planned = Some(start.plan_len);
                     summary.station = Some(start.station().clone());
+                    summary.hardware = Some(start.hardware());
                     summary.run_start_hash = Some(seen.stored_hash);
                 }
                 let whole = start.to_run_start();

@@ -22,7 +22,7 @@ use airlock_core::Digest;
 use airlock_core::chain::ChainHasher;
 use airlock_core::record::{
     CampaignLink, ModelDescriptor, PlannedTask, ProfileRef, Record, RunStart, RunnerBuild,
-    StationLink, SuiteRef,
+    StationHardware, StationLink, SuiteRef,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,7 @@ struct Tail {
     campaign: Option<CampaignLink>,
     selection: Option<Vec<String>>,
     settings: Option<Digest>,
+    hardware: StationHardware,
 }
 
 /// A RunStart read as a stream: every field but the plan, and where the
@@ -201,6 +202,11 @@ impl StreamedStart {
         &self.tail.station
     }
 
+    /// Whether a TPM quotes the run.
+    pub(super) fn hardware(&self) -> StationHardware {
+        self.tail.hardware
+    }
+
     /// The whole record, if the plan's entries were kept.
     pub(super) fn to_run_start(&self) -> Option<RunStart> {
         let plan = self.plan.clone()?;
@@ -219,6 +225,7 @@ impl StreamedStart {
             campaign,
             selection,
             settings,
+            hardware,
         } = &self.tail;
         Some(RunStart {
             run_id: *run_id,
@@ -234,6 +241,7 @@ impl StreamedStart {
             campaign: campaign.clone(),
             selection: selection.clone(),
             settings: *settings,
+            hardware: *hardware,
         })
     }
 }
@@ -539,6 +547,7 @@ mod tests {
             },
             selection: Some(vec!["t".into()]),
             settings: Some(Digest([11; 32])),
+            hardware: StationHardware::NoTpm,
         }
     }
 

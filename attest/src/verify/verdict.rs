@@ -4,7 +4,9 @@
 use core::fmt;
 
 use airlock_core::Digest;
-use airlock_core::record::{RunEnd, RunEndReason, RunStart, StationLink, TaskResult};
+use airlock_core::record::{
+    RunEnd, RunEndReason, RunStart, StationHardware, StationLink, TaskResult,
+};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
@@ -40,6 +42,10 @@ pub enum Level {
     /// The bundle's run is in its station log: a receipt whose checkpoint
     /// satisfies a C2SP tlog-policy (`verify --log-policy`).
     Log,
+    /// The station's TPM quoted the run at RunStart and RunEnd under the
+    /// attestation key of a trusted station registration, in its
+    /// registered boot state (`verify --station-registration`).
+    Hardware,
 }
 
 impl Level {
@@ -57,6 +63,7 @@ impl Level {
             Level::Campaign => "campaign",
             Level::Release => "release",
             Level::Log => "log",
+            Level::Hardware => "hardware",
         }
     }
 }
@@ -160,6 +167,8 @@ pub struct RunSummary {
     /// The stored chain hash of the first RunStart: what the station's next
     /// run links to (SPEC.md, "Station chain").
     pub run_start_hash: Option<Digest>,
+    /// RunStart's hardware claim: whether a TPM quotes the run.
+    pub hardware: Option<StationHardware>,
 }
 
 /// The decoded records, for callers that asked to collect them.
@@ -207,7 +216,7 @@ impl Verdict {
 impl Serialize for Verdict {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let s = &self.summary;
-        let mut out = serializer.serialize_struct("Verdict", 15)?;
+        let mut out = serializer.serialize_struct("Verdict", 17)?;
         out.serialize_field("format", VERDICT_FORMAT)?;
         out.serialize_field("verified", &self.verified())?;
         out.serialize_field("levels", &self.levels)?;
@@ -242,6 +251,22 @@ impl Serialize for Verdict {
         out.serialize_field(
             "run_start_hash",
             &s.run_start_hash.map(|h| h.to_hex().to_string()),
+        )?;
+        out.serialize_field(
+            "station_hardware",
+            &s.hardware.map(|h| match h {
+                StationHardware::NoTpm => "no-tpm",
+                StationHardware::Tpm2Quote { .. } => "tpm2-quote",
+            }),
+        )?;
+        out.serialize_field(
+            "station_registration",
+            &s.hardware.and_then(|h| match h {
+                StationHardware::NoTpm => None,
+                StationHardware::Tpm2Quote { registration } => {
+                    Some(registration.to_hex().to_string())
+                }
+            }),
         )?;
         out.end()
     }

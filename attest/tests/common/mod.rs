@@ -62,6 +62,7 @@ pub fn run_start(key: &PublicKey, tasks: usize, run_id: u8) -> RunStart {
         campaign: None,
         selection: None,
         settings: None,
+        hardware: airlock_core::record::StationHardware::NoTpm,
         station: StationLink {
             run_counter: 1,
             previous_run_start_hash: Digest::ZERO,

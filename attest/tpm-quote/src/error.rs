@@ -71,6 +71,22 @@ pub enum QuoteError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A quotes file (`BUNDLE.tpm-quotes`) that does not start with its
+    /// magic.
+    QuotesHeader {
+        /// The first eight bytes read (fewer if the input is shorter).
+        found: Vec<u8>,
+    },
+    /// A quotes file of another version than this reader's.
+    QuotesVersion {
+        /// The version read.
+        found: u16,
+    },
+    /// A quotes file holding other than one or two quotes.
+    QuotesCount {
+        /// The count read.
+        found: u8,
+    },
     // --- verify ---
     /// TPMS_ATTEST's magic is not TPM_GENERATED_VALUE (0xff544347): the
     /// bytes were not made by a TPM.
@@ -131,7 +147,10 @@ impl Classify for QuoteError {
             | QuoteError::UnsupportedSignature { .. }
             | QuoteError::ScalarTooLong { .. }
             | QuoteError::RegistrationHeader { .. }
-            | QuoteError::AkPublicKeyMalformed { .. } => ErrorClass::Input,
+            | QuoteError::AkPublicKeyMalformed { .. }
+            | QuoteError::QuotesHeader { .. }
+            | QuoteError::QuotesVersion { .. }
+            | QuoteError::QuotesCount { .. } => ErrorClass::Input,
             // --- verify ---
             // A signed structure that is not a TPM quote claims to be one.
             QuoteError::WrongMagic { .. } | QuoteError::WrongType { .. } => ErrorClass::Integrity,
@@ -184,6 +203,20 @@ impl fmt::Display for QuoteError {
             QuoteError::AkPublicKeyMalformed { reason } => {
                 write!(f, "station registration: AK public key: {reason}")
             }
+            QuoteError::QuotesHeader { found } => write!(
+                f,
+                "quotes file: magic {} is not 89414c510d0a1a0a (\"\\x89ALQ\\r\\n\\x1a\\n\")",
+                hex(found)
+            ),
+            QuoteError::QuotesVersion { found } => write!(
+                f,
+                "quotes file: version {found}, this reader reads version {}",
+                crate::quote_file::QUOTES_VERSION
+            ),
+            QuoteError::QuotesCount { found } => write!(
+                f,
+                "quotes file: {found} quotes, expected 1 (RunStart) or 2 (RunStart and RunEnd)"
+            ),
             QuoteError::WrongMagic { found } => write!(
                 f,
                 "TPMS_ATTEST: magic 0x{found:08x} is not TPM_GENERATED_VALUE 0xff544347"

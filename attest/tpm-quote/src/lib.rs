@@ -23,8 +23,10 @@ use ring::digest;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 
 pub mod error;
+pub mod quote_file;
 
 pub use error::QuoteError;
+pub use quote_file::{Quote, RunQuotes};
 
 /// TPM_GENERATED_VALUE: the first four bytes of every TPMS_ATTEST a TPM makes.
 pub const TPM_GENERATED_VALUE: u32 = 0xff54_4347;

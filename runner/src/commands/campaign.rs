@@ -13,7 +13,7 @@ use airlock_core::campaign::{CampaignPlan, MAX_SHARDS};
 use airlock_core::record::ProfileRef;
 
 use super::output::{Failure, emit_json, run_failure};
-use super::run::{TaskSetupArgs, progress_for, station_files};
+use super::run::{TaskSetupArgs, TpmArgs, progress_for, station_files};
 use super::{exists_hint, interrupt_on_signals, load_trusted, parse_seed};
 
 /// `airlock campaign …`.
@@ -87,6 +87,8 @@ pub(crate) struct ShardArgs {
     /// Station state file; default: beside the key.
     #[arg(long)]
     station: Option<PathBuf>,
+    #[command(flatten)]
+    tpm: TpmArgs,
     /// Task instances run at once (default: as many as the profile allows).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     sandboxes: Option<u32>,
@@ -202,6 +204,7 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
     if out.exists() && !journal.exists() {
         return already_done(&plan, &out, &key, args.shard);
     }
+    let tpm = args.tpm.load(&args.key)?;
     let setup = args.setup.load(&key, &args.key)?;
     let parts = setup.parts(&key);
     let (station, transcript_key) = station_files(
@@ -233,6 +236,7 @@ fn run_shard(args: &ShardArgs) -> Result<(), Failure> {
         // A shard's settings are its signed plan's.
         selection: None,
         settings: None,
+        tpm,
         interrupt: interrupt_on_signals()?,
     };
     let mut progress = progress_for(args.json);

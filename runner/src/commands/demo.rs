@@ -84,6 +84,7 @@ fn demo(seed: Option<[u8; 32]>, module_cache: Option<&std::path::Path>) -> Resul
             // What `airlock run` records for the same run.
             selection: None,
             settings: Some(demo_settings(&spec, seed)?.digest()),
+            tpm: None,
             interrupt: run::Interrupt::default(),
         };
         // As for `run`: a run that cannot be made is never a failed check.

@@ -127,6 +127,7 @@ fn export_inspect(args: &ExportArgs, out: &Path) -> Result<(), Failure> {
         disclosed: args.disclosed.clone(),
         replay: None,
         log: None,
+        registrations: None,
     };
     let outcome = audit::verify_all(&request).map_err(Failure::from)?;
     if !outcome.verified() {

@@ -32,6 +32,8 @@ pub(crate) mod run;
 pub(crate) mod run_config;
 pub(crate) mod slurm;
 #[cfg(feature = "sandbox")]
+pub(crate) mod station;
+#[cfg(feature = "sandbox")]
 pub(crate) mod suite;
 // Without the sandbox only `suite verify` is left, and it reads no task
 // metadata from the modules.

@@ -148,6 +148,62 @@ pub(crate) fn station_files(
     )
 }
 
+/// The station's TPM a run is quoted by (SPEC.md, "TPM quotes").
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct TpmArgs {
+    /// The station's TPM directory from `airlock station enroll`; default:
+    /// NAME.tpm beside the key, when it holds an enrolment. Without one the
+    /// run is quoted by no TPM, and its RunStart says so.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) tpm_station: Option<PathBuf>,
+    /// How tpm2-tools reach the TPM (`device:/dev/tpmrm0`,
+    /// `swtpm:host=127.0.0.1,port=2321`); default: the TCTI the station was
+    /// enrolled through.
+    #[arg(long)]
+    pub(crate) tcti: Option<String>,
+}
+
+impl TpmArgs {
+    /// The enrolled TPM of the station whose key is at `key_path`, if any:
+    /// the directory given (which must hold an enrolment) or `NAME.tpm`
+    /// beside the key (used when it does).
+    pub(crate) fn load(
+        &self,
+        key_path: &Path,
+    ) -> Result<Option<run::hardware::TpmStation>, Failure> {
+        let dir = match &self.tpm_station {
+            Some(dir) => dir.clone(),
+            None => {
+                let dir = super::station::tpm_dir(key_path);
+                if !dir.join(run::hardware::REGISTRATION_FILE).exists() {
+                    if self.tcti.is_some() {
+                        return Err(Failure::input(format!(
+                            "--tcti: {}: the station is not enrolled (no {}); run `airlock \
+                             station enroll` first, or pass --tpm-station DIR",
+                            dir.display(),
+                            run::hardware::REGISTRATION_FILE
+                        )));
+                    }
+                    tracing::info!(
+                        tpm_station = %dir.display(),
+                        "no TPM enrolment: RunStart records that no TPM quotes this run"
+                    );
+                    return Ok(None);
+                }
+                dir
+            }
+        };
+        let station =
+            run::hardware::TpmStation::load(&dir, self.tcti.as_deref()).map_err(run_failure)?;
+        tracing::info!(
+            tpm_station = %dir.display(),
+            registration = %station.registration_digest,
+            "the station's TPM quotes this run at RunStart and RunEnd"
+        );
+        Ok(Some(station))
+    }
+}
+
 /// The progress a run shows: JSON lines on stderr, or a bar.
 pub(crate) fn progress_for(json: bool) -> Box<dyn Progress> {
     if json {
@@ -202,6 +258,8 @@ pub(crate) struct RunArgs {
     /// Station state file (run counter, previous run's hash); default: beside the key.
     #[arg(long)]
     station: Option<PathBuf>,
+    #[command(flatten)]
+    tpm: TpmArgs,
     /// Print the results as JSON (format airlock-run/1), and on stderr one
     /// JSON line per progress event (airlock-progress/1): each result once it is durable.
     #[arg(long)]
@@ -436,6 +494,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
         return Ok(());
     };
     let key = SigningKey::load(key_path).map_err(Failure::from)?;
+    let tpm = args.tpm.load(key_path)?;
     let setup = args.setup.load(&key, key_path)?;
     let selection = args.selection.resolve(&setup.suite)?;
     let parts = setup.parts(&key);
@@ -465,6 +524,7 @@ pub(crate) fn execute(args: &RunArgs) -> Result<(), Failure> {
         campaign: None,
         selection,
         settings: Some(settings.digest()),
+        tpm,
         interrupt: interrupt_on_signals()?,
     };
     let mut progress = progress_for(args.json);

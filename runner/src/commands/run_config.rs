@@ -281,7 +281,8 @@ pub(crate) enum SettingValue {
 /// A run's settings in their canonical campaign-file form: every key that
 /// decides what is run and what the model is asked, with its default when it
 /// was not given, sorted by key. Keys naming the station's own files (`key`,
-/// `out`, `station`, `transcript-key`, `module-cache`, `suite-trust`, whose
+/// `out`, `station`, `transcript-key`, `tpm-station`, `tcti` (RunStart's
+/// hardware records the TPM's registration), `module-cache`, `suite-trust`, whose
 /// keys RunStart's suite trust records) and keys that change only how fast
 /// or how visibly a run goes (`sandboxes`, `no-module-cache`, `json`,
 /// `force`, `resume`) are left out, so that one campaign run on two stations

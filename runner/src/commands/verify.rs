@@ -84,6 +84,14 @@ pub(crate) struct VerifyArgs {
     /// shown.
     #[arg(long, value_name = "POLICY")]
     log_policy: Option<PathBuf>,
+    /// Check the hardware level against this station registration (from
+    /// `airlock station enroll`): each bundle's TPM quotes
+    /// (BUNDLE.tpm-quotes) at RunStart and RunEnd verify under the
+    /// registered attestation key, bind the run, show the registered PCR
+    /// state, and never go back in time across a station's runs. A run
+    /// without a TPM fails it. May be given more than once (one per station).
+    #[arg(long, value_name = "REG", conflicts_with = "campaign")]
+    station_registration: Vec<PathBuf>,
     /// A checkpoint given besides the receipts: a witness's cosigned copy of
     /// a receipt's checkpoint, or an older checkpoint kept from before. May
     /// be given more than once.
@@ -162,6 +170,7 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
         disclosed: args.disclosed.clone(),
         replay,
         log: log_evidence(args)?,
+        registrations: station_registrations(&args.station_registration)?,
     };
     let outcome = audit::verify_all(&request).map_err(Failure::from)?;
     if args.json {
@@ -179,6 +188,25 @@ pub(crate) fn execute(args: &VerifyArgs) -> Result<(), Failure> {
             message: audit::failure_message(&outcome),
         })
     }
+}
+
+/// The registrations of `--station-registration`: a file that cannot be
+/// read as one is bad input (exit 2), named.
+fn station_registrations(
+    paths: &[PathBuf],
+) -> Result<Option<Vec<airlock_attest::hardware::TrustedRegistration>>, Failure> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let bytes = airlock_attest::read_regular(path, 4096).map_err(Failure::from)?;
+        let label = path.display().to_string();
+        let trusted = airlock_attest::hardware::TrustedRegistration::from_bytes(&label, &bytes)
+            .map_err(|e| Failure::input(format!("{label}: {e}")))?;
+        out.push(trusted);
+    }
+    Ok(Some(out))
 }
 
 /// The policy, checkpoints and consistency proofs of `--log-policy`; a

@@ -687,6 +687,7 @@ pub(crate) fn sample_report(rows: &[(&str, Outcome, u32)], verified: bool) -> Ru
         campaign: None,
         selection: None,
         settings: None,
+        hardware: airlock_core::record::StationHardware::NoTpm,
         station: StationLink {
             run_counter: 7,
             previous_run_start_hash: Digest::ZERO,

@@ -88,6 +88,14 @@ pub enum RunError {
         /// What differs.
         problem: String,
     },
+    /// The station's TPM could not quote the run, or its enrolment could not
+    /// be read.
+    Tpm {
+        /// The station's TPM directory.
+        dir: PathBuf,
+        /// What failed.
+        error: airlock_tpm_station::StationError,
+    },
     /// The run stopped after its journal became durable (a full disk, say);
     /// the results so far are kept there for `--resume`.
     Resumable {
@@ -107,6 +115,7 @@ impl airlock_core::Classify for RunError {
             RunError::Log(error) => error.class(),
             RunError::Transcripts(error) => error.class(),
             RunError::Resumable { error, .. } => error.class(),
+            RunError::Tpm { error, .. } => error.class(),
             RunError::OutputExists(_)
             | RunError::JournalExists(_)
             | RunError::NothingToResume(_)
@@ -193,6 +202,7 @@ impl fmt::Display for RunError {
                 airlock_attest::frame::MAX_FRAME_LEN
             ),
             RunError::Worker(e) => write!(f, "could not start a sandbox worker thread: {e}"),
+            RunError::Tpm { dir, error } => write!(f, "{}: TPM station: {error}", dir.display()),
             RunError::Resumable { journal, error } => write!(
                 f,
                 "{error}; the results so far are kept in {}: continue the run with --resume once that is fixed",
@@ -329,6 +339,16 @@ mod class_tests {
                 }),
                 ErrorClass::Input,
             ),
+            (
+                RunError::Tpm {
+                    dir: path(),
+                    error: airlock_tpm_station::StationError::Spawn {
+                        program: "tpm2_quote",
+                        reason: "x".into(),
+                    },
+                },
+                ErrorClass::Input,
+            ),
         ];
         let row = |e: &RunError| match e {
             RunError::Attest(_) => 0,
@@ -347,8 +367,9 @@ mod class_tests {
             RunError::Interrupted { .. } => 13,
             RunError::NotOfCampaign { .. } => 14,
             RunError::Log(_) => 15,
+            RunError::Tpm { .. } => 16,
         };
-        let mut seen = [false; 16];
+        let mut seen = [false; 17];
         for (error, class) in &cases {
             assert_eq!(error.class(), *class, "{error}");
             seen[row(error)] = true;

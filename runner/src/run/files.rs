@@ -108,6 +108,8 @@ pub struct RunFiles {
     /// Held open for its lock.
     _secret_lock: File,
     resumed: bool,
+    /// The RunStart's chain hash, which the RunStart quote binds.
+    run_start_hash: Digest,
 }
 
 impl RunFiles {
@@ -180,6 +182,7 @@ impl RunFiles {
                 secret,
                 _secret_lock: secret_lock,
                 resumed: false,
+                run_start_hash: start_hash,
             },
             run_start,
         ))
@@ -305,8 +308,20 @@ impl RunFiles {
             secret,
             _secret_lock: secret_lock,
             resumed: true,
+            run_start_hash,
         };
         Ok((files, run_start, results, finished))
+    }
+
+    /// The chain hash of the run's RunStart.
+    pub fn run_start_hash(&self) -> Digest {
+        self.run_start_hash
+    }
+
+    /// The chain hash of the journal's last record: the run's final hash
+    /// once its RunEnd is appended.
+    pub fn last_hash(&self) -> Digest {
+        self.journal.last_hash()
     }
 
     /// The paths.
@@ -347,6 +362,7 @@ impl RunFiles {
             secret: _,
             _secret_lock,
             resumed,
+            run_start_hash: _,
         } = self;
         drop(sealed);
         let resumable = |error: RunError| match error {

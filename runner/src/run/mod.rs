@@ -28,6 +28,7 @@
 mod commit;
 mod error;
 pub mod files;
+pub mod hardware;
 mod open;
 mod options;
 mod pool;
@@ -86,6 +87,11 @@ pub fn execute(
         finished,
     } = open::open(parts, options)?;
     let tasks = open::plan_tasks(parts.suite, &run_start, &journal)?;
+    let key_id = parts.key.key_id();
+    if let Some(tpm) = &options.tpm {
+        hardware::quote_run_start(tpm, &options.out, &key_id, &files.run_start_hash())
+            .map_err(resumable(&journal))?;
+    }
     progress.start(run_start.plan.len() as u64, results.len() as u64);
     let already = results.len();
     let run_end = match finished {
@@ -115,6 +121,17 @@ pub fn execute(
         }
     };
     progress.finish();
+    match &options.tpm {
+        Some(tpm) => hardware::quote_run_end(
+            tpm,
+            &options.out,
+            &key_id,
+            &files.run_start_hash(),
+            &files.last_hash(),
+        )
+        .map_err(resumable(&journal))?,
+        None => hardware::remove_stale_quotes(&options.out).map_err(resumable(&journal))?,
+    }
     files.finish(&run_start, parts.key, options.overwrite)?;
     Ok(RunSummary {
         bundle: options.out.clone(),

@@ -11,7 +11,7 @@ use airlock_attest::Overwrite;
 use airlock_core::Digest;
 use airlock_core::record::{
     CampaignLink, ModelDescriptor, PlannedTask, ProfileRef, RunEnd, RunStart, RunnerBuild,
-    SuiteRef, TaskResult,
+    StationHardware, SuiteRef, TaskResult,
 };
 
 use super::error::RunError;
@@ -75,6 +75,7 @@ fn resume(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result
     check_binding(parts, options, &opened.run_start)
         .and_then(|()| check_link(options, &opened.run_start))
         .and_then(|()| check_settings(options, &opened.run_start))
+        .and_then(|()| check_hardware(options, &opened.run_start))
         .map_err(|problem| RunError::ResumeMismatch {
             path: paths.journal.clone(),
             problem,
@@ -125,6 +126,10 @@ fn begin(parts: &RunParts<'_>, options: &RunOptions, paths: RunPaths) -> Result<
                 None => options.selection.clone(),
             },
             settings: options.settings,
+            hardware: options
+                .tpm
+                .as_ref()
+                .map_or(StationHardware::NoTpm, |tpm| tpm.hardware()),
         })
     })?;
     Ok(Opened {
@@ -222,6 +227,30 @@ fn check_link(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
 /// Refuses to resume a journal started under other settings: a reviewed
 /// campaign file holds the bundle to every setting, so a run is finished
 /// under the settings that started it.
+/// A run resumes on the hardware it started on: a run begun without a TPM
+/// cannot gain one halfway, nor one quoted by a TPM lose it.
+fn check_hardware(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
+    let now = options
+        .tpm
+        .as_ref()
+        .map_or(StationHardware::NoTpm, |tpm| tpm.hardware());
+    if recorded.hardware == now {
+        return Ok(());
+    }
+    let describe = |hardware: &StationHardware| match hardware {
+        StationHardware::NoTpm => "no TPM".to_owned(),
+        StationHardware::Tpm2Quote { registration } => {
+            format!("the TPM of station registration {registration}")
+        }
+    };
+    Err(format!(
+        "RunStart.hardware is {} in the journal but {} now (resume with the station's TPM \
+         enrolment as it was when the run started)",
+        describe(&recorded.hardware),
+        describe(&now)
+    ))
+}
+
 fn check_settings(options: &RunOptions, recorded: &RunStart) -> Result<(), String> {
     if recorded.settings == options.settings {
         return Ok(());
@@ -514,6 +543,7 @@ mod tests {
             campaign: None,
             selection: None,
             settings: None,
+            hardware: StationHardware::NoTpm,
             station: airlock_core::record::StationLink {
                 run_counter: 1,
                 previous_run_start_hash: Digest::ZERO,

@@ -59,6 +59,9 @@ pub struct RunOptions {
     /// Digest of the run's canonical settings (SPEC.md, "Campaign files"),
     /// recorded in RunStart; `None` for a campaign shard.
     pub settings: Option<airlock_core::Digest>,
+    /// The station's enrolled TPM, which quotes the run at RunStart and
+    /// RunEnd; `None` for a station without one (RunStart says so).
+    pub tpm: Option<super::hardware::TpmStation>,
     /// Set (by a signal handler) to stop the run early and resumably.
     pub interrupt: Interrupt,
 }

@@ -142,6 +142,7 @@ impl Station {
             campaign: None,
             selection: None,
             settings: None,
+            tpm: None,
             interrupt: Default::default(),
         }
     }
@@ -522,6 +523,7 @@ fn an_interrupted_run_keeps_its_durable_results_and_resumes_to_the_same_bundle_r
     assert!(!options.out.exists(), "no bundle for an interrupted run");
     let resume = RunOptions {
         start: StartMode::Resume,
+        tpm: None,
         interrupt: Interrupt::default(),
         ..options
     };

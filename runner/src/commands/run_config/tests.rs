@@ -236,6 +236,8 @@ fn every_run_flag_is_a_setting_or_a_documented_exception() {
         "out",
         "station",
         "transcript-key",
+        "tpm-station",
+        "tcti",
         "module-cache",
         "suite-trust",
         "sandboxes",

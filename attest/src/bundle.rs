@@ -454,7 +454,7 @@ mod tests {
         let (bytes, entry) = one_entry_bundle();
         let mut expected = Vec::new();
         expected.extend_from_slice(b"\x89ALB\r\n\x1a\n");
-        expected.extend_from_slice(&[4, 0, 0, 0]);
+        expected.extend_from_slice(&[5, 0, 0, 0]);
         expected.extend_from_slice(&SigningKey::from_seed(&SEED).public_key().0);
         expected.extend_from_slice(&[105, 0, 0, 0]); // 1 + 1 + 7 + 32 + 64
         expected.extend_from_slice(&[0, 7]);
@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(bytes.len(), 44 + 4 + 105 + 52);
         assert_eq!(
             airlock_core::hex::encode(&bytes[..48]),
-            "89414c420d0a1a0a04000000d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a69000000"
+            "89414c420d0a1a0a05000000d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a69000000"
         );
         assert_eq!(
             Digest::blake3(&bytes).to_hex().as_str(),
@@ -479,7 +479,7 @@ mod tests {
 
     // Cross-checked by building the same bytes from SPEC.md in Python (blake3 package).
     const BUNDLE_VECTOR_BLAKE3: &str =
-        "d8979ebb918c66154391747938aba1c1453f55364ab40989b26789df74a26333";
+        "9bd856ad62604b54169695340b78562b0e8710b75e84b316fbbdc08a551cb34d";
 
     #[test]
     fn empty_bundle_trailer_is_pinned() {

@@ -712,7 +712,7 @@ mod tests {
     fn header_bytes_are_pinned_and_checked() {
         let key = PublicKey([0xaa; 32]);
         let h = encode_header(FileKind::Bundle, &key);
-        assert_eq!(&h[..12], b"\x89ALB\r\n\x1a\n\x04\x00\x00\x00");
+        assert_eq!(&h[..12], b"\x89ALB\r\n\x1a\n\x05\x00\x00\x00");
         assert_eq!(&h[12..], &[0xaa; 32]);
         assert_eq!(decode_header(FileKind::Bundle, &h), Ok(key));
         assert_eq!(
@@ -722,9 +722,9 @@ mod tests {
                 found: FileKind::Bundle
             })
         );
-        // Versions 1 to 3 (before campaign links, then settings digests, in
-        // RunStart) and one from the future.
-        for version in [1, 2, 3, 5] {
+        // Versions 1 to 4 (before campaign links, then settings digests,
+        // then the station hardware, in RunStart) and one from the future.
+        for version in [1, 2, 3, 4, 6] {
             let mut other = h;
             other[8] = version;
             assert_eq!(

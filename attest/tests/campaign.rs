@@ -109,7 +109,7 @@ fn campaign_reason(verdict: &airlock_attest::campaign::CampaignVerdict) -> Strin
 fn plan_file_bytes_are_pinned_and_round_trip() {
     let plan = plan(3, 2);
     let bytes = encode_plan(&plan, &coordinator());
-    assert_eq!(&bytes[..12], b"\x89ALP\r\n\x1a\n\x04\x00\x00\x00");
+    assert_eq!(&bytes[..12], b"\x89ALP\r\n\x1a\n\x05\x00\x00\x00");
     assert_eq!(&bytes[12..44], &coordinator().public_key().0);
     let body = plan.to_bytes();
     assert_eq!(&bytes[44..48], &(body.len() as u32).to_le_bytes());

@@ -32,7 +32,7 @@ fn journal_header_bytes_are_pinned() {
         public_key: key().public_key(),
     }
     .encode();
-    assert_eq!(&h[..12], b"\x89ALJ\r\n\x1a\n\x04\x00\x00\x00");
+    assert_eq!(&h[..12], b"\x89ALJ\r\n\x1a\n\x05\x00\x00\x00");
     assert_eq!(&h[12..], &key().public_key().0);
     assert_eq!(
         JournalHeader::decode(&h).unwrap().public_key,

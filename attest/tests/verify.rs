@@ -74,6 +74,8 @@ fn verdict_json_is_the_documented_format() {
             "station_run_counter": 1,
             "previous_run_start_hash": "0000000000000000000000000000000000000000000000000000000000000000",
             "run_start_hash": v.summary.run_start_hash.unwrap().to_hex().as_str(),
+            "station_hardware": "no-tpm",
+            "station_registration": null,
         })
     );
     let bad = verify(b"garbage");

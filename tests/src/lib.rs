@@ -19,6 +19,7 @@ pub mod crash;
 pub mod http;
 pub mod load;
 pub mod slurm;
+pub mod swtpm;
 
 use core::fmt::Write as _;
 use core::time::Duration;

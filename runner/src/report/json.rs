@@ -3,6 +3,7 @@
 
 use airlock_core::Ppm;
 use airlock_core::record::RunEndReason;
+use airlock_core::record::StationHardware;
 use airlock_core::stats::{GroupStats, Ratio};
 use serde_json::{Value, json};
 
@@ -92,6 +93,12 @@ pub fn run_json(report: &RunReport) -> Value {
         "planned": start.plan.len(),
         "epochs": report.epochs,
         "settings": start.settings.map(|d| d.to_hex().as_str().to_owned()),
+        "station_registration": match start.hardware {
+            StationHardware::NoTpm => None,
+            StationHardware::Tpm2Quote { registration } => {
+                Some(registration.to_hex().as_str().to_owned())
+            }
+        },
     })
 }
 

@@ -590,6 +590,16 @@ fn meta(out: &mut String, report: &RunReport) {
     if let Some(settings) = start.settings {
         let _ = writeln!(out, "settings      {settings} (run --print-settings)");
     }
+    let _ = match start.hardware {
+        airlock_core::record::StationHardware::NoTpm => {
+            writeln!(out, "hardware      no TPM quotes this run")
+        }
+        airlock_core::record::StationHardware::Tpm2Quote { registration } => writeln!(
+            out,
+            "hardware      TPM 2.0 quotes at RunStart and RunEnd, station registration {registration} \
+             (verify --station-registration)"
+        ),
+    };
     let _ = writeln!(
         out,
         "results       {}",

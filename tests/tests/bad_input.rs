@@ -787,6 +787,37 @@ fn export_bad_input() {
 
 #[test]
 #[rustfmt::skip]
+fn station_bad_input() {
+    run_matrix(&[
+        case("verify-registration-missing",
+            verify_args!("run.bundle", EVAL_PUB, "--station-registration", "missing.reg"),
+            2, "missing.reg"),
+        case("verify-registration-not-one",
+            verify_args!("run.bundle", EVAL_PUB, "--station-registration", EVAL_PUB),
+            2, EVAL_PUB),
+        case("verify-registration-is-a-directory",
+            verify_args!("run.bundle", EVAL_PUB, "--station-registration", "adir"), 2, "adir"),
+        case("station-enroll-key-missing",
+            &["station", "enroll", "--key", "missing.key", "--tcti", "swtpm:port=9"],
+            2, "missing.key"),
+        case("station-enroll-key-is-public",
+            &["station", "enroll", "--key", EVAL_PUB, "--tcti", "swtpm:port=9"], 2, EVAL_PUB),
+        case("station-enroll-pcrs-other-bank",
+            &["station", "enroll", "--key", EVAL_KEY, "--tcti", "swtpm:port=9", "--pcrs", "sha1:0"],
+            2, "--pcrs"),
+        case("station-enroll-pcr-out-of-range",
+            &["station", "enroll", "--key", EVAL_KEY, "--tcti", "swtpm:port=9",
+                "--pcrs", "sha256:0,24"],
+            2, "--pcrs"),
+        case("run-tcti-without-enrolment",
+            run_args!(EVAL_KEY, "new.bundle", "--tcti", "swtpm:port=9"), 2, "--tcti"),
+        case("run-tpm-station-not-enrolled",
+            run_args!(EVAL_KEY, "new.bundle", "--tpm-station", "adir"), 2, "adir/registration"),
+    ]);
+}
+
+#[test]
+#[rustfmt::skip]
 fn log_and_witness_bad_input() {
     const COSIGN: &[&str] = &["witness", "cosign", "garbage.json", "--key", AUTH_KEY,
         "--name", "w.example", "--log-key", EVAL_PUB, "--state", "w.state"];

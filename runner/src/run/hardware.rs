@@ -54,6 +54,14 @@ impl TpmStation {
             error,
         };
         let path = dir.join(REGISTRATION_FILE);
+        if !path.exists() {
+            return Err(tpm_error(StationError::File {
+                path,
+                reason: "no station registration: the station is not enrolled (run `airlock \
+                         station enroll`)"
+                    .into(),
+            }));
+        }
         let bytes = airlock_attest::read_regular(&path, REGISTRATION_LIMIT)?;
         let registration = StationRegistration::from_bytes(&bytes).map_err(|e| {
             tpm_error(StationError::File {

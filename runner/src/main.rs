@@ -69,7 +69,7 @@ enum Command {
     /// Verify bundles: decode, signatures, chain, completeness, and the
     /// suite level with --suite; several bundles of one station are also
     /// checked as a chain (missing runs, duplicates, forks).
-    Verify(verify::VerifyArgs),
+    Verify(Box<verify::VerifyArgs>),
     /// Export a verified bundle for tools written by others: with --dsse, one
     /// DSSE envelope (in-toto Statement v1) per result, signed with the
     /// evaluator key, and the public key as SPKI PEM.

@@ -78,9 +78,11 @@ const TESTS_STEP: Step = Step {
     cargo_args: &["test", "--workspace", "--release"],
 };
 
-/// Crates that compile or run WebAssembly: none may be in the verifier's
-/// build, which is what a verifier outside the enclave installs.
-const SANDBOX_CRATES: &[&str] = &["wasmtime", "cranelift", "pulley"];
+/// Crates that compile or run WebAssembly, and the station's TPM driver:
+/// none may be in the verifier's build, which is what a verifier outside
+/// the enclave installs (it checks TPM quotes with ring alone, on a
+/// machine that has no TPM).
+const SANDBOX_CRATES: &[&str] = &["wasmtime", "cranelift", "pulley", "airlock-tpm-station"];
 
 #[derive(Parser)]
 #[command(
@@ -327,7 +329,7 @@ fn test() -> Result<()> {
 /// into a target directory of its own, so that the full build's artifacts
 /// are not rebuilt with other features; returns its binary.
 fn verifier_build() -> Result<PathBuf> {
-    eprintln!("xtask: ==> verifier build: no wasmtime, cranelift or pulley");
+    eprintln!("xtask: ==> verifier build: no wasmtime, cranelift, pulley or TPM station");
     let tree = capture(cargo().args([
         "tree",
         "-p",
@@ -351,7 +353,8 @@ fn verifier_build() -> Result<PathBuf> {
     linked.dedup();
     if !linked.is_empty() {
         bail!(
-            "the verifier's build depends on {}; it must not link a WebAssembly engine",
+            "the verifier's build depends on {}; it must not link a WebAssembly engine or \
+             drive a TPM",
             linked.join(", ")
         );
     }

@@ -446,3 +446,67 @@ fn a_run_without_a_tpm_says_so_and_the_hardware_level_refuses_it() {
     assert!(gone.stderr.contains("evaluator.tpm: TPM station"), "{gone}");
     assert!(!plain_dir.path().join("evaluator.tpm/registration").exists());
 }
+
+#[test]
+fn a_run_killed_after_its_runstart_quote_resumes_keeping_it_and_only_on_its_own_tpm() {
+    let Some(station) = enrolled_station("the quotes of a resumed run") else {
+        return;
+    };
+    let bundle = station.dir.path().join("killed.bundle");
+    let run = Run::new("reference:delay-ms=400", &station.key, &bundle)
+        .seed(seed(7))
+        .arg("--sandboxes")
+        .arg("1");
+    let mut child = run
+        .command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let quoted = poll_until(COMMAND_TIMEOUT, || {
+        quotes_of(&bundle).is_file() || child.try_wait().unwrap().is_some()
+    });
+    assert!(quoted, "no RunStart quote was written");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!bundle.exists(), "the run finished before it was killed");
+    let start_quote = read_quotes(&bundle);
+    assert_eq!(start_quote.run_end, None, "a RunEnd quote before RunEnd");
+
+    // Not on other TPM hardware than the run started on.
+    let other_dir = station.dir.path().join("other.tpm");
+    finish(
+        airlock()
+            .args(["station", "enroll", "--key"])
+            .arg(&station.key.private)
+            .args(["--tcti", &station.tpm.tcti, "--tpm-station"])
+            .arg(&other_dir),
+    )
+    .expect_code(0);
+    let refused = finish(
+        run.command()
+            .arg("--resume")
+            .arg("--tpm-station")
+            .arg(&other_dir),
+    );
+    refused.expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("RunStart.hardware is the TPM of station registration"),
+        "{refused}"
+    );
+
+    let resumed = finish(run.command().arg("--resume"));
+    resumed.expect_code(0);
+    let quotes = read_quotes(&bundle);
+    assert_eq!(
+        quotes.run_start, start_quote.run_start,
+        "the RunStart quote was not kept"
+    );
+    assert!(quotes.run_end.is_some());
+    let done = station.verify(&[&bundle]);
+    done.expect_code(0);
+    assert_eq!(hardware(&done.json()).0, "passed", "{done}");
+}

@@ -37,9 +37,8 @@ fuzz_target!(|data: &[u8]| {
             let registration = StationRegistration {
                 ak_public,
                 evaluator_key_id: [0; 32],
-                pcr_selection: PcrSelection::sha256(&[0, 1, 2, 7]).unwrap_or(PcrSelection {
-                    banks: Vec::new(),
-                }),
+                pcr_selection: PcrSelection::sha256(&[0, 1, 2, 7])
+                    .unwrap_or(PcrSelection { banks: Vec::new() }),
                 pcr_digest: vec![0; 32],
             };
             let _ = verify_quote(&registration, attest, signature, &[0; 32]);

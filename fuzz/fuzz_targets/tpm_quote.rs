@@ -1,12 +1,13 @@
 //! A station's TPM quotes and registration as a verifier reads them from a
 //! bundle: the first byte picks the parser (TPMS_ATTEST, TPMT_SIGNATURE,
-//! station registration, or a whole `verify_quote` with the attest and
-//! signature split at a second byte). Nothing may panic; a registration
-//! that parses encodes back to the bytes it was read from.
+//! station registration, a whole `verify_quote` with the attest and
+//! signature split at a second byte, or a `BUNDLE.tpm-quotes` file).
+//! Nothing may panic; a registration or a quotes file that parses encodes
+//! back to the bytes it was read from.
 #![no_main]
 
 use airlock_tpm_quote::{
-    PcrSelection, StationRegistration, parse_attest, parse_signature, verify_quote,
+    PcrSelection, RunQuotes, StationRegistration, parse_attest, parse_signature, verify_quote,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -14,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 4 {
+    match which % 5 {
         0 => {
             let _ = parse_attest(bytes);
         }
@@ -26,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(r.to_bytes(), bytes);
             }
         }
-        _ => {
+        3 => {
             let Some((&split, rest)) = bytes.split_first() else {
                 return;
             };
@@ -36,12 +37,16 @@ fuzz_target!(|data: &[u8]| {
             let registration = StationRegistration {
                 ak_public,
                 evaluator_key_id: [0; 32],
-                pcr_selection: PcrSelection::sha256(&[0, 1, 2, 7]).unwrap_or(PcrSelection {
-                    banks: Vec::new(),
-                }),
+                pcr_selection: PcrSelection::sha256(&[0, 1, 2, 7])
+                    .unwrap_or(PcrSelection { banks: Vec::new() }),
                 pcr_digest: vec![0; 32],
             };
             let _ = verify_quote(&registration, attest, signature, &[0; 32]);
+        }
+        _ => {
+            if let Ok(q) = RunQuotes::from_bytes(bytes) {
+                assert_eq!(q.to_bytes(), bytes);
+            }
         }
     }
 });

@@ -80,9 +80,41 @@ pub fn airlock_bin() -> PathBuf {
 
 /// A `Command` for the airlock binary, with logs kept terse and colour off.
 pub fn airlock() -> Command {
-    let mut command = Command::new(airlock_bin());
+    airlock_at(&airlock_bin())
+}
+
+/// A `Command` for an airlock binary at `path`, with logs kept terse and
+/// colour off, as [`airlock`] runs the one under test.
+pub fn airlock_at(path: &Path) -> Command {
+    let mut command = Command::new(path);
     command.env("NO_COLOR", "1").env_remove("RUST_LOG");
     command
+}
+
+/// Path of the verifier's build (`airlock` built without its `sandbox`
+/// feature) when `$AIRLOCK_VERIFY_BIN` names one; `cargo xtask test` builds
+/// it and sets the variable.
+///
+/// # Panics
+/// When the variable names no file.
+pub fn airlock_verify_bin() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("AIRLOCK_VERIFY_BIN").filter(|p| !p.is_empty())?);
+    assert!(
+        path.is_file(),
+        "AIRLOCK_VERIFY_BIN names {}, which is not a file: build the verifier with `cargo build \
+         --release -p airlock --no-default-features --target-dir target/verifier`",
+        path.display()
+    );
+    Some(path)
+}
+
+/// A `Command` for the binary a verifier outside the enclave runs: the
+/// verifier's build when `$AIRLOCK_VERIFY_BIN` is set, else [`airlock`].
+pub fn verifier() -> Command {
+    match airlock_verify_bin() {
+        Some(path) => airlock_at(&path),
+        None => airlock(),
+    }
 }
 
 /// What a finished command left behind.

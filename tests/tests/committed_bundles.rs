@@ -1,20 +1,24 @@
-//! What a station signed in format version 4 keeps verifying: two
-//! committed bundles of one station (tests/committed/format-4/README.md),
-//! whose agentic tasks were answered with tool calls, pass every offline
-//! level, the suite level and the station chain, replay from their sealed
-//! store and from a disclosed tool-call transcript, and report their scores.
-//! A committed campaign (a signed plan and its two shards) verifies as one.
+//! What a station signed in format version 5 keeps verifying: committed
+//! bundles of one station (tests/committed/format-5/README.md), whose
+//! agentic tasks were answered with tool calls, pass every offline level,
+//! the suite level and the station chain, replay from their sealed store
+//! and from a disclosed tool-call transcript, and report their scores. A
+//! committed campaign (a signed plan and its two shards) verifies as one. A
+//! committed run of a station enrolled with a (software) TPM passes the
+//! hardware level against its committed registration, with the verifier's
+//! build when `AIRLOCK_VERIFY_BIN` names it; a run without a TPM fails it.
 //! A change to any format byte fails here unless the fixture is remade on
-//! purpose. Bundles of format versions 1 to 3 are refused by their header.
+//! purpose. Bundles of format versions 1 to 4 are refused by their header.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
+use airlock_core::Digest;
 use airlock_tests::*;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("committed/format-4")
+        .join("committed/format-5")
         .join(name)
 }
 
@@ -36,8 +40,9 @@ fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-const RUN1_FINAL_HASH: &str = "608fb6d96d549fc630e353f3e044b947dd3e5804813ce0eaf83a41bc47537bc7";
-const RUN2_FINAL_HASH: &str = "23d072a00f220fa9e493b31094d01dbc5107eb7114e617f2dc4325b2eaa8044d";
+const RUN1_FINAL_HASH: &str = "a2b8c083853d4297729f1e49e4779111c2f0ed9c0bf6b175c7d563e5d06f12fd";
+const RUN2_FINAL_HASH: &str = "63ffb26527c3f5fc8f02bee70847da998439d8f22eaacf43c37cd70d736694e4";
+const RUN5_FINAL_HASH: &str = "3106e115c3ce729eb815edda2e9ac345791869f324f4f6c3eab8cafdf34ba51d";
 
 #[test]
 fn committed_bundles_verify_and_chain() {
@@ -175,8 +180,8 @@ fn a_changed_byte_of_a_committed_bundle_is_caught() {
 }
 
 #[test]
-fn bundles_of_format_versions_1_to_3_are_refused_by_their_header() {
-    for version in [1, 2, 3] {
+fn bundles_of_format_versions_1_to_4_are_refused_by_their_header() {
+    for version in [1, 2, 3, 4] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("committed/format-{version}"));
         let done = verify(
             &dir.join("run1.bundle"),
@@ -188,7 +193,7 @@ fn bundles_of_format_versions_1_to_3_are_refused_by_their_header() {
         assert_eq!(verdict["verified"], false, "{verdict}");
         assert!(
             verdict.to_string().contains(&format!(
-                "format version {version} is not supported (this build reads version 4)"
+                "format version {version} is not supported (this build reads version 5)"
             )),
             "{verdict}"
         );
@@ -229,4 +234,74 @@ fn the_committed_campaign_verifies_as_one_and_is_reported_as_one_run() {
     assert_eq!(tasks, DEFAULT_TASKS);
 }
 
-const CAMPAIGN_ID: &str = "bac04e3e02ccd4d21c198efcb5515381";
+const CAMPAIGN_ID: &str = "452a23b4d589605cd2b25e21d689be17";
+
+/// `verify --station-registration station.registration --json` of one
+/// committed bundle, with the verifier's build when `AIRLOCK_VERIFY_BIN`
+/// names it (it links no TPM code: the level is ring and the quotes file).
+fn verify_hardware(dir: &Path, bundle: &str) -> Finished {
+    finish(
+        verifier()
+            .arg("verify")
+            .arg(dir.join(bundle))
+            .arg("--trust")
+            .arg(dir.join("evaluator.pub"))
+            .arg("--station-registration")
+            .arg(dir.join("station.registration"))
+            .arg("--json"),
+    )
+}
+
+#[test]
+fn a_committed_tpm_bound_run_passes_the_hardware_level() {
+    let (_dir, dir) = copied_fixture();
+    let registration = std::fs::read(dir.join("station.registration")).unwrap();
+    let registration_hex = Digest::blake3(&registration).to_hex().to_string();
+
+    let done = verify_hardware(&dir, "run5.bundle");
+    done.expect_code(0);
+    let verdict = done.json();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(
+        levels(&verdict),
+        ["decode", "signatures", "chain", "completeness", "hardware"]
+            .map(|level| (level.to_owned(), "passed".to_owned()))
+            .to_vec(),
+        "{verdict}"
+    );
+    assert_eq!(verdict["final_hash"], RUN5_FINAL_HASH, "{verdict}");
+    assert_eq!(verdict["station_run_counter"], 5, "{verdict}");
+    assert_eq!(verdict["full_credit"], 8, "{verdict}");
+    assert_eq!(verdict["station_hardware"], "tpm2-quote", "{verdict}");
+    assert_eq!(
+        verdict["station_registration"], registration_hex,
+        "{verdict}"
+    );
+
+    let done = verify_hardware(&dir, "run1.bundle");
+    done.expect_code(1);
+    let verdict = done.json();
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    assert_eq!(verdict["station_hardware"], "no-tpm", "{verdict}");
+    assert_eq!(
+        verdict["station_registration"],
+        serde_json::Value::Null,
+        "{verdict}"
+    );
+    let all = verdict["levels"].as_array().unwrap();
+    let hardware = all.iter().find(|l| l["level"] == "hardware").unwrap();
+    assert_eq!(hardware["status"], "failed", "{verdict}");
+    assert!(
+        hardware["reason"]
+            .as_str()
+            .unwrap()
+            .contains("RunStart records no TPM"),
+        "{verdict}"
+    );
+    assert!(
+        all.iter()
+            .filter(|l| l["level"] != "hardware")
+            .all(|l| l["status"] == "passed"),
+        "{verdict}"
+    );
+}

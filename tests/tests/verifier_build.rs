@@ -13,8 +13,8 @@ use std::process::Command;
 use airlock_tests::*;
 
 fn verify_bin() -> Option<PathBuf> {
-    match std::env::var_os("AIRLOCK_VERIFY_BIN") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+    match airlock_verify_bin() {
+        Some(path) => Some(path),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
             "\n\n*** AIRLOCK_VERIFY_BIN is not set under CI=true: the verifier's build cannot be \
              checked. `cargo xtask test` (and so .ci/run) builds it and sets it. ***\n\n"
@@ -34,9 +34,7 @@ fn verify_bin() -> Option<PathBuf> {
 /// The same command under the full binary and the verifier's build.
 fn both(verifier: &Path, args: &[&std::ffi::OsStr]) -> (Finished, Finished) {
     let full = finish(airlock().args(args));
-    let mut command = Command::new(verifier);
-    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    let small = finish(command.args(args));
+    let small = finish(airlock_at(verifier).args(args));
     (full, small)
 }
 

@@ -170,23 +170,22 @@ fn quotes_by(station: &Station, bundle: &Path, tcti: &str, tpm_dir: &Path) -> Ru
     }
 }
 
-/// The verifier's build, if `cargo xtask test` named it.
+/// The verifier's build, if `cargo xtask test` named it; under `CI=true`
+/// it must have.
 fn verifier_bin() -> Option<PathBuf> {
-    match std::env::var_os("AIRLOCK_VERIFY_BIN") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "AIRLOCK_VERIFY_BIN is not set under CI=true: the hardware level in the \
-                 verifier's build is not checked (`cargo xtask test` sets it)"
-            );
-            eprintln!(
-                "SKIPPED: AIRLOCK_VERIFY_BIN is not set, so the hardware level is not checked \
-                 in the verifier's build"
-            );
-            None
-        }
+    let found = airlock_verify_bin();
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "AIRLOCK_VERIFY_BIN is not set under CI=true: the hardware level in the \
+             verifier's build is not checked (`cargo xtask test` sets it)"
+        );
+        eprintln!(
+            "SKIPPED: AIRLOCK_VERIFY_BIN is not set, so the hardware level is not checked \
+             in the verifier's build"
+        );
     }
+    found
 }
 
 #[test]
@@ -231,8 +230,8 @@ fn an_enrolled_station_s_runs_pass_the_hardware_level_also_in_the_verifier_build
         !image.windows(10).any(|w| w == b"tpm2_quote"),
         "the verifier's build holds the TPM station's code"
     );
-    let mut command = Command::new(&verifier);
-    command.env("PATH", "").env("NO_COLOR", "1");
+    let mut command = airlock_at(&verifier);
+    command.env("PATH", "");
     let done = verify_with(
         command,
         &[&first],

@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
         }
         2 => {
             if let Ok(r) = witness_request::AddCheckpoint::parse(bytes) {
-                assert_eq!(witness_request::AddCheckpoint::parse(&r.to_bytes()).ok(), Some(r));
+                assert_eq!(
+                    witness_request::AddCheckpoint::parse(&r.to_bytes()).ok(),
+                    Some(r)
+                );
             }
         }
         3 => {

@@ -70,8 +70,19 @@ fn free_port_pair() -> u16 {
 
 impl Swtpm {
     /// Starts a fresh TPM (manufactured anew, started up) and waits until
-    /// it listens.
+    /// it listens. Ports are picked free and then given to swtpm, so a test
+    /// running beside this one can take them in between: a swtpm that
+    /// cannot bind exits, and is started again on other ports.
     pub fn start() -> Swtpm {
+        for _ in 0..5 {
+            if let Some(swtpm) = Swtpm::try_start() {
+                return swtpm;
+            }
+        }
+        panic!("swtpm exited at start five times (its ports were taken each time?)");
+    }
+
+    fn try_start() -> Option<Swtpm> {
         let state = tempfile::tempdir().unwrap();
         let port = free_port_pair();
         let child = Command::new("swtpm")
@@ -93,18 +104,23 @@ impl Swtpm {
             _state: state,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port + 1)).is_err() {
-            assert!(
-                swtpm.child.try_wait().unwrap().is_none(),
-                "swtpm exited at start"
-            );
+        loop {
+            if swtpm.child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            if TcpStream::connect(("127.0.0.1", port + 1)).is_ok() {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "swtpm did not listen within 10 s"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        swtpm
+        // Listening, and still ours: a swtpm that lost its ports to another
+        // process exits at once.
+        std::thread::sleep(Duration::from_millis(50));
+        swtpm.child.try_wait().unwrap().is_none().then_some(swtpm)
     }
 
     /// Extends SHA-256 PCR `pcr` with a digest of `byte`s, as a measured

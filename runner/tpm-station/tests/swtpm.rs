@@ -1,131 +1,20 @@
 //! Enrolment and quotes against swtpm, checked by the offline verifier.
 //!
-//! Each test starts its own swtpm on free loopback ports, with its state in
-//! a temporary directory, and kills it when done. `.ci/run` installs swtpm
+//! Each test starts its own swtpm (the end-to-end tests' harness,
+//! `airlock_tests::swtpm`) on free loopback ports, with its state in a
+//! temporary directory, and kills it when done. `.ci/run` installs swtpm
 //! and tpm2-tools; under `CI=true` their absence fails these tests,
 //! elsewhere they are skipped with a message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use core::time::Duration;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
 
+use airlock_tests::swtpm::{Swtpm, tools_present};
 use airlock_tpm_quote::{
     PcrSelection, QuoteError, StationRegistration, check_counters, parse_attest, qualifying_data,
     verify_quote,
 };
 use airlock_tpm_station::{StationError, enroll, quote};
-
-const TOOLS: [&str; 8] = [
-    "swtpm",
-    "tpm2_createek",
-    "tpm2_createak",
-    "tpm2_evictcontrol",
-    "tpm2_readpublic",
-    "tpm2_quote",
-    "tpm2_flushcontext",
-    "tpm2_pcrextend",
-];
-
-/// Whether swtpm and tpm2-tools are here; fails under CI when not.
-fn tools_present() -> bool {
-    let missing: Vec<&str> = TOOLS
-        .iter()
-        .copied()
-        .filter(|name| {
-            !std::env::var_os("PATH").is_some_and(|paths| {
-                std::env::split_paths(&paths).any(|dir| dir.join(name).is_file())
-            })
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{missing:?} not installed, and CI=true: .ci/run must install Debian's swtpm, \
-         swtpm-tools and tpm2-tools for the TPM station tests"
-    );
-    eprintln!(
-        "SKIPPED: {missing:?} not installed, so the TPM station is not tested (install Debian's \
-         swtpm, swtpm-tools and tpm2-tools, as .ci/run does)"
-    );
-    false
-}
-
-/// A running swtpm, killed (and its state removed) on drop.
-struct Swtpm {
-    child: Child,
-    tcti: String,
-    _state: tempfile::TempDir,
-}
-
-/// A port P such that P and P+1 are both free on loopback now.
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = first.local_addr().unwrap().port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two adjacent free loopback ports");
-}
-
-impl Swtpm {
-    fn start() -> Swtpm {
-        let state = tempfile::tempdir().unwrap();
-        let port = free_port_pair();
-        let child = Command::new("swtpm")
-            .args(["socket", "--tpm2", "--tpmstate"])
-            .arg(format!("dir={}", state.path().display()))
-            .arg("--server")
-            .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
-            .arg("--ctrl")
-            .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
-            .args(["--flags", "startup-clear"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut swtpm = Swtpm {
-            child,
-            tcti: format!("swtpm:host=127.0.0.1,port={port}"),
-            _state: state,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port + 1)).is_err() {
-            assert!(
-                swtpm.child.try_wait().unwrap().is_none(),
-                "swtpm exited at start"
-            );
-            assert!(
-                Instant::now() < deadline,
-                "swtpm did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        swtpm
-    }
-
-    fn pcr_extend(&self, spec: &str) {
-        let out = Command::new("tpm2_pcrextend")
-            .args(["-T", &self.tcti, spec])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-    }
-}
-
-impl Drop for Swtpm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const KEY_ID: [u8; 32] = [0x4b; 32];
 
@@ -139,7 +28,7 @@ fn enrolled(tpm: &Swtpm, dir: &Path) -> StationRegistration {
 
 #[test]
 fn enrol_then_quote_verifies_offline_and_reenrolment_loads_the_same_ak() {
-    if !tools_present() {
+    if !tools_present("the TPM station against swtpm") {
         return;
     }
     let tpm = Swtpm::start();
@@ -183,7 +72,7 @@ fn sha256_of_128_zero_bytes() -> Vec<u8> {
 
 #[test]
 fn quote_from_another_tpm_fails_the_signature() {
-    if !tools_present() {
+    if !tools_present("the TPM station against swtpm") {
         return;
     }
     let (a, b) = (Swtpm::start(), Swtpm::start());
@@ -205,13 +94,13 @@ fn quote_from_another_tpm_fails_the_signature() {
 
 #[test]
 fn pcr_extended_after_enrolment_fails_the_pcr_digest() {
-    if !tools_present() {
+    if !tools_present("the TPM station against swtpm") {
         return;
     }
     let tpm = Swtpm::start();
     let dir = tempfile::tempdir().unwrap();
     let registration = enrolled(&tpm, dir.path());
-    tpm.pcr_extend("7:sha256=0000000000000000000000000000000000000000000000000000000000000001");
+    tpm.pcr_extend(7, 1);
     let qd = qualifying_data(&KEY_ID, &[4; 32]);
     let (attest, signature) = quote(&tpm.tcti, dir.path(), &qd).unwrap();
     let err = verify_quote(&registration, &attest, &signature, &qd).unwrap_err();
@@ -225,7 +114,7 @@ fn pcr_extended_after_enrolment_fails_the_pcr_digest() {
 
 #[test]
 fn quote_for_other_qualifying_data_or_with_one_byte_altered_fails() {
-    if !tools_present() {
+    if !tools_present("the TPM station against swtpm") {
         return;
     }
     let tpm = Swtpm::start();
@@ -253,23 +142,14 @@ fn quote_for_other_qualifying_data_or_with_one_byte_altered_fails() {
 
 #[test]
 fn a_tpm2_tools_failure_names_the_program_and_its_stderr() {
-    if !tools_present() {
+    if !tools_present("the TPM station against swtpm") {
         return;
     }
-    // A port with nothing listening.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port with nothing listening: the privileged discard port, which no
+    // test's swtpm can be given (a free ephemeral port could be, by a test
+    // running beside this one).
     let dir = tempfile::tempdir().unwrap();
-    let err = enroll(
-        &format!("swtpm:host=127.0.0.1,port={port}"),
-        dir.path(),
-        &KEY_ID,
-        &pcrs(),
-    )
-    .unwrap_err();
+    let err = enroll("swtpm:host=127.0.0.1,port=9", dir.path(), &KEY_ID, &pcrs()).unwrap_err();
     let StationError::Tool {
         program, stderr, ..
     } = &err

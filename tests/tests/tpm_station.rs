@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use airlock_tests::campaign;
 use airlock_tests::swtpm::{Swtpm, tools_present};
 use airlock_tests::*;
 use airlock_tpm_quote::{Quote, RunQuotes, qualifying_data};
@@ -508,4 +509,79 @@ fn a_run_killed_after_its_runstart_quote_resumes_keeping_it_and_only_on_its_own_
     let done = station.verify(&[&bundle]);
     done.expect_code(0);
     assert_eq!(hardware(&done.json()).0, "passed", "{done}");
+}
+
+#[test]
+fn a_campaign_over_two_tpm_nodes_passes_the_hardware_level_with_both_registrations() {
+    if !tools_present("the hardware level of a campaign") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = keygen_named(dir.path(), "coordinator");
+    let mut nodes = Vec::new();
+    for name in ["node0", "node1"] {
+        let node_dir = dir.path().join(name);
+        std::fs::create_dir(&node_dir).unwrap();
+        let key = keygen(&node_dir);
+        let tpm = Swtpm::start();
+        finish(
+            airlock()
+                .args(["station", "enroll", "--key"])
+                .arg(&key.private)
+                .args(["--tcti", &tpm.tcti]),
+        )
+        .expect_code(0);
+        let registration = node_dir.join("evaluator.tpm/registration");
+        nodes.push((key, tpm, registration));
+    }
+    let keys: Vec<&Key> = nodes.iter().map(|(key, _, _)| key).collect();
+    let plan = campaign::plan(dir.path(), &coordinator, &keys, "reference", 1, 2, &seed(9));
+    let shards_dir = dir.path().join("shards");
+    std::fs::create_dir(&shards_dir).unwrap();
+    for (shard, (key, _, _)) in (0u32..).zip(&nodes) {
+        campaign::run_shard(&plan, shard, &shards_dir, key, "reference").expect_code(0);
+    }
+    let bundles: Vec<PathBuf> = (0..2)
+        .map(|shard| campaign::shard_bundle(&shards_dir, shard))
+        .collect();
+    let verify = |registrations: &[&PathBuf]| {
+        let mut command = airlock();
+        command
+            .args(["verify", "--campaign"])
+            .arg(&plan.path)
+            .arg("--trust")
+            .arg(&coordinator.public)
+            .arg("--json")
+            .args(&bundles);
+        for registration in registrations {
+            command.arg("--station-registration").arg(registration);
+        }
+        finish(&mut command)
+    };
+    let campaign_hardware =
+        |verdict: &serde_json::Value| hardware(&serde_json::json!({ "levels": verdict["levels"] }));
+
+    let done = verify(&[&nodes[0].2, &nodes[1].2]);
+    done.expect_code(0);
+    let verdict = done.json();
+    assert_eq!(campaign_hardware(&verdict).0, "passed", "{verdict}");
+    for shard in verdict["shards"].as_array().unwrap() {
+        assert_eq!(shard["verified"], true, "{shard}");
+    }
+
+    // Node 1's registration left out: its shard's quotes bind it to a
+    // station the verifier was not given. Its results still count.
+    let done = verify(&[&nodes[0].2]);
+    done.expect_code(1);
+    let verdict = done.json();
+    let (status, reason, _) = campaign_hardware(&verdict);
+    assert_eq!(status, "failed", "{verdict}");
+    assert!(
+        reason.contains("shard-1.bundle") && reason.contains("which is none of those given"),
+        "{reason}"
+    );
+    assert!(!reason.contains("shard-0.bundle"), "{reason}");
+    assert_eq!(verdict["shards"][0]["verified"], true, "{verdict}");
+    assert_eq!(verdict["shards"][1]["verified"], false, "{verdict}");
+    assert_eq!(verdict["shards"][1]["counted"], true, "{verdict}");
 }

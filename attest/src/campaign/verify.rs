@@ -19,9 +19,14 @@ use airlock_core::{Classify, Digest, ErrorClass, Ppm};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
+use airlock_tpm_quote::quote_file::MAX_QUOTES_FILE_BYTES;
+
 use super::{VerifiedPlan, read_plan};
 use crate::bundle::BundleHeader;
 use crate::error::{AttestError, HEADER_LEN, io_err};
+use crate::hardware::{
+    QuotedRun, TrustedRegistration, check_quote_order, hardware_level, quotes_path,
+};
 use crate::keys::PublicKey;
 use crate::verify::{
     CollectedRecords, Level, LevelReport, RunSummary, Status, Verdict, VerifyOptions,
@@ -45,7 +50,8 @@ pub struct ShardReport {
     pub authorized: bool,
     /// The shard index its RunStart claims, when it verified.
     pub shard_index: Option<u32>,
-    /// Its own verdict (decode, signatures, chain, completeness).
+    /// Its own verdict (decode, signatures, chain, completeness, and
+    /// hardware when station registrations were given).
     pub levels: Vec<LevelReport>,
     /// Why it does not belong to the plan, when it verified but does not.
     pub not_of_plan: Option<String>,
@@ -64,7 +70,8 @@ pub struct CampaignVerdict {
     /// The plan, when it verified.
     pub plan: Option<VerifiedPlan>,
     /// Levels `plan`, `decode`, `signatures`, `chain`, `completeness` (each
-    /// over every shard) and `campaign`, with the campaign's totals; with
+    /// over every shard), `campaign`, and with station registrations
+    /// `hardware` (over every shard), with the campaign's totals; with
     /// [`VerifyOptions::collect_records`], the campaign's records merged as
     /// one run: a RunStart holding the whole plan, every counted result
     /// with its campaign plan index, in plan order, and their totals.
@@ -93,6 +100,22 @@ pub fn verify_campaign(
     shards: &[PathBuf],
     options: VerifyOptions,
 ) -> Result<CampaignVerdict, AttestError> {
+    verify_campaign_on_hardware(plan_path, trusted, shards, options, None)
+}
+
+/// [`verify_campaign`], and with `registrations` the hardware level of each
+/// shard (its node's TPM quotes, `SHARD.tpm-quotes`, against the station
+/// registrations trusted; SPEC.md "TPM quotes") and over the campaign. A
+/// shard's hardware level decides nothing about which results count: a
+/// shard that fails it still covers its entries, and the campaign fails
+/// the hardware level instead, naming it.
+pub fn verify_campaign_on_hardware(
+    plan_path: &Path,
+    trusted: &[PublicKey],
+    shards: &[PathBuf],
+    options: VerifyOptions,
+    registrations: Option<&[TrustedRegistration]>,
+) -> Result<CampaignVerdict, AttestError> {
     let plan = match read_plan(plan_path, trusted) {
         Ok(plan) => plan,
         Err(error) if error.class() == ErrorClass::Integrity => {
@@ -105,6 +128,7 @@ pub fn verify_campaign(
     // The counted results of each shard index, and who supplied them.
     let mut counted: BTreeMap<u32, (usize, Vec<TaskResult>, RunEnd)> = BTreeMap::new();
     let mut problems = Vec::new();
+    let mut quoted_runs: Vec<(usize, QuotedRun)> = Vec::new();
     for (position, path) in shards.iter().enumerate() {
         let key = header_key(path)?;
         let authorized = key.is_some_and(|k| plan.plan.shard_keys.contains(&k.key_id()));
@@ -145,6 +169,16 @@ pub fn verify_campaign(
             counted: false,
             results: records.results.len() as u64,
         };
+        if let Some(registrations) = registrations {
+            let quotes = crate::read_regular(&quotes_path(path), MAX_QUOTES_FILE_BYTES)
+                .map_err(|e| e.to_string());
+            let (level, quoted) =
+                hardware_level(&path.display().to_string(), &verdict, registrations, quotes);
+            report.levels.push(level);
+            if let Some(quoted) = quoted {
+                quoted_runs.push((position, quoted));
+            }
+        }
         if verdict.verified() {
             match records.run_start.as_ref().map(|s| membership(&plan, s)) {
                 Some(Ok(index)) => {
@@ -175,6 +209,19 @@ pub fn verify_campaign(
             }
         }
         reports.push(report);
+    }
+    // Shards of one node's station in counter order never go back in time.
+    let runs: Vec<QuotedRun> = quoted_runs.iter().map(|(_, run)| run.clone()).collect();
+    for (index, why) in check_quote_order(&runs) {
+        let Some(level) = quoted_runs
+            .get(index)
+            .and_then(|(position, _)| reports.get_mut(*position))
+            .and_then(|r| r.levels.iter_mut().find(|l| l.level == Level::Hardware))
+        else {
+            continue;
+        };
+        level.status = Status::Failed(why);
+        level.note = None;
     }
     let missing_shards: Vec<u32> = (0..count).filter(|i| !counted.contains_key(i)).collect();
     for &index in &missing_shards {
@@ -243,6 +290,9 @@ pub fn verify_campaign(
             listed(&notes)
         }),
     });
+    if registrations.is_some() {
+        levels.push(over_shards(Level::Hardware, &reports));
+    }
     let summary = RunSummary {
         key_id: Some(plan.coordinator.key_id()),
         run_id: Some(plan.plan.campaign_id),

@@ -89,8 +89,9 @@ pub(crate) struct VerifyArgs {
     /// (BUNDLE.tpm-quotes) at RunStart and RunEnd verify under the
     /// registered attestation key, bind the run, show the registered PCR
     /// state, and never go back in time across a station's runs. A run
-    /// without a TPM fails it. May be given more than once (one per station).
-    #[arg(long, value_name = "REG", conflicts_with = "campaign")]
+    /// without a TPM fails it. May be given more than once (one per
+    /// station); with --campaign, each shard against its node's.
+    #[arg(long, value_name = "REG")]
     station_registration: Vec<PathBuf>,
     /// A checkpoint given besides the receipts: a witness's cosigned copy of
     /// a receipt's checkpoint, or an older checkpoint kept from before. May
@@ -245,11 +246,13 @@ fn verify_campaign(
     plan: &Path,
     trusted: &[airlock_attest::PublicKey],
 ) -> Result<(), Failure> {
-    let verdict = airlock_attest::campaign::verify_campaign(
+    let registrations = station_registrations(&args.station_registration)?;
+    let verdict = airlock_attest::campaign::verify::verify_campaign_on_hardware(
         plan,
         trusted,
         &args.bundles,
         VerifyOptions::default().threads(verify_threads(args.threads)),
+        registrations.as_deref(),
     )
     .map_err(Failure::from)?;
     if args.json {

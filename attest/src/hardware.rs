@@ -19,6 +19,8 @@ use airlock_tpm_quote::{
     verify_quote,
 };
 
+use airlock_tpm_quote::quote_file::MAX_QUOTES_FILE_BYTES;
+
 use crate::verify::{Level, LevelReport, Status, Verdict};
 
 /// The suffix of a run's quotes file beside its bundle.
@@ -30,6 +32,10 @@ pub fn quotes_path(bundle: &Path) -> PathBuf {
     s.push(QUOTES_SUFFIX);
     PathBuf::from(s)
 }
+
+/// The largest registration file read: four banks of 32 PCRs and a SHA-512
+/// digest are under 250 bytes.
+pub const MAX_REGISTRATION_BYTES: u64 = 4096;
 
 /// A station registration a verifier trusts, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +207,64 @@ pub fn hardware_level(
             end: end.clock_info,
         }),
     )
+}
+
+/// The hardware level over a set of bundles (`verify`, `verify --campaign`):
+/// each bundle's level from its quotes file beside it, then the order check
+/// across the runs that passed.
+#[derive(Debug)]
+pub struct HardwareCheck<'a> {
+    registrations: &'a [TrustedRegistration],
+    /// Runs that passed, with the caller's position of their bundle.
+    quoted: Vec<(usize, QuotedRun)>,
+}
+
+impl<'a> HardwareCheck<'a> {
+    /// A check against the station registrations trusted.
+    pub fn new(registrations: &'a [TrustedRegistration]) -> HardwareCheck<'a> {
+        HardwareCheck {
+            registrations,
+            quoted: Vec::new(),
+        }
+    }
+
+    /// The hardware level of the bundle at `path` (the caller's bundle
+    /// number `position`), whose other levels are `verdict`'s; its quotes
+    /// are read from `BUNDLE.tpm-quotes`, and one that cannot be read fails
+    /// the level naming why.
+    pub fn bundle(&mut self, position: usize, path: &Path, verdict: &Verdict) -> LevelReport {
+        let quotes = crate::read_regular(&quotes_path(path), MAX_QUOTES_FILE_BYTES)
+            .map_err(|e| e.to_string());
+        let (level, quoted) = hardware_level(
+            &path.display().to_string(),
+            verdict,
+            self.registrations,
+            quotes,
+        );
+        if let Some(quoted) = quoted {
+            self.quoted.push((position, quoted));
+        }
+        level
+    }
+
+    /// The bundles (by position) whose runs go back in time after an
+    /// earlier run of their station, and why; each one's hardware level is
+    /// to fail with it ([`fail_level`]).
+    pub fn out_of_order(&self) -> Vec<(usize, String)> {
+        let runs: Vec<QuotedRun> = self.quoted.iter().map(|(_, run)| run.clone()).collect();
+        check_quote_order(&runs)
+            .into_iter()
+            .filter_map(|(index, why)| self.quoted.get(index).map(|(position, _)| (*position, why)))
+            .collect()
+    }
+}
+
+/// Fails the hardware level among `levels` with `why`.
+pub fn fail_level(levels: &mut [LevelReport], why: String) {
+    if let Some(level) = levels.iter_mut().find(|l| l.level == Level::Hardware) {
+        level.status = Status::Failed(why);
+        level.note = None;
+    }
 }
 
 /// The check across a station's runs: ordered by run counter, the quotes

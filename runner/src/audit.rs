@@ -13,9 +13,7 @@ mod replay;
 use core::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use airlock_attest::hardware::{
-    QuotedRun, TrustedRegistration, check_quote_order, hardware_level, quotes_path,
-};
+use airlock_attest::hardware::{HardwareCheck, TrustedRegistration, fail_level};
 use airlock_attest::log_check::{LogEvidence, LogReport, check_logs, receipt_level};
 use airlock_attest::release::{ReleaseManifest, check_release};
 use airlock_attest::station_chain::{StationReport, StationRun, check_stations};
@@ -37,9 +35,6 @@ use serde_json::{Value, json};
 /// The largest receipt read: a checkpoint with every witness of a policy
 /// and a proof of 64 hashes is a few kilobytes.
 const RECEIPT_LIMIT: u64 = 1 << 20;
-
-/// The largest quotes file read (`BUNDLE.tpm-quotes`).
-const QUOTES_LIMIT: u64 = airlock_tpm_quote::quote_file::MAX_QUOTES_FILE_BYTES;
 
 /// The `format` of `airlock verify --json` over more than one bundle.
 pub const VERDICTS_FORMAT: &str = "airlock-verdicts/1";
@@ -165,7 +160,7 @@ impl RecordVisitor for KeepNothing {
 pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
     let mut bundles = Vec::new();
     let mut receipts = Vec::new();
-    let mut quoted_runs: Vec<(usize, QuotedRun)> = Vec::new();
+    let mut hardware = request.registrations.as_deref().map(HardwareCheck::new);
     let files = airlock_attest::disclosure::read_all(&request.disclosed);
     let wanted: Vec<u32> = files
         .iter()
@@ -231,34 +226,18 @@ pub fn verify_all(request: &VerifyRequest) -> Result<VerifyOutcome, VerifyError>
             verdict.levels.push(level);
             receipts.extend(checked);
         }
-        if let Some(registrations) = &request.registrations {
-            let quotes = airlock_attest::read_regular(&quotes_path(path), QUOTES_LIMIT)
-                .map_err(|e| e.to_string());
-            let (level, quoted) =
-                hardware_level(&path.display().to_string(), &verdict, registrations, quotes);
+        if let Some(hardware) = hardware.as_mut() {
+            let level = hardware.bundle(bundles.len(), path, &verdict);
             verdict.levels.push(level);
-            if let Some(quoted) = quoted {
-                quoted_runs.push((bundles.len(), quoted));
-            }
         }
         bundles.push(BundleVerdict {
             path: path.clone(),
             verdict,
         });
     }
-    let runs: Vec<QuotedRun> = quoted_runs.iter().map(|(_, run)| run.clone()).collect();
-    for (index, why) in check_quote_order(&runs) {
-        let Some(&(bundle, _)) = quoted_runs.get(index) else {
-            continue;
-        };
-        if let Some(level) = bundles.get_mut(bundle).and_then(|b| {
-            b.verdict
-                .levels
-                .iter_mut()
-                .find(|l| l.level == Level::Hardware)
-        }) {
-            level.status = Status::Failed(why);
-            level.note = None;
+    for (position, why) in hardware.iter().flat_map(HardwareCheck::out_of_order) {
+        if let Some(b) = bundles.get_mut(position) {
+            fail_level(&mut b.verdict.levels, why);
         }
     }
     let (stations, left_out) = if bundles.len() > 1 {

@@ -20,6 +20,16 @@ use airlock_tests::swtpm::{Swtpm, tools_present};
 use airlock_tests::*;
 use airlock_tpm_quote::{Quote, RunQuotes, qualifying_data};
 
+/// `airlock station enroll --key KEY --tcti TCTI`, to which a test adds.
+fn enroll(key: &Path, tcti: &str) -> Command {
+    let mut command = airlock();
+    command
+        .args(["station", "enroll", "--key"])
+        .arg(key)
+        .args(["--tcti", tcti]);
+    command
+}
+
 /// A station with an evaluator key and an enrolled TPM.
 struct Station {
     dir: tempfile::TempDir,
@@ -37,12 +47,7 @@ fn enrolled_station(what: &str) -> Option<Station> {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
     let tpm = Swtpm::start();
-    let done = finish(
-        airlock()
-            .args(["station", "enroll", "--key"])
-            .arg(&key.private)
-            .args(["--tcti", &tpm.tcti, "--json"]),
-    );
+    let done = finish(enroll(&key.private, &tpm.tcti).arg("--json"));
     done.expect_code(0);
     let enrolled = done.json();
     assert_eq!(enrolled["format"], "airlock-station-registration/1");
@@ -290,10 +295,8 @@ fn each_way_a_run_is_not_the_registered_station_s_exits_1_naming_it() {
     let other_tpm = Swtpm::start();
     let other_dir = station.dir.path().join("other.tpm");
     finish(
-        airlock()
-            .args(["station", "enroll", "--key"])
-            .arg(&station.key.private)
-            .args(["--tcti", &other_tpm.tcti, "--tpm-station"])
+        enroll(&station.key.private, &other_tpm.tcti)
+            .arg("--tpm-station")
             .arg(&other_dir),
     )
     .expect_code(0);
@@ -405,10 +408,8 @@ fn a_run_without_a_tpm_says_so_and_the_hardware_level_refuses_it() {
     let other_tpm = Swtpm::start();
     let other_dir = station.dir.path().join("other.tpm");
     finish(
-        airlock()
-            .args(["station", "enroll", "--key"])
-            .arg(&other_key.private)
-            .args(["--tcti", &other_tpm.tcti, "--tpm-station"])
+        enroll(&other_key.private, &other_tpm.tcti)
+            .arg("--tpm-station")
             .arg(&other_dir),
     )
     .expect_code(0);
@@ -427,21 +428,11 @@ fn a_run_without_a_tpm_says_so_and_the_hardware_level_refuses_it() {
     );
 
     // A station enrolled once is not enrolled over by accident.
-    let again = finish(
-        airlock()
-            .args(["station", "enroll", "--key"])
-            .arg(&station.key.private)
-            .args(["--tcti", &station.tpm.tcti]),
-    );
+    let again = finish(&mut enroll(&station.key.private, &station.tpm.tcti));
     again.expect_code(2);
     assert!(again.stderr.contains("already enrolled"), "{again}");
     // A TPM that is not there: exit 2, naming the station's directory.
-    let gone = finish(
-        airlock()
-            .args(["station", "enroll", "--key"])
-            .arg(&plain.private)
-            .args(["--tcti", "swtpm:host=127.0.0.1,port=9"]),
-    );
+    let gone = finish(&mut enroll(&plain.private, "swtpm:host=127.0.0.1,port=9"));
     gone.expect_code(2);
     assert!(gone.stderr.contains("evaluator.tpm: TPM station"), "{gone}");
     assert!(!plain_dir.path().join("evaluator.tpm/registration").exists());
@@ -477,10 +468,8 @@ fn a_run_killed_after_its_runstart_quote_resumes_keeping_it_and_only_on_its_own_
     // Not on other TPM hardware than the run started on.
     let other_dir = station.dir.path().join("other.tpm");
     finish(
-        airlock()
-            .args(["station", "enroll", "--key"])
-            .arg(&station.key.private)
-            .args(["--tcti", &station.tpm.tcti, "--tpm-station"])
+        enroll(&station.key.private, &station.tpm.tcti)
+            .arg("--tpm-station")
             .arg(&other_dir),
     )
     .expect_code(0);
@@ -524,13 +513,7 @@ fn a_campaign_over_two_tpm_nodes_passes_the_hardware_level_with_both_registratio
         std::fs::create_dir(&node_dir).unwrap();
         let key = keygen(&node_dir);
         let tpm = Swtpm::start();
-        finish(
-            airlock()
-                .args(["station", "enroll", "--key"])
-                .arg(&key.private)
-                .args(["--tcti", &tpm.tcti]),
-        )
-        .expect_code(0);
+        finish(&mut enroll(&key.private, &tpm.tcti)).expect_code(0);
         let registration = node_dir.join("evaluator.tpm/registration");
         nodes.push((key, tpm, registration));
     }

@@ -19,14 +19,10 @@ use airlock_core::{Classify, Digest, ErrorClass, Ppm};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
-use airlock_tpm_quote::quote_file::MAX_QUOTES_FILE_BYTES;
-
 use super::{VerifiedPlan, read_plan};
 use crate::bundle::BundleHeader;
 use crate::error::{AttestError, HEADER_LEN, io_err};
-use crate::hardware::{
-    QuotedRun, TrustedRegistration, check_quote_order, hardware_level, quotes_path,
-};
+use crate::hardware::{HardwareCheck, TrustedRegistration, fail_level};
 use crate::keys::PublicKey;
 use crate::verify::{
     CollectedRecords, Level, LevelReport, RunSummary, Status, Verdict, VerifyOptions,
@@ -128,7 +124,7 @@ pub fn verify_campaign_on_hardware(
     // The counted results of each shard index, and who supplied them.
     let mut counted: BTreeMap<u32, (usize, Vec<TaskResult>, RunEnd)> = BTreeMap::new();
     let mut problems = Vec::new();
-    let mut quoted_runs: Vec<(usize, QuotedRun)> = Vec::new();
+    let mut hardware = registrations.map(HardwareCheck::new);
     for (position, path) in shards.iter().enumerate() {
         let key = header_key(path)?;
         let authorized = key.is_some_and(|k| plan.plan.shard_keys.contains(&k.key_id()));
@@ -169,15 +165,10 @@ pub fn verify_campaign_on_hardware(
             counted: false,
             results: records.results.len() as u64,
         };
-        if let Some(registrations) = registrations {
-            let quotes = crate::read_regular(&quotes_path(path), MAX_QUOTES_FILE_BYTES)
-                .map_err(|e| e.to_string());
-            let (level, quoted) =
-                hardware_level(&path.display().to_string(), &verdict, registrations, quotes);
-            report.levels.push(level);
-            if let Some(quoted) = quoted {
-                quoted_runs.push((position, quoted));
-            }
+        if let Some(hardware) = hardware.as_mut() {
+            report
+                .levels
+                .push(hardware.bundle(position, path, &verdict));
         }
         if verdict.verified() {
             match records.run_start.as_ref().map(|s| membership(&plan, s)) {
@@ -211,17 +202,10 @@ pub fn verify_campaign_on_hardware(
         reports.push(report);
     }
     // Shards of one node's station in counter order never go back in time.
-    let runs: Vec<QuotedRun> = quoted_runs.iter().map(|(_, run)| run.clone()).collect();
-    for (index, why) in check_quote_order(&runs) {
-        let Some(level) = quoted_runs
-            .get(index)
-            .and_then(|(position, _)| reports.get_mut(*position))
-            .and_then(|r| r.levels.iter_mut().find(|l| l.level == Level::Hardware))
-        else {
-            continue;
-        };
-        level.status = Status::Failed(why);
-        level.note = None;
+    for (position, why) in hardware.iter().flat_map(HardwareCheck::out_of_order) {
+        if let Some(report) = reports.get_mut(position) {
+            fail_level(&mut report.levels, why);
+        }
     }
     let missing_shards: Vec<u32> = (0..count).filter(|i| !counted.contains_key(i)).collect();
     for &index in &missing_shards {

@@ -197,7 +197,7 @@ impl TpmArgs {
             run::hardware::TpmStation::load(&dir, self.tcti.as_deref()).map_err(run_failure)?;
         tracing::info!(
             tpm_station = %dir.display(),
-            registration = %station.registration_digest,
+            registration = %station.registration.digest,
             "the station's TPM quotes this run at RunStart and RunEnd"
         );
         Ok(Some(station))

@@ -201,7 +201,9 @@ fn station_registrations(
     }
     let mut out = Vec::new();
     for path in paths {
-        let bytes = airlock_attest::read_regular(path, 4096).map_err(Failure::from)?;
+        let bytes =
+            airlock_attest::read_regular(path, airlock_attest::hardware::MAX_REGISTRATION_BYTES)
+                .map_err(Failure::from)?;
         let label = path.display().to_string();
         let trusted = airlock_attest::hardware::TrustedRegistration::from_bytes(&label, &bytes)
             .map_err(|e| Failure::input(format!("{label}: {e}")))?;

@@ -11,13 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use airlock_attest::Overwrite;
-use airlock_attest::hardware::quotes_path;
+use airlock_attest::hardware::{MAX_REGISTRATION_BYTES, TrustedRegistration, quotes_path};
 use airlock_core::Digest;
 use airlock_core::record::StationHardware;
 use airlock_tpm_quote::quote_file::MAX_QUOTES_FILE_BYTES;
-use airlock_tpm_quote::{
-    Quote, RunQuotes, StationRegistration, parse_attest, qualifying_data, verify_quote,
-};
+use airlock_tpm_quote::{Quote, RunQuotes, parse_attest, qualifying_data, verify_quote};
 use airlock_tpm_station::StationError;
 
 use super::error::RunError;
@@ -28,10 +26,6 @@ pub const REGISTRATION_FILE: &str = "registration";
 /// The TCTI the station was enrolled through, one line, in its TPM directory.
 pub const TCTI_FILE: &str = "tcti";
 
-/// The largest registration read: four banks of 32 PCRs and a SHA-512
-/// digest are under 250 bytes.
-const REGISTRATION_LIMIT: u64 = 4096;
-
 /// An enrolled station's TPM, as a run uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TpmStation {
@@ -39,10 +33,9 @@ pub struct TpmStation {
     pub dir: PathBuf,
     /// How tpm2-tools reach the TPM.
     pub tcti: String,
-    /// The registration the station wrote at enrolment.
-    pub registration: StationRegistration,
-    /// Its blake3, which RunStart records.
-    pub registration_digest: Digest,
+    /// The registration the station wrote at enrolment, with its blake3
+    /// (which RunStart records), read as a verifier reads it.
+    pub registration: TrustedRegistration,
 }
 
 impl TpmStation {
@@ -62,8 +55,9 @@ impl TpmStation {
                     .into(),
             }));
         }
-        let bytes = airlock_attest::read_regular(&path, REGISTRATION_LIMIT)?;
-        let registration = StationRegistration::from_bytes(&bytes).map_err(|e| {
+        let bytes = airlock_attest::read_regular(&path, MAX_REGISTRATION_BYTES)?;
+        let label = path.display().to_string();
+        let registration = TrustedRegistration::from_bytes(&label, &bytes).map_err(|e| {
             tpm_error(StationError::File {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -87,14 +81,13 @@ impl TpmStation {
             dir: dir.to_path_buf(),
             tcti,
             registration,
-            registration_digest: Digest(*blake3::hash(&bytes).as_bytes()),
         })
     }
 
     /// What RunStart records for a run quoted by this station.
     pub fn hardware(&self) -> StationHardware {
         StationHardware::Tpm2Quote {
-            registration: self.registration_digest,
+            registration: self.registration.digest,
         }
     }
 
@@ -114,7 +107,12 @@ impl TpmStation {
         let qualifying = qualifying_data(&key_id.0, &chain_hash.0);
         let (attest, signature) = airlock_tpm_station::quote(&self.tcti, &self.dir, &qualifying)
             .map_err(|e| self.error(e))?;
-        if let Err(why) = verify_quote(&self.registration, &attest, &signature, &qualifying) {
+        if let Err(why) = verify_quote(
+            &self.registration.registration,
+            &attest,
+            &signature,
+            &qualifying,
+        ) {
             tracing::warn!(
                 record,
                 %why,

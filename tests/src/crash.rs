@@ -232,6 +232,10 @@ pub struct Attempt {
     pub stdout: String,
     /// Everything it printed on stderr.
     pub stderr: String,
+    /// From its first `end` progress event to its exit, when it exited on
+    /// its own: how long the run's ending (bundle, station state, journal
+    /// removal) took.
+    pub ending: Option<Duration>,
 }
 
 /// When to SIGKILL an attempt.
@@ -281,6 +285,7 @@ pub fn attempt(command: &mut Command, kill: Option<KillAt>, limit: Duration) -> 
         }
     }
     let status = wait_for(&mut child, started + limit);
+    let exited = Instant::now();
     let status = match status {
         Some(status) => status,
         None => {
@@ -289,10 +294,20 @@ pub fn attempt(command: &mut Command, kill: Option<KillAt>, limit: Duration) -> 
             panic!("{command:?} did not finish within {limit:?}");
         }
     };
+    // The child may have exited on its own between the check and the
+    // signal; only a death by the signal is a kill.
+    let killed = sent && killed_by_sigkill(&status);
+    let ending = if killed {
+        None
+    } else {
+        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.iter()
+            .find(|(e, _)| e == "end")
+            .map(|(_, at)| exited.saturating_duration_since(*at))
+    };
     Attempt {
-        // The child may have exited on its own between the check and the
-        // signal; only a death by the signal is a kill.
-        killed: sent && killed_by_sigkill(&status),
+        killed,
+        ending,
         status,
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
@@ -350,7 +365,8 @@ fn wait_for(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
             Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => thread::sleep(Duration::from_millis(2)),
+            // Fine-grained: the ending it measures lasts a few milliseconds.
+            Ok(None) => thread::sleep(Duration::from_micros(250)),
             Err(e) => panic!("cannot wait for the run: {e}"),
         }
     }
@@ -383,6 +399,10 @@ struct Campaign<'a> {
     baseline_time: Duration,
     /// Model turns of the uninterrupted run: replies the agent delays.
     turns: u64,
+    /// How long each attempt that exited on its own took from its `end`
+    /// event to its exit: the window the kills after RunEnd are drawn
+    /// over, measured on this machine rather than guessed.
+    endings: Vec<Duration>,
     /// Runs that failed instead of finishing (each also a problem).
     failed_runs: u32,
     report: CrashReport,
@@ -434,6 +454,7 @@ impl Campaign<'_> {
             let kill = (kills < config.max_kills_per_run).then(|| self.kill_moment(rng, delay));
             let mut command = self.run_command(&agent, &out, resume);
             let done = attempt(&mut command, kill, LIMIT);
+            self.endings.extend(done.ending);
             for row in durable_results(&done.stderr) {
                 reported.push((attempt_no, row));
             }
@@ -511,7 +532,10 @@ impl Campaign<'_> {
         };
         let agent_time = Duration::from_millis(self.turns * delay);
         if self.config.phases == KillPhases::Ending {
-            return KillAt::AfterEvent("end", uniform(rng, Duration::from_millis(15)));
+            // Over the ending as long as it takes here: a fixed window
+            // longer than a fast machine's ending lets most runs finish
+            // before their kill.
+            return KillAt::AfterEvent("end", uniform(rng, self.ending_window()));
         }
         match rng.below(5) {
             0 => KillAt::AfterStart(uniform(rng, self.baseline_time + agent_time)),
@@ -521,6 +545,18 @@ impl Campaign<'_> {
                 uniform(rng, agent_time + Duration::from_millis(100)),
             ),
         }
+    }
+
+    /// The median of the endings measured so far (at least a millisecond,
+    /// 15 ms before any was).
+    fn ending_window(&self) -> Duration {
+        let mut endings = self.endings.clone();
+        endings.sort();
+        endings
+            .get(endings.len() / 2)
+            .copied()
+            .unwrap_or(Duration::from_millis(15))
+            .max(Duration::from_millis(1))
     }
 
     /// A bundle on disk must have its leaf in the station log, whatever
@@ -706,6 +742,7 @@ pub fn campaign(config: &CrashConfig, dir: &Path) -> CrashReport {
         baseline: Vec::new(),
         baseline_time: Duration::ZERO,
         turns: 0,
+        endings: Vec::new(),
         failed_runs: 0,
         report: CrashReport {
             seed: config.seed,
@@ -740,6 +777,7 @@ pub fn campaign(config: &CrashConfig, dir: &Path) -> CrashReport {
         LIMIT,
     );
     campaign.baseline_time = started.elapsed();
+    campaign.endings.extend(baseline.ending);
     assert!(
         baseline.status.success(),
         "the uninterrupted run failed: {}",

@@ -382,6 +382,24 @@ fn serve(python: &Path, dir: &Path, work: &Path) -> (Server, u16) {
     (server, port)
 }
 
+/// A page's text: tags dropped and white space collapsed.
+fn page_text(dom: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[test]
 fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
     let _serial = one_at_a_time();
@@ -405,60 +423,32 @@ fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
 
     let report = report_json(&run.bundle, &run.key.public);
     let (_server, port) = serve(&python, &site, work);
-    // The viewer fetches the log after the page loads; on a busy machine
-    // that can outlast a short virtual-time budget, so longer ones follow.
-    let mut dom = String::new();
-    for (attempt, budget_ms) in [20_000, 60_000, 180_000, 180_000, 180_000]
-        .into_iter()
-        .enumerate()
-    {
-        let done = finish_within(
-            Command::new(&chromium)
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    // Not --disable-background-networking: with it the
-                    // viewer never gets its log from 127.0.0.1 (checked
-                    // with Debian chromium 156); the server is local anyway.
-                    "--window-size=1400,2000",
-                    "--dump-dom",
-                ])
-                .arg(format!("--virtual-time-budget={budget_ms}"))
-                .arg(format!(
-                    "--user-data-dir={}",
-                    work.join(format!("profile-{attempt}")).display()
-                ))
-                // The viewer's route of the one log.
-                .arg(format!(
-                    "http://127.0.0.1:{port}/#/logs/{}",
-                    run.log.file_name().unwrap().to_str().unwrap()
-                )),
-            Duration::from_secs(300),
-        );
-        assert!(done.status.success(), "chromium failed: {done}");
-        dom = done.stdout;
-        if !dom.contains("Loading log") {
-            break;
-        }
-        eprintln!("the viewer was still loading after {budget_ms} ms of virtual time");
-    }
-    // The page's text, tags dropped and white space collapsed.
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in dom.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The viewer fetches the log after the page loads: the browser is
+    // asked for the DOM in real time until the log is shown (virtual time
+    // ran out on the viewer's timers with the log still loading).
+    let mean = ppm_fraction(&report["statistics"]["overall"]["mean_ppm"]);
+    let shown = if mean.fract() == 0.0 {
+        format!("{mean:.1}")
+    } else {
+        format!("{mean}")
+    };
+    let mut browser = airlock_tests::browser::Browser::open(
+        &chromium,
+        &work.join("profile"),
+        // The viewer's route of the one log.
+        &format!(
+            "http://127.0.0.1:{port}/#/logs/{}",
+            run.log.file_name().unwrap().to_str().unwrap()
+        ),
+    );
+    let dom = browser.dom_once(Duration::from_secs(120), |dom| {
+        let text = page_text(dom);
+        !text.contains("Loading log")
+            && DEFAULT_TASKS.iter().all(|task| text.contains(task))
+            && text.contains(&format!("mean {shown}"))
+    });
+    drop(browser);
+    let text = page_text(&dom);
     eprintln!("inspect view page: {} bytes of DOM", dom.len());
     let suite = report["run"]["suite"]["name"].as_str().unwrap();
     assert!(text.contains(suite), "the suite {suite} is not in the page");
@@ -470,12 +460,6 @@ fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
     }
     // The run's mean score as Inspect shows a metric (Python's repr of the
     // float: 1.0, 0.875), next to its name.
-    let mean = ppm_fraction(&report["statistics"]["overall"]["mean_ppm"]);
-    let shown = if mean.fract() == 0.0 {
-        format!("{mean:.1}")
-    } else {
-        format!("{mean}")
-    };
     assert!(
         text.contains(&format!("mean {shown}")),
         "the mean score {shown} is not in the page: {text}"

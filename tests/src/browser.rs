@@ -25,6 +25,24 @@ use serde_json::{Value, json};
 /// hung.
 const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
+/// `chromium` headless, with its profile in `profile` (a fresh directory)
+/// and without the first-run, sync and component-update work a test has no
+/// use for; callers add the page and their own flags.
+pub fn headless(chromium: &Path, profile: &Path) -> Command {
+    let mut command = Command::new(chromium);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-sync",
+            "--disable-component-update",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
 /// A headless chromium with one page open, killed when dropped.
 #[derive(Debug)]
 pub struct Browser {
@@ -47,19 +65,9 @@ impl Browser {
         let theirs_read = OwnedFd::from(theirs_read);
         let theirs_write = OwnedFd::from(theirs_write);
         let (read_fd, write_fd) = (theirs_read.as_raw_fd(), theirs_write.as_raw_fd());
-        let mut command = Command::new(chromium);
+        let mut command = headless(chromium, profile);
         command
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-sync",
-                "--disable-component-update",
-                "--window-size=1400,2000",
-                "--remote-debugging-pipe",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--window-size=1400,2000", "--remote-debugging-pipe"])
             .arg("about:blank")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -148,7 +156,7 @@ impl Browser {
     /// Polls the page's DOM every quarter second until `shown` holds for it
     /// or `limit` passes, and returns the last DOM read either way (the
     /// caller's assertions then say what is missing).
-    pub fn dom_once(&mut self, limit: Duration, shown: impl Fn(&str) -> bool) -> String {
+    pub fn dom_when(&mut self, limit: Duration, shown: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
         loop {
             let dom = self.dom();

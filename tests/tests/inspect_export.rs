@@ -441,7 +441,7 @@ fn inspect_view_of_the_log_shows_task_ids_and_scores_in_a_browser() {
             run.log.file_name().unwrap().to_str().unwrap()
         ),
     );
-    let dom = browser.dom_once(Duration::from_secs(120), |dom| {
+    let dom = browser.dom_when(Duration::from_secs(120), |dom| {
         let text = page_text(dom);
         !text.contains("Loading log")
             && DEFAULT_TASKS.iter().all(|task| text.contains(task))

@@ -13,22 +13,10 @@ use std::process::Command;
 
 use airlock_tests::*;
 
-/// The flags that keep a headless browser off the network and out of the
-/// user's profile.
+/// A headless browser kept off the network and out of the user's profile.
 fn browser(chromium: &Path, profile: &Path) -> Command {
-    let mut command = Command::new(chromium);
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()));
+    let mut command = airlock_tests::browser::headless(chromium, profile);
+    command.args(["--disable-quic", "--disable-background-networking"]);
     command
 }
 
